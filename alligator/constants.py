@@ -1,0 +1,37 @@
+"""Names and values shared by every part of Alligator (the 1.0 module path)."""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+#: The default queue name, kept from Alligator 1.0.
+ALL: Final = "all"
+
+
+class Status(enum.IntEnum):
+    """A task's state; the integers are Alligator 1.0's, so stored values stay valid."""
+
+    WAITING = 0
+    SUCCESS = 1
+    FAILED = 2
+    DELAYED = 3
+    RETRYING = 4
+    CANCELED = 5
+
+
+WAITING: Final = Status.WAITING
+SUCCESS: Final = Status.SUCCESS
+FAILED: Final = Status.FAILED
+DELAYED: Final = Status.DELAYED
+RETRYING: Final = Status.RETRYING
+CANCELED: Final = Status.CANCELED
+
+#: Version of the wire envelope written by this release.
+ENVELOPE_VERSION: Final = 1
+
+#: Seconds a reserved task stays invisible to other workers unless renewed.
+DEFAULT_LEASE: Final = 30.0
+
+#: Largest encoded task accepted at enqueue unless configured otherwise (1 MiB).
+DEFAULT_MAX_PAYLOAD: Final = 1024 * 1024

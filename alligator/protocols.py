@@ -1,0 +1,222 @@
+"""Every pluggable part of Alligator as a :class:`typing.Protocol`.
+
+Built-in classes do not inherit from these; they conform structurally, and
+``tests/typing`` proves it. Third-party code can be checked the same way by
+assigning an instance to a variable annotated with the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+
+from alligator._typing import R_co
+from alligator.constants import Status
+from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+
+if TYPE_CHECKING:
+    from alligator.wire import Envelope
+
+__all__ = [
+    "Client",
+    "Codec",
+    "ReliableClient",
+    "Task",
+    "TaskClass",
+    "Worker",
+]
+
+
+@runtime_checkable
+class Client(Protocol):
+    """The Alligator 1.0 backend contract; enough for a Gator and a Worker.
+
+    A client offering only these five methods gives at-most-once delivery: a
+    task popped by a worker that then dies is gone. The built-in backends
+    implement :class:`ReliableClient` as well.
+    """
+
+    def len(self, queue_name: str) -> int:
+        """Count the tasks waiting in the queue (ready and delayed)."""
+        ...
+
+    def drop_all(self, queue_name: str) -> None:
+        """Remove every task of the queue, whatever its state."""
+        ...
+
+    def push(self, queue_name: str, task_id: str, data: bytes) -> str:
+        """Store ``data`` at the back of the queue; return the id it is stored under.
+
+        Atomic: after it returns the task is durable to the backend's own
+        standard; if it raises, nothing was stored.
+        """
+        ...
+
+    def pop(self, queue_name: str) -> bytes | None:
+        """Remove and return the oldest due task, or ``None`` if none is due.
+
+        Atomic: two callers never receive the same task. At-most-once: the
+        task is gone before it runs.
+        """
+        ...
+
+    def get(self, queue_name: str, task_id: str) -> bytes | None:
+        """Remove and return the task stored under ``task_id``, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class ReliableClient(Client, Protocol):
+    """The at-least-once extension: a task is removed only once it has run.
+
+    A reserved task is invisible to other workers until its lease deadline.
+    If the holder neither acks, releases, buries nor renews before then, the
+    task becomes ready again for any worker (a crashed worker loses nothing).
+    Every method below is atomic on the backend; a method that takes a
+    :class:`Reservation` returns ``False`` and changes nothing when the lease
+    is no longer held by that reservation's token.
+    """
+
+    def push(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+    ) -> str:
+        """Store a task, not to be reserved before ``delay_until`` (epoch seconds)."""
+        ...
+
+    def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        """Store several tasks in one round trip; all are stored or none."""
+        ...
+
+    def reserve(
+        self, queue_name: str, lease: float, timeout: float = 0.0
+    ) -> Reservation | None:
+        """Lease the oldest due task for ``lease`` seconds.
+
+        Waits up to ``timeout`` seconds for one to become due, without busy
+        polling where the backend can block. Among due tasks the order is
+        FIFO by due time. Returns ``None`` when nothing became due in time.
+        """
+        ...
+
+    def ack(self, queue_name: str, reservation: Reservation) -> bool:
+        """Delete a task that ran; ``False`` if the lease was lost."""
+        ...
+
+    def release(
+        self,
+        queue_name: str,
+        reservation: Reservation,
+        data: bytes | None = None,
+        delay_until: float | None = None,
+    ) -> bool:
+        """Put a leased task back, optionally with a new payload and a delay."""
+        ...
+
+    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
+        """Move a leased task aside with ``reason``; it is kept, never run again."""
+        ...
+
+    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
+        """Push the lease deadline ``lease`` seconds from now."""
+        ...
+
+    def stats(self, queue_name: str) -> QueueStats:
+        """Count the queue's tasks by state."""
+        ...
+
+    def buried(self, queue_name: str) -> list[BuriedTask]:
+        """List the buried tasks, oldest first."""
+        ...
+
+    def close(self) -> None:
+        """Release connections; the client may not be used afterwards."""
+        ...
+
+
+class Codec(Protocol):
+    """Turns the wire envelope into bytes and back.
+
+    ``matches`` lets a worker pick the codec from the payload's leading bytes,
+    so producers can switch codecs without draining the queue.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registered name, e.g. ``"json"`` or ``"msgpack+bz2"``."""
+        ...
+
+    def encode(self, envelope: Envelope) -> bytes:
+        """Raises ``EncodeError`` for values the format cannot carry."""
+        ...
+
+    def decode(self, data: bytes) -> Envelope:
+        """Raises ``DecodeError`` (keeping ``data``) for anything malformed."""
+        ...
+
+    def matches(self, data: bytes) -> bool:
+        """Whether ``data`` looks like this codec's output."""
+        ...
+
+
+class Task(Protocol[R_co]):
+    """What the Gator and the Worker need of a task object.
+
+    ``alligator.Task`` is the built-in implementation; a custom class (such as
+    the ``SkinnyTask`` of the extending guide) only has to offer this.
+    """
+
+    task_id: str
+    retries: int
+    attempts: int
+    is_async: bool
+    delay_until: float | None
+    status: Status
+
+    def serialize(self) -> bytes:
+        """The payload pushed to the backend."""
+        ...
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> Self:
+        """Rebuild a task from a payload, importing its callable."""
+        ...
+
+    def run(self) -> R_co:
+        """Call the hooks and the function; re-raise the function's error."""
+        ...
+
+
+class TaskClass(Protocol):
+    """A task class as the Gator uses it: a constructor plus ``deserialize``."""
+
+    def __call__(
+        self,
+        *,
+        task_id: str | None = ...,
+        retries: int = ...,
+        is_async: bool = ...,
+        delay_until: Any = ...,
+        delay_by: float | None = ...,
+    ) -> Task[Any]: ...
+
+    def deserialize(self, data: bytes) -> Task[Any]: ...
+
+
+class Worker(Protocol):
+    """A consumer loop; ``alligator.Worker`` is the built-in one."""
+
+    keep_running: bool
+    tasks_complete: int
+
+    def check_and_run_task(self) -> bool:
+        """Run at most one task; ``True`` if one was run."""
+        ...
+
+    def run_forever(self) -> None:
+        """Run tasks until stopped by a signal, ``max_tasks`` or ``keep_running``."""
+        ...
+

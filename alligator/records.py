@@ -1,0 +1,51 @@
+"""Plain records that cross the boundary between the core and a backend."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import msgspec
+
+
+class Reservation(msgspec.Struct, frozen=True, gc=False):
+    """A task handed to one worker under a lease.
+
+    Attributes:
+        task_id: The id the task was pushed under.
+        data: The payload exactly as pushed (or as last released).
+        token: Proves ownership of the lease; a stale token is refused by
+            ack, release, bury and renew.
+        attempts: How many times this task has been reserved, this time
+            included (backends that cannot count report 1).
+    """
+
+    task_id: str
+    data: bytes
+    token: str
+    attempts: int = 1
+
+
+class PushItem(NamedTuple):
+    """One task of a batch push."""
+
+    task_id: str
+    data: bytes
+    delay_until: float | None = None
+
+
+class QueueStats(msgspec.Struct, frozen=True, gc=False):
+    """Counts of one queue, by state; ``ready + delayed`` is what ``len`` reports."""
+
+    ready: int = 0
+    delayed: int = 0
+    reserved: int = 0
+    buried: int = 0
+
+
+class BuriedTask(msgspec.Struct, frozen=True, gc=False):
+    """A task kept aside after it failed for good or could not be decoded."""
+
+    task_id: str
+    data: bytes
+    reason: str
+    buried_at: float
