@@ -1,0 +1,308 @@
+"""Plumbing of the beanstalkd backend: settings, validation, one guarded connection.
+
+Kept apart from :mod:`alligator.backends.beanstalk_backend` so that module
+reads as the mapping of Alligator's protocol onto beanstalkd commands, while
+this one owns what makes that mapping safe: range checks done before a command
+is sent (greenstalk's connection falls out of step after a ``BAD_FORMAT``), the
+lock that serialises a connection greenstalk does not make thread-safe, and
+the translation of driver errors into Alligator's exception tree.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from typing import Final
+from urllib.parse import parse_qsl, urlsplit
+
+import greenstalk
+import msgspec
+
+from alligator.exceptions import (
+    AlligatorError,
+    BackendConnectionError,
+    BackendError,
+    ConfigurationError,
+)
+
+DEFAULT_PORT: Final = 11300
+#: Beanstalkd's own default is 2**31 too: the middle of the range, so tasks can
+#: be made both more and less urgent than the default.
+DEFAULT_PRIORITY: Final = 2**31
+DEFAULT_TTR: Final = 30.0
+DEFAULT_SOCKET_TIMEOUT: Final = 10.0
+MAX_UINT32: Final = 2**32 - 1
+#: Suffix of the companion tube that holds bury records (see the backend docs).
+BURIED_SUFFIX: Final = ".buried"
+MAX_TUBE_BYTES: Final = 200
+#: A queue name leaves room for the companion tube's suffix.
+MAX_QUEUE_BYTES: Final = MAX_TUBE_BYTES - len(BURIED_SUFFIX)
+
+_TUBE_RE: Final = re.compile(r"[A-Za-z0-9+/;.$_()][A-Za-z0-9\-+/;.$_()]*")
+
+
+def validate_queue_name(name: str) -> str:
+    """Check that ``name`` can be a beanstalkd tube, with room for its companion.
+
+    Called at Gator construction so a bad name fails there, not as a protocol
+    error on the first push.
+
+    Returns:
+        The name, unchanged.
+
+    Raises:
+        ConfigurationError: the name is empty, too long, uses characters
+            beanstalkd refuses, starts with ``-`` or ends with the reserved
+            ``.buried`` suffix.
+    """
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"beanstalkd queue name must be a non-empty str, got {name!r}")
+    if not _TUBE_RE.fullmatch(name):
+        hint = " (it may not start with '-')" if name.startswith("-") else ""
+        raise ConfigurationError(
+            f"queue name {name!r} cannot be a beanstalkd tube{hint}: use only ASCII "
+            "letters, digits and - + / ; . $ _ ( )"
+        )
+    if len(name) > MAX_QUEUE_BYTES:
+        raise ConfigurationError(
+            f"queue name is {len(name)} bytes; beanstalkd tubes hold at most "
+            f"{MAX_TUBE_BYTES} bytes and Alligator needs {len(BURIED_SUFFIX)} of them for "
+            f"the companion tube of buried tasks, so the limit is {MAX_QUEUE_BYTES}"
+        )
+    if name.endswith(BURIED_SUFFIX):
+        raise ConfigurationError(
+            f"queue name {name!r} ends with {BURIED_SUFFIX!r}, which Alligator reserves for "
+            "the companion tube that records why tasks were buried"
+        )
+    return name
+
+
+def check_uint32(what: str, value: int, minimum: int = 0) -> int:
+    """Refuse a value beanstalkd would answer with ``BAD_FORMAT``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(f"beanstalkd {what} must be an int, got {value!r}")
+    if not minimum <= value <= MAX_UINT32:
+        raise ConfigurationError(
+            f"beanstalkd {what} must be between {minimum} and {MAX_UINT32}, got {value}"
+        )
+    return value
+
+
+def ttr_seconds(lease: float) -> int:
+    """A lease in seconds as beanstalkd's whole-second TTR (at least 1)."""
+    if isinstance(lease, bool) or not isinstance(lease, int | float) or not math.isfinite(lease):
+        raise ConfigurationError(f"beanstalkd TTR must be a finite number, got {lease!r}")
+    return check_uint32("TTR", max(1, math.ceil(lease)), minimum=1)
+
+
+def delay_seconds(delay_until: float | None, now: float | None = None) -> int:
+    """Whole seconds from now until ``delay_until``; rounded up so never early."""
+    if delay_until is None:
+        return 0
+    if not math.isfinite(delay_until):
+        raise ConfigurationError(f"delay_until must be a finite timestamp, got {delay_until!r}")
+    now = time.time() if now is None else now
+    return check_uint32("delay", max(0, math.ceil(delay_until - now)))
+
+
+class Settings(msgspec.Struct, frozen=True):
+    """What a ``beanstalk://`` DSN and the constructor's keywords configure."""
+
+    host: str
+    port: int
+    ttr: int
+    priority: int
+    socket_timeout: float
+
+
+def parse_dsn(
+    conn_string: str,
+    *,
+    ttr: float | None,
+    priority: int | None,
+    socket_timeout: float | None,
+) -> Settings:
+    """Read ``beanstalk://host:port?ttr=S&priority=N&timeout=S``; keywords win."""
+    parts = urlsplit(conn_string)
+    if parts.scheme.lower() != "beanstalk":
+        raise ConfigurationError(f"not a beanstalk:// DSN: {conn_string!r}")
+    if parts.path not in ("", "/"):
+        raise ConfigurationError(
+            f"beanstalk DSN takes no path ({parts.path!r}): the queue name is the tube"
+        )
+    try:
+        port = parts.port or DEFAULT_PORT
+        query = dict(parse_qsl(parts.query, strict_parsing=bool(parts.query)))
+        unknown = set(query) - {"ttr", "priority", "timeout"}
+        if unknown:
+            raise ConfigurationError(
+                f"unknown beanstalk DSN option(s) {sorted(unknown)}; known: ttr, priority, timeout"
+            )
+        ttr_value = float(query["ttr"]) if ttr is None and "ttr" in query else ttr
+        pri_value = int(query["priority"]) if priority is None and "priority" in query else priority
+        timeout_value = (
+            float(query["timeout"])
+            if socket_timeout is None and "timeout" in query
+            else socket_timeout
+        )
+    except ValueError as exc:
+        if isinstance(exc, ConfigurationError):
+            raise
+        raise ConfigurationError(f"bad beanstalk DSN {conn_string!r}: {exc}") from exc
+    timeout = DEFAULT_SOCKET_TIMEOUT if timeout_value is None else timeout_value
+    if not (math.isfinite(timeout) and timeout > 0):
+        raise ConfigurationError(f"beanstalk socket timeout must be > 0, got {timeout!r}")
+    return Settings(
+        host=parts.hostname or "localhost",
+        port=port,
+        ttr=ttr_seconds(DEFAULT_TTR if ttr_value is None else ttr_value),
+        priority=check_uint32("priority", DEFAULT_PRIORITY if pri_value is None else pri_value),
+        socket_timeout=timeout,
+    )
+
+
+class Connection:
+    """One lazily (re)opened greenstalk connection behind a re-entrant lock.
+
+    greenstalk is not thread-safe, and beanstalkd ties a reservation to the
+    connection that made it (only that connection may ``touch``, ``release``
+    or ``bury`` the job), so a Worker's heartbeat thread must renew through
+    the very connection its main thread reserved on: every command holds
+    :attr:`lock`. ``generation`` grows on each reconnect; reservations made
+    on an older generation died with their connection (beanstalkd releases
+    a closed connection's jobs at once).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.lock = threading.RLock()
+        self.generation = 0
+        self.max_job_size = 0
+        self._client: greenstalk.Client[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._used = greenstalk.DEFAULT_TUBE
+        self._watched: set[str] = {greenstalk.DEFAULT_TUBE}
+
+    @property
+    def where(self) -> str:
+        return f"beanstalkd at {self.settings.host}:{self.settings.port}"
+
+    def _open(self) -> greenstalk.Client[bytes]:
+        sock = socket.create_connection(
+            (self.settings.host, self.settings.port), timeout=self.settings.socket_timeout
+        )
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            client: greenstalk.Client[bytes] = greenstalk.Client(sock, encoding=None)
+            # Asked once per connection: a restarted server may have a new -z.
+            self.max_job_size = client.stats()["max-job-size"]
+        except BaseException:
+            sock.close()
+            raise
+        self._sock, self._client = sock, client
+        self._used, self._watched = greenstalk.DEFAULT_TUBE, {greenstalk.DEFAULT_TUBE}
+        self.generation += 1
+        return client
+
+    def drop(self) -> None:
+        """Close the connection; the next command opens a new one."""
+        with self.lock:
+            client, self._client, self._sock = self._client, None, None
+            if client is not None:
+                with contextlib.suppress(OSError):
+                    client.close()
+
+    def ensure_open(self) -> None:
+        """Connect now if needed, so ``max_job_size`` is known before a put."""
+        with self.session():
+            pass
+
+    @contextlib.contextmanager
+    def session(self, wait: float = 0.0) -> Iterator[greenstalk.Client[bytes]]:
+        """Hold the connection for a sequence of commands.
+
+        Args:
+            wait: Seconds the server may legitimately take to answer (a
+                blocking reserve); added to the socket timeout.
+
+        Raises:
+            BackendConnectionError: the server cannot be reached or the
+                connection broke; it is dropped and reopened on the next call.
+            BackendError: an unexpected protocol answer; the connection is
+                dropped too, because greenstalk may be out of step with it.
+        """
+        with self.lock:
+            try:
+                client = self._client if self._client is not None else self._open()
+                assert self._sock is not None
+                self._sock.settimeout(self.settings.socket_timeout + wait)
+                yield client
+            except AlligatorError:
+                raise
+            except (OSError, EOFError) as exc:  # ConnectionError and socket.timeout included
+                self.drop()
+                raise BackendConnectionError(f"lost connection to {self.where}: {exc}") from exc
+            except (greenstalk.Error, AssertionError, ValueError) as exc:
+                # greenstalk asserts on malformed frames and int() may fail on
+                # garbage: either way the stream can no longer be trusted.
+                self.drop()
+                raise BackendError(
+                    f"unexpected answer from {self.where}: {type(exc).__name__} {exc}"
+                ) from exc
+
+    def use(self, client: greenstalk.Client[bytes], tube: str) -> None:
+        """``use`` a tube only when it is not already the used one (saves a round trip)."""
+        if self._used != tube:
+            client.use(tube)
+            self._used = tube
+
+    def watch_only(self, client: greenstalk.Client[bytes], tube: str) -> None:
+        """Make ``tube`` the only watched tube, so reserve takes from it alone."""
+        if self._watched == {tube}:
+            return
+        if tube not in self._watched:
+            client.watch(tube)
+            self._watched.add(tube)
+        for other in sorted(self._watched - {tube}):
+            client.ignore(other)
+            self._watched.discard(other)
+
+
+class BuryRecord(msgspec.Struct, array_like=True, frozen=True):
+    """Why a job was buried: the body of a job in the queue's companion tube."""
+
+    job_id: int
+    reason: str
+    buried_at: float
+
+
+_record_encoder: Final = msgspec.msgpack.Encoder()
+_record_decoder: Final = msgspec.msgpack.Decoder(BuryRecord)
+#: Room kept for the record's framing when its reason must be shortened.
+_RECORD_OVERHEAD: Final = 64
+
+
+def encode_record(record: BuryRecord, max_size: int) -> bytes:
+    """Encode a bury record, shortening a huge reason (keeping head and tail) to fit."""
+    data = _record_encoder.encode(record)
+    if len(data) <= max_size:
+        return data
+    budget = max(16, (max_size - _RECORD_OVERHEAD) // 2 - 16)
+    raw = record.reason.encode()
+    head = raw[:budget].decode(errors="ignore")
+    tail = raw[-budget:].decode(errors="ignore")
+    short = f"{head}\n[... {len(raw) - 2 * budget} bytes cut ...]\n{tail}"
+    return _record_encoder.encode(msgspec.structs.replace(record, reason=short))
+
+
+def decode_record(data: bytes) -> BuryRecord | None:
+    """A bury record, or ``None`` for a body that is not one (left alone)."""
+    try:
+        return _record_decoder.decode(data)
+    except msgspec.DecodeError:
+        return None

@@ -1,0 +1,480 @@
+"""beanstalkd backend (``beanstalk://host:port``) through greenstalk.
+
+Install with ``pip install 'alligator[beanstalk]'``. The DSN takes options
+``?ttr=SECONDS&priority=N&timeout=SECONDS`` (constructor keywords win).
+
+How Alligator's protocol maps onto beanstalkd:
+
+* **Queue = tube.** Names must be valid tubes (see :func:`validate_queue_name`);
+  a bad one is a :class:`~alligator.exceptions.ConfigurationError`.
+* **Ids are beanstalkd's numeric job ids**, as strings. The ``task_id``
+  passed to :meth:`Client.push` is ignored (beanstalkd picks ids): the id
+  ``push`` returns is the one ``get``/``cancel`` accept and the one a
+  :class:`~alligator.records.Reservation` carries. Ids are server-wide and
+  restart at 1 when beanstalkd restarts without a binlog (``-b DIR``); with a
+  binlog they continue and every job (reserved ones come back ready) survives.
+* **The lease is the job's TTR, fixed at put time** from this client's ``ttr``
+  (default 30 s). ``reserve``'s ``lease`` cannot change it and ``renew``
+  (beanstalkd ``touch``) restarts the countdown from the job's own TTR, so a
+  worker's lease should not exceed the producers' ``ttr``; a warning is logged
+  when it does. TTR is whole seconds, at least 1; delays are rounded up to
+  whole seconds so a task never runs early.
+* **Ack is ``delete``, release is ``release``** with the job's priority and
+  the delay. Beanstalkd cannot change a job's body, so ``release`` with a new
+  payload puts the new body first, then deletes the old job (at-least-once:
+  a crash in between leaves both, never neither): **the job id changes**.
+  A release with ``data=None`` (or the same bytes) keeps the id, and the
+  retry count is still known: ``Reservation.attempts`` is beanstalkd's own
+  ``reserves`` counter of the job.
+* **Bury is native** (the job stays in its tube, ``stats`` counts it, ``kick``
+  revives it with the same id). beanstalkd keeps no reason, so before burying,
+  a small record ``{job_id, reason, buried_at}`` is put in the companion tube
+  ``<queue>.buried``, which no worker watches. :meth:`Client.buried` reads
+  those records (reserving and releasing them all, so two concurrent listings
+  may each see part) and pairs them with the buried jobs; a record whose job
+  is gone is deleted then. Reasons longer than the max job size are cut in
+  the middle.
+* **Priority**: ``push(..., priority=N)`` (0 most urgent .. 2**32-1, default
+  2**31) is honoured natively; among equal priorities order is FIFO by id.
+* **Counts** come from ``stats-tube``; a tube beanstalkd dropped (no jobs, no
+  watchers) counts 0. ``len`` is ready + delayed.
+* ``get`` removes a ready or delayed job of that tube; a reserved or buried one
+  is left alone (``None``). ``drop_all`` deletes the tube's ready, delayed and
+  buried jobs and its bury records; jobs reserved by *other* connections
+  cannot be deleted by anyone but their holder, and come back after their TTR.
+* ``push_many`` is not atomic on the server (beanstalkd has no transactions):
+  on a failure the jobs already put are deleted, best effort.
+* Payloads over the server's ``max-job-size`` (65,535 bytes unless started
+  with ``-z``) raise :class:`~alligator.exceptions.PayloadTooLarge` before
+  anything is sent.
+
+One connection per client, guarded by a lock (see
+:class:`~alligator.backends._beanstalk.Connection`): a blocking ``reserve``
+holds it for up to its timeout, so a heartbeat renewing from another thread
+waits behind it. Driver and socket errors become
+:class:`~alligator.exceptions.BackendError` /
+:class:`~alligator.exceptions.BackendConnectionError`; the connection is then
+reopened lazily on the next call, and reservations of the old connection are
+lost (beanstalkd already made those jobs ready again).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import math
+import time
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import greenstalk
+
+from alligator.backends._beanstalk import (
+    BURIED_SUFFIX,
+    BuryRecord,
+    Connection,
+    check_uint32,
+    decode_record,
+    delay_seconds,
+    encode_record,
+    parse_dsn,
+    validate_queue_name,
+)
+from alligator.exceptions import ConfigurationError, PayloadTooLarge
+from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+
+__all__ = ["Client", "validate_queue_name"]
+
+log = logging.getLogger("alligator.backends.beanstalk")
+
+#: Bury records are bookkeeping: most urgent, and their TTR only matters while listing.
+_RECORD_PRIORITY = 0
+_RECORD_TTR = 60
+
+
+class _Held(NamedTuple):
+    """A job this client's connection holds reserved."""
+
+    token: str
+    queue: str
+    job: greenstalk.Job[bytes]
+    priority: int
+    ttr: int
+
+
+class Client:
+    """A :class:`~alligator.protocols.ReliableClient` on one beanstalkd server."""
+
+    def __init__(
+        self,
+        conn_string: str,
+        *,
+        ttr: float | None = None,
+        priority: int | None = None,
+        socket_timeout: float | None = None,
+    ) -> None:
+        """Configure the client; nothing connects until the first command.
+
+        Args:
+            conn_string: ``beanstalk://host[:port][?ttr=S&priority=N&timeout=S]``.
+            ttr: Lease of every job this client puts, in seconds (rounded up,
+                at least 1; default 30).
+            priority: Priority of pushes that name none (default 2**31).
+            socket_timeout: Seconds to wait for the server beyond a reserve's
+                own timeout before the connection counts as lost (default 10).
+        """
+        self.settings = parse_dsn(
+            conn_string, ttr=ttr, priority=priority, socket_timeout=socket_timeout
+        )
+        self._conn = Connection(self.settings)
+        self._held: dict[int, _Held] = {}
+        self._tokens = itertools.count(1)
+        self._warned_lease = False
+
+    def __repr__(self) -> str:
+        return f"<beanstalk Client {self.settings.host}:{self.settings.port}>"
+
+    # -- the 1.0 contract --------------------------------------------------
+
+    def len(self, queue_name: str) -> int:
+        """Ready plus delayed jobs of the tube."""
+        stats = self.stats(queue_name)
+        return stats.ready + stats.delayed
+
+    def push(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
+    ) -> str:
+        """Put a job; returns beanstalkd's job id (``task_id`` is not used).
+
+        Raises:
+            PayloadTooLarge: ``data`` exceeds the server's max job size.
+            ConfigurationError: priority or delay out of beanstalkd's range.
+        """
+        tube = validate_queue_name(queue_name)
+        pri = self._priority(priority)
+        delay = delay_seconds(delay_until)
+        with self._conn.session() as client:
+            self._check_size(data)
+            self._conn.use(client, tube)
+            return str(self._put(client, data, pri, delay, self.settings.ttr))
+
+    def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        """Put several jobs; on failure the ones already put are deleted (best effort)."""
+        tube = validate_queue_name(queue_name)
+        pri = self._priority(None)
+        delays = [delay_seconds(item.delay_until) for item in items]
+        done: list[int] = []
+        with self._conn.session() as client:
+            for item in items:
+                self._check_size(item.data)
+            self._conn.use(client, tube)
+            try:
+                for item, delay in zip(items, delays, strict=True):
+                    done.append(self._put(client, item.data, pri, delay, self.settings.ttr))
+            except BaseException:
+                self._undo_puts(done)
+                raise
+        return [str(job_id) for job_id in done]
+
+    def pop(self, queue_name: str) -> bytes | None:
+        """Reserve and delete at once (at-most-once), or ``None`` if nothing is ready."""
+        tube = validate_queue_name(queue_name)
+        with self._conn.session() as client:
+            self._conn.watch_only(client, tube)
+            try:
+                job = client.reserve(0)
+            except (greenstalk.TimedOutError, greenstalk.DeadlineSoonError):
+                return None
+            client.delete(job)
+            return job.body
+
+    def get(self, queue_name: str, task_id: str) -> bytes | None:
+        """Remove and return a ready or delayed job of this tube by id."""
+        tube = validate_queue_name(queue_name)
+        job_id = _job_id(task_id)
+        if job_id is None:
+            return None
+        with self._conn.session() as client:
+            try:
+                stats = client.stats_job(job_id)
+                if stats["tube"] != tube or stats["state"] not in ("ready", "delayed"):
+                    return None
+                body = client.peek(job_id).body
+                # Refused (NOT_FOUND) if another connection reserved it meanwhile.
+                client.delete(job_id)
+            except greenstalk.NotFoundError:
+                return None
+            return body
+
+    def drop_all(self, queue_name: str) -> None:
+        """Delete every job of the tube that any connection may delete, and its records."""
+        tube = validate_queue_name(queue_name)
+        with self._conn.session() as client:
+            for job_id in [i for i, h in self._held.items() if h.queue == tube]:
+                del self._held[job_id]
+                _delete_quietly(client, job_id)
+            for name in (tube, tube + BURIED_SUFFIX):
+                self._conn.use(client, name)
+                for peek in (client.peek_ready, client.peek_delayed, client.peek_buried):
+                    while True:
+                        try:
+                            job = peek()
+                        except greenstalk.NotFoundError:
+                            break
+                        _delete_quietly(client, job.id)
+
+    # -- the reliable extension --------------------------------------------
+
+    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
+        """Reserve the most urgent ready job, blocking up to ``timeout`` (whole seconds).
+
+        ``lease`` cannot change the job's TTR, which was fixed at put.
+        """
+        tube = validate_queue_name(queue_name)
+        wait = check_uint32("reserve timeout", math.ceil(max(0.0, timeout)))
+        with self._conn.session(wait=wait) as client:
+            self._conn.watch_only(client, tube)
+            try:
+                job = client.reserve(wait)
+            except greenstalk.TimedOutError:
+                return None
+            except greenstalk.DeadlineSoonError:
+                # This connection holds a job whose TTR ends within a second;
+                # beanstalkd answers that instead of waiting.
+                return None
+            stats = client.stats_job(job)
+            token = f"{self._conn.generation}.{job.id}.{next(self._tokens)}"
+            self._held[job.id] = _Held(token, tube, job, stats["pri"], stats["ttr"])
+        if lease > stats["ttr"] and not self._warned_lease:
+            self._warned_lease = True
+            log.warning(
+                "worker lease %.1fs exceeds job %s's TTR of %ss, fixed when it was pushed; "
+                "beanstalkd will hand the task to another worker after %ss unless renewed: "
+                "raise the producers' ttr (beanstalk://...?ttr=) or lower the lease",
+                lease,
+                job.id,
+                stats["ttr"],
+                stats["ttr"],
+            )
+        return Reservation(
+            task_id=str(job.id), data=job.body, token=token, attempts=stats["reserves"]
+        )
+
+    def ack(self, queue_name: str, reservation: Reservation) -> bool:
+        """Delete the job, only if this connection still holds it."""
+        with self._conn.session() as client:
+            held = self._holding(client, queue_name, reservation)
+            if held is None:
+                return False
+            # touch succeeded, so the job is ours: delete cannot hit a re-readied job.
+            client.delete(held.job)
+            return True
+
+    def release(
+        self,
+        queue_name: str,
+        reservation: Reservation,
+        data: bytes | None = None,
+        delay_until: float | None = None,
+    ) -> bool:
+        """Make the job ready again after the delay; a new body gives it a new id."""
+        delay = delay_seconds(delay_until)
+        with self._conn.session() as client:
+            if data is not None and data != reservation.data:
+                self._check_size(data)
+            held = self._holding(client, queue_name, reservation)
+            if held is None:
+                return False
+            if data is None or data == held.job.body:
+                client.release(held.job, priority=held.priority, delay=delay)
+            else:
+                self._conn.use(client, held.queue)
+                self._put(client, data, held.priority, delay, held.ttr)
+                client.delete(held.job)
+            return True
+
+    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
+        """Record the reason in ``<queue>.buried``, then bury the job natively."""
+        with self._conn.session() as client:
+            held = self._holding(client, queue_name, reservation, forget=False)
+            if held is None:
+                return False
+            record = BuryRecord(job_id=held.job.id, reason=reason, buried_at=time.time())
+            self._conn.use(client, held.queue + BURIED_SUFFIX)
+            record_id = client.put(
+                encode_record(record, self._conn.max_job_size),
+                priority=_RECORD_PRIORITY,
+                delay=0,
+                ttr=_RECORD_TTR,
+            )
+            del self._held[held.job.id]
+            try:
+                client.bury(held.job, priority=held.priority)
+            except greenstalk.NotFoundError:
+                _delete_quietly(client, record_id)
+                return False
+            return True
+
+    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
+        """``touch``: restart the job's TTR countdown (its TTR, not ``lease``)."""
+        with self._conn.session() as client:
+            return self._holding(client, queue_name, reservation, forget=False) is not None
+
+    def stats(self, queue_name: str) -> QueueStats:
+        """Counts from ``stats-tube``; a tube beanstalkd does not know counts 0."""
+        tube = validate_queue_name(queue_name)
+        with self._conn.session() as client:
+            try:
+                stats = client.stats_tube(tube)
+            except greenstalk.NotFoundError:
+                return QueueStats()
+        return QueueStats(
+            ready=stats["current-jobs-ready"],
+            delayed=stats["current-jobs-delayed"],
+            reserved=stats["current-jobs-reserved"],
+            buried=stats["current-jobs-buried"],
+        )
+
+    def buried(self, queue_name: str) -> list[BuriedTask]:
+        """Buried jobs of the tube with their reasons, oldest burial first."""
+        tube = validate_queue_name(queue_name)
+        with self._conn.session() as client:
+            records = self._read_records(client, tube + BURIED_SUFFIX)
+            latest: dict[int, tuple[int, BuryRecord]] = {}
+            for record_id, record in records:
+                seen = latest.get(record.job_id)
+                if seen is None or seen[1].buried_at <= record.buried_at:
+                    latest[record.job_id] = (record_id, record)
+            found: list[BuriedTask] = []
+            for job_id, (_, record) in latest.items():
+                try:
+                    stats = client.stats_job(job_id)
+                    if stats["tube"] != tube or stats["state"] != "buried":
+                        continue  # kicked, or a bury still in flight: keep the record
+                    body = client.peek(job_id).body
+                except greenstalk.NotFoundError:
+                    # The job is gone (acked after a kick, deleted): its records too.
+                    for record_id, stale in records:
+                        if stale.job_id == job_id:
+                            _delete_quietly(client, record_id)
+                    continue
+                found.append(BuriedTask(str(job_id), body, record.reason, record.buried_at))
+        found.sort(key=lambda task: (task.buried_at, int(task.task_id)))
+        return found
+
+    def close(self) -> None:
+        """Close the connection; beanstalkd makes the jobs it held ready again."""
+        with self._conn.lock:
+            self._held.clear()
+            self._conn.drop()
+
+    # -- helpers -----------------------------------------------------------
+
+    def _priority(self, priority: int | None) -> int:
+        if priority is None:
+            return self.settings.priority
+        return check_uint32("priority", priority)
+
+    def _check_size(self, data: bytes) -> None:
+        """Refuse an oversized body before sending it; called inside a session."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ConfigurationError(f"beanstalkd job bodies are bytes, got {type(data).__name__}")
+        limit = self._conn.max_job_size
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                f"task payload is {len(data):,} bytes but {self._conn.where} accepts at most "
+                f"{limit:,} bytes per job (max-job-size). Use a compressing codec "
+                f"(e.g. codec='msgpack+bz2') or start beanstalkd with a larger -z."
+            )
+
+    def _put(
+        self, client: greenstalk.Client[bytes], data: bytes, pri: int, delay: int, ttr: int
+    ) -> int:
+        try:
+            return client.put(data, priority=pri, delay=delay, ttr=ttr)
+        except greenstalk.JobTooBigError as exc:  # the server's -z changed under us
+            raise PayloadTooLarge(
+                f"task payload is {len(data):,} bytes, over the max-job-size of "
+                f"{self._conn.where}. Use a compressing codec (e.g. codec='msgpack+bz2') "
+                "or start beanstalkd with a larger -z."
+            ) from exc
+
+    def _undo_puts(self, job_ids: list[int]) -> None:
+        try:
+            with self._conn.session() as client:
+                for job_id in job_ids:
+                    _delete_quietly(client, job_id)
+        except Exception:  # the original error matters more; the server may be gone
+            log.warning("could not delete %d jobs of a failed push_many", len(job_ids))
+
+    def _holding(
+        self,
+        client: greenstalk.Client[bytes],
+        queue_name: str,
+        reservation: Reservation,
+        *,
+        forget: bool = True,
+    ) -> _Held | None:
+        """The held job if ``reservation`` is still this connection's; touches it.
+
+        ``touch`` answers NOT_FOUND unless this very connection has the job
+        reserved, which beanstalkd checks for us; the token additionally
+        refuses a stale reservation when this connection reserved the same
+        job again after its TTR ran out. With ``forget`` the job is dropped
+        from the held set as the caller is about to end the reservation.
+        """
+        job_id = _job_id(reservation.task_id)
+        held = None if job_id is None else self._held.get(job_id)
+        if held is None or held.token != reservation.token or held.queue != queue_name:
+            return None
+        try:
+            client.touch(held.job)
+        except greenstalk.NotFoundError:
+            del self._held[held.job.id]
+            return None
+        if forget:
+            del self._held[held.job.id]
+        return held
+
+    def _read_records(
+        self, client: greenstalk.Client[bytes], companion: str
+    ) -> list[tuple[int, BuryRecord]]:
+        """Every bury record of a companion tube: reserve them all, then release them."""
+        self._conn.watch_only(client, companion)
+        taken: list[greenstalk.Job[bytes]] = []
+        try:
+            while True:
+                try:
+                    taken.append(client.reserve(0))
+                except (greenstalk.TimedOutError, greenstalk.DeadlineSoonError):
+                    break
+        finally:
+            for job in taken:
+                client.release(job, priority=_RECORD_PRIORITY, delay=0)
+        records = []
+        for job in taken:
+            record = decode_record(job.body)
+            if record is not None:
+                records.append((job.id, record))
+        return records
+
+
+def _job_id(task_id: str) -> int | None:
+    """A beanstalkd job id from Alligator's string id; ``None`` if it cannot be one."""
+    if not isinstance(task_id, str) or not (task_id.isascii() and task_id.isdigit()):
+        return None
+    job_id = int(task_id)
+    return job_id if 0 < job_id <= 2**64 - 1 else None
+
+
+def _delete_quietly(client: greenstalk.Client[bytes], job_id: int) -> None:
+    """Delete a job that may already be gone or be held by another connection."""
+    with contextlib.suppress(greenstalk.NotFoundError):
+        client.delete(job_id)
