@@ -9,6 +9,31 @@ backend boundary and chained with ``from``.
 
 from __future__ import annotations
 
+__all__ = [
+    "AlligatorError",
+    "AlligatorException",
+    "BackendConnectionError",
+    "BackendError",
+    "CodecError",
+    "ConfigurationError",
+    "DecodeError",
+    "DisallowedModuleError",
+    "EncodeError",
+    "InvalidTaskError",
+    "LeaseLostError",
+    "MissingDriverError",
+    "MultipleDelayError",
+    "MultipleDelaysError",
+    "NotImportableError",
+    "PayloadTooLarge",
+    "TaskFailed",
+    "TaskImportError",
+    "UnknownBackendError",
+    "UnknownCallableError",
+    "UnknownCodecError",
+    "UnknownModuleError",
+]
+
 
 class AlligatorError(Exception):
     """Root of every error Alligator raises."""

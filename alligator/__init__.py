@@ -1,0 +1,76 @@
+"""Alligator: a typed, protocol-first offline task queue.
+
+Any importable function becomes a task: a :class:`Gator` puts it on a queue,
+a :class:`Worker` takes it off and runs it, in another process or on another
+machine.
+"""
+
+from alligator import codecs, errors
+from alligator.constants import (
+    ALL,
+    CANCELED,
+    DELAYED,
+    FAILED,
+    RETRYING,
+    SUCCESS,
+    WAITING,
+    Status,
+)
+from alligator.exceptions import (
+    AlligatorError,
+    BackendConnectionError,
+    BackendError,
+    ConfigurationError,
+    DecodeError,
+    EncodeError,
+    InvalidTaskError,
+    NotImportableError,
+    PayloadTooLarge,
+    TaskFailed,
+)
+from alligator.gator import Gator, Outcome
+from alligator.options import Batch, Options
+from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+from alligator.retry import Backoff
+from alligator.tasks import Task
+from alligator.workers import Worker
+
+__version__ = "2.0.0.dev0"
+
+__all__ = [
+    # Constants
+    "ALL",
+    "CANCELED",
+    "DELAYED",
+    "FAILED",
+    "RETRYING",
+    "SUCCESS",
+    "WAITING",
+    # Errors
+    "AlligatorError",
+    "BackendConnectionError",
+    "BackendError",
+    # Backend records
+    "Backoff",
+    "Batch",
+    "BuriedTask",
+    "ConfigurationError",
+    "DecodeError",
+    "EncodeError",
+    # Core
+    "Gator",
+    "InvalidTaskError",
+    "NotImportableError",
+    "Options",
+    "Outcome",
+    "PayloadTooLarge",
+    "PushItem",
+    "QueueStats",
+    "Reservation",
+    "Status",
+    "Task",
+    "TaskFailed",
+    "Worker",
+    "codecs",
+    "errors",
+]

@@ -1,0 +1,7 @@
+"""``python -m alligator``."""
+
+import sys
+
+from alligator.cli import main
+
+sys.exit(main())

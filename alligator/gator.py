@@ -1,0 +1,308 @@
+"""The producer side: ``Gator`` builds tasks and hands them to a backend.
+
+It also holds the steps a consumer needs (reserve, decode, settle), so that
+``gator.pop()`` and the ``Worker`` apply the same retry and bury rules.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any, Literal, NamedTuple
+
+from alligator import codecs
+from alligator._typing import P, R
+from alligator.backends import backend_class_for
+from alligator.backends.adapter import as_reliable
+from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_PAYLOAD
+from alligator.exceptions import (
+    AlligatorError,
+    CodecError,
+    ConfigurationError,
+    PayloadTooLarge,
+    TaskImportError,
+)
+from alligator.options import Batch, Options
+from alligator.protocols import Client, Codec
+from alligator.records import Reservation
+from alligator.retry import Backoff
+from alligator.tasks import DelayUntil, Task
+
+__all__ = ["DEFAULT_DSN", "Gator", "Outcome"]
+
+log = logging.getLogger("alligator.gator")
+
+#: The embedded default: a SQLite file in the working directory.
+DEFAULT_DSN = "sqlite:///alligator.db"
+
+Action = Literal["ack", "retry", "bury"]
+
+
+class Outcome(NamedTuple):
+    """What happened to one reserved task.
+
+    Attributes:
+        task: The decoded task, or ``None`` when the payload could not be decoded.
+        result: The function's return value on success.
+        error: The exception that failed the task or its decoding.
+        action: ``"ack"`` (done), ``"retry"`` (released with a delay) or
+            ``"bury"`` (kept aside with the reason).
+        settled: ``False`` when the lease had been lost, so the backend refused
+            the settlement and another worker may run the task again.
+    """
+
+    task: Task[Any] | None
+    result: Any
+    error: BaseException | None
+    action: Action
+    settled: bool
+
+
+class Gator:
+    """Enqueues tasks on one queue of one backend.
+
+    Args:
+        conn_string: A DSN whose scheme picks the backend
+            (``sqlite:///path.db``, ``locmem://``, ``redis://...``,
+            ``beanstalk://host:port``).
+        queue_name: The queue tasks go to.
+        task_class: Class used for new tasks and to decode payloads.
+        backend_class: Overrides the class the scheme would pick; called with
+            ``conn_string``.
+        codec: Codec name (``"json"``, ``"msgpack"``, ``"json+bz2"``, ...) or object.
+        lease: Seconds a worker holds a task before another may take it.
+        backoff: Delay policy between retries.
+        max_payload: Largest encoded task accepted at enqueue, in bytes.
+        allowed_modules: When given, a decoded task may only name callables
+            from these modules (and their submodules).
+    """
+
+    def __init__(
+        self,
+        conn_string: str = DEFAULT_DSN,
+        *,
+        queue_name: str = ALL,
+        task_class: type[Task[Any]] = Task,
+        backend_class: Callable[[str], Client] | None = None,
+        codec: str | Codec = "json",
+        lease: float = DEFAULT_LEASE,
+        backoff: Backoff | None = None,
+        max_payload: int = DEFAULT_MAX_PAYLOAD,
+        allowed_modules: Iterable[str] | None = None,
+    ) -> None:
+        if not isinstance(queue_name, str) or not queue_name:
+            raise ConfigurationError(f"queue_name must be a non-empty str, got {queue_name!r}")
+        if not lease > 0:
+            raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
+        if max_payload <= 0:
+            raise ConfigurationError(f"max_payload must be > 0 bytes, got {max_payload!r}")
+        self.conn_string = conn_string
+        self.queue_name = queue_name
+        self.task_class = task_class
+        self.backend_class = backend_class
+        self.codec = codecs.get_codec(codec)
+        self.lease = float(lease)
+        self.backoff = backoff or Backoff()
+        self.max_payload = max_payload
+        self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
+        self.backend: Client = self.build_backend(conn_string)
+        self.broker = as_reliable(self.backend)
+        validate = getattr(self.backend, "validate_queue_name", None)
+        if callable(validate):
+            validate(queue_name)
+
+    def __repr__(self) -> str:
+        return f"<Gator {self.conn_string!r} queue={self.queue_name!r} codec={self.codec.name}>"
+
+    def build_backend(self, conn_string: str) -> Client:
+        """Instantiate the backend client for ``conn_string`` (1.0 hook)."""
+        backend_class = self.backend_class or backend_class_for(conn_string)
+        client: Client = backend_class(conn_string)
+        return client
+
+    # -- producer API -------------------------------------------------------
+
+    def len(self) -> int:
+        """Tasks waiting in this queue (ready and delayed)."""
+        return self.broker.len(self.queue_name)
+
+    def serialize(self, task: Task[Any]) -> bytes:
+        """Encode ``task`` with this Gator's codec, enforcing ``max_payload``."""
+        if task.codec is None:
+            task.codec = self.codec
+        data = task.serialize()
+        if len(data) > self.max_payload:
+            raise PayloadTooLarge(
+                f"task {task.task_id} encodes to {len(data):,} bytes, over the "
+                f"{self.max_payload:,}-byte limit; pass smaller arguments (e.g. a key "
+                "to data stored elsewhere), use a compressing codec such as "
+                "'msgpack+zlib', or raise Gator(max_payload=...)"
+            )
+        return data
+
+    def push(
+        self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]:
+        """Enqueue ``task`` calling ``func(*args, **kwargs)``.
+
+        With ``is_async=False`` the task runs here and now (hooks and retries
+        included) instead, which is handy in tests.
+        """
+        task.to_call(func, *args, **kwargs)
+        if not task.is_async:
+            self.serialize(task)  # the same checks as a real enqueue
+            self.execute(task)
+            return task
+        data = self.serialize(task)
+        task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
+        return task
+
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+        """Enqueue ``func(*args, **kwargs)`` with default options."""
+        task: Task[R] = self.task_class()
+        return self.push(task, func, *args, **kwargs)
+
+    def options(
+        self,
+        *,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: Callable[[Task[R]], object] | None = None,
+        on_success: Callable[[Task[R], R], object] | None = None,
+        on_error: Callable[[Task[R], Exception], object] | None = None,
+        depends_on: Iterable[str] | None = None,
+        delay_until: DelayUntil | None = None,
+        delay_by: float | None = None,
+        priority: int | None = None,
+    ) -> Options[R]:
+        """A context manager whose ``task(...)`` applies these options."""
+        return Options(
+            self,
+            task_id=task_id,
+            retries=retries,
+            is_async=is_async,
+            on_start=on_start,
+            on_success=on_success,
+            on_error=on_error,
+            depends_on=depends_on,
+            delay_until=delay_until,
+            delay_by=delay_by,
+            priority=priority,
+        )
+
+    def batch(self) -> Batch:
+        """A context manager sending every task created in it in one round trip."""
+        return Batch(self)
+
+    def execute(self, task: Task[R]) -> R | None:
+        """Run ``task`` in this process, retrying as its ``retries`` allow.
+
+        A synchronous task is retried here at once; an asynchronous one is
+        pushed back to the queue with a backoff delay, and ``None`` returned.
+        The last failure is re-raised.
+        """
+        while True:
+            try:
+                return task.run()
+            except Exception:
+                if task.retries <= 0:
+                    raise
+                self._count_retry(task)
+                if task.is_async:
+                    task.delay_until = time.time() + self.backoff.delay(task.attempts)
+                    data = self.serialize(task)
+                    self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
+                    return None
+
+    def pop(self) -> Any:
+        """Take the next due task, run it here and return its result (``None`` if idle)."""
+        reservation = self.reserve()
+        if reservation is None:
+            return None
+        outcome = self.process(reservation)
+        return outcome.result
+
+    def get(self, task_id: str) -> Any:
+        """Take the task ``task_id`` off the queue and run it here; return its result."""
+        data = self.broker.get(self.queue_name, task_id)
+        if data is None:
+            return None
+        task = self.decode_payload(data)
+        task.task_id = task_id
+        return self.execute(task)
+
+    def cancel(self, task_id: str) -> Task[Any] | None:
+        """Remove a waiting task; returns it marked CANCELED, or ``None`` if absent."""
+        data = self.broker.get(self.queue_name, task_id)
+        if data is None:
+            return None
+        try:
+            task = self.decode_payload(data)
+        except (CodecError, TaskImportError):
+            task = self.task_class(task_id=task_id)
+        task.task_id = task_id
+        task.to_canceled()
+        return task
+
+    # -- consumer steps (shared by pop() and Worker) --------------------------
+
+    def reserve(self, lease: float | None = None, timeout: float = 0.0) -> Reservation | None:
+        """Lease the next due task of this queue, waiting up to ``timeout`` seconds."""
+        return self.broker.reserve(self.queue_name, lease or self.lease, timeout)
+
+    def decode_payload(self, data: bytes) -> Task[Any]:
+        """A task from a payload, applying ``allowed_modules``."""
+        if self.allowed_modules is not None and hasattr(self.task_class, "from_envelope"):
+            return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)
+        return self.task_class.deserialize(data)
+
+    def process(self, reservation: Reservation) -> Outcome:
+        """Decode, run and settle one reserved task."""
+        try:
+            task = self.decode_payload(reservation.data)
+        except Exception as exc:
+            reason = f"cannot decode payload: {type(exc).__name__}: {exc}"
+            log.error("burying task %s: %s", reservation.task_id or "?", reason)
+            settled = self.broker.bury(self.queue_name, reservation, reason)
+            return Outcome(None, None, exc, "bury", settled)
+        if reservation.task_id:
+            task.task_id = reservation.task_id
+        try:
+            result = task.run()
+        except Exception as exc:
+            return self.settle_failure(reservation, task, exc)
+        settled = self.broker.ack(self.queue_name, reservation)
+        if not settled:
+            log.warning("lease of task %s was lost before its ack", task.task_id)
+        return Outcome(task, result, None, "ack", settled)
+
+    def settle_failure(
+        self, reservation: Reservation, task: Task[Any], error: Exception
+    ) -> Outcome:
+        """Release a failed task for a retry, or bury it when out of retries."""
+        if task.retries > 0:
+            self._count_retry(task)
+            task.delay_until = time.time() + self.backoff.delay(task.attempts)
+            try:
+                data = self.serialize(task)
+            except AlligatorError as exc:
+                error = exc
+            else:
+                settled = self.broker.release(
+                    self.queue_name, reservation, data, task.delay_until
+                )
+                return Outcome(task, None, error, "retry", settled)
+        task.to_failed()
+        reason = "".join(traceback.format_exception(error)).rstrip()
+        log.error("task %s failed for good: %s", task.task_id, error)
+        settled = self.broker.bury(self.queue_name, reservation, reason)
+        return Outcome(task, None, error, "bury", settled)
+
+    @staticmethod
+    def _count_retry(task: Task[Any]) -> None:
+        task.retries -= 1
+        task.attempts += 1
+        task.to_retrying()

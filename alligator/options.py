@@ -1,0 +1,136 @@
+"""Per-call task options (``gator.options``) and batched enqueue (``gator.batch``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, Self
+
+from alligator._typing import P, R
+from alligator.records import PushItem
+from alligator.tasks import DelayUntil, Task
+
+if TYPE_CHECKING:
+    from alligator.gator import Gator
+
+__all__ = ["Batch", "Options"]
+
+
+class Options(Generic[R]):
+    """Options applied to every task created through :meth:`task`.
+
+    The hooks fix ``R``: ``opts.task(func, ...)`` is a type error when
+    ``func`` does not return the type the ``on_success`` hook expects.
+    """
+
+    def __init__(
+        self,
+        gator: Gator,
+        *,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: Callable[[Task[R]], object] | None = None,
+        on_success: Callable[[Task[R], R], object] | None = None,
+        on_error: Callable[[Task[R], Exception], object] | None = None,
+        depends_on: Iterable[str] | None = None,
+        delay_until: DelayUntil | None = None,
+        delay_by: float | None = None,
+        priority: int | None = None,
+    ) -> None:
+        self.gator = gator
+        self.task_id = task_id
+        self.retries = retries
+        self.is_async = is_async
+        self.on_start = on_start
+        self.on_success = on_success
+        self.on_error = on_error
+        self.depends_on = list(depends_on or ())
+        self.delay_until = delay_until
+        self.delay_by = delay_by
+        self.priority = priority
+        # Validate now, so a bad option fails where it was written.
+        self._new_task()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def _new_task(self) -> Task[R]:
+        task: Task[R] = self.gator.task_class(
+            task_id=self.task_id,
+            retries=self.retries,
+            is_async=self.is_async,
+            on_start=self.on_start,
+            on_success=self.on_success,
+            on_error=self.on_error,
+            depends_on=self.depends_on,
+            delay_until=self.delay_until,
+            delay_by=self.delay_by,
+            priority=self.priority,
+        )
+        return task
+
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+        """Enqueue ``func(*args, **kwargs)`` with these options."""
+        return self.gator.push(self._new_task(), func, *args, **kwargs)
+
+
+class Batch:
+    """Collects tasks and sends them all in one round trip when the block exits.
+
+    Nothing is sent if the block raises. Tasks with ``is_async=False`` still
+    run at once, as they would outside a batch.
+    """
+
+    def __init__(self, gator: Gator) -> None:
+        self.gator = gator
+        self.tasks: list[Task[Any]] = []
+        self._items: list[PushItem] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.flush()
+
+    def push(
+        self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]:
+        """Add ``task`` calling ``func(*args, **kwargs)`` to the batch."""
+        task.to_call(func, *args, **kwargs)
+        if not task.is_async:
+            self.gator.execute(task)
+            return task
+        data = self.gator.serialize(task)
+        self.tasks.append(task)
+        self._items.append(PushItem(task.task_id, data, task.delay_until))
+        return task
+
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+        """Add ``func(*args, **kwargs)`` to the batch with default options."""
+        task: Task[R] = self.gator.task_class()
+        return self.push(task, func, *args, **kwargs)
+
+    def flush(self) -> list[str]:
+        """Send what was collected; returns the stored ids (also set on the tasks)."""
+        if not self._items:
+            return []
+        ids = self.gator.broker.push_many(self.gator.queue_name, self._items)
+        for task, task_id in zip(self.tasks, ids, strict=True):
+            task.task_id = task_id
+        self.tasks, self._items = [], []
+        return ids

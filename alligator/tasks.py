@@ -1,0 +1,217 @@
+"""The built-in task: a callable, its arguments, options and typed hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, Generic, Self
+
+from alligator import codecs
+from alligator._typing import P, R
+from alligator.constants import ENVELOPE_VERSION, Status
+from alligator.exceptions import InvalidTaskError, MultipleDelaysError
+from alligator.protocols import Codec
+from alligator.utils import callable_path, hook_path, import_callable
+from alligator.wire import Envelope
+
+__all__ = ["Task", "normalize_delay"]
+
+DelayUntil = float | int | dt.datetime
+
+
+def normalize_delay(
+    delay_until: DelayUntil | None, delay_by: float | None, now: float | None = None
+) -> float | None:
+    """One epoch-seconds run-at time from the two mutually exclusive options.
+
+    Raises:
+        MultipleDelaysError: both were given.
+        InvalidTaskError: a negative or non-finite delay, or a naive datetime.
+    """
+    if delay_until is not None and delay_by is not None:
+        raise MultipleDelaysError("give delay_by or delay_until, not both")
+    if delay_by is not None:
+        if not math.isfinite(delay_by) or delay_by < 0:
+            raise InvalidTaskError(f"delay_by must be a finite number >= 0, got {delay_by!r}")
+        return (time.time() if now is None else now) + delay_by
+    if delay_until is None:
+        return None
+    if isinstance(delay_until, dt.datetime):
+        if delay_until.tzinfo is None:
+            raise InvalidTaskError(
+                "delay_until datetime must be timezone-aware (e.g. tzinfo=datetime.UTC)"
+            )
+        return delay_until.timestamp()
+    if isinstance(delay_until, bool) or not isinstance(delay_until, (int, float)):
+        raise InvalidTaskError(f"delay_until must be a timestamp or datetime, got {delay_until!r}")
+    if not math.isfinite(delay_until) or delay_until < 0:
+        raise InvalidTaskError(f"delay_until must be a finite timestamp >= 0, got {delay_until!r}")
+    return float(delay_until)
+
+
+class Task(Generic[R]):
+    """A function call to be run later, with its retry budget and hooks.
+
+    ``R`` is the function's return type: ``on_success`` receives a value of
+    that type, so a hook written for another type is a type error.
+
+    Hooks may change the task; in particular ``task.retries += 1`` inside
+    ``on_error`` grants one more try.
+    """
+
+    #: Codec used by :meth:`serialize`; the Gator sets it when ``None``.
+    codec: Codec | None = None
+    #: Modules a decoded task may import from (``None``: any).
+    allowed_modules: ClassVar[tuple[str, ...] | None] = None
+
+    def __init__(
+        self,
+        *,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: Callable[[Task[R]], object] | None = None,
+        on_success: Callable[[Task[R], R], object] | None = None,
+        on_error: Callable[[Task[R], Exception], object] | None = None,
+        depends_on: Iterable[str] | None = None,
+        delay_until: DelayUntil | None = None,
+        delay_by: float | None = None,
+        priority: int | None = None,
+    ) -> None:
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise InvalidTaskError(f"retries must be an int >= 0, got {retries!r}")
+        if task_id is not None and (not isinstance(task_id, str) or not task_id):
+            raise InvalidTaskError(f"task_id must be a non-empty str, got {task_id!r}")
+        self.task_id: str = task_id or uuid.uuid4().hex
+        self.retries = retries
+        self.attempts = 0
+        self.is_async = is_async
+        self.on_start = on_start
+        self.on_success = on_success
+        self.on_error = on_error
+        self.depends_on: list[str] = list(depends_on or ())
+        self.delay_until: float | None = normalize_delay(delay_until, delay_by)
+        self.priority = priority
+        self.status: Status = Status.DELAYED if self.delay_until else Status.WAITING
+        self.func: Callable[..., R] | None = None
+        self.func_args: tuple[Any, ...] = ()
+        self.func_kwargs: dict[str, Any] = {}
+
+    def __repr__(self) -> str:
+        name = getattr(self.func, "__qualname__", None)
+        return f"<{type(self).__name__} {self.task_id} {name} {self.status.name}>"
+
+    def to_call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Self:
+        """Set the function and its arguments; mypy checks them against ``func``."""
+        self.func = func
+        self.func_args = args
+        self.func_kwargs = kwargs
+        return self
+
+    # Status transitions, named as in 1.0.
+    def to_waiting(self) -> None:
+        self.status = Status.WAITING
+
+    def to_success(self) -> None:
+        self.status = Status.SUCCESS
+
+    def to_failed(self) -> None:
+        self.status = Status.FAILED
+
+    def to_delayed(self) -> None:
+        self.status = Status.DELAYED
+
+    def to_retrying(self) -> None:
+        self.status = Status.RETRYING
+
+    def to_canceled(self) -> None:
+        self.status = Status.CANCELED
+
+    def to_envelope(self) -> Envelope:
+        """The wire form; checks now that a worker will be able to import everything."""
+        if self.func is None:
+            raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
+        module, name = callable_path(self.func)
+        return Envelope(
+            version=ENVELOPE_VERSION,
+            task_id=self.task_id,
+            module=module,
+            callable=name,
+            args=self.func_args,
+            kwargs=self.func_kwargs,
+            retries=self.retries,
+            attempts=self.attempts,
+            is_async=self.is_async,
+            on_start=hook_path(self.on_start),
+            on_success=hook_path(self.on_success),
+            on_error=hook_path(self.on_error),
+            delay_until=self.delay_until,
+            depends_on=self.depends_on,
+            priority=self.priority,
+        )
+
+    def serialize(self) -> bytes:
+        """Encode with :attr:`codec` (JSON when unset)."""
+        return (self.codec or codecs.JSON).encode(self.to_envelope())
+
+    @classmethod
+    def deserialize(cls, data: bytes) -> Self:
+        """Decode a payload of any registered codec and import what it names."""
+        return cls.from_envelope(codecs.decode(data))
+
+    @classmethod
+    def from_envelope(
+        cls, envelope: Envelope, allowed_modules: Iterable[str] | None = None
+    ) -> Self:
+        """Rebuild a task, importing its function and hooks (allow-list first)."""
+        allowed = tuple(allowed_modules) if allowed_modules is not None else cls.allowed_modules
+        task = cls(
+            task_id=envelope.task_id,
+            retries=envelope.retries,
+            is_async=envelope.is_async,
+            depends_on=envelope.depends_on,
+            priority=envelope.priority,
+        )
+        task.delay_until = envelope.delay_until
+        task.attempts = envelope.attempts
+        task.on_start = _import_hook(envelope.on_start, allowed)
+        task.on_success = _import_hook(envelope.on_success, allowed)
+        task.on_error = _import_hook(envelope.on_error, allowed)
+        func = import_callable(envelope.module, envelope.callable, allowed)
+        task.func = func
+        task.func_args = tuple(envelope.args)
+        task.func_kwargs = dict(envelope.kwargs)
+        return task
+
+    def run(self) -> R:
+        """Run ``on_start``, the function, then ``on_success`` or ``on_error``.
+
+        The function's exception is re-raised after ``on_error`` so the caller
+        can decide between a retry and burying the task.
+        """
+        func = self.func
+        if func is None:
+            raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
+        if self.on_start is not None:
+            self.on_start(self)
+        try:
+            result = func(*self.func_args, **self.func_kwargs)
+        except Exception as err:
+            self.to_failed()
+            if self.on_error is not None:
+                self.on_error(self, err)
+            raise
+        self.to_success()
+        if self.on_success is not None:
+            self.on_success(self, result)
+        return result
+
+
+def _import_hook(reference: str | None, allowed: Iterable[str] | None) -> Any:
+    if reference is None:
+        return None
+    module, _, name = reference.partition(":")
+    return import_callable(module, name, allowed)

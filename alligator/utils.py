@@ -1,0 +1,149 @@
+"""Finding callables by name, and refusing those a worker could never find.
+
+The 1.0 names ``determine_module``, ``determine_name`` and ``import_attr``
+are kept.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from alligator.exceptions import (
+    DisallowedModuleError,
+    NotImportableError,
+    UnknownCallableError,
+    UnknownModuleError,
+)
+
+
+def determine_module(func: Callable[..., Any]) -> str:
+    """The module a worker imports to find ``func``."""
+    module = getattr(func, "__module__", None)
+    if not isinstance(module, str):
+        raise NotImportableError(f"{func!r} has no __module__; a worker could not import it")
+    return module
+
+
+def determine_name(func: Callable[..., Any]) -> str:
+    """The dotted attribute path of ``func`` inside its module."""
+    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
+    if not isinstance(name, str):
+        raise NotImportableError(f"{func!r} has no __qualname__; a worker could not import it")
+    return name
+
+
+@functools.lru_cache(maxsize=2048)
+def _import_attr(module_name: str, attr_name: str) -> Any:
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UnknownModuleError(f"cannot import module {module_name!r}: {exc}") from exc
+    obj: Any = module
+    for part in attr_name.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise UnknownCallableError(
+                f"module {module_name!r} has no attribute {attr_name!r}"
+            ) from None
+    return obj
+
+
+def import_attr(module_name: str, attr_name: str) -> Any:
+    """Import ``module_name`` and follow the dotted ``attr_name`` inside it.
+
+    Results are cached: a worker imports each task function once.
+
+    Raises:
+        UnknownModuleError: the module cannot be imported.
+        UnknownCallableError: the attribute path does not exist.
+    """
+    return _import_attr(module_name, attr_name)
+
+
+def import_callable(
+    module_name: str, attr_name: str, allowed_modules: Iterable[str] | None = None
+) -> Callable[..., Any]:
+    """Import a task or hook callable, checking the allow-list first.
+
+    The allow-list is checked before anything is imported, so a payload can
+    never make a worker import a module outside it.
+    """
+    if allowed_modules is not None and not module_allowed(module_name, allowed_modules):
+        raise DisallowedModuleError(f"module {module_name!r} is not in allowed_modules")
+    obj = import_attr(module_name, attr_name)
+    if not callable(obj):
+        raise UnknownCallableError(f"{module_name}:{attr_name} is not callable")
+    return obj  # type: ignore[no-any-return]
+
+
+def module_allowed(module_name: str, allowed_modules: Iterable[str]) -> bool:
+    """Whether ``module_name`` is one of ``allowed_modules`` or inside one of them."""
+    return any(
+        module_name == allowed or module_name.startswith(allowed + ".")
+        for allowed in allowed_modules
+    )
+
+
+def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
+    """``(module, qualname)`` of a callable a worker can import, checked now.
+
+    Lambdas, nested functions, bound methods of instances, partials and
+    anything defined in ``__main__`` are refused here, at enqueue time, with
+    the reason, instead of failing later in a worker.
+
+    Raises:
+        NotImportableError: a worker could not import ``func``.
+    """
+    try:
+        return _callable_path_cached(func)
+    except TypeError:  # unhashable callable: check without the cache
+        return _callable_path(func)
+
+
+@functools.lru_cache(maxsize=1024)
+def _callable_path_cached(func: Callable[..., Any]) -> tuple[str, str]:
+    return _callable_path(func)
+
+
+def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
+    if not callable(func):
+        raise NotImportableError(f"{func!r} is not callable")
+    module = determine_module(func)
+    name = determine_name(func)
+    if "<lambda>" in name:
+        raise NotImportableError(
+            f"{module}.{name} is a lambda; a worker cannot import it. "
+            "Define the task as a module-level function."
+        )
+    if "<locals>" in name:
+        raise NotImportableError(
+            f"{module}.{name} is defined inside another function; a worker cannot "
+            "import it. Move it to module level."
+        )
+    if module == "__main__":
+        raise NotImportableError(
+            f"{name} is defined in __main__; a worker runs a different __main__ and "
+            "cannot import it. Move it into an importable module."
+        )
+    try:
+        found = import_attr(module, name)
+    except (UnknownModuleError, UnknownCallableError) as exc:
+        raise NotImportableError(f"{module}:{name} cannot be imported by a worker: {exc}") from exc
+    if found is not func and found != func:
+        raise NotImportableError(
+            f"{module}:{name} does not resolve to {func!r} (a method of an instance, "
+            "or a decorator that hides the function?); enqueue a module-level function."
+        )
+    return module, name
+
+
+def hook_path(hook: Callable[..., Any] | None) -> str | None:
+    """A hook as the ``"module:qualname"`` reference stored in the envelope."""
+    if hook is None:
+        return None
+    module, name = callable_path(hook)
+    return f"{module}:{name}"
