@@ -1,0 +1,190 @@
+"""A thin, typed adapter over redis-py: DSN parsing, connections, error mapping.
+
+redis-py is typed, but its command results are loose unions (``bytes | str |
+None``, or untyped for scripts) and the client is not generic over
+``decode_responses``. This module is the one place that talks to redis-py:
+it narrows every result it hands back with ``isinstance`` checks, and turns
+every driver exception into the :mod:`alligator.exceptions` family, so the
+backend above it is plain typed Python.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import parse_qsl, urlencode, urlsplit
+
+import redis
+import redis.exceptions as rexc
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.cluster import ClusterNode, RedisCluster
+from redis.commands.core import Script
+from redis.retry import Retry
+
+from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
+
+#: Schemes this backend accepts; the ``+cluster`` ones select Redis Cluster.
+SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+
+#: Query parameters consumed here rather than passed on to redis-py.
+_OWN_PARAMS: Final = ("namespace",)
+
+#: Driver errors meaning "the server cannot be reached right now".
+_CONNECTION_ERRORS: Final = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.ClusterDownError,
+    rexc.SlotNotCoveredError,
+    rexc.TryAgainError,
+)
+
+#: Script results are nested lists of these (RESP2 through Lua).
+Reply = bytes | int | None | list["Reply"]
+
+
+@contextlib.contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Re-raise redis-py errors as ours, chained, naming what failed."""
+    try:
+        yield
+    except _CONNECTION_ERRORS as exc:
+        raise BackendConnectionError(f"redis: {action} failed: {exc}") from exc
+    except rexc.RedisError as exc:
+        raise BackendError(f"redis: {action} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a DSN asks for: where the server is, and the key namespace."""
+
+    url: str
+    cluster: bool = False
+    extra_nodes: tuple[tuple[str, int], ...] = ()
+    namespace: str | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_dsn(dsn: str) -> Target:
+    """Split an Alligator Redis DSN into a redis-py URL and our own options.
+
+    ``redis+cluster://h1:p1,h2:p2/?namespace=x`` becomes the redis-py URL
+    ``redis://h1:p1/`` plus the other startup nodes; ``namespace`` is ours and
+    never reaches redis-py, every other query option does.
+
+    Raises:
+        ConfigurationError: Unknown scheme, or a malformed host list.
+    """
+    parts = urlsplit(dsn)
+    scheme = parts.scheme.lower()
+    if scheme not in SCHEMES:
+        raise ConfigurationError(f"not a Redis DSN (scheme {scheme!r}): {dsn!r}")
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    own = {k: v for k, v in query if k in _OWN_PARAMS}
+    rest = [(k, v) for k, v in query if k not in _OWN_PARAMS]
+    namespace = own.get("namespace")
+    if not scheme.endswith("+cluster"):
+        url = parts._replace(query=urlencode(rest)).geturl()
+        return Target(url=url, namespace=namespace)
+    base = scheme.removesuffix("+cluster")
+    userinfo, _, hosts = parts.netloc.rpartition("@")
+    nodes = [_host_port(h, dsn) for h in hosts.split(",") if h]
+    if not nodes:
+        raise ConfigurationError(f"a cluster DSN needs at least one host:port: {dsn!r}")
+    if parts.path not in ("", "/", "/0"):
+        raise ConfigurationError(f"Redis Cluster has only database 0: {dsn!r}")
+    host, port = nodes[0]
+    netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
+    url = parts._replace(scheme=base, netloc=netloc, path="", query=urlencode(rest)).geturl()
+    return Target(url=url, cluster=True, extra_nodes=tuple(nodes[1:]), namespace=namespace)
+
+
+def _host_port(text: str, dsn: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigurationError(f"expected host:port, got {text!r} in {dsn!r}")
+    return host.strip("[]"), int(port)
+
+
+class RedisAdapter:
+    """One redis-py client (single server or cluster) with narrowed results."""
+
+    def __init__(self, target: Target, *, retries: int = 3) -> None:
+        retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=retries)
+        with translated("connect"):
+            self._client: redis.Redis | RedisCluster
+            if target.cluster:
+                # ClusterNode's __init__ is unannotated; this is its real signature.
+                make_node: Callable[[str, int], ClusterNode] = ClusterNode
+                nodes = [make_node(h, p) for h, p in target.extra_nodes]
+                self._client = RedisCluster.from_url(
+                    target.url, startup_nodes=nodes or None, retry=retry
+                )
+            else:
+                self._client = redis.Redis.from_url(target.url, retry=retry)
+        self.cluster = target.cluster
+        self._scripts: dict[str, Script] = {}
+
+    def script(self, source: str) -> Script:
+        """Register ``source`` once; the Script reloads itself after SCRIPT FLUSH."""
+        found = self._scripts.get(source)
+        if found is None:
+            found = self._client.register_script(source)
+            self._scripts[source] = found
+        return found
+
+    def run(self, source: str, keys: Sequence[str], args: Sequence[bytes | str]) -> Reply:
+        """EVALSHA a registered script; narrow its reply."""
+        with translated("script"):
+            reply: object = self.script(source)(keys=list(keys), args=list(args))
+        return narrow(reply)
+
+    def blpop(self, key: str, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""
+        with translated("blpop"):
+            reply: object = self._client.blpop([key], timeout=max(timeout, 0.001))
+        return reply is not None
+
+    def ping(self) -> bool:
+        with translated("ping"):
+            return bool(self._client.ping())
+
+    def close(self) -> None:
+        with translated("close"):
+            self._client.close()
+
+
+def narrow(reply: object) -> Reply:
+    """Check a script reply has the RESP2 shape Lua produces."""
+    if reply is None or isinstance(reply, bytes | int):
+        return reply
+    if isinstance(reply, list):
+        return [narrow(item) for item in reply]
+    raise BackendError(f"redis: unexpected script reply type {type(reply).__name__}")
+
+
+def as_list(reply: Reply) -> list[Reply]:
+    if not isinstance(reply, list):
+        raise BackendError(f"redis: expected an array reply, got {reply!r}")
+    return reply
+
+
+def as_bytes(reply: Reply) -> bytes:
+    if not isinstance(reply, bytes):
+        raise BackendError(f"redis: expected a bulk string reply, got {reply!r}")
+    return reply
+
+
+def as_int(reply: Reply) -> int:
+    if isinstance(reply, int):
+        return reply
+    if isinstance(reply, bytes) and reply.lstrip(b"-").isdigit():
+        return int(reply)
+    raise BackendError(f"redis: expected an integer reply, got {reply!r}")
+
+
+def as_float(reply: Reply) -> float | None:
+    """A score returned as a string (Lua would truncate a number); ``None`` if empty."""
+    raw = as_bytes(reply)
+    return float(raw) if raw else None
