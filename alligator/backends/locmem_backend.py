@@ -1,0 +1,418 @@
+"""In-process backend (``locmem://[name]``): for tests, demos and one-process apps.
+
+Every :class:`Client` built with the same store name shares one
+:class:`_Store`, so a Gator and a Worker in one process see the same queues;
+different names are isolated. The stores live in a lock-guarded module
+registry (never in class attributes) that :func:`reset_stores` empties.
+
+How the contract is met:
+
+* Atomicity: every operation runs under the store's lock.
+* Order: each queue keeps one heap of ``(run_at, seq, task)`` where ``run_at``
+  is the due time of a waiting task or the lease deadline of a reserved one,
+  so reserve is ``O(log n)`` and an expired lease makes its task reservable
+  again with no sweeper. Entries made stale by ack, release, renew, push or
+  get are skipped lazily and compacted when they pile up.
+* Blocking: ``reserve(timeout > 0)`` waits on the queue's condition, woken by
+  push and release, and sleeps at most until the next task is due.
+
+Semantics shared with the SQLite backend: pushing an existing ``task_id``
+replaces that task whatever its state (ready, delayed, reserved or buried)
+with a fresh one at the back of its due time, attempts reset to 0, and any
+reservation of the old one becomes stale. A lease is held until its deadline
+exactly: at or after it, ack/release/bury/renew return ``False`` and the task
+counts as ready. ``release`` puts the task behind tasks already due at the
+same time. Nothing is copied: payloads are the ``bytes`` objects given.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from alligator.exceptions import ConfigurationError
+from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+
+__all__ = ["Client", "reset_stores"]
+
+_WAITING, _RESERVED, _BURIED, _GONE = 0, 1, 2, 3
+
+#: Rebuild a heap once it holds this many entries more than twice its live tasks.
+_COMPACT_SLACK = 64
+
+
+class _Task:
+    """One task; ``seq`` names its single valid heap entry (others are stale)."""
+
+    __slots__ = (
+        "attempts",
+        "buried_at",
+        "data",
+        "reason",
+        "run_at",
+        "seq",
+        "state",
+        "task_id",
+        "token",
+    )
+
+    def __init__(self, task_id: str, data: bytes, run_at: float, seq: int) -> None:
+        self.task_id = task_id
+        self.data = data
+        self.run_at = run_at
+        self.seq = seq
+        self.state = _WAITING
+        self.token = ""
+        self.attempts = 0
+        self.reason = ""
+        self.buried_at = 0.0
+
+
+class _Queue:
+    """A queue's tasks, heap and counters; guarded by its store's lock."""
+
+    __slots__ = ("cond", "heap", "leased", "tasks", "waiting")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.tasks: dict[str, _Task] = {}
+        self.heap: list[tuple[float, int, _Task]] = []
+        self.leased: dict[str, _Task] = {}
+        self.waiting = 0
+        self.cond = threading.Condition(lock)
+
+
+class _Store:
+    """A named set of queues sharing one lock."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.queues: dict[str, _Queue] = {}
+        self.seq = itertools.count()
+
+    def queue(self, name: str) -> _Queue:
+        queue = self.queues.get(name)
+        if queue is None:
+            queue = self.queues[name] = _Queue(self.lock)
+        return queue
+
+
+_STORES: dict[str, _Store] = {}
+_STORES_LOCK = threading.Lock()
+
+
+def _store(name: str) -> _Store:
+    with _STORES_LOCK:
+        store = _STORES.get(name)
+        if store is None:
+            store = _STORES[name] = _Store()
+        return store
+
+
+def reset_stores(name: str | None = None) -> None:
+    """Forget one named store, or all of them (for test isolation).
+
+    Clients already holding a store keep using it; new clients get a fresh one.
+    """
+    with _STORES_LOCK:
+        if name is None:
+            _STORES.clear()
+        else:
+            _STORES.pop(name, None)
+
+
+def _parse(conn_string: str) -> str:
+    scheme, sep, name = conn_string.partition("://")
+    if scheme.lower() != "locmem" or not sep:
+        raise ConfigurationError(f"not a locmem DSN (expected 'locmem://[name]'): {conn_string!r}")
+    return name.rstrip("/") or "default"
+
+
+class Client:
+    """A :class:`~alligator.protocols.ReliableClient` over a named in-process store.
+
+    Args:
+        conn_string: ``locmem://name``; an empty name means ``"default"``.
+        clock: Source of epoch seconds for due times and leases; tests inject
+            a fake one so delays and lease expiry never need sleeping.
+    """
+
+    def __init__(self, conn_string: str, *, clock: Callable[[], float] = time.time) -> None:
+        self.name = _parse(conn_string)
+        self._store = _store(self.name)
+        self._lock = self._store.lock
+        self._clock = clock
+
+    # -- internals (caller holds the lock) --------------------------------
+
+    def _schedule(self, queue: _Queue, task: _Task, run_at: float) -> None:
+        task.run_at = run_at
+        task.seq = seq = next(self._store.seq)
+        heapq.heappush(queue.heap, (run_at, seq, task))
+
+    def _take_due(self, queue: _Queue, now: float) -> _Task | None:
+        """Pop the first due task off the heap, or return ``None``."""
+        heap = queue.heap
+        while heap:
+            run_at, seq, task = heap[0]
+            if task.seq != seq or task.state >= _BURIED:
+                heapq.heappop(heap)
+            elif run_at <= now:
+                heapq.heappop(heap)
+                return task
+            else:
+                return None
+        return None
+
+    def _next_due(self, queue: _Queue) -> float | None:
+        heap = queue.heap
+        while heap:
+            _, seq, task = heap[0]
+            if task.seq == seq and task.state < _BURIED:
+                return heap[0][0]
+            heapq.heappop(heap)
+        return None
+
+    def _unlink(self, queue: _Queue, task: _Task) -> None:
+        """Remove ``task`` from the queue, leaving its heap entry stale."""
+        if task.state == _WAITING:
+            queue.waiting -= 1
+        elif task.state == _RESERVED:
+            del queue.leased[task.task_id]
+        task.state = _GONE
+        del queue.tasks[task.task_id]
+        if len(queue.heap) > 2 * (queue.waiting + len(queue.leased)) + _COMPACT_SLACK:
+            queue.heap = [(t.run_at, t.seq, t) for t in queue.tasks.values() if t.state < _BURIED]
+            heapq.heapify(queue.heap)
+
+    def _to_waiting(self, queue: _Queue, task: _Task, run_at: float) -> None:
+        """Put a reserved task back (expired lease or release)."""
+        del queue.leased[task.task_id]
+        task.state = _WAITING
+        task.token = ""
+        queue.waiting += 1
+        self._schedule(queue, task, run_at)
+
+    def _held(self, queue_name: str, reservation: Reservation) -> tuple[_Queue, _Task] | None:
+        queue = self._store.queues.get(queue_name)
+        if queue is None:
+            return None
+        task = queue.leased.get(reservation.task_id)
+        if task is None or task.token != reservation.token or task.run_at <= self._clock():
+            return None
+        return queue, task
+
+    def _add(self, queue: _Queue, task_id: str, data: bytes, due: float) -> bool:
+        """Store a task (replacing any namesake); ``True`` if it is the new head."""
+        old = queue.tasks.get(task_id)
+        if old is not None:
+            self._unlink(queue, old)
+        task = _Task(task_id, data, due, 0)
+        queue.tasks[task_id] = task
+        queue.waiting += 1
+        self._schedule(queue, task, due)
+        return queue.heap[0][2] is task
+
+    # -- Client (1.0) ------------------------------------------------------
+
+    def len(self, queue_name: str) -> int:
+        """Ready plus delayed tasks; a task whose lease expired counts as ready."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return 0
+            now = self._clock()
+            return queue.waiting + sum(1 for t in queue.leased.values() if t.run_at <= now)
+
+    def drop_all(self, queue_name: str) -> None:
+        """Remove every task of the queue: waiting, reserved and buried."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return
+            for task in queue.tasks.values():
+                task.state = _GONE
+            queue.tasks.clear()
+            queue.leased.clear()
+            queue.heap.clear()
+            queue.waiting = 0
+
+    def push(
+        self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
+    ) -> str:
+        """Store a task due at ``delay_until`` (or now); replaces a namesake."""
+        with self._lock:
+            now = self._clock()
+            due = now if delay_until is None else delay_until
+            queue = self._store.queue(queue_name)
+            is_head = self._add(queue, task_id, data, due)
+            if due <= now:
+                queue.cond.notify()
+            elif is_head:
+                queue.cond.notify_all()  # waiters shorten their sleep to the new due time
+        return task_id
+
+    def pop(self, queue_name: str) -> bytes | None:
+        """Remove and return the first due task (at-most-once)."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return None
+            task = self._take_due(queue, self._clock())
+            if task is None:
+                return None
+            self._unlink(queue, task)
+            return task.data
+
+    def get(self, queue_name: str, task_id: str) -> bytes | None:
+        """Remove and return a ready or delayed task; reserved and buried ones stay."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            task = None if queue is None else queue.tasks.get(task_id)
+            if queue is None or task is None or task.state == _BURIED:
+                return None
+            if task.state == _RESERVED and task.run_at > self._clock():
+                return None
+            self._unlink(queue, task)
+            return task.data
+
+    # -- ReliableClient ----------------------------------------------------
+
+    def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        """Store several tasks under one lock hold: all or nothing."""
+        with self._lock:
+            now = self._clock()
+            queue = self._store.queue(queue_name)
+            ready = 0
+            new_head = False
+            for task_id, data, delay_until in items:
+                due = now if delay_until is None else delay_until
+                new_head = self._add(queue, task_id, data, due) or new_head
+                ready += due <= now
+            if new_head and ready < len(items):
+                queue.cond.notify_all()
+            elif ready:
+                queue.cond.notify(ready)
+        return [item.task_id for item in items]
+
+    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
+        """Lease the first due task, waiting up to ``timeout`` seconds for one."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            queue = self._store.queue(queue_name)
+            while True:
+                now = self._clock()
+                task = self._take_due(queue, now)
+                if task is not None:
+                    if task.state == _RESERVED:
+                        del queue.leased[task.task_id]  # an expired lease, taken over
+                    else:
+                        queue.waiting -= 1
+                    task.state = _RESERVED
+                    task.token = secrets.token_hex(16)
+                    task.attempts += 1
+                    queue.leased[task.task_id] = task
+                    self._schedule(queue, task, now + lease)
+                    return Reservation(task.task_id, task.data, task.token, task.attempts)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                next_due = self._next_due(queue)
+                if next_due is not None:
+                    remaining = min(remaining, max(next_due - now, 0.001))
+                queue.cond.wait(remaining)
+
+    def ack(self, queue_name: str, reservation: Reservation) -> bool:
+        """Delete a task whose lease is still held."""
+        with self._lock:
+            held = self._held(queue_name, reservation)
+            if held is None:
+                return False
+            self._unlink(*held)
+            return True
+
+    def release(
+        self,
+        queue_name: str,
+        reservation: Reservation,
+        data: bytes | None = None,
+        delay_until: float | None = None,
+    ) -> bool:
+        """Make a held task waiting again, with new ``data`` if given."""
+        with self._lock:
+            held = self._held(queue_name, reservation)
+            if held is None:
+                return False
+            queue, task = held
+            if data is not None:
+                task.data = data
+            now = self._clock()
+            due = now if delay_until is None else delay_until
+            self._to_waiting(queue, task, due)
+            if due <= now:
+                queue.cond.notify()
+            elif queue.heap[0][2] is task:
+                queue.cond.notify_all()
+            return True
+
+    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
+        """Keep a held task aside with ``reason``; only drop_all or push remove it."""
+        with self._lock:
+            held = self._held(queue_name, reservation)
+            if held is None:
+                return False
+            queue, task = held
+            del queue.leased[task.task_id]
+            task.state = _BURIED
+            task.token = ""
+            task.reason = reason
+            task.buried_at = self._clock()
+            task.seq = next(self._store.seq)  # orders buried() among equal times
+            return True
+
+    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
+        """Move a held lease's deadline to ``lease`` seconds from now."""
+        with self._lock:
+            held = self._held(queue_name, reservation)
+            if held is None:
+                return False
+            queue, task = held
+            self._schedule(queue, task, self._clock() + lease)
+            return True
+
+    def stats(self, queue_name: str) -> QueueStats:
+        """Counts by state; expired leases count as ready. ``O(n)``: not for hot paths."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return QueueStats()
+            now = self._clock()
+            ready = delayed = reserved = buried = 0
+            for task in queue.tasks.values():
+                if task.state == _BURIED:
+                    buried += 1
+                elif task.state == _RESERVED and task.run_at > now:
+                    reserved += 1
+                elif task.state == _RESERVED or task.run_at <= now:
+                    ready += 1
+                else:
+                    delayed += 1
+            return QueueStats(ready=ready, delayed=delayed, reserved=reserved, buried=buried)
+
+    def buried(self, queue_name: str) -> list[BuriedTask]:
+        """Buried tasks, oldest burial first."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return []
+            tasks = sorted(
+                (t for t in queue.tasks.values() if t.state == _BURIED),
+                key=lambda t: (t.buried_at, t.seq),
+            )
+            return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
+
+    def close(self) -> None:
+        """Nothing to release: the store outlives clients and is shared by name."""

@@ -1,0 +1,381 @@
+"""SQLite backend (``sqlite:///relative.db``, ``sqlite:////abs/path.db``): the embedded default.
+
+Several processes and threads share one database file. How the contract is met:
+
+* One fixed table, ``alligator_tasks``, with a ``queue`` column; queue names
+  are always bound parameters, never formatted into SQL. Tables and indexes
+  are created on first use.
+* ``run_at`` is the time a row becomes reservable: the due time of a waiting
+  row (``state = 0``), the lease deadline of a reserved one (``state = 1``).
+  So "ready and due, or reserved with an expired lease" is the single indexed
+  range ``state < 2 AND run_at <= now``, and FIFO is ``ORDER BY run_at, seq``
+  on a partial index: reserve is ``O(log n)`` with no sweeper. ``token`` proves
+  ownership of a lease; buried rows (``state = 2``) keep ``reason`` and
+  ``buried_at``.
+* Atomicity: every read-then-write that is one statement (reserve, pop, get,
+  ack, release, bury, renew) runs as ``UPDATE/DELETE ... WHERE seq =
+  (SELECT ... LIMIT 1) RETURNING ...`` in autocommit mode. SQLite takes the
+  write lock before such a statement reads anything (the same lock ``BEGIN
+  IMMEDIATE`` takes, with ``busy_timeout`` honoured), so two workers never
+  claim one row, in one round trip instead of three. Multi-statement writes
+  (``push_many``) use an explicit ``BEGIN IMMEDIATE``. RETURNING rows are read
+  to the end before the statement finishes, which is when it commits.
+* WAL journal with ``synchronous=NORMAL``: a commit survives a crash of the
+  process, not necessarily a power loss. One connection per thread, so a
+  worker's lease-renewing heartbeat thread never shares one with its task.
+* ``reserve(timeout > 0)`` polls with a sleep that grows from 5 ms to 100 ms,
+  capped at the time until the next task is due; while nothing is due it only
+  reads, so idle workers take no write lock.
+
+Semantics shared with the locmem backend: pushing an existing ``task_id``
+replaces that task whatever its state with a fresh one at the back of its due
+time (attempts reset, old reservations stale). A lease is held until its
+deadline exactly; at or after it ack/release/bury/renew return ``False``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
+from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+
+__all__ = ["Client"]
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS alligator_tasks (
+        seq INTEGER PRIMARY KEY,
+        queue TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        state INTEGER NOT NULL DEFAULT 0,
+        run_at REAL NOT NULL,
+        token TEXT,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        reason TEXT,
+        buried_at REAL)""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS alligator_tasks_id ON alligator_tasks (queue, task_id)",
+    "CREATE INDEX IF NOT EXISTS alligator_tasks_due"
+    " ON alligator_tasks (queue, run_at, seq) WHERE state < 2",
+    "CREATE INDEX IF NOT EXISTS alligator_tasks_buried"
+    " ON alligator_tasks (queue, buried_at, seq) WHERE state = 2",
+)
+
+# The first reservable row of a queue; parameters: queue, now.
+_FIRST_DUE = (
+    "SELECT seq FROM alligator_tasks WHERE queue = ? AND state < 2 AND run_at <= ?"
+    " ORDER BY run_at, seq LIMIT 1"
+)
+# A lease still held; parameters: queue, task_id, token, now.
+_HELD = "queue = ? AND task_id = ? AND state = 1 AND token = ? AND run_at > ?"
+_NEXT_SEQ = "(SELECT max(seq) + 1 FROM alligator_tasks)"
+
+_PUSH = "INSERT OR REPLACE INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, ?)"
+_RESERVE = (
+    "UPDATE alligator_tasks SET state = 1, run_at = ?, token = ?, attempts = attempts + 1"
+    f" WHERE seq = ({_FIRST_DUE}) RETURNING task_id, data, attempts"
+)
+_POP = f"DELETE FROM alligator_tasks WHERE seq = ({_FIRST_DUE}) RETURNING data"
+_GET = (
+    "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND state < 2"
+    " AND (state = 0 OR run_at <= ?) RETURNING data"
+)
+_ACK = f"DELETE FROM alligator_tasks WHERE {_HELD}"
+_RELEASE = (
+    "UPDATE alligator_tasks SET state = 0, token = NULL, run_at = ?,"
+    f" data = coalesce(?, data), seq = {_NEXT_SEQ} WHERE {_HELD}"
+)
+_BURY = (
+    "UPDATE alligator_tasks SET state = 2, token = NULL, reason = ?, buried_at = ?,"
+    f" seq = {_NEXT_SEQ} WHERE {_HELD}"
+)
+_RENEW = f"UPDATE alligator_tasks SET run_at = ? WHERE {_HELD}"
+_LEN = (
+    "SELECT count(*) FROM alligator_tasks WHERE queue = ? AND state < 2"
+    " AND (state = 0 OR run_at <= ?)"
+)
+_NEXT_DUE = "SELECT min(run_at) FROM alligator_tasks WHERE queue = ? AND state < 2"
+_STATS = "SELECT state, run_at <= ?, count(*) FROM alligator_tasks WHERE queue = ? GROUP BY 1, 2"
+_BURIED = (
+    "SELECT task_id, data, reason, buried_at FROM alligator_tasks"
+    " WHERE queue = ? AND state = 2 ORDER BY buried_at, seq"
+)
+_DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
+
+_FIRST_PAUSE = 0.005
+_MAX_PAUSE = 0.1
+_CONNECTION_TROUBLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "closed")
+
+
+def _translate(exc: sqlite3.Error) -> BackendError:
+    """Our exception for a driver error (the caller chains it with ``from``)."""
+    message = f"SQLite: {exc}"
+    if any(word in str(exc).lower() for word in _CONNECTION_TROUBLE):
+        return BackendConnectionError(message)
+    return BackendError(message)
+
+
+def _parse(conn_string: str) -> str:
+    """The absolute database path of a ``sqlite:///`` DSN, checked but not created."""
+    prefix = "sqlite:///"
+    if conn_string[: len(prefix)].lower() != prefix:
+        raise ConfigurationError(
+            f"not a SQLite DSN (expected 'sqlite:///relative.db' or 'sqlite:////abs.db'): "
+            f"{conn_string!r}"
+        )
+    path = conn_string[len(prefix) :].partition("?")[0]
+    if not path or path == ":memory:" or path.startswith("file:"):
+        raise ConfigurationError(
+            f"SQLite DSN {conn_string!r} names no database file; an in-memory database is"
+            " private to one connection, so use 'locmem://' for an in-process queue"
+        )
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    if not os.path.isdir(parent):
+        raise ConfigurationError(
+            f"directory {parent!r} of SQLite database {path!r} does not exist (create it first)"
+        )
+    if os.path.isdir(path):
+        raise ConfigurationError(f"SQLite database path {path!r} is a directory")
+    return path
+
+
+class Client:
+    """A :class:`~alligator.protocols.ReliableClient` over one SQLite file.
+
+    Args:
+        conn_string: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+            The directory must exist; the file is created if missing.
+        clock: Source of epoch seconds for due times and leases; tests inject
+            a fake one so delays and lease expiry never need sleeping.
+        busy_timeout: Seconds to wait for another writer before failing with
+            :class:`~alligator.exceptions.BackendConnectionError`.
+
+    Raises:
+        ConfigurationError: The DSN is malformed, in-memory, or its directory
+            does not exist.
+    """
+
+    def __init__(
+        self,
+        conn_string: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        self.path = _parse(conn_string)
+        self._clock = clock
+        self._busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[sqlite3.Connection] = []
+        self._schema_ready = False
+
+    # -- connections -------------------------------------------------------
+
+    def _conn(self) -> sqlite3.Connection:
+        try:
+            conn: sqlite3.Connection = self._local.conn
+        except AttributeError:
+            conn = self._connect()
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            # check_same_thread=False only so close() may close every thread's
+            # connection; each connection is otherwise used by its own thread.
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+                cached_statements=64,
+            )
+            conn.execute("PRAGMA synchronous = NORMAL")
+            with self._lock:
+                if not self._schema_ready:
+                    conn.execute("PRAGMA journal_mode = WAL")
+                    for statement in _SCHEMA:
+                        conn.execute(statement)
+                    self._schema_ready = True
+                self._connections.append(conn)
+        except sqlite3.Error as exc:
+            raise BackendConnectionError(
+                f"cannot open SQLite database {self.path!r}: {exc}"
+            ) from exc
+        self._local.conn = conn
+        return conn
+
+    def close(self) -> None:
+        """Close every connection this client opened; later calls reopen lazily."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+            self._local = threading.local()
+        for conn in connections:
+            try:
+                conn.close()
+            except sqlite3.Error as exc:
+                raise _translate(exc) from exc
+
+    # -- helpers -----------------------------------------------------------
+
+    def _one(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
+        """Run one statement and read all its rows (ending, hence committing, it)."""
+        try:
+            rows = self._conn().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        return rows[0] if rows else None
+
+    def _change(self, sql: str, params: tuple[object, ...]) -> bool:
+        try:
+            return self._conn().execute(sql, params).rowcount > 0
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
+    def _held(self, queue_name: str, reservation: Reservation) -> tuple[str, str, str, float]:
+        return (queue_name, reservation.task_id, reservation.token, self._clock())
+
+    # -- Client (1.0) ------------------------------------------------------
+
+    def len(self, queue_name: str) -> int:
+        """Ready plus delayed tasks; a task whose lease expired counts as ready."""
+        row = self._one(_LEN, (queue_name, self._clock()))
+        return int(row[0]) if row else 0  # type: ignore[call-overload]
+
+    def drop_all(self, queue_name: str) -> None:
+        """Remove every task of the queue: waiting, reserved and buried."""
+        self._change(_DROP, (queue_name,))
+
+    def push(
+        self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
+    ) -> str:
+        """Store a task due at ``delay_until`` (or now); replaces a namesake."""
+        due = self._clock() if delay_until is None else delay_until
+        self._change(_PUSH, (queue_name, task_id, data, due))
+        return task_id
+
+    def pop(self, queue_name: str) -> bytes | None:
+        """Remove and return the first due task (at-most-once)."""
+        row = self._one(_POP, (queue_name, self._clock()))
+        return None if row is None else row[0]  # type: ignore[return-value]
+
+    def get(self, queue_name: str, task_id: str) -> bytes | None:
+        """Remove and return a ready or delayed task; reserved and buried ones stay."""
+        row = self._one(_GET, (queue_name, task_id, self._clock()))
+        return None if row is None else row[0]  # type: ignore[return-value]
+
+    # -- ReliableClient ----------------------------------------------------
+
+    def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        """Store several tasks in one transaction: all or nothing."""
+        now = self._clock()
+        rows = [
+            (queue_name, task_id, data, now if delay_until is None else delay_until)
+            for task_id, data, delay_until in items
+        ]
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_PUSH, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        return [item.task_id for item in items]
+
+    def _claim(self, queue_name: str, lease: float) -> Reservation | None:
+        now = self._clock()
+        token = secrets.token_hex(16)
+        row = self._one(_RESERVE, (now + lease, token, queue_name, now))
+        if row is None:
+            return None
+        task_id, data, attempts = row
+        return Reservation(task_id, data, token, attempts)  # type: ignore[arg-type]
+
+    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
+        """Lease the first due task, polling up to ``timeout`` seconds for one."""
+        found = self._claim(queue_name, lease)
+        if found is not None or timeout <= 0:
+            return found
+        deadline = time.monotonic() + timeout
+        pause = _FIRST_PAUSE
+        while True:
+            row = self._one(_NEXT_DUE, (queue_name,))
+            next_due: float | None = None if row is None else row[0]  # type: ignore[assignment]
+            now = self._clock()
+            if next_due is not None and next_due <= now:
+                found = self._claim(queue_name, lease)
+                if found is not None:
+                    return found
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            wait = min(pause, remaining)
+            if next_due is not None:
+                wait = min(wait, max(next_due - now, 0.001))
+            time.sleep(wait)
+            pause = min(pause * 2, _MAX_PAUSE)
+
+    def ack(self, queue_name: str, reservation: Reservation) -> bool:
+        """Delete a task whose lease is still held."""
+        return self._change(_ACK, self._held(queue_name, reservation))
+
+    def release(
+        self,
+        queue_name: str,
+        reservation: Reservation,
+        data: bytes | None = None,
+        delay_until: float | None = None,
+    ) -> bool:
+        """Make a held task waiting again, with new ``data`` if given."""
+        now = self._clock()
+        due = now if delay_until is None else delay_until
+        return self._change(_RELEASE, (due, data, *self._held(queue_name, reservation)))
+
+    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
+        """Keep a held task aside with ``reason``; only drop_all or push remove it."""
+        held = self._held(queue_name, reservation)
+        return self._change(_BURY, (reason, held[3], *held))
+
+    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
+        """Move a held lease's deadline to ``lease`` seconds from now."""
+        held = self._held(queue_name, reservation)
+        return self._change(_RENEW, (held[3] + lease, *held))
+
+    def stats(self, queue_name: str) -> QueueStats:
+        """Counts by state; expired leases count as ready."""
+        try:
+            rows = self._conn().execute(_STATS, (self._clock(), queue_name)).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        counts = {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0}
+        for state, due, count in rows:
+            if state == 2:
+                key = "buried"
+            elif state == 1:
+                key = "ready" if due else "reserved"
+            else:
+                key = "ready" if due else "delayed"
+            counts[key] += count
+        return QueueStats(**counts)
+
+    def buried(self, queue_name: str) -> list[BuriedTask]:
+        """Buried tasks, oldest burial first."""
+        try:
+            rows = self._conn().execute(_BURIED, (queue_name,)).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+        return [
+            BuriedTask(task_id, data, reason, buried_at)
+            for task_id, data, reason, buried_at in rows
+        ]

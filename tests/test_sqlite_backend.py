@@ -1,0 +1,227 @@
+"""Behaviour of the ``sqlite://`` backend on real files, with an injected clock.
+
+Both embedded backends promise the same semantics, so the semantic tests of
+the locmem module are collected here too and run against SQLite through this
+module's ``client`` fixture; below them are the SQLite-specific tests.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alligator.backends.sqlite_backend import _RESERVE, Client
+from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.records import PushItem, QueueStats, Reservation
+from tests.test_locmem_backend import (
+    FakeClock,
+    test_buried_lists_oldest_first,
+    test_delayed_task_is_invisible_until_due,
+    test_drop_all_removes_every_state_of_that_queue_only,
+    test_expired_lease_makes_task_ready_again,
+    test_get_removes_ready_or_delayed_only,
+    test_lease_expired_but_not_retaken_is_lost,
+    test_order_is_fifo_by_due_time_then_push_order,
+    test_pop_is_at_most_once_and_honours_delay,
+    test_push_existing_id_replaces_the_task,
+    test_push_many_stores_all,
+    test_release_with_new_data_and_delay,
+    test_release_without_data_keeps_payload_and_goes_behind_same_due,
+    test_renew_extends_the_lease,
+    test_stale_token_is_refused_and_changes_nothing,
+)
+
+SHARED_SEMANTICS = (
+    test_buried_lists_oldest_first,
+    test_delayed_task_is_invisible_until_due,
+    test_drop_all_removes_every_state_of_that_queue_only,
+    test_expired_lease_makes_task_ready_again,
+    test_get_removes_ready_or_delayed_only,
+    test_lease_expired_but_not_retaken_is_lost,
+    test_order_is_fifo_by_due_time_then_push_order,
+    test_pop_is_at_most_once_and_honours_delay,
+    test_push_existing_id_replaces_the_task,
+    test_push_many_stores_all,
+    test_release_with_new_data_and_delay,
+    test_release_without_data_keeps_payload_and_goes_behind_same_due,
+    test_renew_extends_the_lease,
+    test_stale_token_is_refused_and_changes_nothing,
+)
+
+Q = "q"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def dsn(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'queue.db'}"
+
+
+@pytest.fixture
+def client(dsn: str, clock: FakeClock) -> Iterator[Client]:
+    client = Client(dsn, clock=clock)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def _one_task(client: Client) -> None:
+    client.push(Q, "t", b"payload")
+
+
+def _drain(dsn: str, out: list[str]) -> None:
+    client = Client(dsn)
+    while (found := client.reserve(Q, 30)) is not None:
+        assert client.ack(Q, found)
+        out.append(found.task_id)
+    client.close()
+
+
+def _drain_in_process(dsn: str, results: multiprocessing.Queue[list[str]]) -> None:
+    seen: list[str] = []
+    _drain(dsn, seen)
+    results.put(seen)
+
+
+def test_two_clients_on_one_file_see_each_others_tasks(dsn: str, clock: FakeClock) -> None:
+    gator, worker = Client(dsn, clock=clock), Client(dsn, clock=clock)
+    gator.push(Q, "t", b"x")
+    held = worker.reserve(Q, 30)
+    assert held is not None and held.data == b"x"
+    assert gator.stats(Q) == QueueStats(reserved=1)
+    assert worker.ack(Q, held)
+    assert gator.len(Q) == 0
+    gator.close()
+    worker.close()
+
+
+def test_tasks_survive_closing_and_reopening(dsn: str, clock: FakeClock) -> None:
+    client = Client(dsn, clock=clock)
+    client.push(Q, "t", b"\x00\xff binary")
+    client.close()
+    assert Client(dsn, clock=clock).pop(Q) == b"\x00\xff binary"
+
+
+def test_a_closed_client_reopens_on_next_use(client: Client) -> None:
+    client.push(Q, "t", b"x")
+    client.close()
+    assert client.len(Q) == 1
+
+
+def test_four_threads_reserve_each_of_500_tasks_exactly_once(client: Client, dsn: str) -> None:
+    # Given 500 tasks
+    Client(dsn).push_many(Q, [PushItem(str(i), b"x") for i in range(500)])
+    # When four threads (one connection each) drain the queue concurrently
+    seen: list[str] = []
+    threads = [threading.Thread(target=_drain, args=(dsn, seen)) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    # Then each task was handed out exactly once
+    assert sorted(seen, key=int) == [str(i) for i in range(500)]
+
+
+def test_two_processes_reserve_each_task_exactly_once(dsn: str) -> None:
+    Client(dsn).push_many(Q, [PushItem(str(i), b"x") for i in range(500)])
+    context = multiprocessing.get_context("spawn")
+    results: multiprocessing.Queue[list[str]] = context.Queue()
+    workers = [context.Process(target=_drain_in_process, args=(dsn, results)) for _ in range(2)]
+    for worker in workers:
+        worker.start()
+    seen = results.get(timeout=60) + results.get(timeout=60)
+    for worker in workers:
+        worker.join(timeout=30)
+        assert worker.exitcode == 0
+    assert sorted(seen, key=int) == [str(i) for i in range(500)]
+
+
+def test_blocking_reserve_wakes_on_push_from_another_thread(dsn: str) -> None:
+    # Given a worker polling in reserve with a long timeout
+    results: list[Reservation | None] = []
+    worker = threading.Thread(target=lambda: results.append(Client(dsn).reserve(Q, 30, timeout=30)))
+    worker.start()
+    # When another client pushes
+    Client(dsn).push(Q, "t", b"x")
+    # Then the worker returns that task
+    worker.join(timeout=10)
+    assert not worker.is_alive()
+    assert results[0] is not None and results[0].task_id == "t"
+
+
+def test_blocking_reserve_returns_none_after_timeout(client: Client) -> None:
+    assert client.reserve(Q, 30, timeout=0.02) is None
+
+
+def test_missing_directory_is_a_configuration_error_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "nope" / "queue.db"
+    with pytest.raises(ConfigurationError, match="nope"):
+        Client(f"sqlite:///{missing}")
+    assert not missing.parent.exists()
+
+
+@pytest.mark.parametrize("dsn", ["sqlite:///:memory:", "sqlite:///", "sqlite://x.db", "locmem://"])
+def test_unusable_dsn_is_a_configuration_error(dsn: str) -> None:
+    with pytest.raises(ConfigurationError):
+        Client(dsn)
+
+
+def test_relative_path_is_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    client = Client("sqlite:///rel.db")
+    assert client.path == str(tmp_path / "rel.db")
+
+
+def test_queue_name_is_data_never_sql(client: Client) -> None:
+    evil = "x'; DROP TABLE alligator_tasks; --"
+    client.push(evil, "t", b"x")
+    client.push(Q, "u", b"y")
+    assert client.len(evil) == 1
+    assert client.pop(evil) == b"x"
+    assert client.len(Q) == 1
+
+
+def test_file_uses_wal_and_reserve_uses_the_due_index(client: Client, dsn: str) -> None:
+    client.push(Q, "t", b"x")
+    with sqlite3.connect(client.path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        plan = raw.execute("EXPLAIN QUERY PLAN " + _RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
+    raw.close()
+    assert "alligator_tasks_due" in str(plan)
+    assert "TEMP B-TREE" not in str(plan)  # no sort: FIFO comes from the index
+
+
+def test_locked_database_raises_backend_connection_error(dsn: str) -> None:
+    # Given another connection holding the write lock
+    client = Client(dsn, busy_timeout=0.05)
+    client.push(Q, "t", b"x")
+    holder = sqlite3.connect(client.path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # Then a write gives our error, chained to the driver's
+        with pytest.raises(BackendConnectionError) as caught:
+            client.push(Q, "u", b"y")
+        assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+        # And reads still work in WAL mode
+        assert client.len(Q) == 1
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+        client.close()
+
+
+def test_attempts_count_every_reservation(client: Client, clock: FakeClock) -> None:
+    client.push(Q, "t", b"x")
+    for attempt in (1, 2, 3):
+        held = client.reserve(Q, 5)
+        assert held is not None and held.attempts == attempt
+        clock.advance(5)
