@@ -95,8 +95,13 @@ def check_uint32(what: str, value: int, minimum: int = 0) -> int:
 
 def ttr_seconds(lease: float) -> int:
     """A lease in seconds as beanstalkd's whole-second TTR (at least 1)."""
-    if isinstance(lease, bool) or not isinstance(lease, int | float) or not math.isfinite(lease):
-        raise ConfigurationError(f"beanstalkd TTR must be a finite number, got {lease!r}")
+    if (
+        isinstance(lease, bool)
+        or not isinstance(lease, int | float)
+        or not math.isfinite(lease)
+        or lease <= 0
+    ):
+        raise ConfigurationError(f"beanstalkd TTR must be a positive number, got {lease!r}")
     return check_uint32("TTR", max(1, math.ceil(lease)), minimum=1)
 
 

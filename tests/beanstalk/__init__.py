@@ -1,0 +1,1 @@
+"""Tests of the beanstalkd backend against a real, private beanstalkd."""
