@@ -169,7 +169,10 @@ def test_missing_directory_is_a_configuration_error_naming_it(tmp_path: Path) ->
     assert not missing.parent.exists()
 
 
-@pytest.mark.parametrize("dsn", ["sqlite:///:memory:", "sqlite:///", "sqlite://x.db", "locmem://"])
+@pytest.mark.parametrize(
+    "dsn",
+    ["sqlite:///:memory:", "sqlite:///", "sqlite://x.db", "sqlite:///x.db?mode=ro", "locmem://"],
+)
 def test_unusable_dsn_is_a_configuration_error(dsn: str) -> None:
     with pytest.raises(ConfigurationError):
         Client(dsn)
@@ -217,6 +220,17 @@ def test_locked_database_raises_backend_connection_error(dsn: str) -> None:
         holder.execute("ROLLBACK")
         holder.close()
         client.close()
+
+
+def test_connections_of_finished_threads_are_closed(client: Client) -> None:
+    # Given a thread that used the client and ended (like a per-task heartbeat)
+    for _ in range(3):
+        thread = threading.Thread(target=client.len, args=(Q,))
+        thread.start()
+        thread.join()
+    # When another connection is opened, the finished threads' ones are closed
+    client.len(Q)
+    assert len(client._connections) == 1
 
 
 def test_attempts_count_every_reservation(client: Client, clock: FakeClock) -> None:

@@ -128,7 +128,9 @@ def _parse(conn_string: str) -> str:
             f"not a SQLite DSN (expected 'sqlite:///relative.db' or 'sqlite:////abs.db'): "
             f"{conn_string!r}"
         )
-    path = conn_string[len(prefix) :].partition("?")[0]
+    path, _, query = conn_string[len(prefix) :].partition("?")
+    if query:
+        raise ConfigurationError(f"SQLite DSN takes no query parameters: {conn_string!r}")
     if not path or path == ":memory:" or path.startswith("file:"):
         raise ConfigurationError(
             f"SQLite DSN {conn_string!r} names no database file; an in-memory database is"
@@ -173,7 +175,9 @@ class Client:
         self._busy_timeout = busy_timeout
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._connections: list[sqlite3.Connection] = []
+        # Every connection opened, with its thread, so close() can close them
+        # all and connections of finished threads are closed, not leaked.
+        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._schema_ready = False
 
     # -- connections -------------------------------------------------------
@@ -203,7 +207,8 @@ class Client:
                     for statement in _SCHEMA:
                         conn.execute(statement)
                     self._schema_ready = True
-                self._connections.append(conn)
+                self._prune_finished_threads()
+                self._connections.append((threading.current_thread(), conn))
         except sqlite3.Error as exc:
             raise BackendConnectionError(
                 f"cannot open SQLite database {self.path!r}: {exc}"
@@ -211,12 +216,22 @@ class Client:
         self._local.conn = conn
         return conn
 
+    def _prune_finished_threads(self) -> None:
+        """Close connections whose thread ended (caller holds the lock)."""
+        alive = []
+        for thread, conn in self._connections:
+            if thread.is_alive():
+                alive.append((thread, conn))
+            else:
+                conn.close()
+        self._connections = alive
+
     def close(self) -> None:
         """Close every connection this client opened; later calls reopen lazily."""
         with self._lock:
             connections, self._connections = self._connections, []
             self._local = threading.local()
-        for conn in connections:
+        for _, conn in connections:
             try:
                 conn.close()
             except sqlite3.Error as exc:
