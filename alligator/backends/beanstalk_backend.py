@@ -106,6 +106,9 @@ class _Held(NamedTuple):
 class Client:
     """A :class:`~alligator.protocols.ReliableClient` on one beanstalkd server."""
 
+    #: The Gator calls this at construction so a bad tube name fails early.
+    validate_queue_name = staticmethod(validate_queue_name)
+
     def __init__(
         self,
         conn_string: str,
