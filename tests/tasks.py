@@ -1,0 +1,124 @@
+"""Importable task functions and hooks for the tests.
+
+A worker imports tasks by ``module:qualname``, so every task a test enqueues
+lives here. Tasks that run in another process record to a ledger file given
+as an argument (one line per run, appended with ``O_APPEND`` so concurrent
+writers never interleave); in-process hooks record to :data:`EVENTS`, which
+the autouse fixture in ``conftest.py`` clears.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from alligator import Task
+
+#: What in-process tasks and hooks saw, in order.
+EVENTS: list[tuple[Any, ...]] = []
+#: How often each key was called, for tasks that fail a given number of times.
+CALLS: Counter[str] = Counter()
+#: Events an in-process task blocks on, by name (see :func:`block_on_event`).
+GATES: dict[str, threading.Event] = {}
+
+#: Longest a task waits for a flag, so a broken test never hangs a worker.
+FLAG_TIMEOUT = 30.0
+
+
+def reset() -> None:
+    EVENTS.clear()
+    CALLS.clear()
+    GATES.clear()
+
+
+def append_line(ledger: str, line: str) -> None:
+    """Append one line atomically (a single ``write`` with ``O_APPEND``)."""
+    fd = os.open(ledger, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
+def read_ledger(ledger: str | Path) -> list[str]:
+    path = Path(ledger)
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def add(a: int, b: int) -> int:
+    EVENTS.append(("add", a, b))
+    return a + b
+
+
+def record(ledger: str, key: str) -> str:
+    """Append ``key`` to the ledger: one line per execution."""
+    append_line(ledger, key)
+    return key
+
+
+def wait_for_flag(ledger: str, key: str, started: str, flag: str) -> str:
+    """Say it started, wait until the test writes ``flag``, then record ``key``."""
+    Path(started).write_text(key)
+    deadline = time.monotonic() + FLAG_TIMEOUT
+    while not os.path.exists(flag):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"flag {flag} never appeared")
+        time.sleep(0.01)
+    append_line(ledger, key)
+    return key
+
+
+def block_on_event(name: str) -> str:
+    """Run until the test sets ``GATES[name]`` (in-process workers only)."""
+    EVENTS.append(("blocked", name))
+    if not GATES[name].wait(FLAG_TIMEOUT):
+        raise TimeoutError(f"gate {name} never opened")
+    EVENTS.append(("unblocked", name))
+    return name
+
+
+def fail(message: str) -> None:
+    CALLS[message] += 1
+    EVENTS.append(("fail", message))
+    raise ValueError(message)
+
+
+def fail_times(key: str, times: int) -> str:
+    """Fail the first ``times`` calls for ``key``, then succeed."""
+    CALLS[key] += 1
+    if CALLS[key] <= times:
+        raise ConnectionError(f"{key}: failure {CALLS[key]}")
+    return key
+
+
+def on_start(task: Task[Any]) -> None:
+    EVENTS.append(("start", task.task_id))
+
+
+def on_success(task: Task[Any], result: Any) -> None:
+    EVENTS.append(("success", task.task_id, result))
+
+
+def on_error(task: Task[Any], err: Exception) -> None:
+    EVENTS.append(("error", task.task_id, str(err)))
+
+
+def grant_one_more(task: Task[Any], err: Exception) -> None:
+    """The seed's hook: one extra try, granted on the first failure only."""
+    EVENTS.append(("error", task.task_id, str(err)))
+    if task.attempts == 0:
+        task.retries += 1
+
+
+def swap_args(task: Task[Any]) -> None:
+    """A hook that changes what the task will run with."""
+    task.func_args = (10, 20)
+
+
+class Thing:
+    def method(self, x: int) -> int:
+        return x

@@ -1,0 +1,122 @@
+"""Task: option validation, 1.0 status values, and running with hooks."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+import pytest
+
+from alligator import Status, Task, constants
+from alligator.exceptions import (
+    ConfigurationError,
+    InvalidTaskError,
+    MultipleDelayError,
+    MultipleDelaysError,
+)
+from tests import tasks
+
+
+def test_status_values_are_alligator_1_integers() -> None:
+    # Given the 1.0 integers, stored values must keep their meaning
+    expected = {"WAITING": 0, "SUCCESS": 1, "FAILED": 2, "DELAYED": 3, "RETRYING": 4, "CANCELED": 5}
+    # Then the enum and the 1.0 module constants carry them
+    assert {s.name: int(s) for s in Status} == expected
+    for name, value in expected.items():
+        assert getattr(constants, name) == value
+    assert constants.ALL == "all"
+
+
+def test_both_delays_are_refused() -> None:
+    # When a task is given both delay options
+    with pytest.raises(MultipleDelaysError) as info:
+        Task(delay_by=5, delay_until=time.time() + 5)
+    # Then the error is the configuration family, under its 1.0 name too
+    assert isinstance(info.value, ConfigurationError)
+    assert MultipleDelayError is MultipleDelaysError
+
+
+@pytest.mark.parametrize("delay", [-1, -0.001, float("nan"), float("inf")])
+def test_negative_or_non_finite_delay_by_is_refused(delay: float) -> None:
+    with pytest.raises(InvalidTaskError, match="delay_by"):
+        Task(delay_by=delay)
+
+
+def test_naive_datetime_is_refused() -> None:
+    # Given a datetime without a timezone, whose meaning depends on the machine
+    naive = dt.datetime(2030, 1, 1, 12, 0)
+    # Then it is refused with a hint
+    with pytest.raises(InvalidTaskError, match="timezone-aware"):
+        Task(delay_until=naive)
+
+
+def test_utc_datetime_becomes_a_timestamp() -> None:
+    # Given a UTC run-at time
+    when = dt.datetime(2030, 1, 1, 12, 0, tzinfo=dt.UTC)
+    # When a task is made with it
+    task: Task[int] = Task(delay_until=when)
+    # Then it is delayed until exactly that instant
+    assert task.delay_until == when.timestamp()
+    assert task.status == Status.DELAYED
+
+
+def test_delay_by_sets_a_future_run_at() -> None:
+    before = time.time()
+    task: Task[int] = Task(delay_by=60)
+    assert task.delay_until is not None and task.delay_until >= before + 60
+    assert task.status == Status.DELAYED
+
+
+@pytest.mark.parametrize("retries", [-1, True, "3", 1.5])
+def test_bad_retries_are_refused(retries: object) -> None:
+    with pytest.raises(InvalidTaskError, match="retries"):
+        Task(retries=retries)  # type: ignore[arg-type]
+
+
+def test_a_new_task_waits_with_a_fresh_id() -> None:
+    first: Task[int] = Task()
+    second: Task[int] = Task()
+    assert first.status == Status.WAITING
+    assert first.task_id and first.task_id != second.task_id
+
+
+def test_run_calls_hooks_in_order() -> None:
+    # Given a task with start and success hooks
+    task = Task(on_start=tasks.on_start, on_success=tasks.on_success).to_call(tasks.add, 1, 2)
+    # When it runs
+    result = task.run()
+    # Then start, the function and success happen in that order
+    assert result == 3
+    assert [
+        ("start", task.task_id),
+        ("add", 1, 2),
+        ("success", task.task_id, 3),
+    ] == tasks.EVENTS
+    assert task.status == Status.SUCCESS
+
+
+def test_run_calls_on_error_then_reraises() -> None:
+    # Given a failing task with start and error hooks
+    task = Task(on_start=tasks.on_start, on_error=tasks.on_error).to_call(tasks.fail, "boom")
+    # When it runs, the user's error propagates after on_error saw it
+    with pytest.raises(ValueError, match="boom"):
+        task.run()
+    assert [
+        ("start", task.task_id),
+        ("fail", "boom"),
+        ("error", task.task_id, "boom"),
+    ] == tasks.EVENTS
+    assert task.status == Status.FAILED
+
+
+def test_a_hook_may_modify_the_task() -> None:
+    # Given an on_start hook that replaces the arguments
+    task = Task(on_start=tasks.swap_args).to_call(tasks.add, 1, 2)
+    # Then the function runs with what the hook set
+    assert task.run() == 30
+
+
+def test_running_without_a_function_is_a_clear_error() -> None:
+    task: Task[int] = Task()
+    with pytest.raises(InvalidTaskError, match="to_call"):
+        task.run()
