@@ -20,7 +20,7 @@ from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
 from tests.test_locmem_backend import (
     FakeClock,
-    test_buried_lists_oldest_first,
+    test_buried_lists_in_burial_order_even_if_the_clock_jumps_back,
     test_delayed_task_is_invisible_until_due,
     test_drop_all_removes_every_state_of_that_queue_only,
     test_expired_lease_makes_task_ready_again,
@@ -37,7 +37,7 @@ from tests.test_locmem_backend import (
 )
 
 SHARED_SEMANTICS = (
-    test_buried_lists_oldest_first,
+    test_buried_lists_in_burial_order_even_if_the_clock_jumps_back,
     test_delayed_task_is_invisible_until_due,
     test_drop_all_removes_every_state_of_that_queue_only,
     test_expired_lease_makes_task_ready_again,

@@ -370,7 +370,7 @@ class Client:
             task.token = ""
             task.reason = reason
             task.buried_at = self._clock()
-            task.seq = next(self._store.seq)  # orders buried() among equal times
+            task.seq = next(self._store.seq)  # buried() lists in this order
             return True
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
@@ -403,14 +403,14 @@ class Client:
             return QueueStats(ready=ready, delayed=delayed, reserved=reserved, buried=buried)
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried tasks, oldest burial first."""
+        """Buried tasks in the order they were buried (not by a clock that may jump)."""
         with self._lock:
             queue = self._store.queues.get(queue_name)
             if queue is None:
                 return []
             tasks = sorted(
                 (t for t in queue.tasks.values() if t.state == _BURIED),
-                key=lambda t: (t.buried_at, t.seq),
+                key=lambda t: t.seq,
             )
             return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
 

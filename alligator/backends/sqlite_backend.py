@@ -63,7 +63,7 @@ _SCHEMA = (
     "CREATE INDEX IF NOT EXISTS alligator_tasks_due"
     " ON alligator_tasks (queue, run_at, seq) WHERE state < 2",
     "CREATE INDEX IF NOT EXISTS alligator_tasks_buried"
-    " ON alligator_tasks (queue, buried_at, seq) WHERE state = 2",
+    " ON alligator_tasks (queue, seq) WHERE state = 2",
 )
 
 # The first reservable row of a queue; parameters: queue, now.
@@ -103,7 +103,7 @@ _NEXT_DUE = "SELECT min(run_at) FROM alligator_tasks WHERE queue = ? AND state <
 _STATS = "SELECT state, run_at <= ?, count(*) FROM alligator_tasks WHERE queue = ? GROUP BY 1, 2"
 _BURIED = (
     "SELECT task_id, data, reason, buried_at FROM alligator_tasks"
-    " WHERE queue = ? AND state = 2 ORDER BY buried_at, seq"
+    " WHERE queue = ? AND state = 2 ORDER BY seq"
 )
 _DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
 
@@ -385,7 +385,7 @@ class Client:
         return QueueStats(**counts)
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried tasks, oldest burial first."""
+        """Buried tasks in the order they were buried (not by a clock that may jump)."""
         try:
             rows = self._conn().execute(_BURIED, (queue_name,)).fetchall()
         except sqlite3.Error as exc:
