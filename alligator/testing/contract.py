@@ -1,0 +1,157 @@
+"""The 1.0 client contract as a pytest base class."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from alligator.protocols import Client
+from alligator.testing.clock import Clock, FakeClock, RealClock
+from alligator.testing.machine import unique_queue_name
+
+__all__ = ["BINARY_PAYLOADS", "ClientContract"]
+
+#: Payloads a byte-oriented protocol is most likely to mangle.
+BINARY_PAYLOADS = [
+    b"\x00",
+    b"line\r\nbreak\r\n",
+    b"\xff\xfe\x00\x01",
+    bytes(range(256)),
+    "ünïcödé".encode(),
+]
+
+
+class ClientContract(abc.ABC):
+    """Tests every Alligator 1.0 client must pass: len, drop_all, push, pop, get.
+
+    Subclass it in a module pytest collects (name starting with ``Test``) and
+    implement :meth:`make_client`. Each test uses fresh queue names and drops
+    them afterwards, so a shared server is safe.
+
+    Attributes:
+        real_time: The client cannot take an injected clock; the reliable
+            tests then wait (on conditions, with timeouts) instead of
+            advancing a :class:`FakeClock`.
+        time_unit: Shortest delay or lease the backend honours, in seconds
+            (beanstalkd counts whole seconds); only used in real-time mode.
+        tmp_path: A fresh directory for this test, set before ``make_client``.
+    """
+
+    real_time: ClassVar[bool] = False
+    time_unit: ClassVar[float] = 1.0
+    tmp_path: Path
+
+    @abc.abstractmethod
+    def make_client(self, clock: Clock) -> Client:
+        """A client for the backend under test, using ``clock`` if it can.
+
+        It may be called more than once in a test (for a second thread): all
+        clients it makes must see the same queues.
+        """
+
+    @pytest.fixture
+    def clock(self) -> Clock:
+        """The injected clock: fake unless the backend keeps its own time."""
+        return RealClock() if self.real_time else FakeClock()
+
+    @pytest.fixture
+    def client(self, clock: Clock, tmp_path: Path) -> Iterator[Client]:
+        """The client under test; queues it used are dropped afterwards."""
+        self.tmp_path = tmp_path
+        self._queues: list[str] = []
+        client = self.make_client(clock)
+        yield client
+        for queue in self._queues:
+            client.drop_all(queue)
+        close = getattr(client, "close", None)
+        if callable(close):
+            close()
+
+    def new_queue(self) -> str:
+        """A queue name unique to this test, dropped at teardown."""
+        name = unique_queue_name()
+        self._queues.append(name)
+        return name
+
+    @pytest.fixture
+    def queue(self, client: Client) -> str:
+        return self.new_queue()
+
+    @pytest.fixture
+    def other_queue(self, client: Client) -> str:
+        return self.new_queue()
+
+    def test_an_unused_queue_is_empty(self, client: Client, queue: str) -> None:
+        # Given a queue nobody pushed to / Then it looks empty every way
+        assert client.len(queue) == 0
+        assert client.pop(queue) is None
+        assert client.get(queue, "missing") is None
+
+    def test_push_returns_the_task_id_and_counts(self, client: Client, queue: str) -> None:
+        # When two tasks are pushed
+        ids = [client.push(queue, "t1", b"one"), client.push(queue, "t2", b"two")]
+        # Then each push returns its id and both are counted
+        assert ids == ["t1", "t2"]
+        assert client.len(queue) == 2
+
+    def test_pop_is_first_in_first_out(self, client: Client, queue: str) -> None:
+        # Given three tasks pushed in order
+        for n in range(3):
+            client.push(queue, f"t{n}", f"data{n}".encode())
+        # When they are popped / Then they come back in push order, then None
+        assert [client.pop(queue) for _ in range(4)] == [b"data0", b"data1", b"data2", None]
+        assert client.len(queue) == 0
+
+    def test_an_empty_payload_is_a_task_not_an_empty_queue(
+        self, client: Client, queue: str
+    ) -> None:
+        # Given a task whose payload is empty
+        client.push(queue, "empty", b"")
+        assert client.len(queue) == 1
+        # When it is popped / Then b"" comes back, and only then None
+        assert client.pop(queue) == b""
+        assert client.pop(queue) is None
+
+    @pytest.mark.parametrize("payload", BINARY_PAYLOADS, ids=repr)
+    def test_payloads_are_binary_safe(self, client: Client, queue: str, payload: bytes) -> None:
+        # Given tasks carrying awkward bytes
+        client.push(queue, "by-pop", payload)
+        client.push(queue, "by-get", payload)
+        # Then both pop and get return them byte for byte
+        assert client.get(queue, "by-get") == payload
+        assert client.pop(queue) == payload
+
+    def test_get_removes_the_task_it_returns(self, client: Client, queue: str) -> None:
+        # Given three tasks
+        for name in ("a", "b", "c"):
+            client.push(queue, name, name.encode())
+        # When the middle one is fetched by id
+        assert client.get(queue, "b") == b"b"
+        # Then it is gone and the others keep their order
+        assert client.get(queue, "b") is None
+        assert client.len(queue) == 2
+        assert [client.pop(queue), client.pop(queue)] == [b"a", b"c"]
+
+    def test_queues_are_isolated(self, client: Client, queue: str, other_queue: str) -> None:
+        # Given a task in one queue
+        client.push(queue, "mine", b"data")
+        # Then the other queue neither counts, pops, gets nor drops it
+        assert client.len(other_queue) == 0
+        assert client.pop(other_queue) is None
+        assert client.get(other_queue, "mine") is None
+        client.drop_all(other_queue)
+        assert client.len(queue) == 1
+        assert client.get(queue, "mine") == b"data"
+
+    def test_drop_all_empties_the_queue(self, client: Client, queue: str) -> None:
+        # Given a few tasks
+        for n in range(3):
+            client.push(queue, f"t{n}", b"x")
+        # When the queue is dropped / Then nothing is left
+        client.drop_all(queue)
+        assert client.len(queue) == 0
+        assert client.pop(queue) is None

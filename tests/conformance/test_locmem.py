@@ -1,0 +1,24 @@
+"""The in-process backend passes the whole kit."""
+
+from __future__ import annotations
+
+from alligator.backends.locmem_backend import Client
+from alligator.testing import Clock, ReliableClientContract, client_machine, reliable_client_machine
+
+
+class TestLocmemContract(ReliableClientContract):
+    def make_client(self, clock: Clock) -> Client:
+        return Client("locmem://conformance", clock=clock)
+
+
+TestLocmemMachine = reliable_client_machine(
+    lambda clock: Client("locmem://machine", clock=clock)
+).TestCase
+
+TestLocmemPlainMachine = client_machine(
+    lambda clock: Client("locmem://plain-machine", clock=clock)
+).TestCase
+
+TestLocmemRealTimeMachine = reliable_client_machine(
+    lambda clock: Client("locmem://real-time"), real_time=True
+).TestCase
