@@ -1,0 +1,148 @@
+"""Worker: the 1.0 loop, its hooks, logging, threads and the lease heartbeat."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from alligator import Gator, Worker
+from tests import tasks
+from tests.servers import wait_until
+
+
+class RecordingWorker(Worker):
+    """Keeps every result it is handed."""
+
+    def __init__(self, gator: Gator, **kwargs: Any) -> None:
+        super().__init__(gator, **kwargs)
+        self.results: list[Any] = []
+
+    def result(self, result: Any) -> None:
+        self.results.append(result)
+
+
+class LoggingWorker(Worker):
+    """The seed's worker: overrides the hooks without calling super()."""
+
+    calls: list[str]
+
+    def starting(self) -> None:
+        self.calls = ["starting"]
+
+    def stopping(self) -> None:
+        self.calls.append("stopping")
+
+    def result(self, result: Any) -> None:
+        self.calls.append(f"result {result}")
+
+
+def test_max_tasks_stops_the_worker(locmem_gator: Gator) -> None:
+    # Given five queued tasks
+    for i in range(5):
+        locmem_gator.task(tasks.add, i, 1)
+    # When a worker limited to three runs
+    worker = Worker(locmem_gator, max_tasks=3, poll_timeout=0.05)
+    worker.run_forever()
+    # Then it ran three, in order, and left two
+    assert worker.tasks_complete == 3
+    assert tasks.EVENTS == [("add", 0, 1), ("add", 1, 1), ("add", 2, 1)]
+    assert locmem_gator.len() == 2
+    assert worker.keep_running is False
+
+
+def test_result_is_called_with_each_success(locmem_gator: Gator) -> None:
+    locmem_gator.task(tasks.add, 1, 2)
+    locmem_gator.task(tasks.fail, "no result")
+    locmem_gator.task(tasks.add, 3, 4)
+    worker = RecordingWorker(locmem_gator, max_tasks=3, poll_timeout=0.05)
+    worker.run_forever()
+    assert worker.results == [3, 7]
+    assert worker.tasks_complete == 3
+
+
+def test_subclass_without_super_still_runs_and_stops(locmem_gator: Gator) -> None:
+    # Given the seed's LoggingWorker, which never calls super()
+    locmem_gator.task(tasks.add, 1, 1)
+    locmem_gator.task(tasks.add, 2, 2)
+    worker = LoggingWorker(locmem_gator, max_tasks=2, poll_timeout=0.05)
+    # When it runs
+    worker.run_forever()
+    # Then its hooks were called and the loop ended on its own
+    assert worker.calls == ["starting", "result 2", "result 4", "stopping"]
+    assert locmem_gator.len() == 0
+
+
+def test_worker_logs_to_its_logger_and_adds_no_handlers(
+    locmem_gator: Gator, caplog: pytest.LogCaptureFixture
+) -> None:
+    worker_logger = logging.getLogger("alligator.worker")
+    root_handlers = list(logging.getLogger().handlers)
+    locmem_gator.task(tasks.add, 1, 1)
+    with caplog.at_level(logging.DEBUG, logger="alligator"):
+        Worker(locmem_gator, max_tasks=1, poll_timeout=0.05).run_forever()
+    names = {record.name for record in caplog.records}
+    assert "alligator.worker" in names
+    messages = " ".join(record.getMessage() for record in caplog.records)
+    assert "starting" in messages and "shutting down" in messages
+    assert worker_logger.handlers == []
+    assert logging.getLogger("alligator").handlers == []
+    assert logging.getLogger().handlers == root_handlers
+
+
+def test_run_forever_in_a_thread_stops_on_keep_running_false(locmem_gator: Gator) -> None:
+    # Given a worker running in a non-main thread (no signal handlers there)
+    worker = Worker(locmem_gator, poll_timeout=0.05)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    locmem_gator.task(tasks.add, 1, 2)
+    wait_until(lambda: worker.tasks_complete == 1, message="the worker to run a task")
+    # When keep_running is switched off
+    worker.keep_running = False
+    # Then the loop ends
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert locmem_gator.len() == 0
+
+
+def test_interrupt_from_another_thread_stops_an_idle_worker(locmem_gator: Gator) -> None:
+    worker = Worker(locmem_gator, poll_timeout=0.05)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    wait_until(lambda: worker.keep_running, message="the worker to start")
+    worker.interrupt()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("dsn_fixture", ["locmem_dsn", "sqlite_dsn"])
+def test_a_long_task_keeps_its_lease(request: pytest.FixtureRequest, dsn_fixture: str) -> None:
+    # Given a worker with a short lease running a task that outlives it
+    dsn = request.getfixturevalue(dsn_fixture)
+    lease = 0.3
+    gator = Gator(dsn, queue_name="q", lease=lease)
+    gate = tasks.GATES["long"] = threading.Event()
+    gator.task(tasks.block_on_event, "long")
+    worker = Worker(gator, max_tasks=1, poll_timeout=0.05)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    wait_until(lambda: ("blocked", "long") in tasks.EVENTS, message="the task to start")
+    # When another consumer keeps asking for work over four lease periods
+    other = Gator(dsn, queue_name="q", lease=lease)
+    stolen = []
+    watch_until = time.monotonic() + 4 * lease
+    while time.monotonic() < watch_until:
+        reservation = other.reserve(timeout=0.05)
+        if reservation is not None:
+            stolen.append(reservation)
+    # Then the renewed lease kept the task to its worker
+    assert stolen == []
+    assert gator.broker.stats("q").reserved == 1
+    gate.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    assert tasks.EVENTS == [("blocked", "long"), ("unblocked", "long")]
+    assert gator.broker.stats("q") == type(gator.broker.stats("q"))()
