@@ -17,8 +17,9 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
 * ``<tag>:leased`` ZSET task id -> lease deadline.
 * ``<tag>:token`` HASH task id -> lease token of the current holder.
 * ``<tag>:attempts`` HASH task id -> times reserved.
-* ``<tag>:buried`` ZSET task id -> burial time; ``<tag>:reason`` HASH task
-  id -> reason. A buried task's payload stays in ``data``.
+* ``<tag>:buried`` ZSET task id -> sequence number at burial (listing order
+  must not depend on the clock); ``<tag>:reason`` HASH task id -> burial
+  time, a space, the reason. A buried task's payload stays in ``data``.
 * ``<tag>:seq`` STRING counter for the sequence prefix.
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 
@@ -210,8 +211,8 @@ local now, id = ARGV[1], ARGV[2]
 if not held(id, ARGV[3], now) then return 0 end
 redis.call('ZREM', leased, id)
 redis.call('HDEL', token, id)
-redis.call('ZADD', buried, now, id)
-redis.call('HSET', reason, id, ARGV[4])
+redis.call('ZADD', buried, nextseq(1), id)
+redis.call('HSET', reason, id, now .. ' ' .. ARGV[4])
 return 1
 """
 )
@@ -255,18 +256,19 @@ return {due, total - due, redis.call('ZCARD', leased), redis.call('ZCARD', burie
 """
 )
 
-#: No ARGV. Returns flat (id, payload, reason, buried-at string), oldest first.
+#: No ARGV. Returns flat (id, payload, reason, buried-at string), first buried first.
 BURIED: Final = (
     _PRELUDE
     + """
-local rows = redis.call('ZRANGE', buried, 0, -1, 'WITHSCORES')
+local ids = redis.call('ZRANGE', buried, 0, -1)
 local out = {}
-for i = 1, #rows, 2 do
-  local id = rows[i]
+for _, id in ipairs(ids) do
+  local why = redis.call('HGET', reason, id) or '0 '
+  local sp = string.find(why, ' ', 1, true)
   out[#out + 1] = id
   out[#out + 1] = string.sub(redis.call('HGET', data, id) or '', W + 1)
-  out[#out + 1] = redis.call('HGET', reason, id) or ''
-  out[#out + 1] = rows[i + 1]
+  out[#out + 1] = string.sub(why, sp + 1)
+  out[#out + 1] = string.sub(why, 1, sp - 1)
 end
 return out
 """
