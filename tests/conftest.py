@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,29 @@ def sqlite_dsn(tmp_path: Path) -> str:
 @pytest.fixture
 def ledger(tmp_path: Path) -> Path:
     return tmp_path / "ledger.txt"
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def spawn_worker(
+    dsn: str, log: Path, *extra: str, command: Sequence[str] = ("-m", "alligator", "worker")
+) -> subprocess.Popen[bytes]:
+    """A worker process importing ``tests.tasks``; its log goes to ``log``."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, *command, dsn, "--queue", "q", "--import", "tests.tasks", *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    """Make sure a test's process is gone, whatever the test did."""
+    if proc.poll() is None:
+        proc.kill()
+    proc.wait(timeout=10)
