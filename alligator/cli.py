@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from alligator.constants import ALL, DEFAULT_LEASE
-from alligator.exceptions import AlligatorError
+from alligator.exceptions import AlligatorError, ConfigurationError
 from alligator.gator import DEFAULT_DSN, Gator
 from alligator.workers import Worker
 
@@ -56,7 +56,11 @@ def _add_worker_options(parser: argparse.ArgumentParser) -> None:
 
 def _import_modules(modules: Sequence[str]) -> None:
     for module in modules:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            # A typo in --import is a usage error: exit 2 with the reason, no traceback.
+            raise ConfigurationError(f"--import {module}: cannot import it: {exc}") from exc
 
 
 def run_worker(args: argparse.Namespace) -> int:
