@@ -11,6 +11,7 @@ backend above it is plain typed Python.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Final
@@ -79,31 +80,47 @@ def parse_dsn(dsn: str) -> Target:
     parts = urlsplit(dsn)
     scheme = parts.scheme.lower()
     if scheme not in SCHEMES:
-        raise ConfigurationError(f"not a Redis DSN (scheme {scheme!r}): {dsn!r}")
+        raise ConfigurationError(f"not a Redis DSN (scheme {scheme!r}): {redacted(dsn)!r}")
     query = parse_qsl(parts.query, keep_blank_values=True)
     own = {k: v for k, v in query if k in _OWN_PARAMS}
     rest = [(k, v) for k, v in query if k not in _OWN_PARAMS]
     namespace = own.get("namespace")
     if not scheme.endswith("+cluster"):
-        url = parts._replace(query=urlencode(rest)).geturl()
+        # Not geturl(): it drops the empty authority of unix:///path.sock.
+        query_text = f"?{urlencode(rest)}" if rest else ""
+        url = f"{scheme}://{parts.netloc}{parts.path}{query_text}"
         return Target(url=url, namespace=namespace)
     base = scheme.removesuffix("+cluster")
     userinfo, _, hosts = parts.netloc.rpartition("@")
     nodes = [_host_port(h, dsn) for h in hosts.split(",") if h]
     if not nodes:
-        raise ConfigurationError(f"a cluster DSN needs at least one host:port: {dsn!r}")
+        raise ConfigurationError(f"a cluster DSN needs at least one host:port: {redacted(dsn)!r}")
     if parts.path not in ("", "/", "/0"):
-        raise ConfigurationError(f"Redis Cluster has only database 0: {dsn!r}")
+        raise ConfigurationError(f"Redis Cluster has only database 0: {redacted(dsn)!r}")
     host, port = nodes[0]
     netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
     url = parts._replace(scheme=base, netloc=netloc, path="", query=urlencode(rest)).geturl()
     return Target(url=url, cluster=True, extra_nodes=tuple(nodes[1:]), namespace=namespace)
 
 
+@contextlib.contextmanager
+def _bad_options(url: str) -> Iterator[None]:
+    # redis-py rejects malformed URLs and query options with ValueError.
+    try:
+        yield
+    except ValueError as exc:
+        raise ConfigurationError(f"redis: unusable DSN {redacted(url)!r}: {exc}") from exc
+
+
+def redacted(dsn: str) -> str:
+    """The DSN with any password masked, for error messages and logs."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", dsn)
+
+
 def _host_port(text: str, dsn: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
-        raise ConfigurationError(f"expected host:port, got {text!r} in {dsn!r}")
+        raise ConfigurationError(f"expected host:port, got {text!r} in {redacted(dsn)!r}")
     return host.strip("[]"), int(port)
 
 
@@ -112,7 +129,7 @@ class RedisAdapter:
 
     def __init__(self, target: Target, *, retries: int = 3) -> None:
         retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=retries)
-        with translated("connect"):
+        with translated("connect"), _bad_options(target.url):
             self._client: redis.Redis | RedisCluster
             if target.cluster:
                 # ClusterNode's __init__ is unannotated; this is its real signature.

@@ -1,0 +1,114 @@
+"""DSNs, error translation, and losing the server mid-run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import redis
+
+from alligator.backends import backend_class_for
+from alligator.backends.redis_adapter import parse_dsn
+from alligator.backends.redis_backend import Client
+from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
+from alligator.records import PushItem, QueueStats
+from tests.redis.conftest import redis_server
+from tests.servers import ServerProcess
+
+Q = "q"
+
+
+def test_server_loss_is_a_connection_error_and_nothing_is_lost_on_restart(
+    aof_server: ServerProcess,
+) -> None:
+    # Given tasks on an AOF server, one of them leased
+    client = Client(f"redis://127.0.0.1:{aof_server.port}/0")
+    client.push_many(Q, [PushItem(str(i), b"x") for i in range(3)])
+    held = client.reserve(Q, 600)
+    assert held is not None
+    # When the server goes away
+    aof_server.stop()
+    # Then producers and workers get our connection error, chained to redis-py's
+    with pytest.raises(BackendConnectionError) as caught:
+        client.push(Q, "lost?", b"x")
+    assert isinstance(caught.value.__cause__, redis.exceptions.ConnectionError)
+    with pytest.raises(BackendConnectionError):
+        client.reserve(Q, 30, timeout=1)
+    # When it comes back, the same client carries on and every task is there
+    aof_server.start()
+    client.push(Q, "3", b"x")
+    assert client.stats(Q) == QueueStats(ready=3, reserved=1)
+    assert client.ack(Q, held)
+    client.close()
+
+
+def test_a_redis_error_inside_a_script_is_a_backend_error(
+    single_server: ServerProcess, namespace: str
+) -> None:
+    # Given a queue key clobbered by someone else with the wrong type
+    client = Client(f"redis://127.0.0.1:{single_server.port}", namespace=namespace)
+    with redis.Redis(port=single_server.port) as raw:
+        raw.set(client.keys(Q)[0], "not a zset")
+    # Then the failure surfaces as our BackendError, not redis-py's
+    with pytest.raises(BackendError) as caught:
+        client.push(Q, "t", b"x")
+    assert not isinstance(caught.value, BackendConnectionError)
+    assert isinstance(caught.value.__cause__, redis.exceptions.ResponseError)
+    client.close()
+
+
+def test_unix_socket_dsn_with_database_and_namespace(tmp_path: Path) -> None:
+    # Given a server listening on a Unix socket
+    sock = tmp_path / "redis.sock"
+    server = redis_server(tmp_path, "--save", "", "--unixsocket", str(sock))
+    server.start()
+    try:
+        # When a client connects through it to database 3
+        client = Client(f"unix://{sock}?db=3&namespace=app")
+        client.push(Q, "t", b"x")
+        # Then the task lives in database 3 under the app namespace
+        with redis.Redis(unix_socket_path=str(sock), db=3) as raw:
+            assert raw.exists("{app:q}:ready")
+        assert client.pop(Q) == b"x"
+        client.close()
+    finally:
+        server.stop()
+
+
+def test_cluster_dsn_lists_startup_nodes_and_keeps_credentials() -> None:
+    target = parse_dsn("redis+cluster://u:p@10.0.0.1:7000,10.0.0.2:7001/?namespace=app&ssl=x")
+    assert target.cluster
+    assert target.url == "redis://u:p@10.0.0.1:7000?ssl=x"
+    assert target.extra_nodes == (("10.0.0.2", 7001),)
+    assert target.namespace == "app"
+
+
+def test_tls_cluster_dsn_uses_rediss() -> None:
+    assert parse_dsn("rediss+cluster://h:7000").url == "rediss://h:7000"
+
+
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "http://localhost:6379",
+        "redis+cluster://",
+        "redis+cluster://host",
+        "redis+cluster://host:7000/2",
+        "redis://localhost:6379/0?namespace=a:b",
+        "redis://localhost:6379/0?namespace={a}",
+    ],
+)
+def test_unusable_dsn_is_a_configuration_error(dsn: str) -> None:
+    with pytest.raises(ConfigurationError):
+        Client(dsn)
+
+
+@pytest.mark.parametrize("scheme", ["redis", "rediss", "unix", "redis+cluster", "rediss+cluster"])
+def test_every_redis_scheme_finds_this_backend(scheme: str) -> None:
+    assert backend_class_for(f"{scheme}://localhost:6379") is Client
+
+
+def test_passwords_never_appear_in_configuration_errors() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        Client("redis+cluster://user:s3cret@host:7000/5")
+    assert "s3cret" not in str(caught.value)
