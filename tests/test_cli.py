@@ -109,6 +109,13 @@ def test_missing_sqlite_directory_exits_2(tmp_path: Path) -> None:
     assert not (tmp_path / "missing").exists()
 
 
+def test_import_of_a_missing_module_exits_2(sqlite_dsn: str) -> None:
+    done = _run(str(LATERGATOR), sqlite_dsn, "--import", "no_such_module_zz", "--max-tasks", "1")
+    assert done.returncode == 2
+    assert "--import no_such_module_zz: cannot import it" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_finishes_and_acks_the_current_task_then_exits_0(
     signum: signal.Signals,
