@@ -1,0 +1,325 @@
+"""Codecs: round trips, sniffing, compression, registration and bad payloads."""
+
+from __future__ import annotations
+
+import bz2
+import uuid
+import zlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from alligator import Gator, Worker, codecs
+from alligator.backends.locmem_backend import reset_stores
+from alligator.constants import ENVELOPE_VERSION
+from alligator.exceptions import (
+    ConfigurationError,
+    DecodeError,
+    EncodeError,
+    UnknownCodecError,
+)
+from alligator.protocols import Codec
+from alligator.wire import Envelope
+from tests.strategies import MSGPACK_SAFE_SCALARS, envelopes, normalize_json, normalize_msgpack
+
+#: Each property runs once per codec; keep the file to seconds.
+FAST = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+BUILTIN = ["json", "msgpack", "json+bz2", "json+zlib", "msgpack+bz2", "msgpack+zlib"]
+COMPRESSED = [name for name in BUILTIN if "+" in name]
+
+
+def normalizer(codec_name: str) -> Callable[[Any], Any]:
+    """What arguments look like after this codec's round trip (see tests.strategies)."""
+    return normalize_json if codec_name.startswith("json") else normalize_msgpack
+
+
+def expected_after(codec_name: str, envelope: Envelope) -> Envelope:
+    normalize = normalizer(codec_name)
+    return msgspec.structs.replace(
+        envelope,
+        args=tuple(normalize(arg) for arg in envelope.args),
+        kwargs=normalize(envelope.kwargs),
+        options=normalize(envelope.options),
+    )
+
+
+def sample(**kwargs: Any) -> Envelope:
+    fields: dict[str, Any] = {"task_id": "t1", "module": "tests.seed.jobs", "callable": "add"}
+    fields.update(kwargs)
+    return Envelope(version=ENVELOPE_VERSION, **fields)
+
+
+def test_every_builtin_codec_is_registered() -> None:
+    assert set(BUILTIN) <= set(codecs.registry.names())
+
+
+# -- round trips ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@FAST
+@given(envelope=envelopes(MSGPACK_SAFE_SCALARS))
+def test_round_trip_by_name_and_by_sniffing(name: str, envelope: Envelope) -> None:
+    # Given any envelope encoded by one codec
+    codec = codecs.get_codec(name)
+    data = codec.encode(envelope)
+    expected = expected_after(name, envelope)
+    # Then the same codec decodes it, only what the format cannot represent
+    # having changed (tuples, and bytes in JSON) ...
+    assert codec.decode(data) == expected
+    # ... and so do the sniffed codec and the registry, never told the codec
+    assert codecs.sniff(data).decode(data) == expected
+    assert codecs.decode(data) == expected
+
+
+def test_msgpack_keeps_bytes_and_json_turns_them_into_base64_text() -> None:
+    envelope = sample(args=(b"\x00\xff",))
+    assert codecs.MSGPACK.decode(codecs.MSGPACK.encode(envelope)).args == (b"\x00\xff",)
+    assert codecs.JSON.decode(codecs.JSON.encode(envelope)).args == ("AP8=",)
+
+
+# -- compression ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+@FAST
+@given(envelope=envelopes(MSGPACK_SAFE_SCALARS))
+def test_compressed_codecs_never_grow_the_payload(name: str, envelope: Envelope) -> None:
+    codec = codecs.get_codec(name)
+    inner = codecs.get_codec(name.partition("+")[0])
+    assert len(codec.encode(envelope)) <= len(inner.encode(envelope))
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_compressed_codecs_keep_the_smaller_of_compressed_and_raw(name: str) -> None:
+    # Given a compressing codec, a tiny envelope and a large repetitive one
+    codec = codecs.get_codec(name)
+    inner = codecs.get_codec(name.partition("+")[0])
+    compress = bz2.compress if name.endswith("bz2") else zlib.compress
+    tiny = sample(task_id="Qz", module="m", callable="f")
+    large = sample(args=("spam and eggs " * 2_000,))
+    # When both are encoded
+    tiny_data, large_data = codec.encode(tiny), codec.encode(large)
+    # Then each goes out in whichever form is shorter, and decodes either way
+    raw = inner.encode(tiny)
+    assert tiny_data == min(compress(raw), raw, key=len)
+    assert codecs.decode(tiny_data) == tiny
+    assert codec.matches(large_data)
+    assert len(large_data) < len(inner.encode(large)) // 10
+    assert codecs.decode(large_data) == large
+
+
+def test_a_tiny_envelope_goes_out_raw_when_compression_does_not_pay() -> None:
+    codec = codecs.get_codec("msgpack+bz2")
+    tiny = sample()
+    assert len(bz2.compress(codecs.MSGPACK.encode(tiny))) > len(codecs.MSGPACK.encode(tiny))
+    data = codec.encode(tiny)
+    assert data == codecs.MSGPACK.encode(tiny)
+    assert codecs.sniff(data) is codecs.MSGPACK
+
+
+def test_a_compressed_payload_may_wrap_any_registered_codec() -> None:
+    # A producer using msgpack+bz2 can be read by a worker configured for json+bz2.
+    envelope = sample(args=("x" * 5_000,))
+    data = codecs.get_codec("msgpack+bz2").encode(envelope)
+    assert data.startswith(b"BZh")
+    assert codecs.get_codec("json+bz2").decode(data) == envelope
+
+
+# -- registration --------------------------------------------------------------------
+
+
+class ReversedJson:
+    """A custom codec: JSON reversed behind its own magic prefix."""
+
+    MAGIC = b"REVJ"
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def encode(self, envelope: Envelope) -> bytes:
+        return self.MAGIC + codecs.JSON.encode(envelope)[::-1]
+
+    def decode(self, data: bytes) -> Envelope:
+        return codecs.JSON.decode(data[len(self.MAGIC) :][::-1])
+
+    def matches(self, data: bytes) -> bool:
+        return data.startswith(self.MAGIC)
+
+
+@pytest.fixture
+def custom_codec() -> Iterator[Codec]:
+    codec = codecs.register_codec(ReversedJson(f"reversed-json-{uuid.uuid4().hex[:8]}"))
+    yield codec
+    # The registry offers no unregister; drop the test codec so other tests see the built-ins.
+    codecs.registry._by_name.pop(codec.name, None)
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def test_a_custom_codec_is_used_by_name_and_decoded_by_a_worker_unconfigured(
+    custom_codec: Codec,
+) -> None:
+    # Given a Gator using a custom codec registered by name
+    reset_stores("codecs-custom")
+    gator = Gator("locmem://codecs-custom", codec=custom_codec.name)
+    # When a task is enqueued and a worker with a default Gator drains the queue
+    task = gator.task(add, 2, 3)
+    worker = Worker(Gator("locmem://codecs-custom"), max_tasks=1, poll_timeout=0.05)
+    ran = worker.check_and_run_task()
+    # Then the payload carries the custom prefix and the worker ran it
+    assert ran
+    assert custom_codec.encode(task.to_envelope()).startswith(ReversedJson.MAGIC)
+    assert gator.len() == 0
+    assert codecs.sniff(custom_codec.encode(sample())) is custom_codec
+
+
+def test_a_duplicate_codec_name_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="already registered"):
+        codecs.register_codec(codecs.JsonCodec())
+    fresh = codecs.CodecRegistry()
+    fresh.register(ReversedJson("mine"))
+    with pytest.raises(ConfigurationError, match="'mine'"):
+        fresh.register(ReversedJson("mine"))
+    fresh.register(ReversedJson("mine"), replace=True)
+    assert fresh.names() == ["mine"]
+
+
+def test_an_unknown_codec_name_lists_the_known_ones() -> None:
+    with pytest.raises(UnknownCodecError) as info:
+        Gator("locmem://codecs-unknown", codec="yaml")
+    message = str(info.value)
+    assert "'yaml'" in message
+    for name in BUILTIN:
+        assert name in message
+
+
+# -- bad arguments, bad payloads -----------------------------------------------------
+
+
+class Opaque:
+    pass
+
+
+@pytest.mark.parametrize("codec", ["json", "msgpack", "json+zlib"])
+@pytest.mark.parametrize(
+    "bad_args",
+    [(object(),), (Opaque(),), (complex(1, 2),), ({"nested": [object()]},)],
+    ids=["object", "instance", "complex", "nested"],
+)
+def test_unencodable_arguments_fail_at_enqueue(codec: str, bad_args: tuple[Any, ...]) -> None:
+    # Given a Gator and arguments the codec cannot encode
+    reset_stores("codecs-unencodable")
+    gator = Gator("locmem://codecs-unencodable", codec=codec)
+    # When the task is enqueued
+    with pytest.raises(EncodeError, match="cannot encode"):
+        gator.task(add, *bad_args)
+    # Then it fails there, with nothing left for a worker to trip over
+    assert gator.len() == 0
+
+
+def test_an_integer_msgpack_cannot_carry_fails_at_enqueue_while_json_keeps_it() -> None:
+    reset_stores("codecs-bigint")
+    with pytest.raises(EncodeError):
+        Gator("locmem://codecs-bigint", codec="msgpack").task(add, 2**70, 1)
+    Gator("locmem://codecs-bigint", codec="json").task(add, 2**70, 1)
+
+
+def test_a_set_argument_is_sent_as_a_list() -> None:
+    # msgspec encodes sets as arrays, so a set is not an error but arrives as a list.
+    envelope = sample(args=({3},))
+    for name in ("json", "msgpack"):
+        codec = codecs.get_codec(name)
+        assert codec.decode(codec.encode(envelope)).args == ([3],)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+@FAST
+@given(envelope=envelopes(), data=st.data())
+def test_a_truncated_payload_is_a_decode_error_keeping_the_bytes(
+    name: str, envelope: Envelope, data: st.DataObject
+) -> None:
+    # Given any payload cut short
+    payload = codecs.get_codec(name).encode(envelope)
+    cut = payload[: data.draw(st.integers(min_value=0, max_value=len(payload) - 1))]
+    # When it is decoded
+    with pytest.raises(DecodeError) as info:
+        codecs.decode(cut)
+    # Then the error keeps the bytes it could not decode
+    assert info.value.data == cut
+
+
+@FAST
+@given(garbage=st.binary(max_size=200))
+def test_arbitrary_bytes_decode_or_raise_decode_error_only(garbage: bytes) -> None:
+    try:
+        envelope = codecs.decode(garbage)
+    except DecodeError as exc:
+        assert isinstance(exc.data, bytes)
+    else:
+        assert isinstance(envelope, Envelope)
+
+
+@pytest.mark.parametrize(
+    ("name", "payload"),
+    [
+        ("json", b'[1,"t1","m"'),
+        ("json", b'["not-a-version","t1","m","c"]'),
+        ("msgpack", b"\x94\x01\xa2t1"),
+        ("json+bz2", b"BZh9" + b"\x00" * 20),
+        ("json+zlib", b"\x78\x9c" + b"\xff" * 20),
+        ("msgpack+zlib", b"\x78\xda"),
+    ],
+)
+def test_a_corrupt_payload_is_a_decode_error_keeping_the_bytes(name: str, payload: bytes) -> None:
+    for decode in (codecs.get_codec(name).decode, codecs.decode):
+        with pytest.raises(DecodeError) as info:
+            decode(payload)
+        assert info.value.data == payload
+
+
+def test_a_payload_of_an_unknown_format_names_its_leading_bytes() -> None:
+    with pytest.raises(DecodeError, match="matches no registered codec") as info:
+        codecs.decode(b"<xml/>")
+    assert info.value.data == b"<xml/>"
+
+
+def _bomb(padding: int) -> bytes:
+    """A valid JSON envelope inflated by whitespace: decodable but for the size limit."""
+    return b'[1,"t1",' + b" " * padding + b'"m","c"]'
+
+
+@pytest.mark.parametrize(
+    ("name", "compress"), [("json+bz2", bz2.compress), ("json+zlib", zlib.compress)]
+)
+def test_a_decompression_bomb_is_refused(
+    name: str, compress: Callable[[bytes], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the limit lowered so the test stays small, and payloads on both sides of it
+    monkeypatch.setattr(codecs, "MAX_DECOMPRESSED", 4096)
+    codec = codecs.get_codec(name)
+    small, bomb = compress(_bomb(1000)), compress(_bomb(100_000))
+    # Then the one under the limit decodes and the one over it is refused
+    assert codec.decode(small).task_id == "t1"
+    with pytest.raises(DecodeError, match="limit") as info:
+        codec.decode(bomb)
+    assert info.value.data == bomb
+
+
+def test_the_default_decompression_limit_refuses_a_zlib_bomb() -> None:
+    # About 64 KiB on the wire that would inflate past the 64 MiB default limit.
+    bomb = zlib.compress(_bomb(codecs.MAX_DECOMPRESSED), 9)
+    assert len(bomb) < 100_000
+    with pytest.raises(DecodeError, match="limit"):
+        codecs.decode(bomb)
