@@ -1,0 +1,157 @@
+"""Real ``python -m alligator worker`` processes on Redis.
+
+Exactly-once draining by four processes, recovery after ``kill -9``, lease
+renewal for long tasks, and a Redis restart under running workers.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from alligator import Gator
+from alligator.records import QueueStats
+from tests.redis import tasks
+from tests.servers import ServerProcess, wait_until
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+QUEUE = "jobs"
+
+
+class Workers:
+    """Starts worker processes and reaps them, whatever the test did."""
+
+    def __init__(self, dsn: str, tmp_path: Path) -> None:
+        self.dsn = dsn
+        self.tmp_path = tmp_path
+        self.procs: list[subprocess.Popen[bytes]] = []
+
+    def start(self, lease: float) -> subprocess.Popen[bytes]:
+        log = (self.tmp_path / f"worker-{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "alligator", "worker", self.dsn, "--queue", QUEUE,
+             "--lease", str(lease), "--import", "tests.redis.tasks"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        self.procs.append(proc)
+        return proc
+
+    def stop_all(self) -> list[int]:
+        """SIGTERM every worker (finish, ack, exit 0); SIGKILL stragglers."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        codes: list[int] = []
+        for proc in self.procs:
+            try:
+                codes.append(proc.wait(15))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                codes.append(proc.wait(10))
+        return codes
+
+
+@pytest.fixture
+def dsn(aof_server: ServerProcess) -> str:
+    return f"redis://127.0.0.1:{aof_server.port}/0"
+
+
+@pytest.fixture
+def workers(dsn: str, tmp_path: Path) -> Iterator[Workers]:
+    started = Workers(dsn, tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop_all()
+
+
+@pytest.fixture
+def gator(dsn: str) -> Iterator[Gator]:
+    made = Gator(dsn, queue_name=QUEUE, codec="msgpack")
+    try:
+        yield made
+    finally:
+        made.broker.close()
+
+
+def test_four_workers_run_10000_tasks_exactly_once(
+    gator: Gator, workers: Workers, tmp_path: Path
+) -> None:
+    # Given 10,000 tasks enqueued in one batch
+    ledger = tmp_path / "ledger"
+    with gator.batch() as batch:
+        for i in range(10_000):
+            batch.task(tasks.record, str(ledger), str(i))
+    assert gator.len() == 10_000
+    # When four worker processes drain the queue
+    for _ in range(4):
+        workers.start(lease=30)
+    wait_until(lambda: len(tasks.lines(ledger)) >= 10_000, 120, 0.1, "10,000 executions")
+    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), 30, message="acks")
+    assert workers.stop_all() == [0, 0, 0, 0]
+    # Then each task ran exactly once, spread over the workers, none left
+    runs = Counter(tasks.lines(ledger))
+    assert len(runs) == 10_000 and set(runs.values()) == {1}
+    pids = {line.split()[1] for line in ledger.read_text().splitlines()}
+    assert len(pids) > 1
+
+
+def test_worker_killed_mid_task_task_runs_again_after_the_lease(
+    gator: Gator, workers: Workers, tmp_path: Path
+) -> None:
+    # Given a task that hangs on its first run, and a worker with a 1 s lease
+    ledger = tmp_path / "ledger"
+    gator.task(tasks.hang_first_time, str(ledger))
+    first = workers.start(lease=1)
+    wait_until(lambda: tasks.lines(ledger) == ["start"], 20, message="first run")
+    # When that worker is killed with SIGKILL mid-task
+    first.kill()
+    first.wait(10)
+    # Then, once the lease expires, another worker runs it to success
+    workers.start(lease=1)
+    wait_until(lambda: "done" in tasks.lines(ledger), 20, message="second run")
+    assert tasks.lines(ledger) == ["start", "start", "done"]
+    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), message="ack")
+
+
+def test_long_task_is_not_handed_to_a_second_worker(
+    gator: Gator, workers: Workers, tmp_path: Path
+) -> None:
+    # Given two workers with 1 s leases and a task running three lease periods
+    ledger = tmp_path / "ledger"
+    workers.start(lease=1)
+    workers.start(lease=1)
+    gator.task(tasks.take_a_while, str(ledger), 3.0)
+    # When it runs to the end
+    wait_until(lambda: "done" in tasks.lines(ledger), 30, message="task to finish")
+    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), message="ack")
+    # Then it ran once: the renewals kept it from the other worker
+    assert tasks.lines(ledger) == ["start", "done"]
+
+
+def test_redis_restart_mid_run_loses_no_task(
+    gator: Gator, workers: Workers, aof_server: ServerProcess, tmp_path: Path
+) -> None:
+    # Given two workers draining 2,000 tasks from an AOF server
+    ledger = tmp_path / "ledger"
+    with gator.batch() as batch:
+        for i in range(2_000):
+            batch.task(tasks.record, str(ledger), str(i))
+    workers.start(lease=2)
+    workers.start(lease=2)
+    wait_until(lambda: len(tasks.lines(ledger)) >= 200, 60, message="workers under way")
+    # When Redis restarts under them
+    aof_server.restart()
+    # Then they reconnect and every task runs (at least once), none left
+    wait_until(lambda: set(tasks.lines(ledger)) >= {str(i) for i in range(2_000)}, 60, 0.1,
+               "every task to run")  # fmt: skip
+    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), 30, message="acks")
+    assert all(proc.poll() is None for proc in workers.procs)
