@@ -38,6 +38,14 @@ from alligator.workers import Worker
 __version__ = "2.0.0.dev0"
 
 __all__ = [
+    # Core
+    "Backoff",
+    "Batch",
+    "Gator",
+    "Options",
+    "Outcome",
+    "Task",
+    "Worker",
     # Constants
     "ALL",
     "CANCELED",
@@ -46,31 +54,24 @@ __all__ = [
     "RETRYING",
     "SUCCESS",
     "WAITING",
+    "Status",
+    # Backend records
+    "BuriedTask",
+    "PushItem",
+    "QueueStats",
+    "Reservation",
     # Errors
     "AlligatorError",
     "BackendConnectionError",
     "BackendError",
-    # Backend records
-    "Backoff",
-    "Batch",
-    "BuriedTask",
     "ConfigurationError",
     "DecodeError",
     "EncodeError",
-    # Core
-    "Gator",
     "InvalidTaskError",
     "NotImportableError",
-    "Options",
-    "Outcome",
     "PayloadTooLarge",
-    "PushItem",
-    "QueueStats",
-    "Reservation",
-    "Status",
-    "Task",
     "TaskFailed",
-    "Worker",
+    # Modules
     "codecs",
     "errors",
 ]

@@ -21,12 +21,18 @@ log = logging.getLogger("alligator.cli")
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "dsn", nargs="?", default=DEFAULT_DSN,
+        "dsn",
+        nargs="?",
+        default=DEFAULT_DSN,
         help=f"backend DSN, e.g. redis://localhost:6379/0 (default: {DEFAULT_DSN})",
     )
     parser.add_argument("-q", "--queue", default=ALL, help=f"queue name (default: {ALL})")
     parser.add_argument(
-        "--import", dest="imports", action="append", default=[], metavar="MODULE",
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        metavar="MODULE",
         help="import MODULE first (custom codecs, task classes); repeatable",
     )
 
@@ -37,19 +43,29 @@ def _add_worker_options(parser: argparse.ArgumentParser) -> None:
         "-m", "--max-tasks", type=int, default=0, help="stop after N tasks (default: never)"
     )
     parser.add_argument(
-        "-n", "--nap-time", type=float, default=0.1,
+        "-n",
+        "--nap-time",
+        type=float,
+        default=0.1,
         help="seconds between polls for backends that cannot block (default: 0.1)",
     )
     parser.add_argument(
-        "--lease", type=float, default=DEFAULT_LEASE,
+        "--lease",
+        type=float,
+        default=DEFAULT_LEASE,
         help=f"seconds a task is held before another worker may take it (default: {DEFAULT_LEASE})",
     )
     parser.add_argument(
-        "--allowed-module", dest="allowed_modules", action="append", metavar="MODULE",
+        "--allowed-module",
+        dest="allowed_modules",
+        action="append",
+        metavar="MODULE",
         help="only run callables from MODULE and its submodules; repeatable",
     )
     parser.add_argument(
-        "-l", "--log-level", default="INFO",
+        "-l",
+        "--log-level",
+        default="INFO",
         choices=["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
     )
 

@@ -196,9 +196,7 @@ class CodecRegistry:
         for codec in self:
             if codec.matches(data):
                 return codec
-        raise DecodeError(
-            f"payload matches no registered codec (leading bytes {data[:8]!r})", data
-        )
+        raise DecodeError(f"payload matches no registered codec (leading bytes {data[:8]!r})", data)
 
     def decode(self, data: bytes) -> Envelope:
         return self.sniff(data).decode(data)

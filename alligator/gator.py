@@ -291,9 +291,7 @@ class Gator:
             except AlligatorError as exc:
                 error = exc
             else:
-                settled = self.broker.release(
-                    self.queue_name, reservation, data, task.delay_until
-                )
+                settled = self.broker.release(self.queue_name, reservation, data, task.delay_until)
                 return Outcome(task, None, error, "retry", settled)
         task.to_failed()
         reason = "".join(traceback.format_exception(error)).rstrip()

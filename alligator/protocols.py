@@ -91,9 +91,7 @@ class ReliableClient(Client, Protocol):
         """Store several tasks in one round trip; all are stored or none."""
         ...
 
-    def reserve(
-        self, queue_name: str, lease: float, timeout: float = 0.0
-    ) -> Reservation | None:
+    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
         """Lease the oldest due task for ``lease`` seconds.
 
         Waits up to ``timeout`` seconds for one to become due, without busy
@@ -219,4 +217,3 @@ class Worker(Protocol):
     def run_forever(self) -> None:
         """Run tasks until stopped by a signal, ``max_tasks`` or ``keep_running``."""
         ...
-

@@ -86,7 +86,9 @@ class Worker:
         """Called once before the loop starts."""
         log.info(
             "%s starting & consuming %r (max tasks: %s)",
-            self.ident(), self.to_consume, self.max_tasks or "unlimited",
+            self.ident(),
+            self.to_consume,
+            self.max_tasks or "unlimited",
             extra={"queue": self.to_consume},
         )
 
@@ -94,7 +96,9 @@ class Worker:
         """Called once after the loop ends."""
         log.info(
             "%s for %r shutting down; consumed %d tasks",
-            self.ident(), self.to_consume, self.tasks_complete,
+            self.ident(),
+            self.to_consume,
+            self.tasks_complete,
             extra={"queue": self.to_consume},
         )
 

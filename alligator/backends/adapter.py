@@ -69,9 +69,7 @@ class SimpleClientAdapter:
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         return self.client.get(queue_name, task_id)
 
-    def reserve(
-        self, queue_name: str, lease: float, timeout: float = 0.0
-    ) -> Reservation | None:
+    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
         deadline = time.monotonic() + timeout
         while True:
             # 1.0 clients may fail on an empty queue instead of returning None.
