@@ -37,7 +37,7 @@ from alligator.workers import Worker
 
 __version__ = "2.0.0.dev0"
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     # Core
     "Backoff",
     "Batch",
