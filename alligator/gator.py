@@ -77,6 +77,8 @@ class Gator:
         max_payload: Largest encoded task accepted at enqueue, in bytes.
         allowed_modules: When given, a decoded task may only name callables
             from these modules (and their submodules).
+        clock: Source of the epoch seconds retry delays count from; give the
+            backend's injected clock in tests.
     """
 
     def __init__(
@@ -91,6 +93,7 @@ class Gator:
         backoff: Backoff | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         allowed_modules: Iterable[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
             raise ConfigurationError(f"queue_name must be a non-empty str, got {queue_name!r}")
@@ -107,6 +110,7 @@ class Gator:
         self.backoff = backoff or Backoff()
         self.max_payload = max_payload
         self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
+        self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker = as_reliable(self.backend)
         validate = getattr(self.backend, "validate_queue_name", None)
@@ -212,7 +216,7 @@ class Gator:
                     raise
                 self._count_retry(task)
                 if task.is_async:
-                    task.delay_until = time.time() + self.backoff.delay(task.attempts)
+                    task.delay_until = self.clock() + self.backoff.delay(task.attempts)
                     data = self.serialize(task)
                     self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
                     return None
@@ -285,7 +289,7 @@ class Gator:
         """Release a failed task for a retry, or bury it when out of retries."""
         if task.retries > 0:
             self._count_retry(task)
-            task.delay_until = time.time() + self.backoff.delay(task.attempts)
+            task.delay_until = self.clock() + self.backoff.delay(task.attempts)
             try:
                 data = self.serialize(task)
             except AlligatorError as exc:
