@@ -1,0 +1,87 @@
+"""Typing checks that must pass: what user code sees (run by tests/test_typing.py)."""
+
+from __future__ import annotations
+
+from typing import Any, assert_type
+
+from alligator import Gator, Task, Worker, codecs, protocols
+from alligator.backends import locmem_backend, sqlite_backend
+from alligator.options import Batch, Options
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def greet(name: str, *, punctuation: str = "!") -> str:
+    return name + punctuation
+
+
+def on_add_success(task: Task[int], result: int) -> None:
+    print(task.task_id, result + 1)
+
+
+def on_add_start(task: Task[int]) -> None:
+    print(task.task_id)
+
+
+def on_add_error(task: Task[int], err: Exception) -> None:
+    task.retries += 1
+
+
+def returns_object(task: Task[int], result: int) -> object:
+    return result
+
+
+gator = Gator("locmem://typing")
+
+# gator.task / gator.push infer the function's return type.
+assert_type(gator.task(add, 1, 2), Task[int])
+assert_type(gator.task(greet, "hi", punctuation="?"), Task[str])
+# A bare Task() is Task[Any] (R defaults to Any), so push keeps checking the
+# arguments but the result type is Any; annotate the task to keep it.
+assert_type(gator.push(Task(retries=2), add, 1, b=2), Task[Any])
+assert_type(gator.push(Task[int](retries=2), add, 1, b=2), Task[int])
+assert_type(gator.push(Task(on_success=on_add_success), add, 1, 2), Task[int])
+assert_type(Task[int]().to_call(add, 3, 4), Task[int])
+assert_type(Task(on_success=on_add_success, on_error=on_add_error), Task[int])
+
+# Options fix R from their hooks; opts.task keeps it.
+with gator.options(on_start=on_add_start, on_success=on_add_success, on_error=on_add_error) as opts:
+    assert_type(opts, Options[int])
+    assert_type(opts.task(add, 1, 2), Task[int])
+# Without hooks nothing fixes R: the options (and their tasks) are Any-typed,
+# while the function's arguments are still checked.
+with gator.options(retries=3, delay_by=1.5) as plain:
+    assert_type(plain, Options[Any])
+    assert_type(plain.task(greet, "x"), Task[Any])
+with gator.options(on_success=returns_object) as objopts:
+    assert_type(objopts.task(add, 1, 2), Task[int])
+
+# Batches.
+with gator.batch() as batch:
+    assert_type(batch, Batch)
+    assert_type(batch.task(add, 1, 2), Task[int])
+    assert_type(batch.push(Task(on_success=on_add_success), add, 1, 2), Task[int])
+assert_type(batch.flush(), list[str])
+
+# Built-in classes conform to the protocols, by assignment.
+locmem_client: protocols.ReliableClient = locmem_backend.Client("locmem://typing")
+locmem_plain: protocols.Client = locmem_backend.Client("locmem://typing")
+sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite:///typing.db")
+sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite:///typing.db")
+json_codec: protocols.Codec = codecs.JsonCodec()
+msgpack_codec: protocols.Codec = codecs.MsgpackCodec()
+bz2_codec: protocols.Codec = codecs.bz2_codec(codecs.JSON)
+zlib_codec: protocols.Codec = codecs.zlib_codec(codecs.MSGPACK)
+registered: protocols.Codec = codecs.get_codec("json+bz2")
+worker: protocols.Worker = Worker(gator)
+task_proto: protocols.Task[int] = Task[int]()
+enqueued = gator.task(add, 1, 2)
+task_any: protocols.Task[Any] = enqueued
+task_int: protocols.Task[int] = enqueued
+task_class: protocols.TaskClass = Task
+
+# The result type flows through run().
+assert_type(Task[int]().to_call(add, 1, 2).run(), int)
+assert_type(gator.execute(Task[int]().to_call(add, 1, 2)), int | None)
