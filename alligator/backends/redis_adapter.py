@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -64,7 +64,7 @@ class Target:
     cluster: bool = False
     extra_nodes: tuple[tuple[str, int], ...] = ()
     namespace: str | None = None
-    options: dict[str, str] = field(default_factory=dict)
+    socket_timeout: float = 5.0
 
 
 def parse_dsn(dsn: str) -> Target:
@@ -85,11 +85,12 @@ def parse_dsn(dsn: str) -> Target:
     own = {k: v for k, v in query if k in _OWN_PARAMS}
     rest = [(k, v) for k, v in query if k not in _OWN_PARAMS]
     namespace = own.get("namespace")
+    socket_timeout = _socket_timeout(dict(rest), dsn)
     if not scheme.endswith("+cluster"):
         # Not geturl(): it drops the empty authority of unix:///path.sock.
         query_text = f"?{urlencode(rest)}" if rest else ""
         url = f"{scheme}://{parts.netloc}{parts.path}{query_text}"
-        return Target(url=url, namespace=namespace)
+        return Target(url=url, namespace=namespace, socket_timeout=socket_timeout)
     base = scheme.removesuffix("+cluster")
     userinfo, _, hosts = parts.netloc.rpartition("@")
     nodes = [_host_port(h, dsn) for h in hosts.split(",") if h]
@@ -100,7 +101,13 @@ def parse_dsn(dsn: str) -> Target:
     host, port = nodes[0]
     netloc = f"{userinfo}@{host}:{port}" if userinfo else f"{host}:{port}"
     url = parts._replace(scheme=base, netloc=netloc, path="", query=urlencode(rest)).geturl()
-    return Target(url=url, cluster=True, extra_nodes=tuple(nodes[1:]), namespace=namespace)
+    return Target(
+        url=url,
+        cluster=True,
+        extra_nodes=tuple(nodes[1:]),
+        namespace=namespace,
+        socket_timeout=socket_timeout,
+    )
 
 
 @contextlib.contextmanager
@@ -115,6 +122,21 @@ def _bad_options(url: str) -> Iterator[None]:
 def redacted(dsn: str) -> str:
     """The DSN with any password masked, for error messages and logs."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", dsn)
+
+
+def _socket_timeout(query: dict[str, str], dsn: str) -> float:
+    # redis-py's default is 5 s; a BLPOP must return before it, or the read
+    # times out and looks like a lost connection.
+    raw = query.get("socket_timeout")
+    if raw is None:
+        return 5.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigurationError(f"socket_timeout must be seconds: {redacted(dsn)!r}") from None
+    if not value > 0:
+        raise ConfigurationError(f"socket_timeout must be > 0: {redacted(dsn)!r}")
+    return value
 
 
 def _host_port(text: str, dsn: str) -> tuple[str, int]:
@@ -141,6 +163,10 @@ class RedisAdapter:
             else:
                 self._client = redis.Redis.from_url(target.url, retry=retry)
         self.cluster = target.cluster
+        #: Longest BLPOP that surely ends before the socket read times out.
+        self.longest_block = max(
+            0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
+        )
         self._scripts: dict[str, Script] = {}
 
     def script(self, source: str) -> Script:

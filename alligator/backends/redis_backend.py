@@ -203,7 +203,7 @@ class Client:
             remaining = give_up - time.monotonic()
             if remaining <= 0:
                 return []
-            wait = min(remaining, _MAX_BLOCK)
+            wait = min(remaining, _MAX_BLOCK, self._redis.longest_block)
             for next_due in (as_float(reply[1]), as_float(reply[2])):
                 if next_due is not None:
                     wait = min(wait, max(next_due - self._clock(), 0.0))

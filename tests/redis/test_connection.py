@@ -112,3 +112,15 @@ def test_passwords_never_appear_in_configuration_errors() -> None:
     with pytest.raises(ConfigurationError) as caught:
         Client("redis+cluster://user:s3cret@host:7000/5")
     assert "s3cret" not in str(caught.value)
+
+
+def test_a_wait_longer_than_the_socket_timeout_is_not_a_lost_connection(
+    single_server: ServerProcess, namespace: str
+) -> None:
+    # Given a client whose socket reads time out after half a second
+    client = Client(
+        f"redis://127.0.0.1:{single_server.port}/0?socket_timeout=0.5", namespace=namespace
+    )
+    # When it waits longer than that for a task / Then it just finds none
+    assert client.reserve(Q, 30, timeout=1.2) is None
+    client.close()
