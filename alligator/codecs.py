@@ -15,7 +15,7 @@ from typing import Final
 
 import msgspec
 
-from alligator.exceptions import DecodeError, EncodeError, UnknownCodecError
+from alligator.exceptions import ConfigurationError, DecodeError, EncodeError, UnknownCodecError
 from alligator.protocols import Codec
 from alligator.wire import Envelope, check_version
 
@@ -31,6 +31,7 @@ __all__ = [
     "register_codec",
     "registry",
     "sniff",
+    "unregister_codec",
 ]
 
 #: Decompressed payloads larger than this are refused (decompression bombs).
@@ -56,7 +57,7 @@ class JsonCodec:
 
     def decode(self, data: bytes) -> Envelope:
         try:
-            return check_version(self._decoder.decode(data))
+            return check_version(self._decoder.decode(data), data)
         except msgspec.DecodeError as exc:
             raise DecodeError(f"invalid json task payload: {exc}", data) from exc
 
@@ -81,7 +82,7 @@ class MsgpackCodec:
 
     def decode(self, data: bytes) -> Envelope:
         try:
-            return check_version(self._decoder.decode(data))
+            return check_version(self._decoder.decode(data), data)
         except msgspec.DecodeError as exc:
             raise DecodeError(f"invalid msgpack task payload: {exc}", data) from exc
 
@@ -175,9 +176,18 @@ class CodecRegistry:
     def register(self, codec: Codec, *, replace: bool = False) -> Codec:
         with self._lock:
             if codec.name in self._by_name and not replace:
-                raise UnknownCodecError(f"a codec named {codec.name!r} is already registered")
+                raise ConfigurationError(
+                    f"a codec named {codec.name!r} is already registered; "
+                    "pass replace=True to replace it"
+                )
             self._by_name[codec.name] = codec
         return codec
+
+    def unregister(self, name: str) -> None:
+        """Forget the codec ``name`` (payloads it wrote can then no longer be read)."""
+        with self._lock:
+            if self._by_name.pop(name, None) is None:
+                raise UnknownCodecError(f"no codec named {name!r} is registered")
 
     def get(self, name: str) -> Codec:
         try:
@@ -213,6 +223,11 @@ for _inner in (JSON, MSGPACK):
 def register_codec(codec: Codec, *, replace: bool = False) -> Codec:
     """Make ``codec`` available by name to ``Gator(codec=...)`` and to workers."""
     return registry.register(codec, replace=replace)
+
+
+def unregister_codec(name: str) -> None:
+    """Remove a codec registered with :func:`register_codec`."""
+    registry.unregister(name)
 
 
 def get_codec(codec: str | Codec) -> Codec:

@@ -12,6 +12,8 @@ import traceback
 from collections.abc import Callable, Iterable
 from typing import Any, Literal, NamedTuple
 
+import msgspec
+
 from alligator import codecs
 from alligator._typing import P, R
 from alligator.backends import backend_class_for
@@ -274,6 +276,9 @@ class Gator:
             return Outcome(None, None, exc, "bury", settled)
         if reservation.task_id:
             task.task_id = reservation.task_id
+        else:
+            # A 1.0 client's pop gives no id: settle under the payload's own.
+            reservation = msgspec.structs.replace(reservation, task_id=task.task_id)
         try:
             result = task.run()
         except Exception as exc:

@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from alligator.constants import ENVELOPE_VERSION
+from alligator.exceptions import DecodeError
 
 
 class Envelope(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
@@ -38,13 +39,12 @@ class Envelope(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     options: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-def check_version(envelope: Envelope) -> Envelope:
-    """Refuse envelopes written by an incompatible future release."""
+def check_version(envelope: Envelope, data: bytes) -> Envelope:
+    """Refuse envelopes written by an incompatible future release, keeping ``data``."""
     if envelope.version != ENVELOPE_VERSION:
-        from alligator.exceptions import DecodeError
-
         raise DecodeError(
             f"unsupported envelope version {envelope.version} "
-            f"(this worker reads version {ENVELOPE_VERSION})"
+            f"(this worker reads version {ENVELOPE_VERSION})",
+            data,
         )
     return envelope

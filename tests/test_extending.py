@@ -374,11 +374,6 @@ def test_logging_worker_without_limit_stops_on_keep_running_false(
     assert caplog.messages[-1].endswith("shutting down. Consumed 2 tasks.")
 
 
-@pytest.mark.xfail(
-    reason="SimpleClientAdapter.release re-pushes under task_id 'released' (Reservation has "
-    "no id for 1.0 clients); reported to the core",
-    strict=True,
-)
 def test_a_task_retried_on_the_seed_client_keeps_its_id(seed_sqlite: str) -> None:
     gator = Gator(seed_sqlite, backend_class=SQLiteClient, backoff=Backoff(base=60, jitter=0))
     task = gator.push(Task(retries=1), jobs.add, 1, "x")  # type: ignore[arg-type]

@@ -91,10 +91,10 @@ class SimpleClientAdapter:
         data: bytes | None = None,
         delay_until: float | None = None,
     ) -> bool:
-        task_id = reservation.task_id or "released"
         if not self.supports_delay:
             delay_until = None
-        self.push(queue_name, task_id, reservation.data if data is None else data, delay_until)
+        data = reservation.data if data is None else data
+        self.push(queue_name, reservation.task_id, data, delay_until)
         return True
 
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
