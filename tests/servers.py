@@ -43,7 +43,9 @@ def require_binary(name: str) -> str:
 
 
 def wait_until(
-    condition: Callable[[], bool], timeout: float = 10.0, interval: float = 0.01,
+    condition: Callable[[], bool],
+    timeout: float = 10.0,
+    interval: float = 0.01,
     message: str = "condition",
 ) -> None:
     """Poll ``condition`` until it holds; raise ``TimeoutError`` after ``timeout``."""
@@ -76,7 +78,10 @@ class ServerProcess:
     def start(self, timeout: float = 15.0) -> None:
         with self.log_path.open("ab") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.workdir, stdout=log, stderr=subprocess.STDOUT,
+                self.argv,
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
             )
         try:
