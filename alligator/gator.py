@@ -6,11 +6,12 @@ It also holds the steps a consumer needs (reserve, decode, settle), so that
 
 from __future__ import annotations
 
+import inspect
 import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, Self
 
 import msgspec
 
@@ -115,12 +116,24 @@ class Gator:
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker = as_reliable(self.backend)
+        # Only beanstalkd orders by priority; other backends ignore it.
+        self._push_takes_priority = "priority" in inspect.signature(self.broker.push).parameters
         validate = getattr(self.backend, "validate_queue_name", None)
         if callable(validate):
             validate(queue_name)
 
     def __repr__(self) -> str:
         return f"<Gator {self.conn_string!r} queue={self.queue_name!r} codec={self.codec.name}>"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the backend's connections; the Gator may not be used afterwards."""
+        self.broker.close()
 
     def build_backend(self, conn_string: str) -> Client:
         """Instantiate the backend client for ``conn_string`` (1.0 hook)."""
@@ -162,7 +175,13 @@ class Gator:
             self.execute(task)
             return task
         data = self.serialize(task)
-        task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
+        if task.priority is not None and self._push_takes_priority:
+            push: Any = self.broker.push
+            task.task_id = push(
+                self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
+            )
+        else:
+            task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
         return task
 
     def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:

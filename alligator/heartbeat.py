@@ -2,7 +2,8 @@
 
 A task that runs longer than its lease would otherwise be handed to a second
 worker. One daemon thread per worker renews the current reservation every
-third of the lease; it sleeps on a condition while the worker is idle.
+third of its lease (the one the backend granted, when that is shorter than
+the one asked for); it sleeps on a condition while the worker is idle.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ class Heartbeat:
         self.broker = broker
         self.queue_name = queue_name
         self.lease = lease
-        self.interval = lease / 3
         self._cond = threading.Condition()
         self._current: Reservation | None = None
         self._closed = False
@@ -65,14 +65,21 @@ class Heartbeat:
                     self._cond.wait()
                     continue
                 watched = self._current
-                self._cond.wait(timeout=self.interval)
+                lease = self.lease_of(watched)
+                self._cond.wait(timeout=lease / 3)
                 if self._closed or self._current is not watched:
                     continue
-                self._renew(watched)
+                self._renew(watched, lease)
 
-    def _renew(self, reservation: Reservation) -> None:
+    def lease_of(self, reservation: Reservation) -> float:
+        """The lease to keep for ``reservation``: the shorter of asked and granted."""
+        if reservation.lease is None:
+            return self.lease
+        return min(self.lease, reservation.lease)
+
+    def _renew(self, reservation: Reservation, lease: float) -> None:
         try:
-            held = self.broker.renew(self.queue_name, reservation, self.lease)
+            held = self.broker.renew(self.queue_name, reservation, lease)
         except AlligatorError as exc:
             log.warning("could not renew the lease of task %s: %s", reservation.task_id, exc)
             return

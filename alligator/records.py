@@ -17,12 +17,16 @@ class Reservation(msgspec.Struct, frozen=True, gc=False):
             ack, release, bury and renew.
         attempts: How many times this task has been reserved, this time
             included (backends that cannot count report 1).
+        lease: The lease the backend actually granted, in seconds, when it
+            differs from the one asked for (beanstalkd fixes a job's TTR when
+            it is pushed); ``None`` means the one asked for.
     """
 
     task_id: str
     data: bytes
     token: str
     attempts: int = 1
+    lease: float | None = None
 
 
 class PushItem(NamedTuple):

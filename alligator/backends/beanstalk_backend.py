@@ -267,7 +267,11 @@ class Client:
                 stats["ttr"],
             )
         return Reservation(
-            task_id=str(job.id), data=job.body, token=token, attempts=stats["reserves"]
+            task_id=str(job.id),
+            data=job.body,
+            token=token,
+            attempts=stats["reserves"],
+            lease=float(stats["ttr"]),
         )
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
