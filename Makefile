@@ -44,5 +44,13 @@ pytest: $(STAMP) servers
 ## test: ruff, mypy --strict (package, tests, typing cases) and pytest
 test: lint typecheck pytest
 
+## docs: build the HTML documentation (warnings are errors)
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs docs/_build/html
+
+## bench: the benchmark run against the peers (BENCH_ARGS=--quick for a short one)
+bench: $(STAMP) servers
+	$(BIN)/python -m benchmarks $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .hypothesis

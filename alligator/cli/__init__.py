@@ -1,0 +1,47 @@
+"""Command line: ``latergator DSN`` and ``python -m alligator worker|info|failed``.
+
+Each subcommand lives in its own module with a ``register(subparsers)``
+function, so commands can grow without touching each other.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from alligator.cli import failed, info, worker
+from alligator.exceptions import AlligatorError
+
+__all__ = ["build_parser", "latergator", "main"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m alligator", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for module in (worker, info, failed):
+        module.register(commands)
+    return parser
+
+
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except AlligatorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m alligator``."""
+    return _dispatch(build_parser(), argv)
+
+
+def latergator(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``latergator`` script: ``latergator DSN [options]`` runs a worker."""
+    parser = argparse.ArgumentParser(prog="latergator", description="Run an Alligator worker.")
+    worker.add_options(parser)
+    parser.set_defaults(handler=worker.run)
+    return _dispatch(parser, argv)
