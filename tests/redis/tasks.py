@@ -26,6 +26,15 @@ def record(ledger: str, key: str) -> str:
     return key
 
 
+def record_when_open(ledger: str, key: str, gate: str) -> str:
+    """Wait (up to a minute) for the file ``gate`` to exist, then record ``key``."""
+    deadline = time.monotonic() + 60
+    while not Path(gate).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    note(ledger, key)
+    return key
+
+
 def hang_first_time(ledger: str) -> str:
     """Hang (until killed) on the first run; succeed on any later run."""
     first = not Path(ledger).exists()

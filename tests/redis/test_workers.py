@@ -140,17 +140,25 @@ def test_long_task_is_not_handed_to_a_second_worker(
 def test_redis_restart_mid_run_loses_no_task(
     gator: Gator, workers: Workers, aof_server: ServerProcess, tmp_path: Path
 ) -> None:
-    # Given two workers draining 2,000 tasks from an AOF server
+    # Given two workers draining 2,000 tasks from an AOF server, the second
+    # half held back by a gate so the restart is sure to land mid-run
     ledger = tmp_path / "ledger"
+    gate = tmp_path / "gate"
     with gator.batch() as batch:
-        for i in range(2_000):
+        for i in range(1_000):
             batch.task(tasks.record, str(ledger), str(i))
+        for i in range(1_000, 2_000):
+            batch.task(tasks.record_when_open, str(ledger), str(i), str(gate))
     workers.start(lease=2)
     workers.start(lease=2)
     wait_until(lambda: len(tasks.lines(ledger)) >= 200, 60, message="workers under way")
     # When Redis restarts under them
     aof_server.restart()
-    # Then they reconnect and every task runs (at least once), none left
+    ran_before_gate = set(tasks.lines(ledger))
+    gate.touch()
+    # Then the restart happened mid-run, they reconnect, and every task runs
+    # (at least once), none left
+    assert len(ran_before_gate) <= 1_000
     wait_until(lambda: set(tasks.lines(ledger)) >= {str(i) for i in range(2_000)}, 60, 0.1,
                "every task to run")  # fmt: skip
     wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), 30, message="acks")
