@@ -26,8 +26,10 @@ __all__ = [
     "MultipleDelaysError",
     "NotImportableError",
     "PayloadTooLarge",
+    "SignatureError",
     "TaskFailed",
     "TaskImportError",
+    "TaskNotFoundError",
     "UnknownBackendError",
     "UnknownCallableError",
     "UnknownCodecError",
@@ -91,6 +93,13 @@ class DecodeError(CodecError, ValueError):
         self.data = data
 
 
+class SignatureError(DecodeError):
+    """A payload's HMAC signature is missing, wrong, or made with an unknown key.
+
+    Raised before the payload is decoded, so nothing it names is imported.
+    """
+
+
 class UnknownCodecError(CodecError, ConfigurationError):
     """A codec name that is not registered."""
 
@@ -109,6 +118,10 @@ class UnknownCallableError(TaskImportError):
 
 class DisallowedModuleError(TaskImportError):
     """The payload names a module outside ``allowed_modules``."""
+
+
+class TaskNotFoundError(AlligatorError, LookupError):
+    """No task with that id is in the state the operation needs (e.g. buried)."""
 
 
 class TaskFailed(AlligatorError):
