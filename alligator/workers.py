@@ -1,10 +1,18 @@
 """The consumer side: a loop that claims, executes and settles tasks.
 
 Each step is a method a subclass may override: :meth:`Worker.claim` leases a
-task, :meth:`Worker.execute` runs it under a renewed lease and settles it
-(ack, retry, bury). The 1.0 hooks ``starting``, ``stopping``, ``result`` and
-``interrupt`` are kept, and overriding them without calling ``super()``
-leaves the loop intact.
+task from the first of its queues that has one, :meth:`Worker.execute` runs
+it under a renewed lease and settles it, handing failures to
+:meth:`Worker.retry` (release with a backoff, or bury). The 1.0 hooks
+``starting``, ``stopping``, ``result`` and ``interrupt`` are kept, and
+overriding them without calling ``super()`` leaves the loop intact.
+
+Several queues are consumed in strict priority order: a task of the second
+queue is claimed only when the first has none due. No backend can yet block
+on several queues at once, so a multi-queue worker checks them all without
+waiting, then blocks on the first for at most ``nap_time``; a task pushed to
+a lower-priority queue of an idle worker is therefore picked up within about
+``nap_time`` seconds.
 """
 
 from __future__ import annotations
@@ -16,17 +24,21 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, NamedTuple
+
+import msgspec
 
 from alligator.backends.adapter import SimpleClientAdapter
-from alligator.exceptions import AlligatorError, BackendError
+from alligator.events import NullEvents, TaskDone, WorkerEvents, WorkerStarted, WorkerStopped
+from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
 from alligator.gator import Gator, Outcome
 from alligator.heartbeat import Heartbeat
 from alligator.records import Reservation
+from alligator.tasks import Task
 
-__all__ = ["Worker"]
+__all__ = ["Claim", "Worker"]
 
 log = logging.getLogger("alligator.worker")
 
@@ -34,47 +46,63 @@ log = logging.getLogger("alligator.worker")
 MAX_ERROR_BACKOFF = 5.0
 
 
+class Claim(NamedTuple):
+    """A leased task and the Gator of the queue it came from."""
+
+    gator: Gator
+    reservation: Reservation
+
+    @property
+    def queue(self) -> str:
+        return self.gator.queue_name
+
+
 class Worker:
-    """Consumes one queue until stopped.
+    """Consumes one queue, or several in priority order, until stopped.
 
     Args:
         gator: Where tasks come from (its backend, codec, lease, retry policy).
         max_tasks: Stop after this many tasks (0: never).
-        to_consume: Queue to consume; the Gator's queue when ``None``.
-        nap_time: Pause between polls for backends that cannot block.
+        to_consume: Queue to consume, or queues in priority order (the first
+            is drained before the second is touched); the Gator's queue when
+            ``None``.
+        nap_time: Pause between polls for backends that cannot block, and the
+            longest a multi-queue worker blocks on its first queue.
         lease: Seconds a claimed task is held before it is offered again;
             renewed while the task runs. The Gator's lease when ``None``.
         poll_timeout: Longest blocking wait for a task, which bounds how long
             a stop request waits while idle.
+        events: Receives typed events for metrics (see :mod:`alligator.events`).
     """
 
     def __init__(
         self,
         gator: Gator,
         max_tasks: int = 0,
-        to_consume: str | None = None,
+        to_consume: str | Sequence[str] | None = None,
         nap_time: float = 0.1,
         *,
         lease: float | None = None,
         poll_timeout: float = 1.0,
+        events: WorkerEvents | None = None,
     ) -> None:
-        if to_consume is not None and to_consume != gator.queue_name:
-            gator = copy.copy(gator)
-            gator.queue_name = to_consume
-        self.gator = gator
+        queues = _queue_names(to_consume, gator.queue_name)
+        self.gators = [_for_queue(gator, name) for name in queues]
+        self.gator = self.gators[0]
+        self.queues = queues
+        #: What the 1.0 API exposed: one name, or the names in priority order.
+        self.to_consume: str | tuple[str, ...] = queues[0] if len(queues) == 1 else queues
         self.max_tasks = max_tasks
-        self.to_consume = gator.queue_name
         self.nap_time = nap_time
         self.lease = lease or gator.lease
         self.poll_timeout = poll_timeout
+        self.events: WorkerEvents = events or NullEvents()
         self.tasks_complete = 0
         self.keep_running = False
         self._stop = threading.Event()
+        self._heartbeats: dict[str, Heartbeat] = {}
         if isinstance(gator.broker, SimpleClientAdapter):
             gator.broker.nap_time = nap_time
-            self._heartbeat: Heartbeat | None = None
-        else:
-            self._heartbeat = Heartbeat(gator.broker, gator.queue_name, self.lease)
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -85,21 +113,21 @@ class Worker:
     def starting(self) -> None:
         """Called once before the loop starts."""
         log.info(
-            "%s starting & consuming %r (max tasks: %s)",
+            "%s starting & consuming %s (max tasks: %s)",
             self.ident(),
-            self.to_consume,
+            ", ".join(repr(q) for q in self.queues),
             self.max_tasks or "unlimited",
-            extra={"queue": self.to_consume},
+            extra={"queue": self.queues[0], "queues": list(self.queues)},
         )
 
     def stopping(self) -> None:
         """Called once after the loop ends."""
         log.info(
-            "%s for %r shutting down; consumed %d tasks",
+            "%s for %s shutting down; consumed %d tasks",
             self.ident(),
-            self.to_consume,
+            ", ".join(repr(q) for q in self.queues),
             self.tasks_complete,
-            extra={"queue": self.to_consume},
+            extra={"queue": self.queues[0], "queues": list(self.queues)},
         )
 
     def interrupt(self) -> None:
@@ -113,41 +141,54 @@ class Worker:
 
     # -- the steps ---------------------------------------------------------------
 
-    def claim(self) -> Reservation | None:
-        """Lease the next due task, blocking up to ``poll_timeout``."""
-        return self.gator.reserve(self.lease, timeout=self.poll_timeout)
+    def claim(self, gators: Sequence[Gator] | None = None) -> Claim | None:
+        """Lease the next due task, trying ``gators`` (default: all) in order.
 
-    def execute(self, reservation: Reservation) -> Outcome:
-        """Run a claimed task with its lease kept alive, then settle it."""
+        One queue blocks up to ``poll_timeout``. Several are first tried
+        without waiting, highest priority first; then the first queue is
+        waited on for at most ``nap_time``.
+        """
+        gators = self.gators if gators is None else gators
+        if len(gators) == 1:
+            found = gators[0].reserve(self.lease, timeout=self.poll_timeout)
+            return None if found is None else Claim(gators[0], found)
+        for gator in gators:
+            found = gator.reserve(self.lease)
+            if found is not None:
+                return Claim(gator, found)
+        wait = min(self.nap_time, self.poll_timeout)
+        found = gators[0].reserve(self.lease, timeout=wait)
+        return None if found is None else Claim(gators[0], found)
+
+    def execute(self, claim: Claim) -> Outcome:
+        """Run a claimed task with its lease kept alive, then settle it.
+
+        Success is acked; a failure goes to :meth:`retry`; a payload that
+        cannot be decoded is buried.
+        """
+        gator, reservation = claim
         started = time.perf_counter()
-        if self._heartbeat is not None:
-            self._heartbeat.watch(reservation)
+        heartbeat = self._heartbeat(gator)
+        if heartbeat is not None:
+            heartbeat.watch(reservation)
         try:
-            outcome = self.gator.process(reservation)
+            outcome = self._run(gator, reservation)
         finally:
-            if self._heartbeat is not None:
-                self._heartbeat.clear()
-        task_id = outcome.task.task_id if outcome.task is not None else reservation.task_id
-        log.debug(
-            "task %s: %s",
-            task_id,
-            outcome.action,
-            extra={
-                "task_id": task_id,
-                "queue": self.to_consume,
-                "duration": time.perf_counter() - started,
-                "attempt": reservation.attempts,
-                "action": outcome.action,
-            },
-        )
+            if heartbeat is not None:
+                heartbeat.clear()
+        self._report(claim, outcome, time.perf_counter() - started)
         return outcome
+
+    def retry(self, claim: Claim, task: Task[Any], error: Exception) -> Outcome:
+        """Settle a failed task: released with a backoff while it has retries, else buried."""
+        return claim.gator.settle_failure(claim.reservation, task, error)
 
     def check_and_run_task(self) -> bool:
         """Claim and run at most one task; ``True`` if one was run."""
-        reservation = self.claim()
-        if reservation is None:
+        claim = self.claim()
+        if claim is None:
             return False
-        outcome = self.execute(reservation)
+        outcome = self.execute(claim)
         self.tasks_complete += 1
         if outcome.action == "ack":
             self.result(outcome.result)
@@ -163,6 +204,7 @@ class Worker:
         self.keep_running = True
         self._stop.clear()
         self.starting()
+        self._emit("on_worker_start", WorkerStarted(self.ident(), self.queues, os.getpid()))
         errors = 0
         try:
             with self._signal_handlers():
@@ -177,10 +219,85 @@ class Worker:
                         self._pause_after_error(exc, errors)
         finally:
             self.keep_running = False
-            if self._heartbeat is not None:
-                self._heartbeat.close()
-                self._heartbeat = Heartbeat(self.gator.broker, self.to_consume, self.lease)
+            heartbeats, self._heartbeats = self._heartbeats, {}
+            for heartbeat in heartbeats.values():
+                heartbeat.close()
             self.stopping()
+            self._emit("on_worker_stop", WorkerStopped(self.ident(), self.tasks_complete))
+
+    # -- internals ---------------------------------------------------------------
+
+    def _run(self, gator: Gator, reservation: Reservation) -> Outcome:
+        """Decode, call and settle; :meth:`Gator.process` with a :meth:`retry` step."""
+        try:
+            task = gator.decode_payload(reservation.data)
+        except Exception as exc:
+            reason = f"cannot decode payload: {type(exc).__name__}: {exc}"
+            log.error(
+                "burying task %s: %s",
+                reservation.task_id or "?",
+                reason,
+                extra={"task_id": reservation.task_id, "queue": gator.queue_name},
+            )
+            settled = gator.broker.bury(gator.queue_name, reservation, reason)
+            return Outcome(None, None, exc, "bury", settled)
+        if reservation.task_id:
+            task.task_id = reservation.task_id
+        else:
+            # A 1.0 client's pop gives no id: settle under the payload's own.
+            reservation = msgspec.structs.replace(reservation, task_id=task.task_id)
+        try:
+            result = task.run()
+        except Exception as exc:
+            return self.retry(Claim(gator, reservation), task, exc)
+        settled = gator.broker.ack(gator.queue_name, reservation)
+        if not settled:
+            log.warning("lease of task %s was lost before its ack", task.task_id)
+        return Outcome(task, result, None, "ack", settled)
+
+    def _heartbeat(self, gator: Gator) -> Heartbeat | None:
+        if isinstance(gator.broker, SimpleClientAdapter):
+            return None  # nothing to renew: a 1.0 client's pop already removed the task
+        heartbeat = self._heartbeats.get(gator.queue_name)
+        if heartbeat is None:
+            heartbeat = Heartbeat(gator.broker, gator.queue_name, self.lease)
+            self._heartbeats[gator.queue_name] = heartbeat
+        return heartbeat
+
+    def _report(self, claim: Claim, outcome: Outcome, duration: float) -> None:
+        task_id = outcome.task.task_id if outcome.task is not None else claim.reservation.task_id
+        error = outcome.error
+        event = TaskDone(
+            task_id=task_id,
+            queue=claim.queue,
+            action=outcome.action,
+            duration=duration,
+            attempt=claim.reservation.attempts,
+            settled=outcome.settled,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+        )
+        log.debug(
+            "task %s from %r: %s in %.3fs (attempt %d)",
+            task_id,
+            claim.queue,
+            outcome.action,
+            duration,
+            event.attempt,
+            extra={
+                "task_id": task_id,
+                "queue": claim.queue,
+                "duration": duration,
+                "attempt": event.attempt,
+                "action": outcome.action,
+            },
+        )
+        self._emit("on_task_done", event)
+
+    def _emit(self, method: str, event: object) -> None:
+        try:
+            getattr(self.events, method)(event)
+        except Exception:
+            log.exception("metrics hook %s failed; ignored", method)
 
     def _pause_after_error(self, exc: AlligatorError, errors: int) -> None:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
@@ -210,3 +327,28 @@ class Worker:
         finally:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
+
+
+def _queue_names(to_consume: str | Sequence[str] | None, default: str) -> tuple[str, ...]:
+    if to_consume is None:
+        return (default,)
+    if isinstance(to_consume, str):
+        return (to_consume,)
+    names = tuple(to_consume)
+    if not names or not all(isinstance(n, str) and n for n in names):
+        raise ConfigurationError(f"to_consume needs one or more queue names, got {to_consume!r}")
+    if len(set(names)) != len(names):
+        raise ConfigurationError(f"to_consume names a queue twice: {names!r}")
+    return names
+
+
+def _for_queue(gator: Gator, queue_name: str) -> Gator:
+    """``gator`` itself, or a shallow copy on another queue sharing its backend."""
+    if queue_name == gator.queue_name:
+        return gator
+    other = copy.copy(gator)
+    other.queue_name = queue_name
+    validate = getattr(other.backend, "validate_queue_name", None)
+    if callable(validate):
+        validate(queue_name)
+    return other

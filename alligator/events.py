@@ -1,0 +1,110 @@
+"""A typed hook for metrics: what a worker reports besides its log lines.
+
+Logging stays the one place a worker *talks* (``alligator.worker`` logger,
+structured ``extra=`` fields). Metrics want numbers, not parsed log lines, so a
+worker also hands small immutable event records to an object that follows the
+:class:`WorkerEvents` protocol::
+
+    class Prometheus:
+        def on_worker_start(self, event: WorkerStarted) -> None: ...
+        def on_task_done(self, event: TaskDone) -> None:
+            TASKS.labels(event.queue, event.action).inc()
+            DURATION.labels(event.queue).observe(event.duration)
+        def on_worker_stop(self, event: WorkerStopped) -> None: ...
+
+    Worker(gator, events=Prometheus()).run_forever()
+
+The methods run in the worker's thread, between tasks: keep them quick and
+let them not raise (an exception is logged and swallowed, never allowed to
+stop the worker or leave a task unsettled).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+import msgspec
+
+__all__ = ["Action", "NullEvents", "TaskDone", "WorkerEvents", "WorkerStarted", "WorkerStopped"]
+
+#: How a task was settled: done, released for a later retry, or kept aside.
+Action = Literal["ack", "retry", "bury"]
+
+
+class WorkerStarted(msgspec.Struct, frozen=True, gc=False):
+    """A worker loop began.
+
+    Attributes:
+        worker: The worker's ``ident()``.
+        queues: The queues it consumes, highest priority first.
+        pid: Its process id (a pool has one worker per child and thread).
+    """
+
+    worker: str
+    queues: Sequence[str]
+    pid: int
+
+
+class TaskDone(msgspec.Struct, frozen=True, gc=False):
+    """One reserved task was run (or found undecodable) and settled.
+
+    Attributes:
+        task_id: The id the task was pushed under.
+        queue: The queue it came from.
+        action: ``"ack"``, ``"retry"`` or ``"bury"``.
+        duration: Seconds from claim to settlement (decode, hooks, the call).
+        attempt: Which reservation of this task this was (1 the first time).
+        settled: ``False`` when the lease had been lost, so another worker
+            may run the task again.
+        error: ``"TypeName: message"`` of the failure, ``None`` on success.
+    """
+
+    task_id: str
+    queue: str
+    action: Action
+    duration: float
+    attempt: int
+    settled: bool = True
+    error: str | None = None
+
+
+class WorkerStopped(msgspec.Struct, frozen=True, gc=False):
+    """A worker loop ended.
+
+    Attributes:
+        worker: The worker's ``ident()``.
+        tasks_complete: Tasks it ran, whatever their outcome.
+    """
+
+    worker: str
+    tasks_complete: int
+
+
+class WorkerEvents(Protocol):
+    """What a worker calls for metrics; implement all three (no-ops are fine)."""
+
+    def on_worker_start(self, event: WorkerStarted) -> None:
+        """The loop is about to claim its first task."""
+        ...
+
+    def on_task_done(self, event: TaskDone) -> None:
+        """A task was settled; called once per claimed task."""
+        ...
+
+    def on_worker_stop(self, event: WorkerStopped) -> None:
+        """The loop ended (signal, ``max_tasks``, ``keep_running = False``)."""
+        ...
+
+
+class NullEvents:
+    """The default: no metrics."""
+
+    def on_worker_start(self, event: WorkerStarted) -> None:
+        pass
+
+    def on_task_done(self, event: TaskDone) -> None:
+        pass
+
+    def on_worker_stop(self, event: WorkerStopped) -> None:
+        pass
