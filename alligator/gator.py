@@ -11,11 +11,11 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterable
-from typing import Any, Literal, NamedTuple, Self
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
 
 import msgspec
 
-from alligator import codecs
+from alligator import codecs, signing
 from alligator._typing import P, R
 from alligator.backends import backend_class_for
 from alligator.backends.adapter import as_reliable
@@ -32,6 +32,9 @@ from alligator.protocols import Client, Codec
 from alligator.records import Reservation
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
+
+if TYPE_CHECKING:
+    from alligator.failed import FailedTasks
 
 __all__ = ["DEFAULT_DSN", "Gator", "Outcome"]
 
@@ -78,8 +81,14 @@ class Gator:
         lease: Seconds a worker holds a task before another may take it.
         backoff: Delay policy between retries.
         max_payload: Largest encoded task accepted at enqueue, in bytes.
-        allowed_modules: When given, a decoded task may only name callables
-            from these modules (and their submodules).
+        allowed_modules: When given, a decoded task (function and hooks) may
+            only name callables from these modules and their submodules; any
+            other payload is buried before anything is imported. ``None`` (the
+            default) lets a payload name any importable callable.
+        signing_key: Signs every payload this Gator writes (HMAC-SHA256) and
+            makes it refuse, by burying, any payload it reads that is unsigned
+            or not signed by a key it knows. See :mod:`alligator.signing`.
+        verify_keys: Extra keys accepted when verifying, for key rotation.
         clock: Source of the epoch seconds retry delays count from; give the
             backend's injected clock in tests.
     """
@@ -96,6 +105,8 @@ class Gator:
         backoff: Backoff | None = None,
         max_payload: int = DEFAULT_MAX_PAYLOAD,
         allowed_modules: Iterable[str] | None = None,
+        signing_key: bytes | str | None = None,
+        verify_keys: Iterable[bytes | str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(queue_name, str) or not queue_name:
@@ -112,7 +123,11 @@ class Gator:
         self.lease = float(lease)
         self.backoff = backoff or Backoff()
         self.max_payload = max_payload
-        self.allowed_modules = tuple(allowed_modules) if allowed_modules is not None else None
+        self.allowed_modules = _check_allow_list(task_class, allowed_modules)
+        verify_keys = tuple(verify_keys)
+        if verify_keys and signing_key is None:
+            raise ConfigurationError("verify_keys needs a signing_key as well")
+        self.signer = signing.Signer(signing_key, verify_keys) if signing_key is not None else None
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker = as_reliable(self.backend)
@@ -152,6 +167,8 @@ class Gator:
         if task.codec is None:
             task.codec = self.codec
         data = task.serialize()
+        if self.signer is not None:
+            data = self.signer.sign(data)
         if len(data) > self.max_payload:
             raise PayloadTooLarge(
                 f"task {task.task_id} encodes to {len(data):,} bytes, over the "
@@ -278,11 +295,33 @@ class Gator:
         """Lease the next due task of this queue, waiting up to ``timeout`` seconds."""
         return self.broker.reserve(self.queue_name, lease or self.lease, timeout)
 
+    def verified(self, data: bytes) -> bytes:
+        """The payload inside ``data`` once its signature checks out.
+
+        Without a ``signing_key`` a signature is stripped unchecked (so
+        producers can start signing before workers hold the key).
+
+        Raises:
+            SignatureError: this Gator has a key and ``data`` is unsigned,
+                altered, or signed with a key it does not know.
+        """
+        if self.signer is not None:
+            return self.signer.verify(data)
+        return signing.unwrap(data)
+
     def decode_payload(self, data: bytes) -> Task[Any]:
-        """A task from a payload, applying ``allowed_modules``."""
-        if self.allowed_modules is not None and hasattr(self.task_class, "from_envelope"):
+        """A task from a payload: signature first, then ``allowed_modules``, then imports."""
+        data = self.verified(data)
+        if self.allowed_modules is not None:
             return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)
         return self.task_class.deserialize(data)
+
+    @property
+    def failed(self) -> FailedTasks:
+        """Buried tasks of this queue: list, show, requeue, purge."""
+        from alligator.failed import FailedTasks
+
+        return FailedTasks(self)
 
     def process(self, reservation: Reservation) -> Outcome:
         """Decode, run and settle one reserved task."""
@@ -332,3 +371,30 @@ class Gator:
         task.retries -= 1
         task.attempts += 1
         task.to_retrying()
+
+
+def _check_allow_list(
+    task_class: type[Task[Any]], allowed_modules: Iterable[str] | None
+) -> tuple[str, ...] | None:
+    """The allow-list as a tuple, refused when ``task_class`` could bypass it.
+
+    The list is enforced by ``Task.from_envelope``; a task class that
+    overrides ``deserialize`` imports by its own rules, so promising an
+    allow-list with it would be a lie.
+    """
+    if allowed_modules is None:
+        return None
+    if isinstance(allowed_modules, str):
+        raise ConfigurationError("allowed_modules is a list of module names, not one str")
+    allowed = tuple(allowed_modules)
+    if any(not isinstance(m, str) or not m or m.startswith(".") for m in allowed):
+        raise ConfigurationError(f"allowed_modules must be module names, got {allowed!r}")
+    overridden = getattr(task_class.deserialize, "__func__", None) is not getattr(
+        Task.deserialize, "__func__", None
+    )
+    if overridden or not hasattr(task_class, "from_envelope"):
+        raise ConfigurationError(
+            f"{task_class.__name__} overrides deserialize, so allowed_modules cannot be "
+            "enforced on it; decode through Task.from_envelope instead"
+        )
+    return allowed

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Client",
     "Codec",
+    "FailedTasksClient",
     "ReliableClient",
     "Task",
     "TaskClass",
@@ -132,6 +133,46 @@ class ReliableClient(Client, Protocol):
 
     def close(self) -> None:
         """Release connections; the client may not be used afterwards."""
+        ...
+
+
+@runtime_checkable
+class FailedTasksClient(ReliableClient, Protocol):
+    """Operations on buried tasks: put them back, or delete them for good.
+
+    A separate protocol so that a third-party :class:`ReliableClient` written
+    before these existed keeps its at-least-once delivery; every built-in
+    backend implements it, and ``alligator failed requeue|purge`` (and
+    :mod:`alligator.failed`) need it.
+    """
+
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Move the buried task ``task_id`` back to ready, due now.
+
+        Atomic: the task is either still buried or ready again, never both
+        and never neither (a backend that cannot do this in one step, like
+        beanstalkd with a new body, may leave both, never neither, and says
+        so). Its attempt count starts again from 0 and its burial reason is
+        dropped. ``data`` replaces the payload when given.
+
+        Returns:
+            The id the task is now stored under (backends with
+            server-assigned ids may give a new one when ``data`` changes), or
+            ``None`` when no buried task has that id.
+        """
+        ...
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Delete the buried task ``task_id``, or every buried task when ``None``.
+
+        Only buried tasks are touched: ready, delayed and reserved ones stay.
+        Each task is deleted atomically; purging all is not one transaction on
+        every backend, but a task buried meanwhile is either kept or deleted
+        whole.
+
+        Returns:
+            How many buried tasks were deleted.
+        """
         ...
 
 

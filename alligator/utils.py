@@ -64,19 +64,48 @@ def import_attr(module_name: str, attr_name: str) -> Any:
     return _import_attr(module_name, attr_name)
 
 
+def _dotted(name: object) -> bool:
+    return isinstance(name, str) and all(part.isidentifier() for part in name.split("."))
+
+
 def import_callable(
     module_name: str, attr_name: str, allowed_modules: Iterable[str] | None = None
 ) -> Callable[..., Any]:
-    """Import a task or hook callable, checking the allow-list first.
+    """Import a task or hook callable named by a payload, checking it first.
 
-    The allow-list is checked before anything is imported, so a payload can
-    never make a worker import a module outside it.
+    Checked before anything is imported: both names are plain dotted
+    identifiers (no relative imports, no empty names), the attribute path
+    has no dunder step (``f.__globals__`` would reach anything), and the
+    module is inside ``allowed_modules``. After the import, the callable
+    must itself be defined inside the allow-list, so a name re-exported by an
+    allowed module (``allowed.os.system``) is refused too.
+
+    Raises:
+        UnknownModuleError: a malformed or missing module.
+        UnknownCallableError: a malformed, missing or non-callable attribute.
+        DisallowedModuleError: outside ``allowed_modules``.
     """
-    if allowed_modules is not None and not module_allowed(module_name, allowed_modules):
+    if not _dotted(module_name):
+        raise UnknownModuleError(f"{module_name!r} is not a valid module name")
+    if not _dotted(attr_name):
+        raise UnknownCallableError(f"{attr_name!r} is not a valid callable name")
+    if any(part.startswith("__") for part in attr_name.split(".")):
+        raise UnknownCallableError(
+            f"{module_name}:{attr_name} goes through a dunder attribute; refused"
+        )
+    allowed = None if allowed_modules is None else tuple(allowed_modules)
+    if allowed is not None and not module_allowed(module_name, allowed):
         raise DisallowedModuleError(f"module {module_name!r} is not in allowed_modules")
     obj = import_attr(module_name, attr_name)
     if not callable(obj):
         raise UnknownCallableError(f"{module_name}:{attr_name} is not callable")
+    if allowed is not None:
+        home = getattr(obj, "__module__", None)
+        if not isinstance(home, str) or not module_allowed(home, allowed):
+            raise DisallowedModuleError(
+                f"{module_name}:{attr_name} is defined in {home!r}, which is not in "
+                "allowed_modules (a name imported into an allowed module is not allowed)"
+            )
     return obj  # type: ignore[no-any-return]
 
 

@@ -8,7 +8,8 @@ contract, with the weaker guarantees such a client can give:
 - ``release`` pushes the task again; its delay is kept only when the
   client's ``push`` accepts ``delay_until``;
 - ``bury`` cannot keep the task in the backend: it is logged at ERROR with
-  its reason and payload, and kept in :attr:`graveyard` for this process.
+  its reason and payload, and kept in :attr:`graveyard` for this process,
+  where ``requeue`` and ``purge`` find it.
 """
 
 from __future__ import annotations
@@ -119,6 +120,20 @@ class SimpleClientAdapter:
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         return list(self.graveyard)
+
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Push a task of this process's graveyard again (it exists nowhere else)."""
+        for i, task in enumerate(self.graveyard):
+            if task.task_id == task_id:
+                del self.graveyard[i]
+                return self.push(queue_name, task_id, task.data if data is None else data)
+        return None
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Forget one or every task of this process's graveyard."""
+        before = len(self.graveyard)
+        self.graveyard = [t for t in self.graveyard if task_id is not None and t.task_id != task_id]
+        return before - len(self.graveyard)
 
     def close(self) -> None:
         close = getattr(self.client, "close", None)

@@ -376,6 +376,84 @@ class Client:
         found.sort(key=lambda task: (task.buried_at, int(task.task_id)))
         return found
 
+    # -- failed-task operations ------------------------------------------
+
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Kick a buried job back to ready (same id), or replace it when ``data`` is new.
+
+        ``kick-job`` is atomic and keeps the id, and beanstalkd's ``reserves``
+        count continues. A new body is put first and the buried job deleted
+        after, so a crash in between leaves both, never neither; the new job
+        has a new id. The job's bury records are deleted last (a leftover one
+        is ignored by :meth:`buried` once the job is no longer buried).
+        """
+        tube = validate_queue_name(queue_name)
+        job_id = _job_id(task_id)
+        if job_id is None:
+            return None
+        with self._conn.session() as client:
+            if data is not None:
+                self._check_size(data)
+            try:
+                stats = client.stats_job(job_id)
+                if stats["tube"] != tube or stats["state"] != "buried":
+                    return None
+                if data is None or data == client.peek(job_id).body:
+                    client.kick_job(job_id)
+                    new_id = job_id
+                else:
+                    self._conn.use(client, tube)
+                    new_id = self._put(client, data, stats["pri"], 0, stats["ttr"])
+                    client.delete(job_id)
+            except greenstalk.NotFoundError:
+                return None  # kicked or deleted by someone else meanwhile
+            self._forget_records(client, tube, {job_id})
+        return str(new_id)
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Delete one or every buried job of the tube, then their bury records."""
+        tube = validate_queue_name(queue_name)
+        deleted: set[int] = set()
+        with self._conn.session() as client:
+            if task_id is None:
+                self._conn.use(client, tube)
+                while True:
+                    try:
+                        job = client.peek_buried()
+                    except greenstalk.NotFoundError:
+                        break
+                    _delete_quietly(client, job.id)
+                    deleted.add(job.id)
+            else:
+                job_id = _job_id(task_id)
+                if job_id is None:
+                    return 0
+                try:
+                    stats = client.stats_job(job_id)
+                    if stats["tube"] != tube or stats["state"] != "buried":
+                        return 0
+                    client.delete(job_id)
+                except greenstalk.NotFoundError:
+                    return 0
+                deleted.add(job_id)
+            self._forget_records(client, tube, None if task_id is None else deleted)
+        return len(deleted)
+
+    def _forget_records(
+        self, client: greenstalk.Client[bytes], tube: str, job_ids: set[int] | None
+    ) -> None:
+        """Delete the bury records of ``job_ids`` (of jobs no longer buried when ``None``)."""
+        for record_id, record in self._read_records(client, tube + BURIED_SUFFIX):
+            if job_ids is not None and record.job_id not in job_ids:
+                continue
+            if job_ids is None:
+                try:
+                    if client.stats_job(record.job_id)["state"] == "buried":
+                        continue
+                except greenstalk.NotFoundError:
+                    pass
+            _delete_quietly(client, record_id)
+
     def close(self) -> None:
         """Close the connection; beanstalkd makes the jobs it held ready again."""
         with self._conn.lock:

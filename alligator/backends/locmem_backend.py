@@ -414,5 +414,40 @@ class Client:
             )
             return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
 
+    # -- failed-task operations ------------------------------------------
+
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Make a buried task ready now (attempts from 0), under the store's lock."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            task = None if queue is None else queue.tasks.get(task_id)
+            if queue is None or task is None or task.state != _BURIED:
+                return None
+            if data is not None:
+                task.data = data
+            task.state = _WAITING
+            task.attempts = 0
+            task.reason = ""
+            task.buried_at = 0.0
+            queue.waiting += 1
+            self._schedule(queue, task, self._clock())
+            queue.cond.notify()
+            return task_id
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Delete one or every buried task, under the store's lock."""
+        with self._lock:
+            queue = self._store.queues.get(queue_name)
+            if queue is None:
+                return 0
+            if task_id is None:
+                doomed = [t for t in queue.tasks.values() if t.state == _BURIED]
+            else:
+                found = queue.tasks.get(task_id)
+                doomed = [found] if found is not None and found.state == _BURIED else []
+            for task in doomed:
+                self._unlink(queue, task)
+            return len(doomed)
+
     def close(self) -> None:
         """Nothing to release: the store outlives clients and is shared by name."""

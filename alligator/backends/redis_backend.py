@@ -261,6 +261,17 @@ class Client:
             for i in range(0, len(rows), 4)
         ]
 
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Make a buried task ready now (attempts from 0): one atomic script."""
+        flag = "0" if data is None else "1"
+        reply = self._run(lua.REQUEUE, queue_name, self._now(), task_id, flag, data or b"")
+        return task_id if as_int(reply) == 1 else None
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Delete one or every buried task in one atomic script."""
+        args = () if task_id is None else (task_id,)
+        return as_int(self._run(lua.PURGE, queue_name, *args))
+
     def ping(self) -> bool:
         """Whether the server answers; raises :class:`BackendConnectionError` if not."""
         return self._redis.ping()

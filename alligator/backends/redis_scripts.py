@@ -274,6 +274,42 @@ return out
 """
 )
 
+#: ARGV: now, id, has-data flag, data. Moves a buried task back to ready,
+#: due now, attempts from 0, reason dropped; returns 1, or 0 when not buried.
+REQUEUE: Final = (
+    _PRELUDE
+    + """
+local now, id = ARGV[1], ARGV[2]
+if redis.call('ZREM', buried, id) == 0 then return 0 end
+redis.call('HDEL', reason, id)
+redis.call('HDEL', attempts, id)
+local payload = ARGV[4]
+if ARGV[3] ~= '1' then payload = string.sub(redis.call('HGET', data, id) or '', W + 1) end
+enqueue(id, payload, now, nextseq(1))
+wake(1)
+return 1
+"""
+)
+
+#: ARGV: id, or none for every buried task. Returns how many were deleted.
+PURGE: Final = (
+    _PRELUDE
+    + """
+local ids = ARGV
+if #ids == 0 then ids = redis.call('ZRANGE', buried, 0, -1) end
+local n = 0
+for _, id in ipairs(ids) do
+  if redis.call('ZREM', buried, id) == 1 then
+    redis.call('HDEL', data, id)
+    redis.call('HDEL', reason, id)
+    redis.call('HDEL', attempts, id)
+    n = n + 1
+  end
+end
+return n
+"""
+)
+
 #: No ARGV. Deletes every key of the queue.
 DROP: Final = (
     _PRELUDE

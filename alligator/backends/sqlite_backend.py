@@ -106,6 +106,13 @@ _BURIED = (
     " WHERE queue = ? AND state = 2 ORDER BY seq"
 )
 _DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
+_REQUEUE = (
+    "UPDATE alligator_tasks SET state = 0, run_at = ?, data = coalesce(?, data), attempts = 0,"
+    f" reason = NULL, buried_at = NULL, seq = {_NEXT_SEQ}"
+    " WHERE queue = ? AND task_id = ? AND state = 2"
+)
+_PURGE_ONE = "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND state = 2"
+_PURGE_ALL = "DELETE FROM alligator_tasks WHERE queue = ? AND state = 2"
 
 _FIRST_PAUSE = 0.005
 _MAX_PAUSE = 0.1
@@ -394,3 +401,22 @@ class Client:
             BuriedTask(task_id, data, reason, buried_at)
             for task_id, data, reason, buried_at in rows
         ]
+
+    # -- failed-task operations ------------------------------------------
+
+    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
+        """Make a buried task ready now (attempts from 0): one UPDATE, atomic."""
+        params = (self._clock(), data, queue_name, task_id)
+        return task_id if self._change(_REQUEUE, params) else None
+
+    def purge(self, queue_name: str, task_id: str | None = None) -> int:
+        """Delete one or every buried task in one DELETE (one transaction)."""
+        params: tuple[object, ...]
+        if task_id is None:
+            sql, params = _PURGE_ALL, (queue_name,)
+        else:
+            sql, params = _PURGE_ONE, (queue_name, task_id)
+        try:
+            return int(self._conn().execute(sql, params).rowcount)
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc

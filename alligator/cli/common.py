@@ -1,21 +1,41 @@
-"""Options every subcommand shares, and building a Gator from them."""
+"""Options every subcommand shares, and building a Gator from them.
+
+Signing keys never appear on the command line (where ``ps`` would show
+them to every user of the machine): they come from a file
+(``--signing-key-file``, ``--verify-key-file``) or from the environment
+(``ALLIGATOR_SIGNING_KEY``, and ``ALLIGATOR_VERIFY_KEYS`` as a
+comma-separated list). A file given on the command line wins over the
+environment.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
 from alligator.gator import DEFAULT_DSN, Gator
 
-__all__ = ["add_target_options", "gator_from_args", "import_modules"]
+__all__ = [
+    "SIGNING_KEY_ENV",
+    "VERIFY_KEYS_ENV",
+    "add_target_options",
+    "gator_from_args",
+    "import_modules",
+    "signing_options",
+]
+
+SIGNING_KEY_ENV = "ALLIGATOR_SIGNING_KEY"
+VERIFY_KEYS_ENV = "ALLIGATOR_VERIFY_KEYS"
 
 
 def add_target_options(parser: argparse.ArgumentParser) -> None:
-    """The DSN, the queue and modules to import first."""
+    """The DSN, the queue, modules to import first, and the signing keys."""
     parser.add_argument(
         "dsn",
         nargs="?",
@@ -31,6 +51,21 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="MODULE",
         help="import MODULE first (custom codecs, task classes); repeatable",
     )
+    parser.add_argument(
+        "--signing-key-file",
+        metavar="FILE",
+        help=f"sign payloads with the key in FILE and refuse unsigned ones "
+        f"(default: ${SIGNING_KEY_ENV}, if set)",
+    )
+    parser.add_argument(
+        "--verify-key-file",
+        dest="verify_key_files",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help=f"also accept payloads signed with the key in FILE (key rotation); "
+        f"repeatable (default: ${VERIFY_KEYS_ENV}, comma-separated)",
+    )
 
 
 def import_modules(modules: Sequence[str]) -> None:
@@ -42,7 +77,42 @@ def import_modules(modules: Sequence[str]) -> None:
             raise ConfigurationError(f"--import {module}: cannot import it: {exc}") from exc
 
 
+def _read_key(path: str) -> bytes:
+    try:
+        key = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read key file {path!r}: {exc}") from exc
+    if not key:
+        raise ConfigurationError(f"key file {path!r} is empty")
+    return key
+
+
+def signing_options(
+    args: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """``signing_key`` and ``verify_keys`` for the Gator, from files or the environment."""
+    env = os.environ if environ is None else environ
+    key_file: str | None = getattr(args, "signing_key_file", None)
+    verify_files: list[str] = getattr(args, "verify_key_files", None) or []
+    signing_key: bytes | None = None
+    if key_file:
+        signing_key = _read_key(key_file)
+    elif env.get(SIGNING_KEY_ENV):
+        signing_key = env[SIGNING_KEY_ENV].encode()
+    verify_keys = [_read_key(path) for path in verify_files]
+    if not verify_files and env.get(VERIFY_KEYS_ENV):
+        verify_keys = [k.strip().encode() for k in env[VERIFY_KEYS_ENV].split(",") if k.strip()]
+    if signing_key is None:
+        if verify_keys:
+            raise ConfigurationError(
+                f"verify keys were given but no signing key (--signing-key-file or "
+                f"${SIGNING_KEY_ENV})"
+            )
+        return {}
+    return {"signing_key": signing_key, "verify_keys": verify_keys}
+
+
 def gator_from_args(args: argparse.Namespace, **options: Any) -> Gator:
     """A Gator for the parsed target options, after importing ``--import`` modules."""
     import_modules(args.imports)
-    return Gator(args.dsn, queue_name=args.queue, **options)
+    return Gator(args.dsn, queue_name=args.queue, **{**signing_options(args), **options})

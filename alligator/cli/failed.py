@@ -1,51 +1,127 @@
-"""``python -m alligator failed list|show``: the tasks buried on a queue."""
+"""``python -m alligator failed list|show|requeue|purge``: a queue's buried tasks.
+
+The commands are thin wrappers over :class:`alligator.failed.FailedTasks`,
+so the CLI and the Python API behave the same.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 from typing import Any
 
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.exceptions import ConfigurationError
+from alligator.records import BuriedTask
 
 __all__ = ["register"]
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("failed", help="list and inspect buried tasks")
+    parser = commands.add_parser("failed", help="list, inspect, requeue and purge buried tasks")
     actions = parser.add_subparsers(dest="action", required=True)
+
     listing = actions.add_parser("list", help="one line per buried task")
     add_target_options(listing)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(handler=run_list)
+
     show = actions.add_parser("show", help="a buried task's reason and traceback")
     add_target_options(show)
     show.add_argument("task_id")
     show.set_defaults(handler=run_show)
+
+    requeue = actions.add_parser("requeue", help="put buried tasks back with fresh retries")
+    add_target_options(requeue)
+    _add_selection(requeue)
+    requeue.add_argument(
+        "--retries",
+        type=int,
+        default=None,
+        help="new retry budget (default: the budget the task was first given)",
+    )
+    requeue.set_defaults(handler=run_requeue)
+
+    purge = actions.add_parser("purge", help="delete buried tasks for good")
+    add_target_options(purge)
+    _add_selection(purge)
+    purge.set_defaults(handler=run_purge)
+
+
+def _add_selection(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("task_ids", nargs="*", metavar="TASK_ID")
+    parser.add_argument("--all", action="store_true", help="every buried task of the queue")
+
+
+def _selected(args: argparse.Namespace) -> list[str] | None:
+    """The ids asked for, or ``None`` for ``--all``; exactly one of the two."""
+    if args.all == bool(args.task_ids):
+        raise ConfigurationError("give TASK_ID(s) or --all (one of the two)")
+    return None if args.all else list(args.task_ids)
 
 
 def _when(timestamp: float) -> str:
     return dt.datetime.fromtimestamp(timestamp, dt.UTC).isoformat(timespec="seconds")
 
 
+def _last_line(task: BuriedTask) -> str:
+    text = task.reason.strip()
+    return text.splitlines()[-1] if text else ""
+
+
 def run_list(args: argparse.Namespace) -> int:
     with gator_from_args(args) as gator:
-        buried = gator.broker.buried(args.queue)
+        buried = gator.failed.list()
     for task in buried:
-        last_line = task.reason.strip().splitlines()[-1] if task.reason.strip() else ""
-        print(f"{task.task_id}  {_when(task.buried_at)}  {last_line}")
+        if args.json:
+            row = {
+                "task_id": task.task_id,
+                "buried_at": task.buried_at,
+                "bytes": len(task.data),
+                "reason": task.reason,
+            }
+            print(json.dumps(row))
+        else:
+            print(f"{task.task_id}  {_when(task.buried_at)}  {_last_line(task)}")
     return 0
 
 
 def run_show(args: argparse.Namespace) -> int:
     with gator_from_args(args) as gator:
-        buried = gator.broker.buried(args.queue)
-    for task in buried:
-        if task.task_id == args.task_id:
-            print(f"task:      {task.task_id}")
-            print(f"queue:     {args.queue}")
-            print(f"buried at: {_when(task.buried_at)}")
-            print(f"payload:   {len(task.data)} bytes")
-            print(task.reason)
-            return 0
-    raise ConfigurationError(f"no buried task {args.task_id!r} on queue {args.queue!r}")
+        task = gator.failed.show(args.task_id)
+    print(f"task:      {task.task_id}")
+    print(f"queue:     {args.queue}")
+    print(f"buried at: {_when(task.buried_at)}")
+    print(f"payload:   {len(task.data)} bytes")
+    print(task.reason)
+    return 0
+
+
+def run_requeue(args: argparse.Namespace) -> int:
+    ids = _selected(args)
+    with gator_from_args(args) as gator:
+        failed = gator.failed
+        if ids is None:
+            ids = [task.task_id for task in failed.list()]
+        for task_id in ids:
+            new_id = failed.requeue(task_id, retries=args.retries)
+            print(f"requeued {task_id}" + (f" as {new_id}" if new_id != task_id else ""))
+    return 0
+
+
+def run_purge(args: argparse.Namespace) -> int:
+    ids = _selected(args)
+    with gator_from_args(args) as gator:
+        failed = gator.failed
+        if ids is None:
+            count = failed.purge()
+        else:
+            missing = [task_id for task_id in ids if failed.purge(task_id) == 0]
+            if missing:
+                raise ConfigurationError(
+                    f"no buried task {', '.join(map(repr, missing))} on queue {args.queue!r}"
+                )
+            count = len(ids)
+    print(f"purged {count} buried task(s)")
+    return 0

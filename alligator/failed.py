@@ -1,0 +1,164 @@
+"""Failed-task operations: list, show, requeue and purge the buried tasks of a queue.
+
+A task is buried when it failed with no retries left, or when a worker
+refused its payload (undecodable, a missing or disallowed callable, a bad
+signature). Nothing is silently dropped: it stays buried, with the reason
+(for a failure, the traceback), until someone requeues or purges it::
+
+    failed = gator.failed                  # a FailedTasks for gator's queue
+    for task in failed.list():             # oldest burial first
+        print(task.task_id, task.reason.splitlines()[-1])
+    failed.requeue(task_id)                # back to ready, with fresh retries
+    failed.purge(task_id)                  # or delete it for good
+    failed.purge()                         # every buried task of the queue
+
+The same operations are ``python -m alligator failed list|show|requeue|purge``.
+
+Requeueing with fresh retries rewrites the payload: the envelope's
+``retries`` becomes the budget it was first given (its remaining retries plus
+the attempts already spent) or the number asked for, and ``attempts`` starts
+from 0. A payload that cannot be decoded (buried for that reason) is put back
+unchanged, e.g. once the missing module is deployed. Signed payloads are
+verified before they are rewritten and signed again with the Gator's key, so
+requeue never launders a forged payload into a signed one: a payload that
+fails verification is refused, and a signed payload cannot be requeued
+without the key.
+
+Each requeue and purge is atomic on the backend (one SQL statement, one Lua
+script, one lock hold; on beanstalkd a ``kick-job``, or a put-then-delete
+that can leave a duplicate but never loses the task when the payload
+changes). A requeued task keeps its id, except on beanstalkd when its payload
+was rewritten: there the new id is returned.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from alligator import codecs, signing
+from alligator.exceptions import CodecError, ConfigurationError, TaskNotFoundError
+from alligator.protocols import FailedTasksClient
+from alligator.records import BuriedTask
+
+if TYPE_CHECKING:
+    from alligator.gator import Gator
+
+__all__ = ["FailedTasks"]
+
+log = logging.getLogger("alligator.failed")
+
+
+class FailedTasks:
+    """The buried tasks of one Gator's queue.
+
+    Args:
+        gator: Gives the backend, the queue, and the signing keys.
+        queue_name: Another queue of the same backend (default: the Gator's).
+    """
+
+    def __init__(self, gator: Gator, queue_name: str | None = None) -> None:
+        self.gator = gator
+        self.queue_name = queue_name or gator.queue_name
+
+    def __repr__(self) -> str:
+        return f"<FailedTasks {self.gator.conn_string!r} queue={self.queue_name!r}>"
+
+    def _client(self) -> FailedTasksClient:
+        broker = self.gator.broker
+        if not isinstance(broker, FailedTasksClient):
+            raise ConfigurationError(
+                f"{type(broker).__name__} cannot requeue or purge buried tasks "
+                "(it does not implement alligator.protocols.FailedTasksClient)"
+            )
+        return broker
+
+    def list(self) -> list[BuriedTask]:
+        """Every buried task of the queue, oldest burial first."""
+        return self.gator.broker.buried(self.queue_name)
+
+    def __len__(self) -> int:
+        return self.gator.broker.stats(self.queue_name).buried
+
+    def show(self, task_id: str) -> BuriedTask:
+        """One buried task, with its payload and full reason.
+
+        Raises:
+            TaskNotFoundError: no buried task has that id.
+        """
+        for task in self.list():
+            if task.task_id == task_id:
+                return task
+        raise TaskNotFoundError(f"no buried task {task_id!r} on queue {self.queue_name!r}")
+
+    def requeue(self, task_id: str, *, retries: int | None = None) -> str:
+        """Put a buried task back on the queue, due now, with fresh retries.
+
+        Args:
+            task_id: The buried task.
+            retries: Its new retry budget; by default the budget it was
+                first given.
+
+        Returns:
+            The id it is now stored under (new only on beanstalkd when the
+            payload was rewritten).
+
+        Raises:
+            TaskNotFoundError: no buried task has that id (any more).
+            SignatureError: its signature does not verify with the Gator's keys.
+            ConfigurationError: it is signed but the Gator has no key to
+                sign the refreshed payload, or the backend cannot requeue.
+        """
+        if retries is not None and (isinstance(retries, bool) or retries < 0):
+            raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
+        client = self._client()
+        buried = self.show(task_id)
+        data = self._refreshed(buried, retries)
+        new_id = client.requeue(self.queue_name, task_id, data)
+        if new_id is None:
+            raise TaskNotFoundError(
+                f"buried task {task_id!r} on queue {self.queue_name!r} was requeued or "
+                "purged by someone else meanwhile"
+            )
+        log.info("requeued buried task %s on %r as %s", task_id, self.queue_name, new_id)
+        return new_id
+
+    def requeue_all(self, *, retries: int | None = None) -> builtins.list[str]:
+        """Requeue every buried task (oldest first); returns their ids."""
+        return [self.requeue(task.task_id, retries=retries) for task in self.list()]
+
+    def purge(self, task_id: str | None = None) -> int:
+        """Delete one buried task, or all of them when ``task_id`` is ``None``.
+
+        Returns:
+            How many were deleted (0 when ``task_id`` is not buried).
+        """
+        count = self._client().purge(self.queue_name, task_id)
+        log.info("purged %d buried task(s) on %r", count, self.queue_name)
+        return count
+
+    def _refreshed(self, buried: BuriedTask, retries: int | None) -> bytes | None:
+        """The payload with a fresh retry budget, or ``None`` to keep it as is."""
+        gator = self.gator
+        signed = signing.is_signed(buried.data)
+        if signed and gator.signer is None:
+            raise ConfigurationError(
+                f"buried task {buried.task_id!r} is signed: requeueing it with fresh "
+                "retries needs the signing key (signing_key=, or --signing-key-file / "
+                "ALLIGATOR_SIGNING_KEY on the command line)"
+            )
+        inner = gator.verified(buried.data)  # SignatureError propagates: never launder
+        try:
+            codec = codecs.sniff(inner)
+            envelope = codec.decode(inner)
+        except CodecError:
+            if retries is not None:
+                raise
+            return None  # buried as undecodable: put back exactly as it was
+        fresh = envelope.retries + envelope.attempts if retries is None else retries
+        envelope = msgspec.structs.replace(envelope, retries=fresh, attempts=0, delay_until=None)
+        data = codec.encode(envelope)
+        return gator.signer.sign(data) if gator.signer is not None else data
