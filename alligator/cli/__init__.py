@@ -24,8 +24,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
+def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip: int) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
+    # What followed the subcommand, for a pool to hand on to its children.
+    args.argv = argv[skip:]
     try:
         code: int = args.handler(args)
     except AlligatorError as exc:
@@ -36,12 +39,14 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> in
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``python -m alligator``."""
-    return _dispatch(build_parser(), argv)
+    return _dispatch(build_parser(), argv, skip=1)
 
 
 def latergator(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``latergator`` script: ``latergator DSN [options]`` runs a worker."""
-    parser = argparse.ArgumentParser(prog="latergator", description="Run an Alligator worker.")
+    parser = argparse.ArgumentParser(
+        prog="latergator", description="Run an Alligator worker.", conflict_handler="resolve"
+    )
     worker.add_options(parser)
-    parser.set_defaults(handler=worker.run)
-    return _dispatch(parser, argv)
+    parser.set_defaults(handler=worker.run, command_prefix=["worker"])
+    return _dispatch(parser, argv, skip=0)

@@ -1,29 +1,68 @@
-"""``python -m alligator worker`` and ``latergator``: run a worker."""
+"""``python -m alligator worker`` and ``latergator``: run a worker, or a pool of them.
+
+Without ``--processes`` the worker runs in this process (``--threads M``: M
+workers in threads). With ``--processes N`` this process supervises N child
+processes, each running this same command with ``--processes 0`` appended
+(argparse keeps the last value), so every other option reaches the children
+unchanged, including options added to the shared target options later.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import sys
 from typing import Any
 
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.constants import DEFAULT_LEASE
+from alligator.constants import ALL, DEFAULT_LEASE
+from alligator.exceptions import ConfigurationError
+from alligator.gator import Gator
+from alligator.pool import PARENT_ENV, Pool, run_threads, watch_parent
 from alligator.workers import Worker
 
-__all__ = ["add_options", "register", "run"]
+__all__ = ["add_options", "add_queue_option", "queues_of", "register", "run"]
+
+
+def add_queue_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """Make ``-q/--queue`` repeatable (the parser needs ``conflict_handler="resolve"``)."""
+    parser.add_argument(
+        "-q", "--queue", dest="queue", action="append", default=None, metavar="QUEUE", help=help
+    )
+
+
+def queues_of(args: argparse.Namespace) -> list[str]:
+    """The ``--queue`` values in the order given, or the default queue."""
+    queues: list[str] = args.queue or [ALL]
+    if len(set(queues)) != len(queues):
+        raise ConfigurationError(f"--queue names a queue twice: {queues}")
+    return queues
 
 
 def add_options(parser: argparse.ArgumentParser) -> None:
     add_target_options(parser)
+    add_queue_option(
+        parser,
+        f"queue to consume; repeat for several, highest priority first: the first is "
+        f"drained before the next is touched (default: {ALL})",
+    )
     parser.add_argument(
-        "-m", "--max-tasks", type=int, default=0, help="stop after N tasks (default: never)"
+        "-m",
+        "--max-tasks",
+        type=int,
+        default=0,
+        help="stop after N tasks (default: never); in a pool, a child that reaches N "
+        "exits and a fresh one replaces it",
     )
     parser.add_argument(
         "-n",
         "--nap-time",
         type=float,
         default=0.1,
-        help="seconds between polls for backends that cannot block (default: 0.1)",
+        help="seconds between polls for backends that cannot block, and the longest an "
+        "idle worker of several queues waits before looking at the lower ones (default: 0.1)",
     )
     parser.add_argument(
         "--lease",
@@ -39,6 +78,22 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="only run callables from MODULE and its submodules; repeatable",
     )
     parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="supervise N worker processes, restarting any that die (default: 0, run the "
+        "worker in this process)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        metavar="M",
+        help="workers per process, each in its own thread: for tasks that mostly wait on "
+        "I/O (default: 1)",
+    )
+    parser.add_argument(
         "-l",
         "--log-level",
         default="INFO",
@@ -47,16 +102,48 @@ def add_options(parser: argparse.ArgumentParser) -> None:
 
 
 def register(commands: Any) -> None:
-    parser = commands.add_parser("worker", help="run a worker")
+    parser = commands.add_parser("worker", help="run a worker", conflict_handler="resolve")
     add_options(parser)
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, command_prefix=["worker"])
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one worker in this process until it is stopped."""
+    """Run a worker (or M worker threads) here, or supervise a pool of processes."""
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    gator = gator_from_args(args, lease=args.lease, allowed_modules=args.allowed_modules)
-    Worker(gator, max_tasks=args.max_tasks, nap_time=args.nap_time).run_forever()
+    if args.processes < 0 or args.threads < 1:
+        raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
+    if args.processes:
+        return _run_pool(args)
+    gators = [_gator(args) for _ in range(args.threads)]
+    workers = [
+        Worker(gator, max_tasks=args.max_tasks, to_consume=queues_of(args), nap_time=args.nap_time)
+        for gator in gators
+    ]
+    parent = os.environ.get(PARENT_ENV)
+    if parent is not None and parent.isdigit():
+        watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
+    try:
+        if len(workers) == 1:
+            workers[0].run_forever()
+        else:
+            run_threads(workers)
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    finally:
+        for gator in gators:
+            gator.close()
     return 0
+
+
+def _gator(args: argparse.Namespace) -> Gator:
+    first = argparse.Namespace(**{**vars(args), "queue": queues_of(args)[0]})
+    return gator_from_args(first, lease=args.lease, allowed_modules=args.allowed_modules)
+
+
+def _run_pool(args: argparse.Namespace) -> int:
+    # Fail here, once, on what every child would fail on (bad DSN, --import).
+    _gator(args).close()
+    command = [sys.executable, "-m", "alligator", *args.command_prefix, *args.argv]
+    return Pool([*command, "--processes", "0"], args.processes).run()
