@@ -30,7 +30,7 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
 ]
-exclude_patterns = ["_build", "_scripts", "examples", "README.md"]
+exclude_patterns = ["_build", "_generated", "_scripts", "examples"]
 root_doc = "index"
 html_theme = "alabaster"
 html_static_path: list[str] = []

@@ -34,6 +34,7 @@ from sybil import Sybil
 from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 
+from alligator import Gator
 from tests.servers import ServerProcess, free_port, require_binary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,6 +143,9 @@ def test_page_examples(page: str, request: pytest.FixtureRequest, example_app: P
         else:
             ran += 1
     # Then none failed (evaluate raises on failure), and the skips are deliberate
+    for value in document.namespace.values():
+        if isinstance(value, Gator):
+            value.close()  # a safety net: pages close their network Gators themselves
     print(f"{page}: {ran} examples run, {skipped} skipped")
 
 
