@@ -310,7 +310,12 @@ class Gator:
         return signing.unwrap(data)
 
     def decode_payload(self, data: bytes) -> Task[Any]:
-        """A task from a payload: signature first, then ``allowed_modules``, then imports."""
+        """A task from a payload: size, signature, ``allowed_modules``, then imports."""
+        if len(data) > self.max_payload:
+            raise PayloadTooLarge(
+                f"payload is {len(data):,} bytes, over this Gator's {self.max_payload:,}-byte "
+                "limit; it was not written through a Gator with the same max_payload"
+            )
         data = self.verified(data)
         if self.allowed_modules is not None:
             return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)

@@ -1,0 +1,293 @@
+"""Security: payload signing and rotation, the module allow-list, size limits.
+
+What is promised: a worker with a signing key runs only payloads signed by a
+key it knows; a worker with ``allowed_modules`` never imports a module
+outside them (hooks included); oversized payloads are refused at enqueue;
+and nothing in the package unpickles or evaluates payload data.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alligator import Gator, codecs, signing
+from alligator.cli.common import signing_options
+from alligator.constants import ENVELOPE_VERSION
+from alligator.exceptions import (
+    ConfigurationError,
+    DisallowedModuleError,
+    PayloadTooLarge,
+    SignatureError,
+    UnknownCallableError,
+    UnknownModuleError,
+)
+from alligator.retry import Backoff
+from alligator.utils import import_callable
+from alligator.wire import Envelope
+from tests import tasks
+from tests.seed.skinnytask import SkinnyTask
+
+KEY = "k" * 32
+OLD_KEY = "o" * 32
+OTHER_KEY = "x" * 32
+FORBIDDEN = "tests.chaos.forbidden"
+
+
+def envelope(module: str, name: str, *args: object, **extra: object) -> bytes:
+    env = Envelope(ENVELOPE_VERSION, "t1", module, name, args=args)
+    for field, value in extra.items():
+        setattr(env, field, value)
+    return codecs.JSON.encode(env)
+
+
+def run_raw(gator: Gator, data: bytes) -> tuple[str, str]:
+    """Push raw bytes, let ``gator`` process them; (action, burial reason or '')."""
+    gator.broker.push(gator.queue_name, "raw", data)
+    reservation = gator.reserve()
+    assert reservation is not None
+    outcome = gator.process(reservation)
+    buried = gator.broker.buried(gator.queue_name)
+    return outcome.action, buried[-1].reason if buried else ""
+
+
+# -- the Signer -------------------------------------------------------------
+
+
+def test_signed_payload_round_trips_and_carries_the_header() -> None:
+    signer = signing.Signer(KEY)
+    signed = signer.sign(b"payload")
+    assert signed.startswith(signing.MAGIC)
+    assert len(signed) == len(b"payload") + signing.OVERHEAD
+    assert signer.verify(signed) == b"payload"
+
+
+@settings(max_examples=200)
+@given(payload=st.binary(max_size=64), data=st.data())
+def test_changing_any_byte_breaks_the_signature(payload: bytes, data: st.DataObject) -> None:
+    # Given a signed payload
+    signer = signing.Signer(KEY)
+    signed = bytearray(signer.sign(payload))
+    # When any one byte (header, key id, MAC or payload) is changed
+    index = data.draw(st.integers(0, len(signed) - 1))
+    signed[index] ^= data.draw(st.integers(1, 255))
+    # Then verification fails
+    with pytest.raises(SignatureError):
+        signer.verify(bytes(signed))
+
+
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        (b'[1,"t","m","f"]', "not signed"),
+        (signing.MAGIC + b"short", "truncated"),
+        (signing.Signer(OTHER_KEY).sign(b"x"), "unknown key"),
+    ],
+)
+def test_unsigned_truncated_and_foreign_payloads_are_refused(data: bytes, words: str) -> None:
+    with pytest.raises(SignatureError, match=words) as caught:
+        signing.Signer(KEY).verify(data)
+    assert caught.value.data == data
+
+
+def test_verify_keys_accept_other_keys_but_never_sign() -> None:
+    old = signing.Signer(OLD_KEY).sign(b"queued before the rotation")
+    rotated = signing.Signer(KEY, verify_keys=[OLD_KEY])
+    assert rotated.verify(old) == b"queued before the rotation"
+    assert rotated.sign(b"x")[4:12] == signing.key_id(KEY)
+
+
+def test_short_keys_are_refused_and_keys_never_shown() -> None:
+    with pytest.raises(ConfigurationError, match="at least 16 bytes"):
+        signing.Signer("short")
+    assert KEY not in repr(signing.Signer(KEY))
+    with pytest.raises(ConfigurationError, match="needs a signing_key"):
+        Gator("locmem://", verify_keys=[KEY])
+
+
+# -- signing through Gator and Worker -----------------------------------------
+
+
+def test_signed_producer_and_worker_run_the_task(locmem_dsn: str) -> None:
+    producer = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    producer.task(tasks.add, 2, 3)
+    assert worker.pop() == 5
+
+
+@pytest.mark.parametrize(
+    ("payload", "words"),
+    [
+        (envelope("tests.tasks", "add", 1, 2), "not signed"),
+        (signing.Signer(OTHER_KEY).sign(envelope("tests.tasks", "add", 1, 2)), "unknown key"),
+        (
+            signing.Signer(KEY).sign(envelope("tests.tasks", "add", 1, 2))[:-3] + b"9]]",
+            "altered",
+        ),
+    ],
+    ids=["unsigned", "wrong-key", "tampered"],
+)
+def test_worker_with_a_key_buries_unsigned_forged_and_tampered_payloads(
+    locmem_dsn: str, payload: bytes, words: str
+) -> None:
+    worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    action, reason = run_raw(worker, payload)
+    assert action == "bury"
+    assert "SignatureError" in reason and words in reason
+    assert tasks.EVENTS == []  # never ran
+
+
+def test_worker_without_a_key_accepts_signed_payloads_during_rollout(locmem_dsn: str) -> None:
+    Gator(locmem_dsn, queue_name="q", signing_key=KEY).task(tasks.add, 1, 1)
+    assert Gator(locmem_dsn, queue_name="q").pop() == 2
+
+
+def test_rotation_old_payloads_still_run_and_retries_get_the_new_key(locmem_dsn: str) -> None:
+    # Given a task signed with the old key, which fails once
+    old = Gator(locmem_dsn, queue_name="q", signing_key=OLD_KEY)
+    with old.options(retries=1) as opts:
+        opts.task(tasks.fail_times, "rot", 1)
+    # When a worker on the new key (old one kept for verification) runs it
+    new = Gator(
+        locmem_dsn,
+        queue_name="q",
+        signing_key=KEY,
+        verify_keys=[OLD_KEY],
+        backoff=Backoff(base=0, jitter=0),
+    )
+    assert new.pop() is None  # failed, released for a retry
+    # Then the retry is signed with the new key, which a new-key-only worker accepts
+    [waiting] = [new.broker.reserve("q", 30)]
+    assert waiting is not None and waiting.data[4:12] == signing.key_id(KEY)
+    new.broker.release("q", waiting)
+    assert Gator(locmem_dsn, queue_name="q", signing_key=KEY).pop() == "rot"
+
+
+def test_requeue_never_launders_a_forged_payload(locmem_dsn: str) -> None:
+    # Given a forged payload buried by a worker with a key
+    worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    run_raw(worker, signing.Signer(OTHER_KEY).sign(envelope("tests.tasks", "add", 1, 2)))
+    [buried] = worker.failed.list()
+    # When it is requeued, it is refused rather than re-signed
+    with pytest.raises(SignatureError):
+        worker.failed.requeue(buried.task_id)
+    # And a signed payload cannot be requeued with fresh retries without the key
+    with pytest.raises(ConfigurationError, match="needs the signing key"):
+        Gator(locmem_dsn, queue_name="q").failed.requeue(buried.task_id)
+
+
+def test_requeued_signed_task_is_signed_again_and_runs(locmem_dsn: str) -> None:
+    gator = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    gator.task(tasks.fail, "once")
+    gator.pop()
+    [buried] = gator.failed.list()
+    gator.failed.requeue(buried.task_id)
+    reservation = gator.reserve()
+    assert reservation is not None
+    assert gator.verified(reservation.data)  # a valid signature
+
+
+# -- the allow-list -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [
+        (envelope(FORBIDDEN, "run"), "DisallowedModuleError"),
+        (envelope("tests.tasks", "add", 1, 2, on_start=f"{FORBIDDEN}:run"), "Disallowed"),
+        (envelope("tests.tasks", "add", 1, 2, on_error=f"{FORBIDDEN}:run"), "Disallowed"),
+        (envelope("tests.tasks", "os.system", "true"), "DisallowedModuleError"),
+        (envelope("tests.tasks", "Thing.__init__.__globals__"), "dunder"),
+        (envelope("..tasks", "add"), "not a valid module name"),
+    ],
+    ids=["module", "on_start-hook", "on_error-hook", "re-export", "dunder", "relative"],
+)
+def test_allow_list_refuses_before_importing(locmem_dsn: str, payload: bytes, error: str) -> None:
+    # Given a worker allowed to run tests.tasks only
+    sys.modules.pop(FORBIDDEN, None)
+    worker = Gator(locmem_dsn, queue_name="q", allowed_modules=["tests.tasks"])
+    # When a payload names something outside it
+    action, reason = run_raw(worker, payload)
+    # Then it is buried with the reason, and the forbidden module was never imported
+    assert action == "bury"
+    assert error in reason
+    assert FORBIDDEN not in sys.modules
+    assert tasks.EVENTS == []
+
+
+def test_allow_list_admits_its_modules_and_submodules(locmem_dsn: str) -> None:
+    worker = Gator(locmem_dsn, queue_name="q", allowed_modules=["tests"])
+    Gator(locmem_dsn, queue_name="q").task(tasks.add, 4, 5)
+    assert worker.pop() == 9
+
+
+def test_without_an_allow_list_any_importable_callable_runs(locmem_dsn: str) -> None:
+    # The honest default: a writer to the queue can name any importable function.
+    worker = Gator(locmem_dsn, queue_name="q")
+    action, _ = run_raw(worker, envelope("os.path", "join", "a", "b"))
+    assert action == "ack"
+
+
+def test_import_callable_checks_names_before_importing() -> None:
+    with pytest.raises(UnknownModuleError):
+        import_callable("", "f")
+    with pytest.raises(UnknownCallableError):
+        import_callable("tests.tasks", "add; import os")
+    with pytest.raises(DisallowedModuleError):
+        import_callable(FORBIDDEN, "run", ["tests.tasks"])
+    assert FORBIDDEN not in sys.modules
+
+
+def test_allow_list_with_a_task_class_that_bypasses_it_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="cannot be enforced"):
+        Gator("locmem://", task_class=SkinnyTask, allowed_modules=["tests"])
+    with pytest.raises(ConfigurationError, match="not one str"):
+        Gator("locmem://", allowed_modules="tests")
+
+
+# -- sizes and forbidden constructs ---------------------------------------------
+
+
+def test_oversized_task_is_refused_at_enqueue(locmem_dsn: str) -> None:
+    gator = Gator(locmem_dsn, queue_name="q", max_payload=1000, signing_key=KEY)
+    with pytest.raises(PayloadTooLarge, match="over the 1,000-byte limit"):
+        gator.task(tasks.add, "x" * 2000, "y")  # type: ignore[arg-type]
+    assert gator.len() == 0
+
+
+def test_oversized_payload_found_by_a_worker_is_buried(locmem_dsn: str) -> None:
+    worker = Gator(locmem_dsn, queue_name="q", max_payload=100)
+    action, reason = run_raw(worker, b"[" + b" " * 200)
+    assert action == "bury" and "PayloadTooLarge" in reason
+
+
+def test_the_package_never_unpickles_or_evaluates() -> None:
+    package = Path(__file__).resolve().parent.parent / "alligator"
+    for path in package.rglob("*.py"):
+        source = path.read_text()
+        for word in ("import pickle", "pickle.loads", "eval(", "exec(", "marshal.loads"):
+            assert word not in source, f"{word} in {path}"
+
+
+# -- the command line -----------------------------------------------------------
+
+
+def test_cli_reads_keys_from_files_or_the_environment(tmp_path: Path) -> None:
+    key_file = tmp_path / "key"
+    key_file.write_text(KEY + "\n")
+    args = argparse.Namespace(signing_key_file=str(key_file), verify_key_files=[])
+    assert signing_options(args, {}) == {"signing_key": KEY.encode(), "verify_keys": []}
+    env = {"ALLIGATOR_SIGNING_KEY": KEY, "ALLIGATOR_VERIFY_KEYS": f"{OLD_KEY}, {OTHER_KEY}"}
+    none = argparse.Namespace(signing_key_file=None, verify_key_files=[])
+    assert signing_options(none, env) == {
+        "signing_key": KEY.encode(),
+        "verify_keys": [OLD_KEY.encode(), OTHER_KEY.encode()],
+    }
+    assert signing_options(none, {}) == {}
+    with pytest.raises(ConfigurationError, match="no signing key"):
+        signing_options(none, {"ALLIGATOR_VERIFY_KEYS": OLD_KEY})
