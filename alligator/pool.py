@@ -179,7 +179,7 @@ class Pool:
         )
 
     def _reap(self, slot: _Slot, now: float) -> bool:
-        """Notice a child that exited and plan its restart; ``False`` if it failed."""
+        """Notice a child that exited and plan its restart; ``False`` if it failed a stop."""
         if slot.proc is None:
             return True
         code = slot.proc.poll()
@@ -187,7 +187,9 @@ class Pool:
             return True
         pid, slot.proc = slot.proc.pid, None
         extra = {"slot": slot.number, "child_pid": pid, "exit_code": code}
-        if code == 0:
+        # A child still starting up dies of the forwarded SIGTERM before its
+        # worker handles signals; it held no task, so that is a clean stop too.
+        if code == 0 or (self._stopping and code == -signal.SIGTERM):
             slot.failures = 0
             slot.start_at = now
             if not self._stopping:
@@ -208,7 +210,9 @@ class Pool:
                 delay,
                 extra=extra,
             )
-        return False
+        # A death before the stop was handled by restarting; only one while
+        # stopping makes the stop unclean.
+        return not self._stopping
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
