@@ -33,7 +33,8 @@ def test_a_worker_drains_the_first_queue_before_the_second(locmem_dsn: str) -> N
     worker.run_forever()
     # Then every high task ran before any low one, each queue in FIFO order
     expected = [("add", 0, i) for i in range(3)] + [("add", 100, i) for i in range(3)]
-    assert tasks.EVENTS == expected
+    ran = list(tasks.EVENTS)
+    assert ran == expected
     assert (high.len(), low.len()) == (0, 0)
     assert worker.to_consume == ("high", "low")
 
@@ -85,7 +86,8 @@ def test_worker_process_with_two_queue_options_keeps_the_priority(
         proc = subprocess.Popen(
             [sys.executable, "-m", "alligator", "worker", backend_dsn,
              "--queue", "notifications", "--queue", "images", "--import", "tests.tasks"],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=out, stderr=subprocess.STDOUT,
+            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         wait_until(lambda: len(tasks.read_ledger(ledger)) >= 100, timeout=30, interval=0.05)
