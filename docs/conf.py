@@ -1,7 +1,7 @@
 """Sphinx configuration for the Alligator documentation.
 
-Two pages include files made at build time, under ``_generated/`` (not kept
-in git): the codec table, measured on the building machine by
+Some pages include files made at build time, under ``_generated/`` (not kept
+in git): the ``--help`` of every command (``_scripts/cli_help.py``), the codec table, measured on the building machine by
 ``_scripts/codec_table.py``, and the latest benchmark results, copied from
 ``benchmarks/results/`` when the benchmark run has produced them and replaced
 by a short stub when it has not, so a fresh clone always builds.
@@ -61,6 +61,9 @@ def _generate() -> None:
     import bench_include
 
     _write_if_changed(GENERATED / "benchmarks.rst", bench_include.render_rst(ROOT, GENERATED))
+    import cli_help
+
+    cli_help.write_all(ROOT, GENERATED)
 
 
 _generate()
