@@ -1,0 +1,167 @@
+"""The chaos harness: worker processes, a killer, a ledger, and the verdict.
+
+Tasks are ``tests.tasks.record(ledger, key)``: each run appends its key to a
+ledger file with one ``O_APPEND`` write, so the ledger is the ground truth of
+what ran, however workers die. The harness enqueues the tasks, starts real
+``python -m alligator worker`` processes, SIGKILLs a random one about every
+second (starting a replacement), optionally disrupts the server once
+mid-run, and waits until every key is in the ledger and the queue is empty.
+"""
+
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from alligator import Gator
+from alligator.exceptions import BackendError
+from tests import tasks
+from tests.chaos import tasks as chaos_tasks
+from tests.servers import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Every report of this session, printed in the terminal summary.
+REPORTS: list[Report] = []
+
+
+@dataclass
+class Report:
+    """What one chaos run did and found."""
+
+    backend: str
+    tasks: int
+    kills: int = 0
+    restarts: int = 0
+    lost: int = 0
+    duplicates: int = 0
+    buried: int = 0
+    fuzzed: int = 0
+    wall: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.backend:<30} tasks={self.tasks:<5} kills={self.kills:<3} "
+            f"restarts={self.restarts} lost={self.lost} duplicates={self.duplicates:<3} "
+            f"buried={self.buried} wall={self.wall:.1f}s"
+        )
+
+
+class Workers:
+    """Worker processes of one run; every one is reaped whatever happens."""
+
+    def __init__(self, dsn: str, queue: str, lease: float, logdir: Path) -> None:
+        self.dsn, self.queue, self.lease, self.logdir = dsn, queue, lease, logdir
+        self.live: list[subprocess.Popen[bytes]] = []
+        self.started = 0
+
+    def start(self) -> None:
+        log = (self.logdir / f"worker-{self.started}.log").open("wb")
+        self.started += 1
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "alligator", "worker", self.dsn, "--queue", self.queue,
+             "--lease", str(self.lease), "--import", "tests.chaos.tasks", "--log-level", "WARNING"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+        log.close()
+        self.live.append(proc)
+
+    def kill_one(self, rng: random.Random) -> None:
+        """SIGKILL a random worker and start its replacement."""
+        victim = rng.choice(self.live)
+        victim.kill()
+        victim.wait(10)
+        self.live.remove(victim)
+        self.start()
+
+    def stop(self) -> None:
+        for proc in self.live:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.live:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+        self.live.clear()
+
+
+def enqueue(gator: Gator, ledger: Path, count: int, pause: float, chunk: int = 1000) -> list[str]:
+    keys = [str(i) for i in range(count)]
+    for start in range(0, count, chunk):
+        with gator.batch() as batch:
+            for key in keys[start : start + chunk]:
+                batch.task(chaos_tasks.record, str(ledger), key, pause)
+    return keys
+
+
+def _settled(gator: Gator) -> bool:
+    try:
+        stats = gator.broker.stats(gator.queue_name)
+    except BackendError:
+        return False
+    return stats.ready + stats.delayed + stats.reserved == 0
+
+
+def run_chaos(
+    backend: str,
+    dsn: str,
+    queue: str,
+    workdir: Path,
+    *,
+    count: int,
+    kill_every: float | None = 1.0,
+    disrupt: Callable[[], None] | None = None,
+    lease: float = 2.0,
+    workers: int = 4,
+    pause: float = 0.004,
+    timeout: float = 100.0,
+    seed: int = 0,
+) -> Report:
+    """Enqueue ``count`` tasks, drain them under fire, and report."""
+    report = Report(backend, count)
+    ledger = workdir / "ledger"
+    rng = random.Random(seed)
+    started = time.monotonic()
+    with Gator(dsn, queue_name=queue, codec="msgpack") as gator:
+        keys = enqueue(gator, ledger, count, pause)
+        pool = Workers(dsn, queue, lease, workdir)
+        try:
+            for _ in range(workers):
+                pool.start()
+            next_kill = time.monotonic() + (kill_every or 0)
+            deadline = time.monotonic() + timeout
+            while True:
+                done = len(set(tasks.read_ledger(ledger)))
+                if done >= count:
+                    break
+                now = time.monotonic()
+                if now > deadline:
+                    raise TimeoutError(f"{backend}: only {done}/{count} tasks ran")
+                if disrupt is not None and report.restarts == 0 and done >= count // 2:
+                    disrupt()
+                    report.restarts += 1
+                if kill_every is not None and now >= next_kill:
+                    pool.kill_one(rng)
+                    report.kills += 1
+                    next_kill = now + kill_every * rng.uniform(0.5, 1.5)
+                time.sleep(0.05)
+            # Tasks of killed workers come back after their lease and run again.
+            wait_until(lambda: _settled(gator), 30, 0.1, message=f"{backend} queue to empty")
+        finally:
+            pool.stop()
+        runs = Counter(tasks.read_ledger(ledger))
+        report.lost = sum(1 for key in keys if runs[key] == 0)
+        report.duplicates = sum(runs.values()) - len(runs)
+        report.buried = gator.broker.stats(queue).buried
+    report.wall = time.monotonic() - started
+    REPORTS.append(report)
+    return report

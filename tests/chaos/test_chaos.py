@@ -1,0 +1,140 @@
+# ruff: noqa: F811  (fixtures imported from tests.fixtures are parameters here)
+"""Workers SIGKILLed every second, the server disrupted mid-run: no task lost.
+
+Each backend drains its tasks with 4 worker processes while a killer
+SIGKILLs a random one about every second and starts a replacement. Once
+half the tasks have run, the server itself is disrupted: Redis (AOF,
+``appendfsync always``) and beanstalkd (binlog) are SIGKILLed and
+restarted; SQLite gets a process that takes the write lock, deletes every
+task inside its transaction, and is SIGKILLed while holding it. The cluster
+run has kills only. At the end every task ran at least once, nothing is
+left or buried, and the duplicates (allowed by at-least-once) are counted.
+A run with no kills must have no duplicates.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.harness import Report, run_chaos
+from tests.fixtures import (  # noqa: F401  (queue_name, shared_cluster: fixtures)
+    beanstalkd_server,
+    cluster_dsn,
+    queue_name,
+    redis_server,
+    shared_cluster,
+)
+from tests.servers import ServerProcess
+
+pytestmark = pytest.mark.slow
+
+KILL_RUN_TASKS = 5_000
+CALM_RUN_TASKS = 2_000
+BACKENDS = ("sqlite", "redis", "redis-cluster", "beanstalk")
+
+
+class Target:
+    """A backend for one run: its DSN and how to disrupt its server."""
+
+    def __init__(self, dsn: str, disrupt: Callable[[], None] | None = None) -> None:
+        self.dsn = dsn
+        self.disrupt = disrupt
+
+
+def _hold_sqlite_write_lock_then_die(path: Path) -> None:
+    """A process deletes every task inside a write transaction and is SIGKILLed."""
+    script = (
+        "import sqlite3, sys, time\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('BEGIN IMMEDIATE')\n"
+        "conn.execute('DELETE FROM alligator_tasks')\n"
+        "print('holding', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == b"holding\n"
+    finally:
+        proc.kill()
+        proc.wait(10)
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
+@pytest.fixture
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
+    backend: str = request.param
+    if backend == "sqlite":
+        path = tmp_path / "chaos.db"
+        yield Target(f"sqlite:///{path}", lambda: _hold_sqlite_write_lock_then_die(path))
+    elif backend == "redis":
+        server = redis_server(
+            tmp_path, "--save", "", "--appendonly", "yes", "--appendfsync", "always"
+        )
+        server.start()
+        try:
+            yield Target(f"redis://127.0.0.1:{server.port}/0", lambda: server.restart(kill=True))
+        finally:
+            server.stop()
+    elif backend == "redis-cluster":
+        nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
+        yield Target(cluster_dsn(nodes))
+    else:
+        beanstalkd = beanstalkd_server(tmp_path, binlog=True)
+        beanstalkd.start()
+        try:
+            dsn = f"beanstalk://127.0.0.1:{beanstalkd.port}?ttr=2"
+            yield Target(dsn, lambda: beanstalkd.restart(kill=True))
+        finally:
+            beanstalkd.stop()
+
+
+def _check(report: Report) -> None:
+    assert report.lost == 0, report.line()
+    assert report.buried == 0, report.line()
+
+
+@pytest.mark.parametrize("target", BACKENDS, indirect=True)
+def test_kills_and_a_server_disruption_lose_nothing(
+    target: Target, queue_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    backend = request.node.callspec.id
+    # Given 5,000 tasks and 4 workers, one SIGKILLed about every second
+    # When the server is disrupted halfway through
+    report = run_chaos(
+        f"{backend} (kills+restart)",
+        target.dsn,
+        queue_name,
+        tmp_path,
+        count=KILL_RUN_TASKS,
+        kill_every=1.0,
+        disrupt=target.disrupt,
+    )
+    # Then every task ran, nothing is left or buried (duplicates are reported)
+    _check(report)
+    assert report.kills > 0
+
+
+@pytest.mark.parametrize("target", BACKENDS, indirect=True)
+def test_without_kills_every_task_runs_exactly_once(
+    target: Target, queue_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    backend = request.node.callspec.id
+    report = run_chaos(
+        f"{backend} (no kills)",
+        target.dsn,
+        queue_name,
+        tmp_path,
+        count=CALM_RUN_TASKS,
+        kill_every=None,
+    )
+    _check(report)
+    assert report.duplicates == 0, report.line()
