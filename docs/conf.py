@@ -1,7 +1,8 @@
 """Sphinx configuration for the Alligator documentation.
 
 Some pages include files made at build time, under ``_generated/`` (not kept
-in git): the ``--help`` of every command (``_scripts/cli_help.py``), the codec table, measured on the building machine by
+in git): the ``--help`` of every command (``_scripts/cli_help.py``), the
+codec table, measured on the building machine by
 ``_scripts/codec_table.py``, and the latest benchmark results, copied from
 ``benchmarks/results/`` when the benchmark run has produced them and replaced
 by a short stub when it has not, so a fresh clone always builds.

@@ -12,9 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+LATERGATOR = "import sys; from alligator.cli import latergator; sys.exit(latergator())"
+
 #: (file stem, argv after the interpreter)
 COMMANDS: list[tuple[str, list[str]]] = [
-    ("latergator", ["-c", "import sys; from alligator.cli import latergator; sys.exit(latergator())"]),
+    ("latergator", ["-c", LATERGATOR]),
     ("main", ["-m", "alligator"]),
     ("worker", ["-m", "alligator", "worker"]),
     ("info", ["-m", "alligator", "info"]),
