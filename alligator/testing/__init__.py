@@ -57,17 +57,72 @@ Or, to use pytest fixtures, run it inside a test::
 
 ``client_machine`` / ``run_client_machine`` do the same for a plain 1.0
 client. Options: ``real_time=True`` (no clock moves; delays and leases are an
-hour long), ``strict_fifo=False`` (accept any due task, for a backend that
-promises no order), ``settings=`` (hypothesis settings replacing
+hour long), ``settings=`` (hypothesis settings replacing
 :data:`DEFAULT_SETTINGS`, e.g. ``settings(DEFAULT_SETTINGS, max_examples=500)``
-for a long soak).
+for a long soak), and the capability flags below.
+
+Capability flags
+----------------
+By default the kit holds a backend to the built-in stores' full semantics. A
+backend that legitimately differs declares it, as class attributes of a
+contract subclass or keyword arguments of the machine factories; the kit then
+still checks everything that stays meaningful:
+
+``caller_ids`` (default ``True``)
+    ``push``/``push_many`` store under the id they are given and return it.
+    ``False`` for a backend that picks its own ids (beanstalkd's job ids): the
+    kit keys every task by the id ``push`` *returned*, requires it to be a
+    non-empty string no live task of the queue has, and checks that ``get``,
+    ``Reservation.task_id`` and ``BuriedTask.task_id`` use exactly that id.
+``replaces_on_push`` (default ``True``)
+    Pushing an id the queue already holds replaces that task, whatever its
+    state. ``False`` (implied by ``caller_ids=False``): the kit never pushes a
+    duplicate id and skips the replace test.
+``release_with_data_keeps_id_and_attempts`` (default ``True``)
+    ``release(data=...)`` with a new payload keeps the task's id and its
+    ``attempts`` count. ``False`` for a backend that stores a new job instead
+    (beanstalkd cannot change a job's body): the task must still come back
+    exactly once, with the new payload, under whatever id the backend gave
+    it, and ``attempts`` may restart; the old reservation is stale.
+``strict_fifo`` (default ``True``)
+    Due tasks are taken oldest due first, a released task going behind those
+    already due. ``False`` for a backend with another order (beanstalkd goes
+    by priority then job id, so a released job keeps its place): any due
+    task is accepted.
+``reserve_sets_lease`` (contracts only, default ``True``)
+    ``reserve(lease=...)`` sets the lease. ``False`` when the lease is fixed
+    at push (beanstalkd's TTR): lease-expiry tests are skipped and stale
+    tokens are made by releasing. The real-time machine never lets a lease
+    run out anyway.
+
+For example, beanstalkd in this repository's tests::
+
+    class TestBeanstalkd(ReliableClientContract):
+        real_time = True
+        caller_ids = False
+        replaces_on_push = False
+        release_with_data_keeps_id_and_attempts = False
+        reserve_sets_lease = False
+
+        def make_client(self, clock: Clock) -> Client:
+            return Client(DSN, ttr=3600)
+
+    run_reliable_client_machine(
+        lambda clock: Client(DSN, ttr=3600),
+        real_time=True,
+        strict_fifo=False,
+        caller_ids=False,
+        replaces_on_push=False,
+        release_with_data_keeps_id_and_attempts=False,
+    )
 
 The semantics the model holds a backend to are in
 :mod:`alligator.testing.model`. In short: ``len`` counts ready and delayed
 tasks; a task is not reservable before its ``delay_until`` and is at that
 instant; reserve takes the earliest due task, ties going to the task whose due
-time was set first (push, replace or release); pushing an id already in the
-queue replaces that task whatever its state; ``get`` removes a waiting task
+time was set first (push, replace or release); tasks are known by the id
+``push`` returned; pushing an id already in the queue replaces that task
+whatever its state (unless ``replaces_on_push`` is off); ``get`` removes a waiting task
 (or one whose lease expired) and leaves held and buried tasks alone; a stale
 or forged reservation is refused by ``ack``/``release``/``bury``/``renew``
 (``False``) and changes nothing; ``attempts`` counts reservations.

@@ -38,11 +38,33 @@ class ClientContract(abc.ABC):
             advancing a :class:`FakeClock`.
         time_unit: Shortest delay or lease the backend honours, in seconds
             (beanstalkd counts whole seconds); only used in real-time mode.
+        strict_fifo: ``pop``/``reserve`` take the oldest due task first;
+            ``False`` for a backend that promises no order (order tests then
+            check only which tasks come back).
+        caller_ids: ``push`` stores under the id it is given and returns it.
+            ``False`` for a backend that picks its own ids (beanstalkd): the
+            tests then use the id ``push`` returned for ``get`` and compare
+            it with ``Reservation.task_id`` and ``BuriedTask.task_id``.
+        replaces_on_push: Pushing an id the queue holds replaces that task
+            (only meaningful with ``caller_ids``); ``False`` skips that test.
+        release_with_data_keeps_id_and_attempts: ``release`` with a new
+            payload keeps the task's id and ``attempts``. ``False`` for a
+            backend that stores a new job instead: the task must still come
+            back exactly once with the new payload, under any id.
+        reserve_sets_lease: ``reserve(lease=...)`` sets the lease. ``False``
+            for a backend that fixes it at push (beanstalkd's TTR): the tests
+            that need a lease to run out are skipped, and stale tokens are
+            made by releasing instead.
         tmp_path: A fresh directory for this test, set before ``make_client``.
     """
 
     real_time: ClassVar[bool] = False
     time_unit: ClassVar[float] = 1.0
+    strict_fifo: ClassVar[bool] = True
+    caller_ids: ClassVar[bool] = True
+    replaces_on_push: ClassVar[bool] = True
+    release_with_data_keeps_id_and_attempts: ClassVar[bool] = True
+    reserve_sets_lease: ClassVar[bool] = True
     tmp_path: Path
 
     @abc.abstractmethod
@@ -77,6 +99,20 @@ class ClientContract(abc.ABC):
         self._queues.append(name)
         return name
 
+    def check_ids(self, requested: list[str], returned: list[str]) -> None:
+        """The ids ``push`` returned: the requested ones, or distinct ones of its own."""
+        if self.caller_ids:
+            assert returned == requested
+        else:
+            assert all(isinstance(task_id, str) and task_id for task_id in returned), returned
+            assert len(set(returned)) == len(returned), f"ids are not distinct: {returned}"
+
+    def in_order(self, got: list[bytes | None]) -> list[bytes | None]:
+        """``got`` as an order test compares it: unchanged unless ``strict_fifo`` is off."""
+        if self.strict_fifo:
+            return got
+        return sorted((d for d in got if d is not None), key=repr) + [d for d in got if d is None]
+
     @pytest.fixture
     def queue(self, client: Client) -> str:
         return self.new_queue()
@@ -94,16 +130,20 @@ class ClientContract(abc.ABC):
     def test_push_returns_the_task_id_and_counts(self, client: Client, queue: str) -> None:
         # When two tasks are pushed
         ids = [client.push(queue, "t1", b"one"), client.push(queue, "t2", b"two")]
-        # Then each push returns its id and both are counted
-        assert ids == ["t1", "t2"]
+        # Then each push returns its id (the one asked for, or its own) and both are counted
+        self.check_ids(["t1", "t2"], ids)
         assert client.len(queue) == 2
+        # And the returned ids are what get takes
+        assert client.get(queue, ids[1]) == b"two"
+        assert client.get(queue, ids[0]) == b"one"
 
     def test_pop_is_first_in_first_out(self, client: Client, queue: str) -> None:
         # Given three tasks pushed in order
         for n in range(3):
             client.push(queue, f"t{n}", f"data{n}".encode())
         # When they are popped / Then they come back in push order, then None
-        assert [client.pop(queue) for _ in range(4)] == [b"data0", b"data1", b"data2", None]
+        got = [client.pop(queue) for _ in range(4)]
+        assert self.in_order(got) == self.in_order([b"data0", b"data1", b"data2", None])
         assert client.len(queue) == 0
 
     def test_an_empty_payload_is_a_task_not_an_empty_queue(
@@ -120,32 +160,32 @@ class ClientContract(abc.ABC):
     def test_payloads_are_binary_safe(self, client: Client, queue: str, payload: bytes) -> None:
         # Given tasks carrying awkward bytes
         client.push(queue, "by-pop", payload)
-        client.push(queue, "by-get", payload)
+        by_get = client.push(queue, "by-get", payload)
         # Then both pop and get return them byte for byte
-        assert client.get(queue, "by-get") == payload
+        assert client.get(queue, by_get) == payload
         assert client.pop(queue) == payload
 
     def test_get_removes_the_task_it_returns(self, client: Client, queue: str) -> None:
         # Given three tasks
-        for name in ("a", "b", "c"):
-            client.push(queue, name, name.encode())
+        ids = [client.push(queue, name, name.encode()) for name in ("a", "b", "c")]
         # When the middle one is fetched by id
-        assert client.get(queue, "b") == b"b"
+        assert client.get(queue, ids[1]) == b"b"
         # Then it is gone and the others keep their order
-        assert client.get(queue, "b") is None
+        assert client.get(queue, ids[1]) is None
         assert client.len(queue) == 2
-        assert [client.pop(queue), client.pop(queue)] == [b"a", b"c"]
+        got = [client.pop(queue), client.pop(queue)]
+        assert self.in_order(got) == self.in_order([b"a", b"c"])
 
     def test_queues_are_isolated(self, client: Client, queue: str, other_queue: str) -> None:
         # Given a task in one queue
-        client.push(queue, "mine", b"data")
+        mine = client.push(queue, "mine", b"data")
         # Then the other queue neither counts, pops, gets nor drops it
         assert client.len(other_queue) == 0
         assert client.pop(other_queue) is None
-        assert client.get(other_queue, "mine") is None
+        assert client.get(other_queue, mine) is None
         client.drop_all(other_queue)
         assert client.len(queue) == 1
-        assert client.get(queue, "mine") == b"data"
+        assert client.get(queue, mine) == b"data"
 
     def test_drop_all_empties_the_queue(self, client: Client, queue: str) -> None:
         # Given a few tasks

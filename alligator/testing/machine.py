@@ -77,6 +77,8 @@ class ClientMachine(RuleBasedStateMachine):
 
     real_time = False
     strict_fifo = True
+    caller_ids = True
+    replaces_on_push = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -85,6 +87,7 @@ class ClientMachine(RuleBasedStateMachine):
         self.queues = [unique_queue_name(), unique_queue_name()]
         self.model = QueueModel(strict_fifo=self.strict_fifo)
         self.fresh = 0
+        self.seen: list[str] = []  # every id a push returned, for get() to try
 
     def new_client(self, clock: Clock) -> Client:
         """Build the client under test; the factories override this."""
@@ -107,12 +110,36 @@ class ClientMachine(RuleBasedStateMachine):
         self.fresh += 1
         return f"{task_id}{self.fresh}"
 
+    def check_id(self, queue: str, requested: str, returned: object, taken: set[str]) -> str:
+        """The id ``push`` returned: the requested one, or with server ids a new one."""
+        if self.caller_ids:
+            assert returned == requested, (
+                f"push of {requested!r} returned {returned!r}; "
+                "a backend that picks its own ids declares caller_ids=False"
+            )
+        else:
+            assert isinstance(returned, str) and returned, f"push returned {returned!r}"
+            assert returned not in taken, (
+                f"push returned {returned!r}, the id of a task still in the queue"
+            )
+        if returned not in self.seen:
+            self.seen.append(returned)
+        return returned
+
+    def id_to_get(self, task_id: str, pick: int) -> str:
+        """With server ids, an id some push returned (live, gone, other queue) or none."""
+        if self.caller_ids:
+            return task_id
+        known = [*self.seen, "no-such-task"]
+        return known[-1 - pick % len(known)]
+
     @rule(q=QUEUES, task_id=TASK_IDS, data=PAYLOADS)
     def push_new(self, q: int, task_id: str, data: bytes) -> None:
         queue = self.queues[q]
         task_id = self.fresh_id(queue, task_id)
         now = self.now()
-        assert self.client.push(queue, task_id, data) == task_id
+        returned = self.client.push(queue, task_id, data)
+        task_id = self.check_id(queue, task_id, returned, set(self.model.tasks(queue)))
         self.model.push(queue, task_id, data, now)
 
     @rule(q=QUEUES)
@@ -131,15 +158,18 @@ class ClientMachine(RuleBasedStateMachine):
         assert data in by_data, f"pop returned {data!r}, expected one of {_ids(choices)}"
         self.model.remove(queue, by_data[data].task_id)
 
-    @rule(q=QUEUES, task_id=TASK_IDS)
-    def get(self, q: int, task_id: str) -> None:
+    @rule(q=QUEUES, task_id=TASK_IDS, pick=st.integers(0, 15))
+    def get(self, q: int, task_id: str, pick: int) -> None:
         queue = self.queues[q]
+        task_id = self.id_to_get(task_id, pick)
         now = self.now()
         task = self.model.gettable(queue, task_id, now)
         data = self.client.get(queue, task_id)
         if task is None:
             assert data is None, f"get({task_id!r}) returned {data!r}, expected None"
             return
+        if task.rekeyed and data is None:
+            return  # released as a new job under a new id: the old one is gone
         assert data == task.data, f"get({task_id!r}) returned {data!r}, expected {task.data!r}"
         self.model.remove(queue, task_id)
 
@@ -161,6 +191,7 @@ class ClientMachine(RuleBasedStateMachine):
 class ReliableClientMachine(ClientMachine):
     """Adds delays, leases, ack/release/bury/renew, stats and a moving clock."""
 
+    release_with_data_keeps_id_and_attempts = True
     reservations = Bundle("reservations")
 
     def new_client(self, clock: Clock) -> ReliableClient:
@@ -179,12 +210,21 @@ class ReliableClientMachine(ClientMachine):
     def lease(self, lease: float) -> float:
         return FAR if self.real_time else lease
 
+    @property
+    def replacing(self) -> bool:
+        """Whether pushing an id the queue holds replaces that task (else never done)."""
+        return self.caller_ids and self.replaces_on_push
+
     @rule(q=QUEUES, task_id=TASK_IDS, data=PAYLOADS, offset=st.sampled_from(DELAYS))
     def push(self, q: int, task_id: str, data: bytes, offset: float | None) -> None:
         queue = self.queues[q]
+        if not self.replacing:
+            task_id = self.fresh_id(queue, task_id)
         now = self.now()
         delay_until = self.delay(offset)
-        assert self.reliable.push(queue, task_id, data, delay_until) == task_id
+        taken = set() if self.replacing else set(self.model.tasks(queue))
+        returned = self.reliable.push(queue, task_id, data, delay_until)
+        task_id = self.check_id(queue, task_id, returned, taken)
         self.model.push(queue, task_id, data, now if delay_until is None else delay_until)
 
     @rule(
@@ -198,11 +238,22 @@ class ReliableClientMachine(ClientMachine):
     def push_many(self, q: int, items: list[tuple[str, bytes, float | None]]) -> None:
         queue = self.queues[q]
         now = self.now()
-        batch = [PushItem(task_id, data, self.delay(off)) for task_id, data, off in items]
-        assert self.reliable.push_many(queue, batch) == [item.task_id for item in batch]
-        for item in batch:
+        batch = [
+            PushItem(
+                task_id if self.replacing else self.fresh_id(queue, task_id), data, self.delay(off)
+            )
+            for task_id, data, off in items
+        ]
+        returned = self.reliable.push_many(queue, batch)
+        assert isinstance(returned, list) and len(returned) == len(batch), (
+            f"push_many of {len(batch)} tasks returned {returned!r}"
+        )
+        taken = set() if self.replacing else set(self.model.tasks(queue))
+        for item, got in zip(batch, returned, strict=True):
+            task_id = self.check_id(queue, item.task_id, got, taken)
+            taken.add(task_id)
             due = now if item.delay_until is None else item.delay_until
-            self.model.push(queue, item.task_id, item.data, due)
+            self.model.push(queue, task_id, item.data, due)
 
     @rule(target=reservations, q=QUEUES, lease=st.sampled_from(LEASES))
     def reserve(self, q: int, lease: float) -> Held | MultipleResults[Held]:
@@ -216,11 +267,18 @@ class ReliableClientMachine(ClientMachine):
             return multiple()
         assert got is not None, f"reserve returned None, expected one of {_ids(choices)}"
         task = {t.task_id: t for t in choices}.get(got.task_id)
+        if task is None and got.task_id not in self.model.tasks(queue):
+            # A task released with new data as a new job: known by its payload.
+            task = next((t for t in choices if t.rekeyed and t.data == got.data), None)
         assert task is not None, f"reserve took {got.task_id!r}, expected one of {_ids(choices)}"
         assert got.data == task.data, f"reserve gave {got.data!r}, expected {task.data!r}"
-        assert got.attempts == task.attempts + 1, (
-            f"attempts {got.attempts}, not {task.attempts + 1}"
-        )
+        if task.rekeyed:
+            assert got.attempts >= 1, f"attempts {got.attempts} of a new job"
+            self.model.rekey(queue, task, got.task_id, got.attempts)
+        else:
+            assert got.attempts == task.attempts + 1, (
+                f"attempts {got.attempts}, not {task.attempts + 1}"
+            )
         self.model.reserve(queue, got.task_id, got.token, now + lease)
         return queue, got
 
@@ -247,7 +305,9 @@ class ReliableClientMachine(ClientMachine):
         ok = self.reliable.release(queue, res, data=data, delay_until=delay_until)
         assert ok is (task is not None), _stale_msg("release", task)
         if task is not None:
-            self.model.release(queue, task, data, now if delay_until is None else delay_until)
+            due = now if delay_until is None else delay_until
+            new_job = not self.release_with_data_keeps_id_and_attempts
+            self.model.release(queue, task, data, due, new_job=new_job)
 
     @rule(held=reservations, reason=REASONS)
     def bury(self, held: Held, reason: str) -> None:
@@ -314,6 +374,8 @@ def client_machine(
     *,
     real_time: bool = False,
     strict_fifo: bool = True,
+    caller_ids: bool = True,
+    replaces_on_push: bool = True,
     settings: settings | None = None,
 ) -> type[ClientMachine]:
     """A machine for a plain 1.0 :class:`~alligator.protocols.Client`.
@@ -322,6 +384,12 @@ def client_machine(
         make_client: Called once per example with the clock to inject.
         real_time: The client cannot take a clock (a :class:`RealClock` is passed).
         strict_fifo: Check that ``pop`` returns the oldest due task.
+        caller_ids: ``push`` stores under the id it is given and returns it;
+            ``False`` for a backend that picks ids (the returned one is then
+            what ``get`` is checked with).
+        replaces_on_push: Accepted for symmetry with
+            :func:`reliable_client_machine`; this machine never pushes an id
+            the queue holds, as 1.0 leaves replacing open.
         settings: Replaces :data:`DEFAULT_SETTINGS`; derive from it to change
             one option: ``settings(DEFAULT_SETTINGS, max_examples=200)``.
 
@@ -335,6 +403,8 @@ def client_machine(
 
     Machine.real_time = real_time
     Machine.strict_fifo = strict_fifo
+    Machine.caller_ids = caller_ids
+    Machine.replaces_on_push = replaces_on_push
     Machine.TestCase.settings = settings or DEFAULT_SETTINGS
     return Machine
 
@@ -344,13 +414,25 @@ def reliable_client_machine(
     *,
     real_time: bool = False,
     strict_fifo: bool = True,
+    caller_ids: bool = True,
+    replaces_on_push: bool = True,
+    release_with_data_keeps_id_and_attempts: bool = True,
     settings: settings | None = None,
 ) -> type[ReliableClientMachine]:
     """A machine for a :class:`~alligator.protocols.ReliableClient`.
 
-    Args are those of :func:`client_machine`. In real-time mode the clock is
-    never advanced: delays and leases are an hour long, so the run checks
-    everything except expiry.
+    Args are those of :func:`client_machine`, plus:
+
+    Args:
+        replaces_on_push: Pushing an id the queue holds replaces that task;
+            ``False`` (or ``caller_ids=False``): the machine never does it.
+        release_with_data_keeps_id_and_attempts: ``release`` with a new
+            payload keeps the task's id and ``attempts``; ``False`` for a
+            backend that stores it as a new job, which must then come back
+            exactly once with the new payload, under any id, attempts restarting.
+
+    In real-time mode the clock is never advanced: delays and leases are an
+    hour long, so the run checks everything except expiry.
     """
 
     class Machine(ReliableClientMachine):
@@ -359,6 +441,9 @@ def reliable_client_machine(
 
     Machine.real_time = real_time
     Machine.strict_fifo = strict_fifo
+    Machine.caller_ids = caller_ids
+    Machine.replaces_on_push = replaces_on_push
+    Machine.release_with_data_keeps_id_and_attempts = release_with_data_keeps_id_and_attempts
     Machine.TestCase.settings = settings or DEFAULT_SETTINGS
     return Machine
 

@@ -18,6 +18,12 @@ form of the contract in :mod:`alligator.protocols`:
 * ``get`` removes and returns a waiting task, or one whose lease expired;
   a held or buried task stays and ``None`` is returned.
 * ``pop`` is an atomic reserve + ack.
+
+Tasks are keyed by the id ``push`` *returned*, which a backend may choose
+itself (beanstalkd's job ids). A backend whose ``release`` with a new payload
+stores a new job (:attr:`ModelTask.rekeyed`) gives that task a new id, maybe
+the old one, and restarts its ``attempts``: the model then knows it only by
+its payload until the next reserve says which id it has.
 """
 
 from __future__ import annotations
@@ -44,6 +50,10 @@ class ModelTask:
     deadline: float = 0.0
     reason: str | None = None
     bury_seq: int = 0
+    rekeyed: bool = False
+    """Released with a new payload by a backend that stores it as a new job:
+    the id (``task_id`` is then the old one) and ``attempts`` are unknown
+    until the next reserve."""
 
     def held(self, now: float) -> bool:
         """Whether a lease is held on the task right now."""
@@ -147,13 +157,29 @@ class QueueModel:
         """Delete a task (ack, pop, get)."""
         return self.tasks(queue).pop(task_id)
 
-    def release(self, queue: str, task: ModelTask, data: bytes | None, due: float) -> None:
-        """Put a held task back to waiting, behind tasks already due at ``due``."""
+    def release(
+        self, queue: str, task: ModelTask, data: bytes | None, due: float, *, new_job: bool = False
+    ) -> None:
+        """Put a held task back to waiting, behind tasks already due at ``due``.
+
+        With ``new_job`` (and new ``data``) the backend stored a new job: the
+        task's id and attempts are unknown until :meth:`rekey`.
+        """
         if data is not None:
             task.data = data
+            task.rekeyed = new_job
         task.token = None
         task.due = due
         task.seq = next(self._seq)
+
+    def rekey(self, queue: str, task: ModelTask, task_id: str, attempts: int) -> None:
+        """Learn the id and attempts a reserve reported for a :attr:`~ModelTask.rekeyed` task."""
+        tasks = self.tasks(queue)
+        del tasks[task.task_id]
+        task.task_id = task_id
+        task.attempts = attempts - 1  # :meth:`reserve` counts this reservation
+        task.rekeyed = False
+        tasks[task_id] = task
 
     def bury(self, task: ModelTask, reason: str) -> None:
         """Move a held task aside."""
