@@ -47,6 +47,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
 
     def line(self) -> str:
+        if self.fuzzed:
+            return f"{self.backend:<30} fuzzed={self.fuzzed:<4} buried={self.buried}"
         return (
             f"{self.backend:<30} tasks={self.tasks:<5} kills={self.kills:<3} "
             f"restarts={self.restarts} lost={self.lost} duplicates={self.duplicates:<3} "
