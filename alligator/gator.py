@@ -328,13 +328,28 @@ class Gator:
 
         return FailedTasks(self)
 
-    def process(self, reservation: Reservation) -> Outcome:
-        """Decode, run and settle one reserved task."""
+    def process(
+        self,
+        reservation: Reservation,
+        on_failure: Callable[[Reservation, Task[Any], Exception], Outcome] | None = None,
+    ) -> Outcome:
+        """Decode, run and settle one reserved task.
+
+        Args:
+            reservation: The leased task.
+            on_failure: Settles a task whose function raised; by default
+                :meth:`settle_failure` (a Worker passes its ``retry`` step).
+        """
         try:
             task = self.decode_payload(reservation.data)
         except Exception as exc:
             reason = f"cannot decode payload: {type(exc).__name__}: {exc}"
-            log.error("burying task %s: %s", reservation.task_id or "?", reason)
+            log.error(
+                "burying task %s: %s",
+                reservation.task_id or "?",
+                reason,
+                extra={"task_id": reservation.task_id, "queue": self.queue_name},
+            )
             settled = self.broker.bury(self.queue_name, reservation, reason)
             return Outcome(None, None, exc, "bury", settled)
         if reservation.task_id:
@@ -345,7 +360,7 @@ class Gator:
         try:
             result = task.run()
         except Exception as exc:
-            return self.settle_failure(reservation, task, exc)
+            return (on_failure or self.settle_failure)(reservation, task, exc)
         settled = self.broker.ack(self.queue_name, reservation)
         if not settled:
             log.warning("lease of task %s was lost before its ack", task.task_id)

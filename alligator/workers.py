@@ -28,8 +28,6 @@ from collections.abc import Iterator, Sequence
 from types import FrameType
 from typing import Any, NamedTuple
 
-import msgspec
-
 from alligator.backends.adapter import SimpleClientAdapter
 from alligator.events import NullEvents, TaskDone, WorkerEvents, WorkerStarted, WorkerStopped
 from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
@@ -228,32 +226,12 @@ class Worker:
     # -- internals ---------------------------------------------------------------
 
     def _run(self, gator: Gator, reservation: Reservation) -> Outcome:
-        """Decode, call and settle; :meth:`Gator.process` with a :meth:`retry` step."""
-        try:
-            task = gator.decode_payload(reservation.data)
-        except Exception as exc:
-            reason = f"cannot decode payload: {type(exc).__name__}: {exc}"
-            log.error(
-                "burying task %s: %s",
-                reservation.task_id or "?",
-                reason,
-                extra={"task_id": reservation.task_id, "queue": gator.queue_name},
-            )
-            settled = gator.broker.bury(gator.queue_name, reservation, reason)
-            return Outcome(None, None, exc, "bury", settled)
-        if reservation.task_id:
-            task.task_id = reservation.task_id
-        else:
-            # A 1.0 client's pop gives no id: settle under the payload's own.
-            reservation = msgspec.structs.replace(reservation, task_id=task.task_id)
-        try:
-            result = task.run()
-        except Exception as exc:
-            return self.retry(Claim(gator, reservation), task, exc)
-        settled = gator.broker.ack(gator.queue_name, reservation)
-        if not settled:
-            log.warning("lease of task %s was lost before its ack", task.task_id)
-        return Outcome(task, result, None, "ack", settled)
+        """:meth:`Gator.process` with this worker's :meth:`retry` step for failures."""
+
+        def on_failure(held: Reservation, task: Task[Any], error: Exception) -> Outcome:
+            return self.retry(Claim(gator, held), task, error)
+
+        return gator.process(reservation, on_failure)
 
     def _heartbeat(self, gator: Gator) -> Heartbeat | None:
         if isinstance(gator.broker, SimpleClientAdapter):
