@@ -5,7 +5,7 @@ a :class:`Worker` takes it off and runs it, in another process or on another
 machine.
 """
 
-from alligator import codecs, errors
+from alligator import codecs, errors, events
 from alligator.constants import (
     ALL,
     CANCELED,
@@ -33,7 +33,7 @@ from alligator.options import Batch, Options
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 from alligator.retry import Backoff
 from alligator.tasks import Task
-from alligator.workers import Worker
+from alligator.workers import Claim, Worker
 
 __version__ = "2.0.0.dev0"
 
@@ -41,6 +41,7 @@ __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     # Core
     "Backoff",
     "Batch",
+    "Claim",
     "Gator",
     "Options",
     "Outcome",
@@ -74,4 +75,5 @@ __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     # Modules
     "codecs",
     "errors",
+    "events",
 ]

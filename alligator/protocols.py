@@ -97,7 +97,9 @@ class ReliableClient(Client, Protocol):
 
         Waits up to ``timeout`` seconds for one to become due, without busy
         polling where the backend can block. Among due tasks the order is
-        FIFO by due time. Returns ``None`` when nothing became due in time.
+        FIFO by due time unless the backend documents otherwise (beanstalkd
+        orders by priority, then job id). Returns ``None`` when nothing
+        became due in time.
         """
         ...
 

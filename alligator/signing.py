@@ -23,7 +23,7 @@ Format of a signed payload (44 bytes of overhead)::
 Rotation, with no task refused along the way:
 
 1. Give every worker the new key as an extra verification key
-   (``verify_keys=[new]``; CLI ``--verify-key`` / ``ALLIGATOR_VERIFY_KEYS``).
+   (``verify_keys=[new]``; CLI ``--verify-key-file`` / ``ALLIGATOR_VERIFY_KEYS``).
 2. Switch producers (and workers) to ``signing_key=new, verify_keys=[old]``.
 3. Once no payload signed with the old key remains queued or buried, drop it.
 

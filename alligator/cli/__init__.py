@@ -1,8 +1,12 @@
-"""Command line: ``latergator DSN`` and ``python -m alligator worker|info|failed``.
+"""Run Alligator workers and inspect queues.
 
-Each subcommand lives in its own module with a ``register(subparsers)``
-function, so commands can grow without touching each other.
+``worker`` runs a worker (or a pool with --processes), ``info`` shows a
+queue's counts by state, ``failed`` lists, shows, requeues and purges buried
+tasks. ``latergator DSN`` is a shortcut for ``worker``.
 """
+
+# Each subcommand lives in its own module with a ``register(subparsers)``
+# function, so commands grow without touching each other.
 
 from __future__ import annotations
 
@@ -15,9 +19,15 @@ from alligator.exceptions import AlligatorError
 
 __all__ = ["build_parser", "latergator", "main"]
 
+_DESCRIPTION = (
+    "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
+    "--processes), 'info' shows a queue's counts by state, 'failed' lists, shows, requeues "
+    "and purges buried tasks."
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m alligator", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     for module in (worker, info, failed):
         module.register(commands)
