@@ -1,0 +1,217 @@
+"""``make bench``: every measurement of issue 5 in one run, then the report.
+
+    python -m benchmarks [--quick] [-n N] [--repeats R] [--skip peers,pool,...]
+
+Starts one private redis-server and one beanstalkd on free loopback ports,
+installs the peers into their own venv (benchmarks/.venv-peers) on first use,
+and writes benchmarks/results/results.{md,json,png}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import itertools
+import json
+import platform
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import redis
+
+from alligator import Gator
+from benchmarks import alligator_bench, peers_bench, raw, report, tasks
+from benchmarks.alligator_bench import Backend
+from benchmarks.rows import Row
+from benchmarks.servers import beanstalkd, find_binary, redis_server
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small N, one repeat (~1 min)")
+    parser.add_argument("-n", type=int, help="tasks per repeat (default 10,000; quick 1,000)")
+    parser.add_argument("--repeats", type=int, help="repeats per figure (default 3; quick 1)")
+    parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
+    parser.add_argument("--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
+    args = parser.parse_args(argv)
+    args.n = args.n or (1000 if args.quick else 10_000)
+    args.repeats = args.repeats or (1 if args.quick else 3)
+    args.wake_n = 30 if args.quick else 150
+    args.pool_tasks = 300 if args.quick else 2000
+    args.skip = {s for s in args.skip.split(",") if s}
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def versions(client: redis.Redis) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("alligator", "msgspec", "redis", "greenstalk"):
+        found[name if name != "redis" else "redis-py"] = metadata.version(name)
+    found["sqlite"] = sqlite3.sqlite_version
+    found["redis-server"] = str(client.info("server")["redis_version"])
+    beanstalk = subprocess.run(
+        [find_binary("beanstalkd"), "-v"], capture_output=True, text=True, check=False
+    )
+    found["beanstalkd"] = (beanstalk.stdout or beanstalk.stderr).split()[-1]
+    return found
+
+
+def queued_bytes(client: redis.Redis) -> int:
+    """Redis memory minus client buffers and cached scripts: what the data costs.
+
+    Without this, the first system measured would pay for loading its Lua
+    scripts and every figure would carry whatever the connections buffer.
+    """
+    info = client.info("memory")
+    overhead = int(info.get("mem_clients_normal", 0)) + int(info.get("used_memory_scripts_eval", 0))
+    return int(info["used_memory"]) - overhead
+
+
+def sample_payload() -> bytes:
+    """An Alligator msgpack envelope of ``add(1, 2)``: the raw baselines' payload."""
+    with Gator("locmem://bench-payload", codec="msgpack") as gator:
+        task = gator.task_class()
+        task.to_call(tasks.add, 1, 2)
+        return gator.serialize(task)
+
+
+def backends(
+    redis_port: int, beanstalk_port: int, workdir: Path, client: redis.Redis
+) -> list[Backend]:
+    counter = itertools.count()
+
+    def flushed() -> Callable[[], str]:
+        def fresh() -> str:
+            client.flushdb()
+            return f"redis://127.0.0.1:{redis_port}/0"
+
+        return fresh
+
+    def memory() -> int:
+        return queued_bytes(client)
+
+    def sqlite() -> str:
+        return f"sqlite:///{workdir / f'bench-{next(counter)}.db'}"
+
+    def locmem() -> str:
+        return f"locmem://bench-{next(counter)}"
+
+    found = [
+        Backend(f"redis {codec}", flushed(), codec, memory)
+        for codec in ("msgpack", "json", "json+bz2")
+    ]
+    found.append(Backend("sqlite msgpack", sqlite, "msgpack"))
+    found.append(
+        Backend("beanstalkd msgpack", lambda: f"beanstalk://127.0.0.1:{beanstalk_port}", "msgpack")
+    )
+    found.append(Backend("locmem msgpack", locmem, "msgpack", in_process=True))
+    return found
+
+
+def run_pool(tasks_n: int) -> list[dict[str, Any]]:
+    """The worker-pool engineer's 1/2/4-process figures, when their module exists."""
+    try:
+        module = importlib.import_module("benchmarks.bench_pool")
+    except ImportError:
+        return []
+    run = getattr(module, "run", None)
+    if run is None:
+        return []
+    result: list[dict[str, Any]] = run(tasks=tasks_n)
+    return result
+
+
+def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[str, str]]:
+    rows: list[Row] = []
+    with redis_server(workdir) as rserver, beanstalkd(workdir) as bserver:
+        url = f"redis://127.0.0.1:{rserver.port}/0"
+        client = redis.Redis.from_url(url)
+        found = versions(client)
+        payload = sample_payload()
+        if "raw" not in args.skip:
+            log("raw redis-py and redis-benchmark")
+            rows += raw.measure_raw(url, args.n, args.repeats, args.batch_size, payload)
+            rows += raw.measure_redis_benchmark(
+                rserver.port, args.n * 5, args.repeats, len(payload)
+            )
+        for backend in backends(rserver.port, bserver.port, workdir, client):
+            if "alligator" not in args.skip:
+                log(f"alligator {backend.label}")
+                rows += alligator_bench.measure(backend, args.n, args.repeats, args.batch_size)
+            if "wake" not in args.skip and backend.codec == "msgpack":
+                log(f"alligator {backend.label} wake-up")
+                rows += alligator_bench.measure_wake(backend, args.wake_n)
+        if "peers" not in args.skip:
+            found.update(peers_bench.peer_versions())
+            for peer in peers_bench.PEERS:
+                log(f"peer {peer.system}")
+                rows += peers_bench.measure_peer(
+                    peer,
+                    url,
+                    args.n,
+                    args.repeats,
+                    args.batch_size,
+                    flush=client.flushdb,
+                    memory=lambda: queued_bytes(client),
+                )
+        client.close()
+    return rows, found
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    if "peers" not in args.skip:
+        peers_bench.ensure_env()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="alligator-bench-") as tmp:
+        rows, found = measure_all(args, Path(tmp))
+    pool: list[dict[str, Any]] = []
+    if "pool" not in args.skip:
+        log("worker pool (benchmarks/bench_pool.py)")
+        pool = run_pool(args.pool_tasks)
+    meta: dict[str, Any] = {
+        "command": "make bench" + (" BENCH_ARGS=--quick" if args.quick else ""),
+        "machine": f"{platform.machine()} Linux, {platform.processor() or 'cpu'}, "
+        f"{len(__import__('os').sched_getaffinity(0))} cores",
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "n": args.n,
+        "repeats": args.repeats,
+        "versions": found,
+        "seconds": round(time.monotonic() - started, 1),
+        "caveat": "Numbers from a shared 2-core machine with other work running are noisy.",
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    markdown = report.render(rows, meta, pool)
+    raw_json = {"meta": meta, "rows": [row.as_dict() for row in rows], "pool": pool}
+    (args.out / "results.json").write_text(json.dumps(raw_json, indent=1) + "\n")
+    (args.out / "results.md").write_text(markdown)
+    print(markdown)
+    if peers_bench.python().exists():
+        subprocess.run(
+            [
+                str(peers_bench.python()),
+                str(peers_bench.HERE / "peers" / "chart.py"),
+                str(args.out / "results.json"),
+                str(args.out / "results.png"),
+            ],
+            check=False,
+        )
+    log(f"done in {meta['seconds']} s; wrote {args.out}/results.md, .json, .png")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,179 @@
+"""The markdown report: the table, the targets of issue 5, every figure's spread."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from benchmarks.rows import METRICS, Row
+
+__all__ = ["Target", "render", "targets"]
+
+RAW = "raw redis-py"
+#: metric -> the raw baseline metric it is a ratio to
+BASELINE = {"enqueue": "enqueue", "batch": "batch", "drain": "drain"}
+OURS = "alligator redis msgpack"
+
+
+class Target:
+    """One of issue 5's targets, evaluated on this run's figures."""
+
+    def __init__(self, name: str, figure: str, met: bool | None) -> None:
+        self.name = name
+        self.figure = figure
+        self.met = met
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.met is None else ("met" if self.met else "NOT met")
+
+
+def _index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
+    return {(row.system, row.metric): row for row in rows}
+
+
+def _fmt(value: float, metric: str) -> str:
+    if metric in ("wake_p50", "wake_p99"):
+        return f"{value:.2f}"
+    if metric == "idle_cpu":
+        return f"{value:.1f}"
+    return f"{value:,.0f}"
+
+
+def _ratio(index: dict[tuple[str, str], Row], system: str, metric: str) -> float | None:
+    row, base = index.get((system, metric)), index.get((RAW, BASELINE.get(metric, "")))
+    if row is None or base is None:
+        return None
+    return row.median / base.median
+
+
+def targets(rows: Sequence[Row]) -> list[Target]:
+    """Issue 5's five targets against this run's medians."""
+    index = _index(rows)
+    out: list[Target] = []
+    for metric, goal, label in (
+        ("enqueue", 0.9, "enqueue, one call per task, Redis msgpack >= 0.9 x raw LPUSH"),
+        ("drain", 0.9, "one worker's drain, Redis msgpack >= 0.9 x raw RPOP"),
+        ("batch", 0.5, "gator.batch() enqueue >= 0.5 x raw pipelined LPUSH"),
+    ):
+        ratio = _ratio(index, OURS, metric)
+        figure = "missing" if ratio is None else f"{ratio:.2f} x"
+        out.append(Target(label, figure, None if ratio is None else ratio >= goal))
+    wake, cpu = index.get((OURS, "wake_p50")), index.get((OURS, "idle_cpu"))
+    if wake is None:
+        out.append(Target("idle worker wake-up p50 < 5 ms, no busy polling", "missing", None))
+    else:
+        idle = f", idle worker CPU {cpu.median:.1f}%" if cpu else ""
+        met = wake.median < 5 and (cpu is None or cpu.median < 5)
+        out.append(
+            Target(
+                "idle worker wake-up p50 < 5 ms, no busy polling",
+                f"{wake.median:.2f} ms{idle}",
+                met,
+            )
+        )
+    ours = index.get((OURS, "bytes"))
+    peers = [r for r in rows if r.group == "peer" and r.metric == "bytes"]
+    if ours is None or not peers:
+        out.append(Target("Redis memory per task (msgpack) <= smallest peer", "missing", None))
+    else:
+        best = min(peers, key=lambda r: r.median)
+        figure = f"{ours.median:,.0f} B vs {best.system} {best.median:,.0f} B"
+        out.append(
+            Target(
+                "Redis memory per task (msgpack) <= smallest peer",
+                figure,
+                ours.median <= best.median,
+            )
+        )
+    return out
+
+
+def _systems(rows: Sequence[Row]) -> list[str]:
+    order = {"alligator": 0, "peer": 1, "raw": 2}
+    seen: dict[str, int] = {}
+    for row in rows:
+        seen.setdefault(row.system, order.get(row.group, 3))
+    return sorted(seen, key=lambda s: seen[s])
+
+
+def _main_table(rows: Sequence[Row]) -> list[str]:
+    index = _index(rows)
+    head = ["system", "enqueue/s", "x LPUSH", "batch/s", "x pipelined", "drain/s", "x RPOP"]
+    head += ["Redis B/task", "wake p50 / p99 ms", "idle CPU %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for system in _systems(rows):
+        cells = [system]
+        for metric in ("enqueue", "batch", "drain"):
+            row = index.get((system, metric))
+            ratio = _ratio(index, system, metric)
+            cells.append(_fmt(row.median, metric) if row else "")
+            cells.append(f"{ratio:.2f}" if ratio is not None else "")
+        row = index.get((system, "bytes"))
+        cells.append(_fmt(row.median, "bytes") if row else "")
+        p50, p99 = index.get((system, "wake_p50")), index.get((system, "wake_p99"))
+        cells.append(f"{p50.median:.2f} / {p99.median:.2f}" if p50 and p99 else "")
+        cpu = index.get((system, "idle_cpu"))
+        cells.append(_fmt(cpu.median, "idle_cpu") if cpu else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _spread_table(rows: Sequence[Row]) -> list[str]:
+    lines = ["| system | figure | median | min | max | repeats | N | how |", "|---" * 8 + "|"]
+    for row in rows:
+        name = METRICS[row.metric][0]
+        values = [_fmt(v, row.metric) for v in (row.median, row.low, row.high)]
+        lines.append(
+            f"| {row.system} | {name} | "
+            + " | ".join(values)
+            + f" | {len(row.values)} | {row.n:,} | {row.note} |"
+        )
+    return lines
+
+
+def _pool_table(pool: Sequence[dict[str, Any]]) -> list[str]:
+    if not pool:
+        return []
+    keys = list(pool[0])
+    lines = ["", "## Worker pool (`latergator --processes`)", ""]
+    lines += ["| " + " | ".join(keys) + " |", "|---" * len(keys) + "|"]
+    lines += ["| " + " | ".join(str(item.get(k, "")) for k in keys) + " |" for item in pool]
+    return lines
+
+
+def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, Any]]) -> str:
+    """The whole report as markdown."""
+    versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+    out = [
+        "# Benchmark results",
+        "",
+        f"`{meta['command']}` on {meta['machine']}, {meta['date']}.",
+        f"N = {meta['n']:,} tasks per repeat (smaller for slow workers: see N below), "
+        f"{meta['repeats']} repeat(s), medians shown; one private redis-server and beanstalkd "
+        "for the whole run. Task: a no-op `add(1, 2)`. Ratios are to raw redis-py on the same "
+        "server (LPUSH, pipelined LPUSH, RPOP, one connection, one process).",
+        "",
+        f"Versions: {versions}.",
+        "",
+        *_main_table(rows),
+        "",
+        "## Targets (issue 5)",
+        "",
+        "| target | this run | verdict |",
+        "|---|---|---|",
+        *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets(rows)),
+        "",
+        "## Every figure, with its spread over repeats",
+        "",
+        *_spread_table(rows),
+        *_pool_table(pool),
+        "",
+        "Notes: drains time one worker at concurrency 1 from its start until its Nth task has run "
+        "(a separate process for Redis, SQLite and beanstalkd; in-process for locmem). Memory is "
+        "`INFO memory` used_memory after enqueueing N on a flushed server, minus before, over N. "
+        "Wake-up is the delay from enqueue to the task's start with an idle worker waiting; idle "
+        "CPU is that worker process's CPU time over its wall time. " + meta.get("caveat", ""),
+        "",
+    ]
+    return "\n".join(out)

@@ -1,0 +1,90 @@
+"""One measured figure with its repeats, and the helpers that time things."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Final
+
+__all__ = ["METRICS", "Row", "per_second", "percentile", "timed"]
+
+#: metric key -> (column heading, higher is better)
+METRICS: Final[dict[str, tuple[str, bool]]] = {
+    "enqueue": ("enqueue/s", True),
+    "batch": ("batch enqueue/s", True),
+    "drain": ("drain/s", True),
+    "bytes": ("Redis B/task", False),
+    "wake_p50": ("wake p50 ms", False),
+    "wake_p99": ("wake p99 ms", False),
+    "idle_cpu": ("idle worker CPU %", False),
+}
+
+
+@dataclass
+class Row:
+    """A figure for one system and metric, one value per repeat.
+
+    Attributes:
+        system: What was measured, e.g. ``"alligator redis msgpack"``.
+        group: ``"alligator"``, ``"peer"`` or ``"raw"``; orders the table.
+        metric: A key of :data:`METRICS`.
+        values: One value per repeat.
+        n: Tasks (or commands) per repeat.
+        note: How it was measured, when that is not obvious.
+    """
+
+    system: str
+    group: str
+    metric: str
+    values: list[float] = field(default_factory=list)
+    n: int = 0
+    note: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    @property
+    def low(self) -> float:
+        return min(self.values)
+
+    @property
+    def high(self) -> float:
+        return max(self.values)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(median=self.median, min=self.low, max=self.high)
+        return out
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Row:
+        return cls(
+            system=str(raw["system"]),
+            group=str(raw["group"]),
+            metric=str(raw["metric"]),
+            values=[float(v) for v in raw["values"]],
+            n=int(raw.get("n", 0)),
+            note=str(raw.get("note", "")),
+        )
+
+
+def timed(action: Callable[[], object]) -> float:
+    """Wall-clock seconds ``action`` took."""
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def per_second(n: int, seconds: float) -> float:
+    """A rate, guarded against a zero-length measurement."""
+    return n / max(seconds, 1e-9)
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The ``pct`` percentile (nearest rank) of ``values``."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]

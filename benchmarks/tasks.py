@@ -1,0 +1,23 @@
+"""The benchmark's tasks: a no-op ``add`` and a wake-up ``stamp``.
+
+They live in an importable module so a worker in another process can run them.
+"""
+
+from __future__ import annotations
+
+import time
+
+__all__ = ["LATENCIES", "add", "stamp"]
+
+#: Enqueue-to-start delays seen by :func:`stamp` in this process, in seconds.
+LATENCIES: list[float] = []
+
+
+def add(a: int, b: int) -> int:
+    """The no-op task every system runs, so only the queue's own cost is measured."""
+    return a + b
+
+
+def stamp(enqueued_at: float) -> None:
+    """Record how long after ``enqueued_at`` this task started."""
+    LATENCIES.append(time.time() - enqueued_at)
