@@ -38,13 +38,13 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small N, one repeat (~1 min)")
-    parser.add_argument("-n", type=int, help="tasks per repeat (default 10,000; quick 1,000)")
+    parser.add_argument("-n", type=int, help="tasks per repeat (default 20,000; quick 1,000)")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
     parser.add_argument("--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
     args = parser.parse_args(argv)
-    args.n = args.n or (1000 if args.quick else 10_000)
+    args.n = args.n or (1000 if args.quick else 20_000)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.wake_n = 30 if args.quick else 150
     args.pool_tasks = 300 if args.quick else 2000

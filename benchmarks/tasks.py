@@ -5,12 +5,15 @@ They live in an importable module so a worker in another process can run them.
 
 from __future__ import annotations
 
+import os
 import time
 
-__all__ = ["LATENCIES", "add", "stamp"]
+__all__ = ["FIRST_STAMP", "LATENCIES", "add", "stamp"]
 
 #: Enqueue-to-start delays seen by :func:`stamp` in this process, in seconds.
 LATENCIES: list[float] = []
+#: (CPU seconds, perf_counter) when the first stamp ran: the end of the idle wait.
+FIRST_STAMP: list[float] = []
 
 
 def add(a: int, b: int) -> int:
@@ -21,3 +24,6 @@ def add(a: int, b: int) -> int:
 def stamp(enqueued_at: float) -> None:
     """Record how long after ``enqueued_at`` this task started."""
     LATENCIES.append(time.time() - enqueued_at)
+    if not FIRST_STAMP:
+        cpu = os.times()
+        FIRST_STAMP.extend((cpu.user + cpu.system, time.perf_counter()))

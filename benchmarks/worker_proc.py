@@ -5,7 +5,7 @@ Modes:
                         seconds from the loop's start to the Nth task.
     wake DSN CODEC N    say ``ready``, then run N ``stamp`` tasks as they
                         arrive; report their enqueue-to-start delays and the
-                        CPU the mostly idle worker used.
+                        CPU the worker used while idle before the first one.
 
 The result is one ``RESULT {json}`` line on stdout.
 """
@@ -37,12 +37,13 @@ def wake(dsn: str, codec: str, n: int) -> dict[str, float | list[float]]:
     """Run ``n`` stamp tasks as a producer trickles them in."""
     with Gator(dsn, codec=codec) as gator:
         worker = Worker(gator, max_tasks=n, poll_timeout=1.0)
-        cpu_before, wall_before = os.times(), time.perf_counter()
+        times = os.times()
+        cpu_before, wall_before = times.user + times.system, time.perf_counter()
         print("ready", flush=True)
         worker.run_forever()
-        cpu_after, wall = os.times(), time.perf_counter() - wall_before
-    cpu = (cpu_after.user - cpu_before.user) + (cpu_after.system - cpu_before.system)
-    return {"latencies": tasks.LATENCIES, "cpu": cpu, "wall": wall}
+    # The idle window: from "ready" (blocked waiting) until the first task ran.
+    cpu_idle, wall_idle = tasks.FIRST_STAMP[0] - cpu_before, tasks.FIRST_STAMP[1] - wall_before
+    return {"latencies": tasks.LATENCIES, "cpu": cpu_idle, "wall": wall_idle}
 
 
 def main(argv: list[str]) -> None:
