@@ -43,6 +43,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
     parser.add_argument("--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool")
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
+    parser.add_argument(
+        "--rerender", action="store_true", help="rebuild results.md/.png from results.json"
+    )
     args = parser.parse_args(argv)
     args.n = args.n or (1000 if args.quick else 20_000)
     args.repeats = args.repeats or (1 if args.quick else 3)
@@ -130,7 +133,11 @@ def run_pool(tasks_n: int) -> list[dict[str, Any]]:
     run = getattr(module, "run", None)
     if run is None:
         return []
-    result: list[dict[str, Any]] = run(tasks=tasks_n)
+    try:
+        result: list[dict[str, Any]] = run(tasks=tasks_n)
+    except Exception as exc:  # another engineer's module: report, never lose the run
+        log(f"bench_pool.run failed, pool rows left out: {type(exc).__name__}: {exc}")
+        return []
     return result
 
 
@@ -171,8 +178,32 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
     return rows, found
 
 
+def write(out: Path, rows: list[Row], meta: dict[str, Any], pool: list[dict[str, Any]]) -> None:
+    """results.json (raw), results.md (printed too) and results.png."""
+    out.mkdir(parents=True, exist_ok=True)
+    markdown = report.render(rows, meta, pool)
+    raw_json = {"meta": meta, "rows": [row.as_dict() for row in rows], "pool": pool}
+    (out / "results.json").write_text(json.dumps(raw_json, indent=1) + "\n")
+    (out / "results.md").write_text(markdown)
+    print(markdown)
+    if peers_bench.python().exists():
+        chart = peers_bench.HERE / "peers" / "chart.py"
+        argv = [str(peers_bench.python()), str(chart), str(out / "results.json")]
+        subprocess.run([*argv, str(out / "results.png")], check=False)
+
+
+def rerender(out: Path) -> int:
+    """Rebuild results.md and the chart from results.json, measuring nothing."""
+    saved = json.loads((out / "results.json").read_text())
+    rows = [Row.from_dict(raw) for raw in saved["rows"]]
+    write(out, rows, saved["meta"], saved["pool"])
+    return 0
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.rerender:
+        return rerender(args.out)
     if "peers" not in args.skip:
         peers_bench.ensure_env()
     started = time.monotonic()
@@ -193,22 +224,7 @@ def main(argv: list[str]) -> int:
         "seconds": round(time.monotonic() - started, 1),
         "caveat": "Numbers from a shared 2-core machine with other work running are noisy.",
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    markdown = report.render(rows, meta, pool)
-    raw_json = {"meta": meta, "rows": [row.as_dict() for row in rows], "pool": pool}
-    (args.out / "results.json").write_text(json.dumps(raw_json, indent=1) + "\n")
-    (args.out / "results.md").write_text(markdown)
-    print(markdown)
-    if peers_bench.python().exists():
-        subprocess.run(
-            [
-                str(peers_bench.python()),
-                str(peers_bench.HERE / "peers" / "chart.py"),
-                str(args.out / "results.json"),
-                str(args.out / "results.png"),
-            ],
-            check=False,
-        )
+    write(args.out, rows, meta, pool)
     log(f"done in {meta['seconds']} s; wrote {args.out}/results.md, .json, .png")
     return 0
 

@@ -171,9 +171,12 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         "",
         "Notes: drains time one worker at concurrency 1 from its start until its Nth task has run "
         "(a separate process for Redis, SQLite and beanstalkd; in-process for locmem). Memory is "
-        "`INFO memory` used_memory after enqueueing N on a flushed server, minus before, over N. "
+        "`INFO memory` used_memory (less client buffers and cached scripts) after enqueueing N "
+        "on a flushed server, minus before, over N. "
         "Wake-up is the delay from enqueue to the task's start with an idle worker waiting; idle "
-        "CPU is that worker process's CPU time over its wall time. " + meta.get("caveat", ""),
+        "CPU is that worker process's CPU time over wall time during 1 s of waiting before "
+        "the first task. The worker-pool rows come from benchmarks/bench_pool.py, which starts "
+        "its own redis-server. " + meta.get("caveat", ""),
         "",
     ]
     return "\n".join(out)
