@@ -13,6 +13,8 @@ How the contract is met:
   so reserve is ``O(log n)`` and an expired lease makes its task reservable
   again with no sweeper. Entries made stale by ack, release, renew, push or
   get are skipped lazily and compacted when they pile up.
+* Prefetch: ``reserve_many`` acks the finished tasks and leases the next ones
+  under one lock hold; each leased task keeps its own token and deadline.
 * Blocking: ``reserve(timeout > 0)`` waits on the queue's condition, woken by
   push and release, and sleeps at most until the next task is due.
 
@@ -132,7 +134,7 @@ def _parse(conn_string: str) -> str:
 
 
 class Client:
-    """A :class:`~alligator.protocols.ReliableClient` over a named in-process store.
+    """A :class:`~alligator.protocols.PrefetchClient` over a named in-process store.
 
     Args:
         conn_string: ``locmem://name``; an empty name means ``"default"``.
@@ -145,6 +147,10 @@ class Client:
         self._store = _store(self.name)
         self._lock = self._store.lock
         self._clock = clock
+        # Tokens only need to be unique and unguessable across clients: one
+        # random prefix per client and a counter, not an urandom call per lease.
+        self._token_prefix = secrets.token_hex(8) + "-"
+        self._tokens = itertools.count(1)
 
     # -- internals (caller holds the lock) --------------------------------
 
@@ -298,32 +304,74 @@ class Client:
                 queue.cond.notify(ready)
         return [item.task_id for item in items]
 
+    def _lease_due(self, queue: _Queue, lease: float, count: int) -> list[Reservation]:
+        """Lease up to ``count`` due tasks, oldest due first (caller holds the lock)."""
+        leased: list[Reservation] = []
+        now = self._clock()
+        while len(leased) < count:
+            task = self._take_due(queue, now)
+            if task is None:
+                break
+            if task.state == _RESERVED:
+                del queue.leased[task.task_id]  # an expired lease, taken over
+            else:
+                queue.waiting -= 1
+            task.state = _RESERVED
+            task.token = f"{self._token_prefix}{next(self._tokens)}"
+            task.attempts += 1
+            queue.leased[task.task_id] = task
+            self._schedule(queue, task, now + lease)
+            leased.append(Reservation(task.task_id, task.data, task.token, task.attempts))
+        return leased
+
+    def _wait_and_lease(
+        self, queue: _Queue, lease: float, count: int, deadline: float
+    ) -> list[Reservation]:
+        """Lease up to ``count`` tasks, waiting until ``deadline`` (monotonic) for one."""
+        while True:
+            leased = self._lease_due(queue, lease, count)
+            if leased:
+                return leased
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return leased
+            next_due = self._next_due(queue)
+            if next_due is not None:
+                remaining = min(remaining, max(next_due - self._clock(), 0.001))
+            queue.cond.wait(remaining)
+
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
         """Lease the first due task, waiting up to ``timeout`` seconds for one."""
         deadline = time.monotonic() + timeout
         with self._lock:
+            leased = self._wait_and_lease(self._store.queue(queue_name), lease, 1, deadline)
+        return leased[0] if leased else None
+
+    def reserve_many(
+        self,
+        queue_name: str,
+        lease: float,
+        count: int,
+        timeout: float = 0.0,
+        done: Sequence[Reservation] = (),
+    ) -> tuple[list[bool], list[Reservation]]:
+        """Ack ``done`` and lease up to ``count`` due tasks under one lock hold.
+
+        The acks happen first, before any wait; the lock is released while
+        waiting, as in :meth:`reserve`.
+        """
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            acked: list[bool] = []
+            for reservation in done:
+                held = self._held(queue_name, reservation)
+                if held is not None:
+                    self._unlink(*held)
+                acked.append(held is not None)
             queue = self._store.queue(queue_name)
-            while True:
-                now = self._clock()
-                task = self._take_due(queue, now)
-                if task is not None:
-                    if task.state == _RESERVED:
-                        del queue.leased[task.task_id]  # an expired lease, taken over
-                    else:
-                        queue.waiting -= 1
-                    task.state = _RESERVED
-                    task.token = secrets.token_hex(16)
-                    task.attempts += 1
-                    queue.leased[task.task_id] = task
-                    self._schedule(queue, task, now + lease)
-                    return Reservation(task.task_id, task.data, task.token, task.attempts)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                next_due = self._next_due(queue)
-                if next_due is not None:
-                    remaining = min(remaining, max(next_due - now, 0.001))
-                queue.cond.wait(remaining)
+            if count <= 0:
+                return acked, []
+            return acked, self._wait_and_lease(queue, lease, count, deadline)
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task whose lease is still held."""
@@ -382,6 +430,20 @@ class Client:
             queue, task = held
             self._schedule(queue, task, self._clock() + lease)
             return True
+
+    def renew_many(
+        self, queue_name: str, reservations: Sequence[Reservation], lease: float
+    ) -> list[bool]:
+        """Renew several held leases under one lock hold; one flag each."""
+        with self._lock:
+            deadline = self._clock() + lease
+            flags: list[bool] = []
+            for reservation in reservations:
+                held = self._held(queue_name, reservation)
+                if held is not None:
+                    self._schedule(held[0], held[1], deadline)
+                flags.append(held is not None)
+            return flags
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; expired leases count as ready. ``O(n)``: not for hot paths."""
