@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import time
-import uuid
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, Self
 
@@ -14,7 +13,7 @@ from alligator._typing import P, R
 from alligator.constants import ENVELOPE_VERSION, Status
 from alligator.exceptions import InvalidTaskError, MultipleDelaysError
 from alligator.protocols import Codec
-from alligator.utils import callable_path, hook_path, import_callable
+from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
 
 __all__ = ["Task", "normalize_delay"]
@@ -81,19 +80,28 @@ class Task(Generic[R]):
         delay_by: float | None = None,
         priority: int | None = None,
     ) -> None:
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        # ``type(...) is int`` first: the common case skips the bool check.
+        if type(retries) is not int and (isinstance(retries, bool) or not isinstance(retries, int)):
             raise InvalidTaskError(f"retries must be an int >= 0, got {retries!r}")
-        if task_id is not None and (not isinstance(task_id, str) or not task_id):
+        if retries < 0:
+            raise InvalidTaskError(f"retries must be an int >= 0, got {retries!r}")
+        if task_id is None:
+            task_id = new_task_id()
+        elif not isinstance(task_id, str) or not task_id:
             raise InvalidTaskError(f"task_id must be a non-empty str, got {task_id!r}")
-        self.task_id: str = task_id or uuid.uuid4().hex
+        self.task_id: str = task_id
         self.retries = retries
         self.attempts = 0
         self.is_async = is_async
         self.on_start = on_start
         self.on_success = on_success
         self.on_error = on_error
-        self.depends_on: list[str] = list(depends_on or ())
-        self.delay_until: float | None = normalize_delay(delay_until, delay_by)
+        self.depends_on: list[str] = [] if depends_on is None else list(depends_on)
+        self.delay_until: float | None = (
+            None
+            if delay_until is None and delay_by is None
+            else normalize_delay(delay_until, delay_by)
+        )
         self.priority = priority
         self.status: Status = Status.DELAYED if self.delay_until else Status.WAITING
         self.func: Callable[..., R] | None = None
@@ -135,22 +143,24 @@ class Task(Generic[R]):
         if self.func is None:
             raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
         module, name = callable_path(self.func)
+        on_start, on_success, on_error = self.on_start, self.on_success, self.on_error
+        # Positional, in field order: half the cost of keywords on the enqueue path.
         return Envelope(
-            version=ENVELOPE_VERSION,
-            task_id=self.task_id,
-            module=module,
-            callable=name,
-            args=self.func_args,
-            kwargs=self.func_kwargs,
-            retries=self.retries,
-            attempts=self.attempts,
-            is_async=self.is_async,
-            on_start=hook_path(self.on_start),
-            on_success=hook_path(self.on_success),
-            on_error=hook_path(self.on_error),
-            delay_until=self.delay_until,
-            depends_on=self.depends_on,
-            priority=self.priority,
+            ENVELOPE_VERSION,
+            self.task_id,
+            module,
+            name,
+            self.func_args,
+            self.func_kwargs,
+            self.retries,
+            self.attempts,
+            self.is_async,
+            None if on_start is None else hook_path(on_start),
+            None if on_success is None else hook_path(on_success),
+            None if on_error is None else hook_path(on_error),
+            self.delay_until,
+            self.depends_on,
+            self.priority,
         )
 
     def serialize(self) -> bytes:

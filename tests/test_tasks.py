@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import string
 import time
 
 import pytest
@@ -14,6 +16,7 @@ from alligator.exceptions import (
     MultipleDelayError,
     MultipleDelaysError,
 )
+from alligator.utils import TASK_ID_LENGTH, new_task_id
 from tests import tasks
 
 
@@ -120,3 +123,67 @@ def test_running_without_a_function_is_a_clear_error() -> None:
     task: Task[int] = Task()
     with pytest.raises(InvalidTaskError, match="to_call"):
         task.run()
+
+
+def test_generated_ids_are_short_unique_and_need_no_quoting() -> None:
+    # When many ids are generated (several refills of the random draw)
+    ids = [Task().task_id for _ in range(5_000)]
+    # Then none repeats, each is 16 characters, and none needs quoting in a
+    # URL path, a shell word or a Redis key, nor starts like a CLI option
+    assert len(set(ids)) == len(ids)
+    safe = set(string.ascii_letters + string.digits + "_.")
+    for task_id in ids:
+        assert len(task_id) == TASK_ID_LENGTH
+        assert set(task_id) <= safe
+        assert not task_id.startswith("-")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_child_never_repeats_its_parents_ids() -> None:
+    # Given a parent that has drawn ids (so a buffer of unused ones exists)
+    new_task_id()
+    read_end, write_end = os.pipe()
+    # When a child forked now draws ids, and so does the parent
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        os.close(read_end)
+        os.write(write_end, " ".join(new_task_id() for _ in range(100)).encode())
+        os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        child_ids = set(pipe.read().decode().split())
+    os.waitpid(pid, 0)
+    parent_ids = {new_task_id() for _ in range(100)}
+    # Then they share none
+    assert len(child_ids) == 100
+    assert not child_ids & parent_ids
+
+
+def test_every_option_survives_the_envelope() -> None:
+    # Given a task with every option set
+    task = Task(
+        task_id="t-1",
+        retries=2,
+        is_async=False,
+        on_start=tasks.on_start,
+        on_success=tasks.on_success,
+        on_error=tasks.on_error,
+        depends_on=["a", "b"],
+        delay_until=2_000_000_000,
+        priority=7,
+    ).to_call(tasks.add, 1, b=2)
+    task.attempts = 3
+    # When it goes to the wire form and back
+    envelope = task.to_envelope()
+    back = Task.from_envelope(envelope)
+    # Then each field is where the envelope's schema says it is
+    assert (envelope.module, envelope.callable) == ("tests.tasks", "add")
+    assert envelope.on_error == "tests.tasks:on_error"
+    assert (back.task_id, back.retries, back.attempts, back.is_async) == ("t-1", 2, 3, False)
+    assert (back.on_start, back.on_success, back.on_error) == (
+        tasks.on_start,
+        tasks.on_success,
+        tasks.on_error,
+    )
+    assert (back.depends_on, back.delay_until, back.priority) == (["a", "b"], 2e9, 7)
+    assert (back.func, back.func_args, back.func_kwargs) == (tasks.add, (1,), {"b": 2})
