@@ -11,6 +11,7 @@ backend above it is plain typed Python.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,6 @@ import redis
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.commands.core import Script
 from redis.retry import Retry
 
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
@@ -167,20 +167,27 @@ class RedisAdapter:
         self.longest_block = max(
             0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
         )
-        self._scripts: dict[str, Script] = {}
-
-    def script(self, source: str) -> Script:
-        """Register ``source`` once; the Script reloads itself after SCRIPT FLUSH."""
-        found = self._scripts.get(source)
-        if found is None:
-            found = self._client.register_script(source)
-            self._scripts[source] = found
-        return found
+        self._shas: dict[str, str] = {}
+        # execute_command is unannotated in redis-py; this is its real shape.
+        self._execute: Callable[..., object] = self._client.execute_command
 
     def run(self, source: str, keys: Sequence[str], args: Sequence[bytes | str]) -> Reply:
-        """EVALSHA a registered script; narrow its reply."""
+        """EVALSHA ``source``, loading it first if the server lacks it; narrow the reply.
+
+        One ``execute_command`` per call (no ``Script`` wrapper): the SHA is
+        computed here once, and a ``NOSCRIPT`` reply (first use, a restarted
+        server, ``SCRIPT FLUSH``) loads the script and retries once.
+        """
+        sha = self._shas.get(source)
+        if sha is None:
+            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
+        execute = self._execute
         with translated("script"):
-            reply: object = self.script(source)(keys=list(keys), args=list(args))
+            try:
+                reply = execute("EVALSHA", sha, len(keys), *keys, *args)
+            except rexc.NoScriptError:
+                self._client.script_load(source)
+                reply = execute("EVALSHA", sha, len(keys), *keys, *args)
         return narrow(reply)
 
     def blpop(self, key: str, timeout: float) -> bool:

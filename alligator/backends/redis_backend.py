@@ -30,8 +30,10 @@ task or lease deadline comes due, or its timeout ends.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import secrets
 import time
+import zlib
 from collections.abc import Callable, Sequence
 
 from alligator.backends import redis_scripts as lua
@@ -51,6 +53,9 @@ __all__ = ["DEFAULT_NAMESPACE", "Client"]
 
 #: Key prefix used when neither the DSN nor the constructor names one.
 DEFAULT_NAMESPACE = "alligator"
+
+#: Lease of the reserve inside :meth:`Client.pop`, acked at once.
+_POP_LEASE = 60.0
 
 #: Longest single BLPOP, so a changed clock or a lost wake-up costs at most this.
 _MAX_BLOCK = 5.0
@@ -94,36 +99,72 @@ class Client:
         self.conn_string = conn_string
         self._clock = clock
         self._redis = RedisAdapter(target, retries=retries)
-        self._keys: dict[str, tuple[str, ...]] = {}
+        self._keys: dict[str, dict[str, str]] = {}
+        self._declared: dict[tuple[str, str], list[str]] = {}
+        self._token_prefix = secrets.token_hex(8) + "."
+        self._counter = itertools.count(1)
 
     # -- keys ---------------------------------------------------------------
 
     def keys(self, queue_name: str) -> tuple[str, ...]:
-        """The queue's keys in script order; all share one hash tag (one slot)."""
+        """The queue's fixed keys (``ready`` first); all share one hash tag (one slot)."""
+        return tuple(self._fixed(queue_name).values())
+
+    def _fixed(self, queue_name: str) -> dict[str, str]:
         found = self._keys.get(queue_name)
         if found is None:
             tag = f"{{{self.namespace}:{queue_name}}}"
-            found = tuple(f"{tag}:{suffix}" for suffix in lua.KEY_SUFFIXES)
+            found = {suffix: f"{tag}:{suffix}" for suffix in lua.KEY_SUFFIXES}
             self._keys[queue_name] = found
         return found
 
-    def _run(self, source: str, queue_name: str, *args: bytes | str) -> Reply:
-        return self._redis.run(source, self.keys(queue_name), args)
+    def _script_keys(self, script: lua.Script, queue_name: str) -> list[str]:
+        found = self._declared.get((script.source, queue_name))
+        if found is None:
+            fixed = self._fixed(queue_name)
+            found = [fixed[name] for name in script.keys]
+            self._declared[(script.source, queue_name)] = found
+        return found
+
+    def _bucket(self, queue_name: str, task_id: str) -> str:
+        """The index bucket key of ``task_id``: CRC32 of the id, so every client agrees."""
+        n = zlib.crc32(task_id.encode()) % lua.INDEX_BUCKETS
+        return f"{{{self.namespace}:{queue_name}}}:i:{n:x}"
+
+    def _run(
+        self,
+        script: lua.Script,
+        queue_name: str,
+        args: Sequence[bytes | str],
+        ids: Sequence[str] = (),
+    ) -> Reply:
+        keys = self._script_keys(script, queue_name)
+        if ids:
+            keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
+        return self._redis.run(script.source, keys, args)
 
     def _now(self) -> str:
         # repr() round-trips a float exactly; Redis parses it back bit for bit.
         return repr(float(self._clock()))
 
+    def _token(self) -> str:
+        # A random per-client prefix plus a counter: unguessable by other
+        # clients and unique per lease, without a syscall per reserve. The
+        # script appends ".<n>" per task of a batch.
+        return f"{self._token_prefix}{next(self._counter)}"
+
     # -- the 1.0 contract ---------------------------------------------------
 
     def len(self, queue_name: str) -> int:
-        """Ready plus delayed tasks (expired leases count once recovered)."""
+        """Ready plus delayed tasks (an expired lease counts as ready)."""
         stats = self.stats(queue_name)
         return stats.ready + stats.delayed
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every key of the queue in one atomic ``DEL``."""
-        self._run(lua.DROP, queue_name)
+        """Delete every key of the queue, index buckets included, in one ``DEL``."""
+        tag = f"{{{self.namespace}:{queue_name}}}"
+        buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
+        self._redis.run(lua.DROP.source, [*self.keys(queue_name), *buckets], ())
 
     def push(
         self,
@@ -133,32 +174,53 @@ class Client:
         delay_until: float | None = None,
     ) -> str:
         """Store (or replace) a task and wake one blocked reserver; one round trip."""
-        self.push_many(queue_name, [PushItem(task_id, data, delay_until)])
+        if not task_id:
+            raise InvalidTaskError("a task id may not be empty")
+        due = "" if delay_until is None else repr(float(delay_until))
+        args = (self._now(), task_id, data, due)
+        if as_int(self._run(lua.PUSH, queue_name, args, (task_id,))) < 0:
+            self._run(lua.PUSH_REPLACE, queue_name, args, (task_id,))
         return task_id
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        """Store several tasks in one script call: all are stored or none."""
+        """Store several tasks in one script call: all are stored or none.
+
+        A second call is made only when an id is already in the queue (a
+        replacement), never for fresh ids.
+        """
         if not items:
             return []
-        if any(not item.task_id for item in items):
+        ids = [item.task_id for item in items]
+        if not all(ids):
             raise InvalidTaskError("a task id may not be empty")
         args: list[bytes | str] = [self._now()]
         for item in items:
             due = "" if item.delay_until is None else repr(float(item.delay_until))
             args += (item.task_id, item.data, due)
-        self._run(lua.PUSH, queue_name, *args)
-        return [item.task_id for item in items]
+        if as_int(self._run(lua.PUSH, queue_name, args, ids)) < 0:
+            self._run(lua.PUSH_REPLACE, queue_name, args, ids)
+        return ids
 
     def pop(self, queue_name: str) -> bytes | None:
-        """Reserve and delete the oldest due task in one script (at-most-once)."""
-        reply = as_list(self._run(lua.RESERVE, queue_name, self._now(), "0", "", "1", "1"))
-        if as_bytes(reply[0]) == b"":
-            return None
-        return as_bytes(reply[1])
+        """Remove and return the oldest due task (a reserve, then an ack).
+
+        Two round trips, but nothing is lost between them: a client that dies
+        after the first never returned the task, and its short lease expires.
+        """
+        while True:
+            _, found = self.reserve_many(queue_name, _POP_LEASE, 1)
+            if not found:
+                return None
+            if self.ack(queue_name, found[0]):
+                return found[0].data
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
-        """Remove and return a waiting task; ``None`` if unknown, leased or buried."""
-        reply = self._run(lua.TAKE, queue_name, self._now(), task_id)
+        """Remove and return a waiting task; ``None`` if unknown, leased or buried.
+
+        O(1) for a delayed task or an unknown id; a ready task is found by a
+        scan of the ready list (O(n)).
+        """
+        reply = self._run(lua.TAKE, queue_name, (self._now(), task_id), (task_id,))
         return None if reply is None else as_bytes(reply)
 
     def cancel(self, queue_name: str, task_id: str) -> bool:
@@ -174,44 +236,59 @@ class Client:
             BackendConnectionError: The server is unreachable (a worker backs
                 off and calls again; its leases, if lost, simply expire).
         """
-        found = self.reserve_many(queue_name, lease, 1, timeout)
+        _, found = self.reserve_many(queue_name, lease, 1, timeout)
         return found[0] if found else None
 
     def reserve_many(
-        self, queue_name: str, lease: float, count: int, timeout: float = 0.0
-    ) -> list[Reservation]:
-        """Lease up to ``count`` due tasks in one round trip, oldest first."""
+        self,
+        queue_name: str,
+        lease: float,
+        count: int,
+        timeout: float = 0.0,
+        done: Sequence[Reservation] = (),
+    ) -> tuple[list[bool], list[Reservation]]:
+        """Ack ``done`` and lease up to ``count`` due tasks in one script call.
+
+        Each task gets its own token and deadline. When none is due the call
+        blocks (``BLPOP`` on the notify list) up to ``timeout`` seconds and
+        tries again without the acks, which were already applied.
+        """
         give_up = time.monotonic() + timeout
-        notify = self.keys(queue_name)[-1]
-        token = secrets.token_hex(8)
+        ids = [r.task_id for r in done]
+        args: list[bytes | str] = [self._now(), repr(float(lease)), self._token(), str(count)]
+        for r in done:
+            args += (r.task_id, r.token)
+        acks: list[bool] | None = None
         while True:
-            reply = as_list(
-                self._run(
-                    lua.RESERVE, queue_name, self._now(), repr(float(lease)), token, str(count), "0"
-                )
-            )
-            if as_bytes(reply[0]) != b"":
-                return [
+            reply = as_list(self._run(lua.RESERVE, queue_name, args, ids))
+            if acks is None:
+                acks = [as_int(flag) == 1 for flag in as_list(reply[0])]
+            tasks = as_list(reply[1])
+            if tasks:
+                return acks, [
                     Reservation(
-                        task_id=as_bytes(reply[i]).decode(),
-                        data=as_bytes(reply[i + 1]),
-                        token=as_bytes(reply[i + 2]).decode(),
-                        attempts=as_int(reply[i + 3]),
+                        task_id=as_bytes(tasks[i]).decode(),
+                        data=as_bytes(tasks[i + 1]),
+                        token=as_bytes(tasks[i + 2]).decode(),
+                        attempts=as_int(tasks[i + 3]),
                     )
-                    for i in range(0, len(reply), 4)
+                    for i in range(0, len(tasks), 4)
                 ]
             remaining = give_up - time.monotonic()
-            if remaining <= 0:
-                return []
+            if count < 1 or remaining <= 0:
+                return acks, []
             wait = min(remaining, _MAX_BLOCK, self._redis.longest_block)
-            for next_due in (as_float(reply[1]), as_float(reply[2])):
+            for next_due in (as_float(reply[2]), as_float(reply[3])):
                 if next_due is not None:
                     wait = min(wait, max(next_due - self._clock(), 0.0))
-            self._redis.blpop(notify, wait)
+            self._redis.blpop(self._fixed(queue_name)["notify"], wait)
+            ids = []
+            args = [self._now(), repr(float(lease)), self._token(), str(count)]
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task that ran; ``False`` (nothing changed) if the lease was lost."""
-        return self._held(lua.ACK, queue_name, reservation)
+        args = (self._now(), reservation.task_id, reservation.token)
+        return as_int(self._run(lua.ACK, queue_name, args, (reservation.task_id,))) == 1
 
     def release(
         self,
@@ -231,26 +308,36 @@ class Client:
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """Move the lease deadline to ``lease`` seconds from now."""
-        return self._held(lua.RENEW, queue_name, reservation, repr(float(lease)))
+        return self.renew_many(queue_name, [reservation], lease)[0]
+
+    def renew_many(
+        self, queue_name: str, reservations: Sequence[Reservation], lease: float
+    ) -> list[bool]:
+        """Renew several leases in one script call; one flag per reservation."""
+        if not reservations:
+            return []
+        args: list[bytes | str] = [self._now(), repr(float(lease))]
+        for r in reservations:
+            args += (r.task_id, r.token)
+        return [as_int(flag) == 1 for flag in as_list(self._run(lua.RENEW, queue_name, args))]
 
     def _held(
-        self, source: str, queue_name: str, reservation: Reservation, *args: bytes | str
+        self, script: lua.Script, queue_name: str, reservation: Reservation, *args: bytes | str
     ) -> bool:
-        reply = self._run(
-            source, queue_name, self._now(), reservation.task_id, reservation.token, *args
-        )
-        return as_int(reply) == 1
+        head = (self._now(), reservation.task_id, reservation.token)
+        return as_int(self._run(script, queue_name, (*head, *args))) == 1
 
     # -- inspection -----------------------------------------------------------
 
     def stats(self, queue_name: str) -> QueueStats:
-        """Counts by state, after recovering expired leases."""
-        counts = [as_int(r) for r in as_list(self._run(lua.STATS, queue_name, self._now()))]
+        """Counts by state, read-only: an expired lease and a due delayed task count as ready."""
+        reply = as_list(self._run(lua.STATS, queue_name, (self._now(),)))
+        counts = [as_int(r) for r in reply]
         return QueueStats(ready=counts[0], delayed=counts[1], reserved=counts[2], buried=counts[3])
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks with their reasons, oldest first."""
-        rows = as_list(self._run(lua.BURIED, queue_name))
+        rows = as_list(self._run(lua.BURIED, queue_name, ()))
         return [
             BuriedTask(
                 task_id=as_bytes(rows[i]).decode(),
@@ -264,13 +351,19 @@ class Client:
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0): one atomic script."""
         flag = "0" if data is None else "1"
-        reply = self._run(lua.REQUEUE, queue_name, self._now(), task_id, flag, data or b"")
+        reply = self._run(lua.REQUEUE, queue_name, (self._now(), task_id, flag, data or b""))
         return task_id if as_int(reply) == 1 else None
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
-        """Delete one or every buried task in one atomic script."""
-        args = () if task_id is None else (task_id,)
-        return as_int(self._run(lua.PURGE, queue_name, *args))
+        """Delete one or every buried task; each task is deleted atomically.
+
+        Purging all lists the buried ids first, then deletes them in one call:
+        a task buried in between is kept.
+        """
+        ids = [b.task_id for b in self.buried(queue_name)] if task_id is None else [task_id]
+        if not ids:
+            return 0
+        return as_int(self._run(lua.PURGE, queue_name, ids, ids))
 
     def ping(self) -> bool:
         """Whether the server answers; raises :class:`BackendConnectionError` if not."""

@@ -224,7 +224,7 @@ def test_stats_count_every_state(client: Client, clock: MutableClock) -> None:
 
 def test_reserve_many_leases_several_in_one_call(client: Client) -> None:
     client.push_many(Q, [PushItem(str(i), b"x") for i in range(5)])
-    got = client.reserve_many(Q, 30, 3)
+    _, got = client.reserve_many(Q, 30, 3)
     assert [r.task_id for r in got] == ["0", "1", "2"]
     assert len({r.token for r in got}) == 3
     assert all(client.ack(Q, r) for r in got)
