@@ -332,6 +332,8 @@ class Gator:
         self,
         reservation: Reservation,
         on_failure: Callable[[Reservation, Task[Any], Exception], Outcome] | None = None,
+        *,
+        ack: Callable[[Reservation], bool] | None = None,
     ) -> Outcome:
         """Decode, run and settle one reserved task.
 
@@ -339,6 +341,9 @@ class Gator:
             reservation: The leased task.
             on_failure: Settles a task whose function raised; by default
                 :meth:`settle_failure` (a Worker passes its ``retry`` step).
+            ack: Settles a task that ran; by default the backend's ``ack``
+                at once. A prefetching Worker passes one that defers the ack
+                to its next claim (and reports a lost lease itself).
         """
         try:
             task = self.decode_payload(reservation.data)
@@ -361,6 +366,8 @@ class Gator:
             result = task.run()
         except Exception as exc:
             return (on_failure or self.settle_failure)(reservation, task, exc)
+        if ack is not None:
+            return Outcome(task, result, None, "ack", ack(reservation))
         settled = self.broker.ack(self.queue_name, reservation)
         if not settled:
             log.warning("lease of task %s was lost before its ack", task.task_id)

@@ -1,18 +1,26 @@
-"""Keeps the lease of the running task alive from a background thread.
+"""Keeps the leases a worker holds alive from a background thread.
 
 A task that runs longer than its lease would otherwise be handed to a second
-worker. One daemon thread per worker renews the current reservation every
-third of its lease (the one the backend granted, when that is shorter than
-the one asked for); it sleeps on a condition while the worker is idle.
+worker. One daemon thread per worker and queue renews every reservation the
+worker holds (the running task, and with prefetch the tasks leased ahead and
+those whose ack waits for the next claim) every third of the lease (the one
+the backend granted, when that is shorter than the one asked for).
+
+The worker publishes what it holds by plain attribute assignment
+(:meth:`Heartbeat.watch`, :meth:`Heartbeat.hold`, :meth:`Heartbeat.clear`):
+no lock and no thread hand-off per task. The renewer reads a snapshot at its
+own pace, so a renewal may race with a settlement; a refused renewal is only
+reported when the reservation is still held afterwards.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 from alligator.exceptions import AlligatorError
-from alligator.protocols import ReliableClient
+from alligator.protocols import PrefetchClient, ReliableClient
 from alligator.records import Reservation
 
 log = logging.getLogger("alligator.worker")
@@ -21,55 +29,78 @@ __all__ = ["Heartbeat"]
 
 
 class Heartbeat:
-    """Renews the lease of whatever reservation :meth:`watch` was last given."""
+    """Renews the leases of whatever reservations the worker last published.
 
-    def __init__(self, broker: ReliableClient, queue_name: str, lease: float) -> None:
+    Args:
+        broker: The backend; its ``renew_many`` is used when ``prefetch`` is it.
+        queue_name: The queue the reservations came from.
+        lease: Seconds each renewal extends a lease by.
+        prefetch: ``broker`` as a :class:`PrefetchClient`, if it is one (one
+            round trip renews every held lease).
+    """
+
+    def __init__(
+        self,
+        broker: ReliableClient,
+        queue_name: str,
+        lease: float,
+        prefetch: PrefetchClient | None = None,
+    ) -> None:
         self.broker = broker
         self.queue_name = queue_name
         self.lease = lease
-        self._cond = threading.Condition()
-        self._current: Reservation | None = None
+        self.prefetch = prefetch
+        #: The reservations held now; replaced whole, never mutated in place.
+        self.held: tuple[Reservation, ...] = ()
+        self._period = lease / 3
+        self._wake = threading.Event()
         self._closed = False
         self._thread: threading.Thread | None = None
         self.renewals = 0
 
     def watch(self, reservation: Reservation) -> None:
-        """Start renewing ``reservation`` until :meth:`clear`."""
-        with self._cond:
-            self._current = reservation
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="alligator-heartbeat", daemon=True
-                )
-                self._thread.start()
-            self._cond.notify()
+        """Renew ``reservation`` (only) until :meth:`clear`."""
+        self.hold((reservation,))
+
+    def hold(self, reservations: Sequence[Reservation]) -> None:
+        """Renew exactly ``reservations`` from now on (replaces what was held)."""
+        self.held = tuple(reservations)
+        if self._thread is None:
+            self._start()
+        for reservation in self.held:
+            # A lease granted shorter than the renewer's period: wake it now.
+            if reservation.lease is not None and reservation.lease / 3 < self._period:
+                self._wake.set()
+                break
 
     def clear(self) -> None:
-        """Stop renewing; waits for a renewal in flight to finish."""
-        with self._cond:
-            self._current = None
-            self._cond.notify()
+        """Stop renewing; a renewal already in flight may still land (harmlessly)."""
+        self.held = ()
 
     def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._current = None
-            self._cond.notify()
+        """Stop the renewer thread and wait for it."""
+        self._closed = True
+        self.held = ()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="alligator-heartbeat", daemon=True)
+        self._thread.start()
+
     def _run(self) -> None:
-        with self._cond:
-            while not self._closed:
-                if self._current is None:
-                    self._cond.wait()
-                    continue
-                watched = self._current
-                lease = self.lease_of(watched)
-                self._cond.wait(timeout=lease / 3)
-                if self._closed or self._current is not watched:
-                    continue
-                self._renew(watched, lease)
+        while True:
+            if self._closed:
+                return
+            held = self.held
+            lease = min((self.lease_of(r) for r in held), default=self.lease)
+            self._period = lease / 3
+            self._wake.wait(self._period)
+            self._wake.clear()
+            held = self.held
+            if held and not self._closed:
+                self._renew(held, min(self.lease_of(r) for r in held))
 
     def lease_of(self, reservation: Reservation) -> float:
         """The lease to keep for ``reservation``: the shorter of asked and granted."""
@@ -77,15 +108,20 @@ class Heartbeat:
             return self.lease
         return min(self.lease, reservation.lease)
 
-    def _renew(self, reservation: Reservation, lease: float) -> None:
+    def _renew(self, held: tuple[Reservation, ...], lease: float) -> None:
         try:
-            held = self.broker.renew(self.queue_name, reservation, lease)
+            if self.prefetch is not None:
+                flags = self.prefetch.renew_many(self.queue_name, held, lease)
+            else:
+                flags = [self.broker.renew(self.queue_name, r, lease) for r in held]
         except AlligatorError as exc:
-            log.warning("could not renew the lease of task %s: %s", reservation.task_id, exc)
+            log.warning("could not renew %d lease(s) on %r: %s", len(held), self.queue_name, exc)
             return
         self.renewals += 1
-        if not held:
-            log.warning(
-                "lease of task %s was lost; another worker may run it too",
-                reservation.task_id,
-            )
+        still_held = self.held
+        for reservation, renewed in zip(held, flags, strict=False):
+            if not renewed and reservation in still_held:
+                log.warning(
+                    "lease of task %s was lost; another worker may run it too",
+                    reservation.task_id,
+                )

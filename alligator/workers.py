@@ -13,6 +13,16 @@ on several queues at once, so a multi-queue worker checks them all without
 waiting, then blocks on the first for at most ``nap_time``; a task pushed to
 a lower-priority queue of an idle worker is therefore picked up within about
 ``nap_time`` seconds.
+
+Prefetch: when the backend is a :class:`~alligator.protocols.PrefetchClient`
+(locmem, SQLite, Redis), ``run_forever`` leases tasks of the first queue in
+small batches and acks finished ones with the next claim (see
+:mod:`alligator.prefetch`): one round trip per batch instead of two per task,
+leases and at-least-once delivery unchanged. Lower-priority queues are
+claimed one task at a time, and only when the first queue has nothing due.
+Called on their own (outside ``run_forever``), ``claim``, ``execute`` and
+``check_and_run_task`` behave as in 1.0: one task, acked before they return.
+A subclass that overrides ``claim`` turns prefetch off.
 """
 
 from __future__ import annotations
@@ -24,15 +34,16 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
 from typing import Any, NamedTuple
 
-from alligator.backends.adapter import SimpleClientAdapter
+from alligator.backends.adapter import SimpleClientAdapter, as_prefetch
 from alligator.events import NullEvents, TaskDone, WorkerEvents, WorkerStarted, WorkerStopped
 from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
 from alligator.gator import Gator, Outcome
 from alligator.heartbeat import Heartbeat
+from alligator.prefetch import Prefetcher
 from alligator.records import Reservation
 from alligator.tasks import Task
 
@@ -71,6 +82,8 @@ class Worker:
         poll_timeout: Longest blocking wait for a task, which bounds how long
             a stop request waits while idle.
         events: Receives typed events for metrics (see :mod:`alligator.events`).
+        prefetch: Lease tasks ahead and defer acks when the backend allows
+            it (see the module notes); ``False`` claims one task per round trip.
     """
 
     def __init__(
@@ -83,6 +96,7 @@ class Worker:
         lease: float | None = None,
         poll_timeout: float = 1.0,
         events: WorkerEvents | None = None,
+        prefetch: bool = True,
     ) -> None:
         queues = _queue_names(to_consume, gator.queue_name)
         self.gators = [_for_queue(gator, name) for name in queues]
@@ -99,8 +113,14 @@ class Worker:
         self.keep_running = False
         self._stop = threading.Event()
         self._heartbeats: dict[str, Heartbeat] = {}
+        # Capabilities are decided once: runtime protocol checks are slow.
+        self._simple = isinstance(gator.broker, SimpleClientAdapter)
         if isinstance(gator.broker, SimpleClientAdapter):
             gator.broker.nap_time = nap_time
+        own_claim = type(self).claim is Worker.claim
+        self._prefetch_client = as_prefetch(gator.broker) if prefetch and own_claim else None
+        self._prefetcher: Prefetcher | None = None
+        self._looping = False
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -147,6 +167,9 @@ class Worker:
         waited on for at most ``nap_time``.
         """
         gators = self.gators if gators is None else gators
+        prefetcher = self._prefetcher
+        if prefetcher is not None and self._looping and gators and gators[0] is self.gator:
+            return self._claim_ahead(prefetcher, gators)
         if len(gators) == 1:
             found = gators[0].reserve(self.lease, timeout=self.poll_timeout)
             return None if found is None else Claim(gators[0], found)
@@ -166,6 +189,9 @@ class Worker:
         """
         gator, reservation = claim
         started = time.perf_counter()
+        prefetcher = self._prefetcher
+        if prefetcher is not None and self._looping and gator is self.gator:
+            return self._execute_ahead(prefetcher, claim, started)
         heartbeat = self._heartbeat(gator)
         if heartbeat is not None:
             heartbeat.watch(reservation)
@@ -174,7 +200,8 @@ class Worker:
         finally:
             if heartbeat is not None:
                 heartbeat.clear()
-        self._report(claim, outcome, time.perf_counter() - started)
+        if self._listening():
+            self._report(claim, outcome, time.perf_counter() - started)
         return outcome
 
     def retry(self, claim: Claim, task: Task[Any], error: Exception) -> Outcome:
@@ -201,6 +228,7 @@ class Worker:
         """
         self.keep_running = True
         self._stop.clear()
+        self._start_prefetch()
         self.starting()
         self._emit("on_worker_start", WorkerStarted(self.ident(), self.queues, os.getpid()))
         errors = 0
@@ -217,6 +245,7 @@ class Worker:
                         self._pause_after_error(exc, errors)
         finally:
             self.keep_running = False
+            self._stop_prefetch()
             heartbeats, self._heartbeats = self._heartbeats, {}
             for heartbeat in heartbeats.values():
                 heartbeat.close()
@@ -225,20 +254,96 @@ class Worker:
 
     # -- internals ---------------------------------------------------------------
 
-    def _run(self, gator: Gator, reservation: Reservation) -> Outcome:
+    def _start_prefetch(self) -> None:
+        client = self._prefetch_client
+        if client is None:
+            return
+        heartbeat = self._heartbeat(self.gator)
+        assert heartbeat is not None  # a prefetch client is never the 1.0 adapter
+        self._prefetcher = Prefetcher(
+            client, self.gator.queue_name, self.lease, heartbeat, self._settled
+        )
+        self._looping = True
+
+    def _stop_prefetch(self) -> None:
+        prefetcher, self._prefetcher = self._prefetcher, None
+        self._looping = False
+        if prefetcher is not None:
+            try:
+                prefetcher.stop()
+            except AlligatorError as exc:  # leases expire and the tasks run elsewhere
+                log.warning("%s: could not settle prefetched tasks: %s", self.ident(), exc)
+
+    def _claim_ahead(self, prefetcher: Prefetcher, gators: Sequence[Gator]) -> Claim | None:
+        """:meth:`claim` for a prefetching loop: the first queue in batches."""
+        found = prefetcher.take()
+        if found is not None:
+            return Claim(gators[0], found)
+        limit = self.max_tasks - self.tasks_complete if self.max_tasks else prefetcher.max_batch
+        if len(gators) == 1:
+            found = prefetcher.fetch(limit, self.poll_timeout)
+            return None if found is None else Claim(gators[0], found)
+        found = prefetcher.fetch(limit, 0.0)
+        if found is not None:
+            return Claim(gators[0], found)
+        for gator in gators[1:]:
+            other = gator.reserve(self.lease)
+            if other is not None:
+                return Claim(gator, other)
+        found = prefetcher.fetch(limit, min(self.nap_time, self.poll_timeout))
+        return None if found is None else Claim(gators[0], found)
+
+    def _execute_ahead(self, prefetcher: Prefetcher, claim: Claim, started: float) -> Outcome:
+        """:meth:`execute` for a prefetched task: its ack rides on the next claim."""
+        gator, reservation = claim
+        listening = self._listening()
+        note: list[Any] = []  # filled below, read when the ack's fate is known
+
+        def defer(held: Reservation) -> bool:
+            return prefetcher.defer_ack(held, note if listening else None)
+
+        outcome = self._run(gator, reservation, defer)
+        duration = time.perf_counter() - started
+        prefetcher.observe(duration)
+        if outcome.action != "ack":
+            prefetcher.forget(reservation)  # released or buried: no longer ours to renew
+            if listening:
+                self._report(claim, outcome, duration)
+        elif listening:
+            note.extend((claim, outcome, duration))
+        return outcome
+
+    def _settled(self, reservation: Reservation, acked: bool, note: object) -> None:
+        """The fate of a deferred ack: warn if the lease was lost, then report."""
+        if not acked:
+            log.warning("lease of task %s was lost before its ack", reservation.task_id)
+        if isinstance(note, list) and note:
+            claim, outcome, duration = note
+            self._report(claim, outcome._replace(settled=acked), duration)
+
+    def _listening(self) -> bool:
+        """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
+        return type(self.events) is not NullEvents or log.isEnabledFor(logging.DEBUG)
+
+    def _run(
+        self,
+        gator: Gator,
+        reservation: Reservation,
+        ack: Callable[[Reservation], bool] | None = None,
+    ) -> Outcome:
         """:meth:`Gator.process` with this worker's :meth:`retry` step for failures."""
 
         def on_failure(held: Reservation, task: Task[Any], error: Exception) -> Outcome:
             return self.retry(Claim(gator, held), task, error)
 
-        return gator.process(reservation, on_failure)
+        return gator.process(reservation, on_failure, ack=ack)
 
     def _heartbeat(self, gator: Gator) -> Heartbeat | None:
-        if isinstance(gator.broker, SimpleClientAdapter):
+        if self._simple:
             return None  # nothing to renew: a 1.0 client's pop already removed the task
         heartbeat = self._heartbeats.get(gator.queue_name)
         if heartbeat is None:
-            heartbeat = Heartbeat(gator.broker, gator.queue_name, self.lease)
+            heartbeat = Heartbeat(gator.broker, gator.queue_name, self.lease, self._prefetch_client)
             self._heartbeats[gator.queue_name] = heartbeat
         return heartbeat
 

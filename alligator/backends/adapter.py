@@ -21,12 +21,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from alligator.exceptions import ConfigurationError
-from alligator.protocols import Client, ReliableClient
+from alligator.protocols import Client, PrefetchClient, ReliableClient
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 log = logging.getLogger("alligator.backends")
 
-__all__ = ["SimpleClientAdapter", "as_reliable"]
+__all__ = ["SimpleClientAdapter", "as_prefetch", "as_reliable"]
 
 
 class SimpleClientAdapter:
@@ -146,3 +146,26 @@ def as_reliable(client: Client, nap_time: float = 0.1) -> ReliableClient:
     if isinstance(client, ReliableClient):
         return client
     return SimpleClientAdapter(client, nap_time)
+
+
+def as_prefetch(client: ReliableClient) -> PrefetchClient | None:
+    """``client`` when it offers :class:`PrefetchClient` with its signature, else ``None``.
+
+    Checked once (a worker calls this in its constructor): a runtime
+    ``isinstance`` against a protocol only sees method names, so the
+    parameters of ``reserve_many`` are checked too; a client whose
+    ``reserve_many`` predates the protocol (no ``done``) is not used as one.
+    """
+    if isinstance(client, SimpleClientAdapter):
+        return None
+    reserve_many = getattr(client, "reserve_many", None)
+    if not callable(reserve_many) or not callable(getattr(client, "renew_many", None)):
+        return None
+    try:
+        params = inspect.signature(reserve_many).parameters
+    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
+        return None
+    if not {"queue_name", "lease", "count", "timeout", "done"} <= params.keys():
+        return None
+    prefetch: PrefetchClient = client  # type: ignore[assignment]
+    return prefetch
