@@ -86,26 +86,93 @@ def test_msgpack_keeps_bytes_and_json_turns_them_into_base64_text() -> None:
     assert codecs.JSON.decode(codecs.JSON.encode(envelope)).args == ("AP8=",)
 
 
+@pytest.mark.parametrize("name", ["json", "msgpack"])
+def test_trailing_defaults_are_left_off_the_wire(name: str) -> None:
+    # Given a plain task and one whose last option (priority) is set
+    codec = codecs.get_codec(name)
+    plain = sample(args=(1, 2))
+    prioritised = sample(args=(1, 2), priority=5)
+    # When both are encoded
+    plain_data, prioritised_data = codec.encode(plain), codec.encode(prioritised)
+    # Then the plain one carries only the fields that differ from their
+    # defaults, the other everything up to its priority, and both decode whole
+    decode = msgspec.json.decode if name == "json" else msgspec.msgpack.decode
+    assert decode(plain_data) == [ENVELOPE_VERSION, "t1", "tests.seed.jobs", "add", [1, 2]]
+    assert len(decode(prioritised_data)) == 15
+    assert codec.decode(plain_data) == plain
+    assert codec.decode(prioritised_data) == prioritised
+
+
 # -- compression ---------------------------------------------------------------------
+
+
+def envelope_of_size(inner: Codec, size: int, text: str) -> Envelope:
+    """An envelope whose ``inner`` encoding is at least ``size`` bytes, padded with ``text``."""
+    envelope = sample(args=(text,))
+    while len(inner.encode(envelope)) < size:
+        envelope = sample(args=(envelope.args[0] + text,))
+    return envelope
 
 
 @pytest.mark.parametrize("name", COMPRESSED)
 def test_compressed_codecs_keep_the_smaller_of_compressed_and_raw(name: str) -> None:
-    # Given a compressing codec, a tiny envelope and a large repetitive one
+    # Given a compressing codec, and envelopes over its threshold: one that
+    # compresses well and one of random text that compression would grow
     codec = codecs.get_codec(name)
-    inner = codecs.get_codec(name.partition("+")[0])
-    compress = bz2.compress if name.endswith("bz2") else zlib.compress
-    tiny = sample(task_id="Qz", module="m", callable="f")
+    assert isinstance(codec, codecs.CompressedCodec)
+    inner = codec.inner
     large = sample(args=("spam and eggs " * 2_000,))
+    noise = envelope_of_size(inner, codec.min_size, uuid.uuid4().hex)
     # When both are encoded
-    tiny_data, large_data = codec.encode(tiny), codec.encode(large)
+    large_data, noise_data = codec.encode(large), codec.encode(noise)
     # Then each goes out in whichever form is shorter, and decodes either way
-    raw = inner.encode(tiny)
-    assert tiny_data == min(compress(raw), raw, key=len)
-    assert codecs.decode(tiny_data) == tiny
     assert codec.matches(large_data)
     assert len(large_data) < len(inner.encode(large)) // 10
     assert codecs.decode(large_data) == large
+    assert len(noise_data) <= len(inner.encode(noise))
+    assert codecs.decode(noise_data) == expected_after(name, noise)
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_a_payload_under_the_threshold_skips_the_compressor(name: str) -> None:
+    # Given a compressing codec and an envelope just under its threshold
+    # that the compressor would have shrunk (it repeats itself)
+    codec = codecs.get_codec(name)
+    assert isinstance(codec, codecs.CompressedCodec)
+    small = envelope_of_size(codec.inner, codec.min_size - 40, "ab")
+    raw = codec.inner.encode(small)
+    compress = bz2.compress if name.endswith("bz2") else zlib.compress
+    assert len(raw) < codec.min_size and len(compress(raw)) < len(raw)
+    # When it is encoded
+    data = codec.encode(small)
+    # Then it goes out as the inner codec wrote it, and any worker still
+    # recognises and decodes it without being told the codec
+    assert data == raw
+    assert codecs.sniff(data) is codec.inner
+    assert codec.decode(data) == codecs.decode(data) == small
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_the_threshold_is_where_compression_starts_paying(name: str) -> None:
+    # Given a typical small task (well under any threshold)
+    codec = codecs.get_codec(name)
+    assert isinstance(codec, codecs.CompressedCodec)
+    compress = bz2.compress if name.endswith("bz2") else zlib.compress
+    tiny = codec.inner.encode(sample(args=(42,), kwargs={"template": "welcome"}))
+    # Then compressing it would not have made it smaller: nothing was lost
+    assert len(compress(tiny)) >= len(tiny)
+
+
+def test_a_threshold_of_zero_tries_every_payload() -> None:
+    # Given a zlib codec told to try even the smallest payload
+    codec = codecs.zlib_codec(codecs.JSON, min_size=0)
+    medium = envelope_of_size(codecs.JSON, 120, "ab")
+    raw = codecs.JSON.encode(medium)
+    # When a payload that zlib shrinks is encoded
+    data = codec.encode(medium)
+    # Then the compressed form is kept
+    assert data == zlib.compress(raw) and len(data) < len(raw)
+    assert codecs.decode(data) == medium
 
 
 def test_a_tiny_envelope_goes_out_raw_when_compression_does_not_pay() -> None:
