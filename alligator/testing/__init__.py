@@ -20,7 +20,12 @@ Subclass a contract in a test module and say how to build your client::
 ``b""`` is a task and not an empty queue, payloads are binary-safe, queues are
 isolated. ``ReliableClientContract`` adds delays, leases, ``ack``,
 ``release``, ``bury``, ``renew``, ``stats``, ``buried``, ``push_many`` and a
-blocking ``reserve(timeout=...)``.
+blocking ``reserve(timeout=...)``, plus the optional protocols when the client
+offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
+``reserve_many``/``renew_many`` (``PrefetchClient``: leases oldest due first,
+acks of ``done`` in the same call even when nothing is due, stale or forged
+``done`` refused, per-task leases that renew and expire on their own). Those
+tests skip themselves for a client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the
 kit is safe on a shared server. ``self.tmp_path`` is a fresh directory when
@@ -143,6 +148,7 @@ from alligator.testing.machine import (
     unique_queue_name,
 )
 from alligator.testing.model import QueueModel
+from alligator.testing.prefetch_contract import PrefetchContract
 from alligator.testing.reliable_contract import ReliableClientContract
 
 __all__ = [  # noqa: RUF022 - grouped by heading, not sorted
@@ -153,6 +159,7 @@ __all__ = [  # noqa: RUF022 - grouped by heading, not sorted
     # contract tests
     "BINARY_PAYLOADS",
     "ClientContract",
+    "PrefetchContract",
     "ReliableClientContract",
     "unique_queue_name",
     # state machines

@@ -13,6 +13,7 @@ from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
+from alligator.testing.prefetch_contract import PrefetchContract
 
 __all__ = ["ReliableClientContract"]
 
@@ -20,8 +21,12 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(ClientContract):
-    """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats."""
+class ReliableClientContract(PrefetchContract, ClientContract):
+    """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
+
+    Also runs the :class:`PrefetchContract` tests, which skip themselves for a
+    client that is not a :class:`~alligator.protocols.PrefetchClient`.
+    """
 
     @abc.abstractmethod
     def make_client(self, clock: Clock) -> ReliableClient:
