@@ -41,6 +41,9 @@ _CONNECTION_ERRORS: Final = (
     rexc.TryAgainError,
 )
 
+#: Most encoded key names kept (a queue has 1,032 keys at most).
+_BULK_CACHE: Final = 50_000
+
 #: Script results are nested lists of these (RESP2 through Lua).
 Reply = bytes | int | None | list["Reply"]
 
@@ -167,28 +170,72 @@ class RedisAdapter:
         self.longest_block = max(
             0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
         )
-        self._shas: dict[str, str] = {}
+        self._heads: dict[str, bytes] = {}
+        self._bulks: dict[str, bytes] = {}
         # execute_command is unannotated in redis-py; this is its real shape.
         self._execute: Callable[..., object] = self._client.execute_command
+        # Scripts on a single server skip redis-py's per-command packing and
+        # hooks (see :meth:`_call`); a cluster client routes by key itself.
+        self._pool: redis.ConnectionPool | None = (
+            None if isinstance(self._client, RedisCluster) else self._client.connection_pool
+        )
 
     def run(self, source: str, keys: Sequence[str], args: Sequence[bytes | str]) -> Reply:
         """EVALSHA ``source``, loading it first if the server lacks it; narrow the reply.
 
-        One ``execute_command`` per call (no ``Script`` wrapper): the SHA is
-        computed here once, and a ``NOSCRIPT`` reply (first use, a restarted
-        server, ``SCRIPT FLUSH``) loads the script and retries once.
+        The SHA is computed here once; a ``NOSCRIPT`` reply (first use, a
+        restarted server, ``SCRIPT FLUSH``) loads the script and retries once.
         """
-        sha = self._shas.get(source)
-        if sha is None:
-            sha = self._shas[source] = hashlib.sha1(source.encode()).hexdigest()
-        execute = self._execute
+        head = self._heads.get(source)
+        if head is None:
+            sha = hashlib.sha1(source.encode()).hexdigest().encode()
+            head = self._heads[source] = b"$7\r\nEVALSHA\r\n$40\r\n" + sha + b"\r\n"
         with translated("script"):
             try:
-                reply = execute("EVALSHA", sha, len(keys), *keys, *args)
+                reply = self._call(head, keys, args)
             except rexc.NoScriptError:
                 self._client.script_load(source)
-                reply = execute("EVALSHA", sha, len(keys), *keys, *args)
+                reply = self._call(head, keys, args)
         return narrow(reply)
+
+    def _call(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> object:
+        pool = self._pool
+        if pool is None:
+            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+        packed = self._pack(head, keys, args)
+        conn = pool.get_connection()
+        try:
+            # send/read disconnect the connection themselves on any failure.
+            send: Callable[[list[bytes]], None] = conn.send_packed_command
+            send([packed])
+            return conn.read_response()
+        except _CONNECTION_ERRORS:
+            # redis-py's own path retries with backoff and reconnects.
+            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+        finally:
+            pool.release(conn)
+
+    def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
+        """The RESP array of one EVALSHA, with each key's encoding cached."""
+        bulks = self._bulks
+        if len(bulks) > _BULK_CACHE:
+            bulks.clear()
+        numkeys = str(len(keys)).encode()
+        parts = [
+            b"*%d\r\n" % (3 + len(keys) + len(args)),
+            head,
+            b"$%d\r\n%b\r\n" % (len(numkeys), numkeys),
+        ]
+        for key in keys:
+            bulk = bulks.get(key)
+            if bulk is None:
+                raw = key.encode()
+                bulk = bulks[key] = b"$%d\r\n%b\r\n" % (len(raw), raw)
+            parts.append(bulk)
+        for arg in args:
+            raw = arg.encode() if isinstance(arg, str) else arg
+            parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
+        return b"".join(parts)
 
     def blpop(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""

@@ -42,6 +42,7 @@ a reserve first moves expired leases back to the end of ``ready``.
 
 from __future__ import annotations
 
+import re
 from typing import Final, NamedTuple
 
 #: Every fixed key of a queue, ``ready`` first; the index buckets come on top.
@@ -131,11 +132,12 @@ local function recover(now)
 end
 
 local function wake(n)
-  if n > NOTIFY_CAP then n = NOTIFY_CAP end
+  local room = NOTIFY_CAP - redis.call('LLEN', notify)
+  if n > room then n = room end
+  if n < 1 then return end
   local tokens = {}
   for i = 1, n do tokens[i] = '1' end
   redis.call('RPUSH', notify, unpack(tokens))
-  redis.call('LTRIM', notify, 0, NOTIFY_CAP - 1)
 end
 
 local function held(id, tok, now)
@@ -186,13 +188,40 @@ end
 """.replace("NOTIFY_CAP", str(NOTIFY_CAP)).replace("MOVE_MAX", str(_MOVE_MAX))
 
 
+def _helpers() -> dict[str, str]:
+    # Split the helper source into one chunk per ``local function``, keeping
+    # the constants at the top: a script then defines only what it calls.
+    head, *parts = _HELPERS.split("\nlocal function ")
+    chunks = {"": head}
+    for part in parts:
+        chunks[part[: part.index("(")]] = "\nlocal function " + part
+    return chunks
+
+
+_CHUNKS: Final = _helpers()
+
+
+def _needed(body: str) -> list[str]:
+    names: list[str] = []
+    todo = [body]
+    while todo:
+        text = todo.pop()
+        for name, chunk in _CHUNKS.items():
+            if name and name not in names and re.search(rf"\b{name}\(", text):
+                names.append(name)
+                todo.append(chunk)
+    # Helpers keep their source order, so each is defined before its callers.
+    return [name for name in _CHUNKS if name in names]
+
+
 def _script(keys: tuple[str, ...], body: str) -> Script:
     # Lua forbids globals in scripts: every key name is a local, nil when the
     # script does not declare that key (the helpers using it are never called).
     names = ", ".join(KEY_SUFFIXES)
     values = ", ".join(f"KEYS[{keys.index(k) + 1}]" if k in keys else "nil" for k in KEY_SUFFIXES)
     header = f"local {names} = {values}\nlocal NK = {len(keys)}\n"
-    return Script(header + _HELPERS + body, keys)
+    helpers = "".join(_CHUNKS[name] for name in _needed(body))
+    return Script(header + _CHUNKS[""] + helpers + body, keys)
 
 
 #: The fast push. KEYS: fixed, then one index bucket per task. ARGV: now, then
