@@ -1,0 +1,201 @@
+"""Prefetching worker: batches of leases, deferred acks, nothing hoarded or lost."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from alligator import Gator, Worker
+from alligator.backends.adapter import as_prefetch
+from alligator.backends.locmem_backend import Client as LocmemClient
+from alligator.events import TaskDone, WorkerStarted, WorkerStopped
+from alligator.records import QueueStats, Reservation
+from tests import tasks
+from tests.servers import wait_until
+
+DSNS = ["locmem_dsn", "sqlite_dsn"]
+
+
+@pytest.fixture(params=DSNS)
+def gator(request: pytest.FixtureRequest) -> Gator:
+    return Gator(request.getfixturevalue(request.param), queue_name="q")
+
+
+def ran() -> Counter[tuple[Any, ...]]:
+    return Counter(tasks.EVENTS)
+
+
+class StopAfter(Worker):
+    """Interrupts itself after ``stop_after`` results; records queue stats at each."""
+
+    def __init__(self, gator: Gator, stop_after: int, **kwargs: Any) -> None:
+        super().__init__(gator, **kwargs)
+        self.stop_after = stop_after
+        self.seen: list[QueueStats] = []
+
+    def result(self, result: Any) -> None:
+        self.seen.append(self.gator.broker.stats("q"))
+        if len(self.seen) >= self.stop_after:
+            self.interrupt()
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.done: list[TaskDone] = []
+
+    def on_worker_start(self, event: WorkerStarted) -> None:
+        pass
+
+    def on_task_done(self, event: TaskDone) -> None:
+        self.done.append(event)
+
+    def on_worker_stop(self, event: WorkerStopped) -> None:
+        pass
+
+
+def test_a_prefetching_worker_runs_each_task_once_and_leaves_nothing_held(gator: Gator) -> None:
+    # Given 300 tasks
+    with gator.batch() as batch:
+        for i in range(300):
+            batch.task(tasks.add, i, 0)
+    recorder = Recorder()
+    # When one worker drains them
+    worker = Worker(gator, max_tasks=300, poll_timeout=0.05, events=recorder)
+    worker.run_forever()
+    # Then each ran exactly once, in order, every ack landed, and nothing is held
+    assert [("add", i, 0) for i in range(300)] == tasks.EVENTS
+    assert gator.broker.stats("q") == QueueStats()
+    assert len(recorder.done) == 300
+    assert all(e.action == "ack" and e.settled for e in recorder.done)
+
+
+def test_acks_are_deferred_to_the_next_claim(gator: Gator) -> None:
+    # Given three tasks and a worker that looks at the queue after each result
+    for i in range(3):
+        gator.task(tasks.add, i, 1)
+    worker = StopAfter(gator, stop_after=3, poll_timeout=0.05)
+    # When it runs them
+    worker.run_forever()
+    # Then each finished task was still held when its result was handed over
+    assert all(stats.reserved >= 1 for stats in worker.seen)
+    # And once the worker stopped every ack had landed
+    assert gator.broker.stats("q") == QueueStats()
+
+
+def test_a_subclass_with_its_own_claim_settles_each_task_at_once(gator: Gator) -> None:
+    class OwnClaim(StopAfter):
+        def claim(self, gators: Sequence[Gator] | None = None) -> Any:
+            return super().claim(gators)
+
+    for i in range(3):
+        gator.task(tasks.add, i, 1)
+    worker = OwnClaim(gator, stop_after=3, poll_timeout=0.05)
+    worker.run_forever()
+    assert [stats.reserved for stats in worker.seen] == [0, 0, 0]
+    assert [stats.ready for stats in worker.seen] == [2, 1, 0]
+
+
+def test_prefetch_false_claims_one_task_per_round_trip(gator: Gator) -> None:
+    for i in range(3):
+        gator.task(tasks.add, i, 1)
+    worker = StopAfter(gator, stop_after=3, poll_timeout=0.05, prefetch=False)
+    worker.run_forever()
+    assert [stats.reserved for stats in worker.seen] == [0, 0, 0]
+    assert [("add", i, 1) for i in range(3)] == tasks.EVENTS
+
+
+def test_a_stopped_worker_gives_back_the_tasks_it_had_not_started(gator: Gator) -> None:
+    # Given 40 tasks and a worker that stops itself after 20 (by then it leases ahead)
+    for i in range(40):
+        gator.task(tasks.add, i, 2)
+    worker = StopAfter(gator, stop_after=20, poll_timeout=0.05)
+    worker.run_forever()
+    assert any(stats.reserved > 1 for stats in worker.seen), "nothing was leased ahead"
+    # Then the other 20 are ready again at once: none held, none delayed
+    assert gator.broker.stats("q") == QueueStats(ready=20)
+    # And a second worker runs exactly those
+    Worker(gator, max_tasks=20, poll_timeout=0.05).run_forever()
+    assert ran() == Counter(("add", i, 2) for i in range(40))
+    assert gator.broker.stats("q") == QueueStats()
+
+
+def test_max_tasks_never_leases_more_than_it_will_run(gator: Gator) -> None:
+    for i in range(50):
+        gator.task(tasks.add, i, 3)
+    worker = StopAfter(gator, stop_after=1000, max_tasks=30, poll_timeout=0.05)
+    worker.run_forever()
+    assert worker.tasks_complete == 30
+    # Then the 20 beyond its limit were never leased, not even for a moment
+    assert min(stats.ready for stats in worker.seen) == 20
+    assert gator.broker.stats("q") == QueueStats(ready=20)
+
+
+@pytest.mark.parametrize("dsn_fixture", DSNS)
+def test_tasks_leased_ahead_keep_their_leases_while_a_long_task_runs(
+    request: pytest.FixtureRequest, dsn_fixture: str
+) -> None:
+    dsn = request.getfixturevalue(dsn_fixture)
+    lease = 0.3
+    gator = Gator(dsn, queue_name="q", lease=lease)
+    # Given fast tasks, then one that blocks, then more fast ones
+    for i in range(7):
+        gator.task(tasks.add, i, 4)
+    gate = tasks.GATES["long"] = threading.Event()
+    gator.task(tasks.block_on_event, "long")
+    for i in range(7, 14):
+        gator.task(tasks.add, i, 4)
+    worker = Worker(gator, max_tasks=15, poll_timeout=0.05)
+    thread = threading.Thread(target=worker.run_forever, daemon=True)
+    thread.start()
+    wait_until(lambda: ("blocked", "long") in tasks.EVENTS, message="the long task")
+    # (it was leased together with tasks after it)
+    assert gator.broker.stats("q").reserved > 1
+    # When another consumer asks for work over four lease periods
+    other = Gator(dsn, queue_name="q", lease=lease)
+    stolen: list[Reservation] = []
+    watch_until = time.monotonic() + 4 * lease
+    while time.monotonic() < watch_until:
+        found = other.reserve(timeout=0.05)
+        if found is not None:
+            stolen.append(found)
+    # Then the heartbeat kept every lease held, started or not
+    assert stolen == []
+    gate.set()
+    wait_until(lambda: worker.tasks_complete == 15, message="the rest to run")
+    worker.interrupt()
+    thread.join(timeout=10)
+    assert Counter(e for e in tasks.EVENTS if e[0] == "add") == Counter(
+        ("add", i, 4) for i in range(14)
+    )
+    assert gator.broker.stats("q") == QueueStats()
+
+
+def test_priority_holds_with_prefetch(locmem_dsn: str) -> None:
+    # Given tasks on a low queue, then on a high one
+    low = Gator(locmem_dsn, queue_name="low")
+    high = Gator(locmem_dsn, queue_name="high")
+    for i in range(5):
+        low.task(tasks.add, i, 5)
+    for i in range(5):
+        high.task(tasks.add, i, 6)
+    # When one worker consumes high before low
+    Worker(high, max_tasks=10, to_consume=["high", "low"], poll_timeout=0.05).run_forever()
+    # Then all of high ran before any of low
+    assert [e[2] for e in tasks.EVENTS] == [6] * 5 + [5] * 5
+    assert high.broker.stats("high") == high.broker.stats("low") == QueueStats()
+
+
+def test_a_reserve_many_without_done_is_not_used_for_prefetch() -> None:
+    class OldStyle(LocmemClient):
+        def reserve_many(  # type: ignore[override]
+            self, queue_name: str, lease: float, count: int, timeout: float = 0.0
+        ) -> list[Reservation]:
+            return []
+
+    assert as_prefetch(OldStyle("locmem://old")) is None
+    assert as_prefetch(LocmemClient("locmem://new")) is not None
