@@ -16,11 +16,23 @@ queues. All other query options go to redis-py unchanged.
 Guarantees: every operation that touches more than one key is one Lua script
 (see :mod:`alligator.backends.redis_scripts` for the key layout), so it is
 atomic on the server and costs one round trip; all keys of a queue share the
-hash tag ``{namespace:queue}``, so each script runs on a single Cluster slot.
-A reserved task is leased with a random token; an expired lease goes back to
-ready the next time any client reads the queue, and a stale token changes
-nothing. Delivery is at-least-once. Durability is Redis's own: run it with
-AOF (``appendonly yes``) if a restart must lose nothing.
+hash tag ``{namespace:queue}``, so each script runs on a single Cluster slot,
+and each declares every key it touches. A reserved task is leased with a
+token (a random per-client prefix plus a counter); an expired lease goes back
+to ready at the next reserve, and a stale token changes nothing. Delivery is
+at-least-once. Durability is Redis's own: run it with AOF (``appendonly
+yes``) if a restart must lose nothing.
+
+Cost per task: a push of a new id is one script call (a push that replaces an
+id the queue holds costs a second one); :meth:`Client.reserve_many` acks the
+tasks a worker finished and leases the next ones in one call (the
+:class:`~alligator.protocols.PrefetchClient` protocol). A due task that was
+never reserved takes one list entry plus one small index entry in Redis.
+Finding a *ready* task by id (``get``, ``cancel``, a replacing push) scans the
+ready list, O(n) in the queue's length; delayed, leased and buried tasks are
+found in O(1). On a single server the script calls are packed here and sent
+on a pooled connection, skipping redis-py's per-command work; a ``NOSCRIPT``
+reply (restart, ``SCRIPT FLUSH``) loads the script and retries.
 
 Idle workers do not poll: when nothing is due, :meth:`Client.reserve` blocks
 on the queue's notify list (``BLPOP``) until a push wakes it, the next delayed
@@ -62,7 +74,7 @@ _MAX_BLOCK = 5.0
 
 
 class Client:
-    """A :class:`~alligator.protocols.ReliableClient` on Redis or Redis Cluster.
+    """Every client protocol (up to ``FailedTasksClient`` and ``PrefetchClient``) on Redis.
 
     Thread-safe: redis-py pools connections, and every operation is one
     script call (a blocked :meth:`reserve` holds one pooled connection).
