@@ -6,6 +6,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from alligator.backends.locmem_backend import Client as LocmemClient
 from alligator.events import TaskDone, WorkerStarted, WorkerStopped
 from alligator.records import QueueStats, Reservation
 from tests import tasks
+from tests.conftest import spawn_worker, stop_process
 from tests.servers import wait_until
 
 DSNS = ["locmem_dsn", "sqlite_dsn"]
@@ -199,3 +201,22 @@ def test_a_reserve_many_without_done_is_not_used_for_prefetch() -> None:
 
     assert as_prefetch(OldStyle("locmem://old")) is None
     assert as_prefetch(LocmemClient("locmem://new")) is not None
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-prefetch",)])
+def test_a_worker_process_with_and_without_prefetch(
+    sqlite_dsn: str, ledger: Path, tmp_path: Path, flags: tuple[str, ...]
+) -> None:
+    # Given five tasks on SQLite
+    gator = Gator(sqlite_dsn, queue_name="q")
+    for i in range(5):
+        gator.task(tasks.record, str(ledger), f"t{i}")
+    # When a worker process runs three of them and exits
+    proc = spawn_worker(sqlite_dsn, tmp_path / "worker.log", "--max-tasks", "3", *flags)
+    try:
+        assert proc.wait(timeout=30) == 0, (tmp_path / "worker.log").read_text()
+    finally:
+        stop_process(proc)
+    # Then it ran the first three once each and left the other two ready
+    assert tasks.read_ledger(ledger) == ["t0", "t1", "t2"]
+    assert gator.broker.stats("q") == QueueStats(ready=2)

@@ -71,6 +71,14 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help=f"seconds a task is held before another worker may take it (default: {DEFAULT_LEASE})",
     )
     parser.add_argument(
+        "--no-prefetch",
+        dest="prefetch",
+        action="store_false",
+        help="claim one task per round trip and ack each before the next; by default a "
+        "worker leases a few tasks ahead (about 30 ms of work) and acks finished ones with "
+        "its next claim, where the backend allows it",
+    )
+    parser.add_argument(
         "--allowed-module",
         dest="allowed_modules",
         action="append",
@@ -118,7 +126,13 @@ def run(args: argparse.Namespace) -> int:
         return _run_pool(args)
     gators = [_gator(args) for _ in range(args.threads)]
     workers = [
-        Worker(gator, max_tasks=args.max_tasks, to_consume=queues_of(args), nap_time=args.nap_time)
+        Worker(
+            gator,
+            max_tasks=args.max_tasks,
+            to_consume=queues_of(args),
+            nap_time=args.nap_time,
+            prefetch=args.prefetch,
+        )
         for gator in gators
     ]
     parent = os.environ.get(PARENT_ENV)
