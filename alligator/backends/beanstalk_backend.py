@@ -20,9 +20,22 @@ How Alligator's protocol maps onto beanstalkd:
   when it does. TTR is whole seconds, at least 1; delays are rounded up to
   whole seconds so a task never runs early.
 * **Ack is ``delete``, release is ``release``** with the job's priority and
-  the delay. Beanstalkd cannot change a job's body, so ``release`` with a new
-  payload puts the new body first, then deletes the old job (at-least-once:
-  a crash in between leaves both, never neither): **the job id changes**.
+  the delay. ``release`` and ``bury`` answer NOT_FOUND unless this very
+  connection holds the job, so they need no check first. ``delete`` does not:
+  it also removes a *ready* job, which is what a job whose TTR ran out
+  becomes. So an ack deletes at once only while the lease certainly runs:
+  the client times each job's TTR itself (from just *before* the reserve or
+  touch was sent, so its deadline is never later than the server's) and, more
+  than a safety margin (a quarter of the TTR, at least 1 s) before that
+  deadline, sends the ``delete`` alone; later it first ``touch``es the job
+  (NOT_FOUND: the lease is lost, nothing is deleted). A stale token is
+  refused by the client's own per-connection bookkeeping before anything is
+  sent. Round trips per task: reserve, ``stats-job`` (TTR, priority and
+  ``reserves`` are in no other answer), delete.
+  Beanstalkd cannot change a job's body, so ``release`` with a new payload
+  puts the new body first, then deletes the old job (with the same check as
+  an ack; at-least-once: a crash in between leaves both, never neither):
+  **the job id changes**.
   A release with ``data=None`` (or the same bytes) keeps the id, and the
   retry count is still known: ``Reservation.attempts`` is beanstalkd's own
   ``reserves`` counter of the job.
@@ -91,6 +104,11 @@ log = logging.getLogger("alligator.backends.beanstalk")
 #: Bury records are bookkeeping: most urgent, and their TTR only matters while listing.
 _RECORD_PRIORITY = 0
 _RECORD_TTR = 60
+#: An ack deletes without a ``touch`` first only while more than this share of
+#: the TTR (and at least ``_MIN_SAFETY_MARGIN`` seconds) is left, so a delete
+#: delayed in flight still reaches the server inside the lease.
+_SAFETY_FRACTION = 0.25
+_MIN_SAFETY_MARGIN = 1.0
 
 
 class _Held(NamedTuple):
@@ -101,6 +119,10 @@ class _Held(NamedTuple):
     job: greenstalk.Job[bytes]
     priority: int
     ttr: int
+    #: ``time.monotonic()`` by which the server may hand the job out again.
+    deadline: float
+    #: The connection that reserved it; a reconnect lost the reservation.
+    generation: int
 
 
 class Client:
@@ -244,6 +266,7 @@ class Client:
         wait = check_uint32("reserve timeout", math.ceil(max(0.0, timeout)))
         with self._conn.session(wait=wait) as client:
             self._conn.watch_only(client, tube)
+            sent = time.monotonic()
             try:
                 job = client.reserve(wait)
             except greenstalk.TimedOutError:
@@ -254,7 +277,11 @@ class Client:
                 return None
             stats = client.stats_job(job)
             token = f"{self._conn.generation}.{job.id}.{next(self._tokens)}"
-            self._held[job.id] = _Held(token, tube, job, stats["pri"], stats["ttr"])
+            # The countdown started after ``sent``: this deadline is never late.
+            deadline = sent + stats["ttr"]
+            self._held[job.id] = _Held(
+                token, tube, job, stats["pri"], stats["ttr"], deadline, self._conn.generation
+            )
         if lease > stats["ttr"] and not self._warned_lease:
             self._warned_lease = True
             log.warning(
@@ -278,9 +305,8 @@ class Client:
         """Delete the job, only if this connection still holds it."""
         with self._conn.session() as client:
             held = self._holding(client, queue_name, reservation)
-            if held is None:
+            if held is None or not self._still_ours(client, held):
                 return False
-            # touch succeeded, so the job is ours: delete cannot hit a re-readied job.
             client.delete(held.job)
             return True
 
@@ -300,8 +326,13 @@ class Client:
             if held is None:
                 return False
             if data is None or data == held.job.body:
-                client.release(held.job, priority=held.priority, delay=delay)
+                try:  # NOT_FOUND unless this connection still holds the job
+                    client.release(held.job, priority=held.priority, delay=delay)
+                except greenstalk.NotFoundError:
+                    return False
             else:
+                if not self._still_ours(client, held):
+                    return False
                 self._conn.use(client, held.queue)
                 self._put(client, data, held.priority, delay, held.ttr)
                 client.delete(held.job)
@@ -332,7 +363,8 @@ class Client:
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """``touch``: restart the job's TTR countdown (its TTR, not ``lease``)."""
         with self._conn.session() as client:
-            return self._holding(client, queue_name, reservation, forget=False) is not None
+            held = self._holding(client, queue_name, reservation, forget=False)
+            return held is not None and self._touch(client, held)
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts from ``stats-tube``; a tube beanstalkd does not know counts 0."""
@@ -507,26 +539,54 @@ class Client:
         *,
         forget: bool = True,
     ) -> _Held | None:
-        """The held job if ``reservation`` is still this connection's; touches it.
+        """The held job if ``reservation`` is this connection's latest of it.
 
-        ``touch`` answers NOT_FOUND unless this very connection has the job
-        reserved, which beanstalkd checks for us; the token additionally
-        refuses a stale reservation when this connection reserved the same
-        job again after its TTR ran out. With ``forget`` the job is dropped
-        from the held set as the caller is about to end the reservation.
+        Sends nothing: the token refuses a reservation from another client,
+        from a connection since lost, or one this connection reserved again
+        after its TTR ran out. Whether the server still counts the job as
+        ours is the caller's check (``release``/``bury`` answer NOT_FOUND
+        otherwise; :meth:`_still_ours` before a ``delete``). With ``forget``
+        the job is dropped from the held set as the caller is about to end
+        the reservation.
         """
         job_id = _job_id(reservation.task_id)
         held = None if job_id is None else self._held.get(job_id)
         if held is None or held.token != reservation.token or held.queue != queue_name:
             return None
-        try:
-            client.touch(held.job)
-        except greenstalk.NotFoundError:
+        if held.generation != self._conn.generation:
+            # Reserved on a connection since lost: beanstalkd made the job
+            # ready again, and a delete from this one would remove it.
             del self._held[held.job.id]
             return None
         if forget:
             del self._held[held.job.id]
         return held
+
+    def _still_ours(self, client: greenstalk.Client[bytes], held: _Held) -> bool:
+        """Whether a ``delete`` of the held job can only hit our reservation.
+
+        Well before the client's own (early) deadline the job is certainly
+        still reserved by this connection: beanstalkd gives a reservation up
+        only at TTR expiry or when the connection closes (:meth:`_holding`
+        refuses jobs reserved before a reconnect). Closer to it, ``touch``
+        asks the server, at the cost of one more round trip.
+        """
+        margin = max(_MIN_SAFETY_MARGIN, held.ttr * _SAFETY_FRACTION)
+        if time.monotonic() + margin < held.deadline:
+            return True
+        return self._touch(client, held)
+
+    def _touch(self, client: greenstalk.Client[bytes], held: _Held) -> bool:
+        """``touch``: NOT_FOUND unless this connection holds the job; moves the deadline."""
+        sent = time.monotonic()
+        try:
+            client.touch(held.job)
+        except greenstalk.NotFoundError:
+            self._held.pop(held.job.id, None)
+            return False
+        if held.job.id in self._held:
+            self._held[held.job.id] = held._replace(deadline=sent + held.ttr)
+        return True
 
     def _read_records(
         self, client: greenstalk.Client[bytes], companion: str

@@ -6,13 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 
+import greenstalk
 import pytest
 
 from alligator.backends.beanstalk_backend import Client
 from alligator.protocols import ReliableClient
 from alligator.records import QueueStats, Reservation
 from tests.beanstalk.conftest import QUEUE
-from tests.servers import wait_until
+from tests.servers import ServerProcess, wait_until
 
 
 @pytest.fixture
@@ -233,3 +234,58 @@ def test_pop_is_reserve_and_delete(client: Client) -> None:
     client.push(QUEUE, "t", b"x")
     assert client.pop(QUEUE) == b"x"
     assert client.stats(QUEUE) == QueueStats()
+
+
+def server_counts(beanstalkd: ServerProcess) -> dict[str, int]:
+    """beanstalkd's own per-command counters, read on a separate connection."""
+    with greenstalk.Client(("127.0.0.1", beanstalkd.port)) as admin:
+        stats = admin.stats()
+    return {
+        "touch": stats["cmd-touch"],
+        "delete": stats["cmd-delete"],
+        "stats-job": stats["cmd-stats-job"],
+    }
+
+
+def test_an_ack_well_inside_the_ttr_is_one_delete(
+    beanstalkd: ServerProcess, client: Client
+) -> None:
+    # Given a job reserved under a 10 s TTR
+    client.push(QUEUE, "t", b"x")
+    reservation = reserve_soon(client)
+    before = server_counts(beanstalkd)
+    # When it is acked at once
+    assert client.ack(QUEUE, reservation)
+    # Then the ack was a single delete: no touch needed to prove the lease
+    after = server_counts(beanstalkd)
+    assert after["delete"] - before["delete"] == 1
+    assert after["touch"] == before["touch"]
+    assert client.stats(QUEUE) == QueueStats()
+
+
+def test_an_ack_near_the_deadline_touches_first(beanstalkd: ServerProcess, short: Client) -> None:
+    # Given a job whose 1 s TTR leaves no safety margin for a blind delete
+    short.push(QUEUE, "t", b"x")
+    reservation = reserve_soon(short)
+    before = server_counts(beanstalkd)
+    # When it is acked
+    assert short.ack(QUEUE, reservation)
+    # Then the server was asked (touch) before the delete
+    after = server_counts(beanstalkd)
+    assert after["touch"] - before["touch"] == 1
+    assert after["delete"] - before["delete"] == 1
+
+
+def test_release_and_bury_need_no_touch(beanstalkd: ServerProcess, client: Client) -> None:
+    # Given two reserved jobs
+    client.push(QUEUE, "a", b"retry me")
+    client.push(QUEUE, "b", b"bury me")
+    first, second = reserve_soon(client), reserve_soon(client)
+    before = server_counts(beanstalkd)
+    # When one is released and the other buried
+    assert client.release(QUEUE, first)
+    assert client.bury(QUEUE, second, "boom")
+    # Then neither touched the job first (beanstalkd refuses both for a job
+    # this connection does not hold), and both took effect
+    assert server_counts(beanstalkd)["touch"] == before["touch"]
+    assert client.stats(QUEUE) == QueueStats(ready=1, buried=1)
