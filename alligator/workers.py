@@ -121,6 +121,9 @@ class Worker:
         self._prefetch_client = as_prefetch(gator.broker) if prefetch and own_claim else None
         self._prefetcher: Prefetcher | None = None
         self._looping = False
+        self._on_failure: dict[
+            int, tuple[Gator, Callable[[Reservation, Task[Any], Exception], Outcome]]
+        ] = {}
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -296,20 +299,20 @@ class Worker:
     def _execute_ahead(self, prefetcher: Prefetcher, claim: Claim, started: float) -> Outcome:
         """:meth:`execute` for a prefetched task: its ack rides on the next claim."""
         gator, reservation = claim
-        listening = self._listening()
+        if not self._listening():
+            outcome = self._run(gator, reservation, prefetcher.defer_ack)
+            prefetcher.observe(time.perf_counter() - started)
+            if outcome.action != "ack":
+                prefetcher.forget(reservation)  # released or buried: no longer ours to renew
+            return outcome
         note: list[Any] = []  # filled below, read when the ack's fate is known
-
-        def defer(held: Reservation) -> bool:
-            return prefetcher.defer_ack(held, note if listening else None)
-
-        outcome = self._run(gator, reservation, defer)
+        outcome = self._run(gator, reservation, lambda held: prefetcher.defer_ack(held, note))
         duration = time.perf_counter() - started
         prefetcher.observe(duration)
         if outcome.action != "ack":
-            prefetcher.forget(reservation)  # released or buried: no longer ours to renew
-            if listening:
-                self._report(claim, outcome, duration)
-        elif listening:
+            prefetcher.forget(reservation)
+            self._report(claim, outcome, duration)
+        else:
             note.extend((claim, outcome, duration))
         return outcome
 
@@ -332,11 +335,21 @@ class Worker:
         ack: Callable[[Reservation], bool] | None = None,
     ) -> Outcome:
         """:meth:`Gator.process` with this worker's :meth:`retry` step for failures."""
+        return gator.process(reservation, self._failure_handler(gator), ack=ack)
+
+    def _failure_handler(
+        self, gator: Gator
+    ) -> Callable[[Reservation, Task[Any], Exception], Outcome]:
+        """``gator``'s hand-off to :meth:`retry`, built once per Gator (not per task)."""
+        cached = self._on_failure.get(id(gator))
+        if cached is not None and cached[0] is gator:
+            return cached[1]
 
         def on_failure(held: Reservation, task: Task[Any], error: Exception) -> Outcome:
             return self.retry(Claim(gator, held), task, error)
 
-        return gator.process(reservation, on_failure, ack=ack)
+        self._on_failure[id(gator)] = (gator, on_failure)
+        return on_failure
 
     def _heartbeat(self, gator: Gator) -> Heartbeat | None:
         if self._simple:
