@@ -28,19 +28,17 @@ A subclass that overrides ``claim`` turns prefetch off.
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import os
-import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from types import FrameType
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
+from alligator._worker_support import for_queue, queue_names, signal_handlers
 from alligator.backends.adapter import SimpleClientAdapter, as_prefetch
 from alligator.events import NullEvents, TaskDone, WorkerEvents, WorkerStarted, WorkerStopped
-from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
+from alligator.exceptions import AlligatorError, BackendError
 from alligator.gator import Gator, Outcome
 from alligator.heartbeat import Heartbeat
 from alligator.prefetch import Prefetcher
@@ -98,8 +96,8 @@ class Worker:
         events: WorkerEvents | None = None,
         prefetch: bool = True,
     ) -> None:
-        queues = _queue_names(to_consume, gator.queue_name)
-        self.gators = [_for_queue(gator, name) for name in queues]
+        queues = queue_names(to_consume, gator.queue_name)
+        self.gators = [for_queue(gator, name) for name in queues]
         self.gator = self.gators[0]
         self.queues = queues
         #: What the 1.0 API exposed: one name, or the names in priority order.
@@ -401,50 +399,5 @@ class Worker:
         log.log(level, "%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
         self._stop.wait(delay)
 
-    @contextlib.contextmanager
-    def _signal_handlers(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.getsignal(sig) for sig in signals}
-
-        def handle(signum: int, frame: FrameType | None) -> None:
-            log.info("%s got signal %d; stopping after the current task", self.ident(), signum)
-            # A second signal acts at once.
-            signal.signal(signal.SIGINT, signal.default_int_handler)
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            self.interrupt()
-
-        for sig in signals:
-            signal.signal(sig, handle)
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def _queue_names(to_consume: str | Sequence[str] | None, default: str) -> tuple[str, ...]:
-    if to_consume is None:
-        return (default,)
-    if isinstance(to_consume, str):
-        return (to_consume,)
-    names = tuple(to_consume)
-    if not names or not all(isinstance(n, str) and n for n in names):
-        raise ConfigurationError(f"to_consume needs one or more queue names, got {to_consume!r}")
-    if len(set(names)) != len(names):
-        raise ConfigurationError(f"to_consume names a queue twice: {names!r}")
-    return names
-
-
-def _for_queue(gator: Gator, queue_name: str) -> Gator:
-    """``gator`` itself, or a shallow copy on another queue sharing its backend."""
-    if queue_name == gator.queue_name:
-        return gator
-    other = copy.copy(gator)
-    other.queue_name = queue_name
-    validate = getattr(other.backend, "validate_queue_name", None)
-    if callable(validate):
-        validate(queue_name)
-    return other
+    def _signal_handlers(self) -> contextlib.AbstractContextManager[None]:
+        return signal_handlers(self.ident, self.interrupt)
