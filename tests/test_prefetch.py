@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -17,7 +18,7 @@ from alligator.backends.locmem_backend import Client as LocmemClient
 from alligator.events import TaskDone, WorkerStarted, WorkerStopped
 from alligator.records import QueueStats, Reservation
 from tests import tasks
-from tests.conftest import spawn_worker, stop_process
+from tests.conftest import FakeClock, spawn_worker, stop_process
 from tests.servers import wait_until
 
 DSNS = ["locmem_dsn", "sqlite_dsn"]
@@ -220,3 +221,33 @@ def test_a_worker_process_with_and_without_prefetch(
     # Then it ran the first three once each and left the other two ready
     assert tasks.read_ledger(ledger) == ["t0", "t1", "t2"]
     assert gator.broker.stats("q") == QueueStats(ready=2)
+
+
+def test_a_lease_lost_before_its_deferred_ack_is_reported(
+    locmem_dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given two tasks on a store whose clock the test moves
+    clock = FakeClock(1_000.0)
+    gator = Gator(
+        locmem_dsn,
+        queue_name="q",
+        backend_class=lambda dsn: LocmemClient(dsn, clock=clock),
+        clock=clock,
+    )
+    gator.task(tasks.add, 1, 1)
+    gator.task(tasks.add, 2, 2)
+
+    class SlowToSettle(Worker):
+        def result(self, result: Any) -> None:
+            if result == 2:  # the first task: its lease runs out before the ack goes
+                clock.advance(10 * self.lease)
+
+    recorder = Recorder()
+    # When a worker runs both, the first one's deferred ack arriving too late
+    with caplog.at_level(logging.WARNING, logger="alligator.worker"):
+        worker = SlowToSettle(gator, max_tasks=2, poll_timeout=0.05, events=recorder)
+        worker.run_forever()
+    # Then that ack is reported as not settled, with a warning, and the task is back
+    assert [(e.action, e.settled) for e in recorder.done] == [("ack", False), ("ack", True)]
+    assert "lost before its ack" in caplog.text
+    assert gator.broker.stats("q") == QueueStats(ready=1)
