@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -29,6 +29,7 @@ from alligator.protocols import Client, ReliableClient
 from alligator.records import PushItem, Reservation
 from alligator.testing.clock import Clock, FakeClock, RealClock
 from alligator.testing.model import ModelTask, QueueModel
+from alligator.testing.prefetch_machine import LEASES, QUEUES, Held, PrefetchRules
 
 __all__ = [
     "DEFAULT_SETTINGS",
@@ -53,7 +54,6 @@ DEFAULT_SETTINGS = settings(
 #: quarter second the clock never shows, as the protocol leaves that instant open.
 ADVANCES = (0.5, 1.0, 1.5, 2.5, 6.0)
 DELAYS = (None, None, 0.0, 0.5, 1.5, 4.0)
-LEASES = (1.25, 3.75)
 #: Real-time mode never waits: delays and leases are too long to end in a run.
 FAR = 3600.0
 
@@ -61,10 +61,7 @@ TASK_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
 PAYLOADS = st.one_of(
     st.sampled_from([b"", b"\x00", b"\r\n", b"\xff\xfe", b"x"]), st.binary(max_size=24)
 )
-QUEUES = st.sampled_from([0, 0, 0, 1])  # mostly one queue: longer histories per queue
 REASONS = st.sampled_from(["boom", "Traceback (most recent call last):\nValueError: x", "ünï"])
-
-Held: TypeAlias = tuple[str, Reservation]
 
 
 def unique_queue_name(prefix: str = "alligator-test") -> str:
@@ -188,8 +185,12 @@ class ClientMachine(RuleBasedStateMachine):
             assert self.client.len(queue) == expected, f"len({queue!r}) != {expected}"
 
 
-class ReliableClientMachine(ClientMachine):
-    """Adds delays, leases, ack/release/bury/renew, stats and a moving clock."""
+class ReliableClientMachine(PrefetchRules, ClientMachine):
+    """Adds delays, leases, ack/release/bury/renew, stats and a moving clock.
+
+    With :class:`PrefetchRules`: ``reserve_many`` and ``renew_many`` too, for a
+    client that is a :class:`~alligator.protocols.PrefetchClient`.
+    """
 
     release_with_data_keeps_id_and_attempts = True
     reservations = Bundle("reservations")
@@ -266,6 +267,12 @@ class ReliableClientMachine(ClientMachine):
             assert got is None, f"reserve returned {got!r} from a queue with nothing due"
             return multiple()
         assert got is not None, f"reserve returned None, expected one of {_ids(choices)}"
+        self.check_leased(queue, got, now, lease)
+        return queue, got
+
+    def check_leased(self, queue: str, got: Reservation, now: float, lease: float) -> None:
+        """Check one task a reserve call leased against the model, then record it."""
+        choices = self.model.acceptable(queue, now)
         task = {t.task_id: t for t in choices}.get(got.task_id)
         if task is None and got.task_id not in self.model.tasks(queue):
             # A task released with new data as a new job: known by its payload.
@@ -280,7 +287,6 @@ class ReliableClientMachine(ClientMachine):
                 f"attempts {got.attempts}, not {task.attempts + 1}"
             )
         self.model.reserve(queue, got.task_id, got.token, now + lease)
-        return queue, got
 
     @rule(held=reservations, elsewhere=st.integers(0, 5))
     def ack(self, held: Held, elsewhere: int) -> None:
