@@ -93,7 +93,12 @@ def test_stale_reservation_refused_after_ttr_expiry(short: Client, other: Client
     # Given a job reserved by a worker that then stalls past its 1 s TTR
     short.push(QUEUE, "t", b"x")
     stale = reserve_soon(short)
-    # When beanstalkd hands it to a second worker
+    # When its TTR runs out and beanstalkd hands it to a second worker. The
+    # stalled worker's own stats-tube calls are what the wait polls with:
+    # beanstalkd 1.12 sometimes keeps an expired job reserved while its
+    # holder's connection stays silent, and frees it on the holder's next
+    # command (or when the connection closes, as a killed worker's does).
+    wait_until(lambda: short.stats(QUEUE).ready == 1, message="TTR expiry")
     fresh = reserve_soon(other)
     assert fresh.task_id == stale.task_id and fresh.attempts == 2
     # Then the first worker's ack, release, renew and bury are refused
