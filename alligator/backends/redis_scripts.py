@@ -232,12 +232,11 @@ PUSH: Final = _script(
     ("ready", "delayed", "data", "seq", "notify"),
     """
 local n = (#ARGV - 1) / 3
-if n == 0 then return 0 end
-local seen = {}
 for i = 1, n do
-  local id = ARGV[3 * i - 1]
-  if seen[id] or redis.call('HEXISTS', KEYS[NK + i], id) == 1 then return -1 end
-  seen[id] = true
+  if redis.call('HSETNX', KEYS[NK + i], ARGV[3 * i - 1], '') == 0 then
+    for j = 1, i - 1 do redis.call('HDEL', KEYS[NK + j], ARGV[3 * j - 1]) end
+    return -1
+  end
 end
 local now = ARGV[1]
 migrate(now)
@@ -246,9 +245,6 @@ for i = 1, n do
   store(ARGV[3 * i - 1], ARGV[3 * i], ARGV[3 * i + 1], now, out)
 end
 append(out)
-for i = 1, n do
-  redis.call('HSET', KEYS[NK + i], ARGV[3 * i - 1], '')
-end
 wake(n)
 return n
 """,

@@ -193,7 +193,9 @@ def test_blocking_reserve_returns_none_after_timeout(client: Client) -> None:
 
 def test_four_threads_reserve_each_of_500_tasks_exactly_once(dsn: str, namespace: str) -> None:
     # Given 500 tasks
-    Client(dsn, namespace=namespace).push_many(Q, [PushItem(str(i), b"x") for i in range(500)])
+    producer = Client(dsn, namespace=namespace)
+    producer.push_many(Q, [PushItem(str(i), b"x") for i in range(500)])
+    producer.close()
     seen: list[str] = []
 
     def drain() -> None:
