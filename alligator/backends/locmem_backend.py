@@ -32,98 +32,24 @@ from __future__ import annotations
 import heapq
 import itertools
 import secrets
-import threading
 import time
 from collections.abc import Callable, Sequence
 
+from alligator.backends._locmem_store import (
+    BURIED,
+    COMPACT_SLACK,
+    GONE,
+    RESERVED,
+    WAITING,
+    Queue,
+    Task,
+    reset_stores,
+    store,
+)
 from alligator.exceptions import ConfigurationError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "reset_stores"]
-
-_WAITING, _RESERVED, _BURIED, _GONE = 0, 1, 2, 3
-
-#: Rebuild a heap once it holds this many entries more than twice its live tasks.
-_COMPACT_SLACK = 64
-
-
-class _Task:
-    """One task; ``seq`` names its single valid heap entry (others are stale)."""
-
-    __slots__ = (
-        "attempts",
-        "buried_at",
-        "data",
-        "reason",
-        "run_at",
-        "seq",
-        "state",
-        "task_id",
-        "token",
-    )
-
-    def __init__(self, task_id: str, data: bytes, run_at: float, seq: int) -> None:
-        self.task_id = task_id
-        self.data = data
-        self.run_at = run_at
-        self.seq = seq
-        self.state = _WAITING
-        self.token = ""
-        self.attempts = 0
-        self.reason = ""
-        self.buried_at = 0.0
-
-
-class _Queue:
-    """A queue's tasks, heap and counters; guarded by its store's lock."""
-
-    __slots__ = ("cond", "heap", "leased", "tasks", "waiting")
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.tasks: dict[str, _Task] = {}
-        self.heap: list[tuple[float, int, _Task]] = []
-        self.leased: dict[str, _Task] = {}
-        self.waiting = 0
-        self.cond = threading.Condition(lock)
-
-
-class _Store:
-    """A named set of queues sharing one lock."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.queues: dict[str, _Queue] = {}
-        self.seq = itertools.count()
-
-    def queue(self, name: str) -> _Queue:
-        queue = self.queues.get(name)
-        if queue is None:
-            queue = self.queues[name] = _Queue(self.lock)
-        return queue
-
-
-_STORES: dict[str, _Store] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def _store(name: str) -> _Store:
-    with _STORES_LOCK:
-        store = _STORES.get(name)
-        if store is None:
-            store = _STORES[name] = _Store()
-        return store
-
-
-def reset_stores(name: str | None = None) -> None:
-    """Forget one named store, or all of them (for test isolation).
-
-    Clients already holding a store keep using it; new clients get a fresh one.
-    """
-    with _STORES_LOCK:
-        if name is None:
-            _STORES.clear()
-        else:
-            _STORES.pop(name, None)
 
 
 def _parse(conn_string: str) -> str:
@@ -144,7 +70,7 @@ class Client:
 
     def __init__(self, conn_string: str, *, clock: Callable[[], float] = time.time) -> None:
         self.name = _parse(conn_string)
-        self._store = _store(self.name)
+        self._store = store(self.name)
         self._lock = self._store.lock
         self._clock = clock
         # Tokens only need to be unique and unguessable across clients: one
@@ -154,17 +80,17 @@ class Client:
 
     # -- internals (caller holds the lock) --------------------------------
 
-    def _schedule(self, queue: _Queue, task: _Task, run_at: float) -> None:
+    def _schedule(self, queue: Queue, task: Task, run_at: float) -> None:
         task.run_at = run_at
         task.seq = seq = next(self._store.seq)
         heapq.heappush(queue.heap, (run_at, seq, task))
 
-    def _take_due(self, queue: _Queue, now: float) -> _Task | None:
+    def _take_due(self, queue: Queue, now: float) -> Task | None:
         """Pop the first due task off the heap, or return ``None``."""
         heap = queue.heap
         while heap:
             run_at, seq, task = heap[0]
-            if task.seq != seq or task.state >= _BURIED:
+            if task.seq != seq or task.state >= BURIED:
                 heapq.heappop(heap)
             elif run_at <= now:
                 heapq.heappop(heap)
@@ -173,36 +99,36 @@ class Client:
                 return None
         return None
 
-    def _next_due(self, queue: _Queue) -> float | None:
+    def _next_due(self, queue: Queue) -> float | None:
         heap = queue.heap
         while heap:
             _, seq, task = heap[0]
-            if task.seq == seq and task.state < _BURIED:
+            if task.seq == seq and task.state < BURIED:
                 return heap[0][0]
             heapq.heappop(heap)
         return None
 
-    def _unlink(self, queue: _Queue, task: _Task) -> None:
+    def _unlink(self, queue: Queue, task: Task) -> None:
         """Remove ``task`` from the queue, leaving its heap entry stale."""
-        if task.state == _WAITING:
+        if task.state == WAITING:
             queue.waiting -= 1
-        elif task.state == _RESERVED:
+        elif task.state == RESERVED:
             del queue.leased[task.task_id]
-        task.state = _GONE
+        task.state = GONE
         del queue.tasks[task.task_id]
-        if len(queue.heap) > 2 * (queue.waiting + len(queue.leased)) + _COMPACT_SLACK:
-            queue.heap = [(t.run_at, t.seq, t) for t in queue.tasks.values() if t.state < _BURIED]
+        if len(queue.heap) > 2 * (queue.waiting + len(queue.leased)) + COMPACT_SLACK:
+            queue.heap = [(t.run_at, t.seq, t) for t in queue.tasks.values() if t.state < BURIED]
             heapq.heapify(queue.heap)
 
-    def _to_waiting(self, queue: _Queue, task: _Task, run_at: float) -> None:
+    def _to_waiting(self, queue: Queue, task: Task, run_at: float) -> None:
         """Put a reserved task back (expired lease or release)."""
         del queue.leased[task.task_id]
-        task.state = _WAITING
+        task.state = WAITING
         task.token = ""
         queue.waiting += 1
         self._schedule(queue, task, run_at)
 
-    def _held(self, queue_name: str, reservation: Reservation) -> tuple[_Queue, _Task] | None:
+    def _held(self, queue_name: str, reservation: Reservation) -> tuple[Queue, Task] | None:
         queue = self._store.queues.get(queue_name)
         if queue is None:
             return None
@@ -211,12 +137,12 @@ class Client:
             return None
         return queue, task
 
-    def _add(self, queue: _Queue, task_id: str, data: bytes, due: float) -> bool:
+    def _add(self, queue: Queue, task_id: str, data: bytes, due: float) -> bool:
         """Store a task (replacing any namesake); ``True`` if it is the new head."""
         old = queue.tasks.get(task_id)
         if old is not None:
             self._unlink(queue, old)
-        task = _Task(task_id, data, due, 0)
+        task = Task(task_id, data, due, 0)
         queue.tasks[task_id] = task
         queue.waiting += 1
         self._schedule(queue, task, due)
@@ -240,7 +166,7 @@ class Client:
             if queue is None:
                 return
             for task in queue.tasks.values():
-                task.state = _GONE
+                task.state = GONE
             queue.tasks.clear()
             queue.leased.clear()
             queue.heap.clear()
@@ -278,9 +204,9 @@ class Client:
         with self._lock:
             queue = self._store.queues.get(queue_name)
             task = None if queue is None else queue.tasks.get(task_id)
-            if queue is None or task is None or task.state == _BURIED:
+            if queue is None or task is None or task.state == BURIED:
                 return None
-            if task.state == _RESERVED and task.run_at > self._clock():
+            if task.state == RESERVED and task.run_at > self._clock():
                 return None
             self._unlink(queue, task)
             return task.data
@@ -304,7 +230,7 @@ class Client:
                 queue.cond.notify(ready)
         return [item.task_id for item in items]
 
-    def _lease_due(self, queue: _Queue, lease: float, count: int) -> list[Reservation]:
+    def _lease_due(self, queue: Queue, lease: float, count: int) -> list[Reservation]:
         """Lease up to ``count`` due tasks, oldest due first (caller holds the lock)."""
         leased: list[Reservation] = []
         now = self._clock()
@@ -312,11 +238,11 @@ class Client:
             task = self._take_due(queue, now)
             if task is None:
                 break
-            if task.state == _RESERVED:
+            if task.state == RESERVED:
                 del queue.leased[task.task_id]  # an expired lease, taken over
             else:
                 queue.waiting -= 1
-            task.state = _RESERVED
+            task.state = RESERVED
             task.token = f"{self._token_prefix}{next(self._tokens)}"
             task.attempts += 1
             queue.leased[task.task_id] = task
@@ -325,7 +251,7 @@ class Client:
         return leased
 
     def _wait_and_lease(
-        self, queue: _Queue, lease: float, count: int, deadline: float
+        self, queue: Queue, lease: float, count: int, deadline: float
     ) -> list[Reservation]:
         """Lease up to ``count`` tasks, waiting until ``deadline`` (monotonic) for one."""
         while True:
@@ -414,7 +340,7 @@ class Client:
                 return False
             queue, task = held
             del queue.leased[task.task_id]
-            task.state = _BURIED
+            task.state = BURIED
             task.token = ""
             task.reason = reason
             task.buried_at = self._clock()
@@ -454,11 +380,11 @@ class Client:
             now = self._clock()
             ready = delayed = reserved = buried = 0
             for task in queue.tasks.values():
-                if task.state == _BURIED:
+                if task.state == BURIED:
                     buried += 1
-                elif task.state == _RESERVED and task.run_at > now:
+                elif task.state == RESERVED and task.run_at > now:
                     reserved += 1
-                elif task.state == _RESERVED or task.run_at <= now:
+                elif task.state == RESERVED or task.run_at <= now:
                     ready += 1
                 else:
                     delayed += 1
@@ -471,7 +397,7 @@ class Client:
             if queue is None:
                 return []
             tasks = sorted(
-                (t for t in queue.tasks.values() if t.state == _BURIED),
+                (t for t in queue.tasks.values() if t.state == BURIED),
                 key=lambda t: t.seq,
             )
             return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
@@ -483,11 +409,11 @@ class Client:
         with self._lock:
             queue = self._store.queues.get(queue_name)
             task = None if queue is None else queue.tasks.get(task_id)
-            if queue is None or task is None or task.state != _BURIED:
+            if queue is None or task is None or task.state != BURIED:
                 return None
             if data is not None:
                 task.data = data
-            task.state = _WAITING
+            task.state = WAITING
             task.attempts = 0
             task.reason = ""
             task.buried_at = 0.0
@@ -503,10 +429,10 @@ class Client:
             if queue is None:
                 return 0
             if task_id is None:
-                doomed = [t for t in queue.tasks.values() if t.state == _BURIED]
+                doomed = [t for t in queue.tasks.values() if t.state == BURIED]
             else:
                 found = queue.tasks.get(task_id)
-                doomed = [found] if found is not None and found.state == _BURIED else []
+                doomed = [found] if found is not None and found.state == BURIED else []
             for task in doomed:
                 self._unlink(queue, task)
             return len(doomed)
