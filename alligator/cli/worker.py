@@ -143,8 +143,11 @@ def run(args: argparse.Namespace) -> int:
         if parent is not None and parent.isdigit():
             watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
         if early:
-            # Stopped before the loop began: nothing was claimed, a clean stop.
-            logging.getLogger("alligator.worker").info("signal %d before start; exiting", early[0])
+            # Stopped before the loop began: nothing was claimed, a clean stop
+            # (the lifecycle hooks still run, so logs show the worker came and went).
+            for worker in workers:
+                worker.starting()
+                worker.stopping()
         elif len(workers) == 1:
             workers[0].run_forever()
         else:
