@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -22,6 +24,7 @@ import redis
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
+from redis.connection import AbstractConnection
 from redis.retry import Retry
 
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
@@ -176,6 +179,9 @@ class RedisAdapter:
         self._execute: Callable[..., object] = self._client.execute_command
         # Scripts on a single server skip redis-py's per-command packing and
         # hooks (see :meth:`_call`); a cluster client routes by key itself.
+        # One connection per thread for scripts: a pool get/release per call
+        # costs as much as the round trip. close() disconnects them all.
+        self._local = threading.local()
         self._pool: redis.ConnectionPool | None = (
             None if isinstance(self._client, RedisCluster) else self._client.connection_pool
         )
@@ -203,17 +209,26 @@ class RedisAdapter:
         if pool is None:
             return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
         packed = self._pack(head, keys, args)
-        conn = pool.get_connection()
+        conn = self._connection(pool)
         try:
-            # send/read disconnect the connection themselves on any failure.
+            # send/read disconnect the connection themselves on any failure;
+            # it reconnects on its next use.
             send: Callable[[list[bytes]], None] = conn.send_packed_command
             send([packed])
             return conn.read_response()
         except _CONNECTION_ERRORS:
             # redis-py's own path retries with backoff and reconnects.
             return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
-        finally:
-            pool.release(conn)
+
+    def _connection(self, pool: redis.ConnectionPool) -> AbstractConnection:
+        """This thread's own pooled connection, taken once (again after a fork)."""
+        local = self._local
+        pid = os.getpid()
+        if getattr(local, "pid", None) != pid:
+            local.conn = pool.get_connection()
+            local.pid = pid
+        conn: AbstractConnection = local.conn
+        return conn
 
     def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
         """The RESP array of one EVALSHA, with each key's encoding cached."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -123,4 +124,27 @@ def test_a_wait_longer_than_the_socket_timeout_is_not_a_lost_connection(
     )
     # When it waits longer than that for a task / Then it just finds none
     assert client.reserve(Q, 30, timeout=1.2) is None
+    client.close()
+
+
+def test_a_forked_child_uses_its_own_connection(
+    single_server: ServerProcess, namespace: str
+) -> None:
+    # Given a client that has talked to the server from the parent
+    client = Client(f"redis://127.0.0.1:{single_server.port}/0", namespace=namespace)
+    client.push(Q, "parent-1", b"x")
+    # When a forked child pushes and reserves through the same client object
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child reports through its exit code
+        code = 1
+        try:
+            client.push(Q, "child", b"y")
+            code = 0 if client.stats(Q) == QueueStats(ready=2) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    # Then the child succeeded and the parent's connection is still in step
+    assert os.waitstatus_to_exitcode(status) == 0
+    client.push(Q, "parent-2", b"z")
+    assert [client.pop(Q) for _ in range(3)] == [b"x", b"y", b"z"]
     client.close()
