@@ -40,16 +40,18 @@ deadline exactly; at or after it ack/release/bury/renew return ``False``.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
-import os
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from alligator.backends import _sqlite_sql as sql
-from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
+from alligator.backends._sqlite_support import parse_dsn as _parse
+from alligator.backends._sqlite_support import translate as _translate
+from alligator.exceptions import BackendConnectionError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client"]
@@ -66,42 +68,6 @@ _BUSY_PAUSE = 0.004
 _IDLE_PAUSE = 0.008
 #: Seconds without a claim after which a waiting reserve polls at the idle pace.
 _QUIET = 2.0
-_CONNECTION_TROUBLE = ("locked", "busy", "unable to open", "disk i/o", "readonly", "closed")
-
-
-def _translate(exc: sqlite3.Error) -> BackendError:
-    """Our exception for a driver error (the caller chains it with ``from``)."""
-    message = f"SQLite: {exc}"
-    if any(word in str(exc).lower() for word in _CONNECTION_TROUBLE):
-        return BackendConnectionError(message)
-    return BackendError(message)
-
-
-def _parse(conn_string: str) -> str:
-    """The absolute database path of a ``sqlite:///`` DSN, checked but not created."""
-    prefix = "sqlite:///"
-    if conn_string[: len(prefix)].lower() != prefix:
-        raise ConfigurationError(
-            f"not a SQLite DSN (expected 'sqlite:///relative.db' or 'sqlite:////abs.db'): "
-            f"{conn_string!r}"
-        )
-    path, _, query = conn_string[len(prefix) :].partition("?")
-    if query:
-        raise ConfigurationError(f"SQLite DSN takes no query parameters: {conn_string!r}")
-    if not path or path == ":memory:" or path.startswith("file:"):
-        raise ConfigurationError(
-            f"SQLite DSN {conn_string!r} names no database file; an in-memory database is"
-            " private to one connection, so use 'locmem://' for an in-process queue"
-        )
-    path = os.path.abspath(path)
-    parent = os.path.dirname(path)
-    if not os.path.isdir(parent):
-        raise ConfigurationError(
-            f"directory {parent!r} of SQLite database {path!r} does not exist (create it first)"
-        )
-    if os.path.isdir(path):
-        raise ConfigurationError(f"SQLite database path {path!r} is a directory")
-    return path
 
 
 class Client:
@@ -214,6 +180,22 @@ class Client:
         except sqlite3.Error as exc:
             raise _translate(exc) from exc
 
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction: committed if the block ends, else rolled back."""
+        conn = self._conn()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _translate(exc) from exc
+
     def _held(self, queue_name: str, reservation: Reservation) -> tuple[str, str, str, float]:
         return (queue_name, reservation.task_id, reservation.token, self._clock())
 
@@ -255,18 +237,8 @@ class Client:
             (queue_name, task_id, data, now if delay_until is None else delay_until)
             for task_id, data, delay_until in items
         ]
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                conn.executemany(sql.PUSH, rows)
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        with self._write() as conn:
+            conn.executemany(sql.PUSH, rows)
         return [item.task_id for item in items]
 
     def _token(self) -> str:
@@ -333,35 +305,23 @@ class Client:
         self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
     ) -> tuple[list[bool], list[Reservation]]:
         """Ack ``done`` and lease up to ``count`` rows in one write transaction."""
-        conn = self._conn()
         now = self._clock()
         acked: list[bool] = []
         leased: list[Reservation] = []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for held in done:
-                    params = (queue_name, held.task_id, held.token, now)
-                    acked.append(conn.execute(sql.ACK, params).rowcount > 0)
-                if count > 0:
-                    seqs = [r[0] for r in conn.execute(sql.DUE_MANY, (queue_name, now, count))]
-                    if seqs:
-                        prefix = self._token() + "-"
-                        rows = conn.execute(
-                            sql.lease_many(len(seqs)), (now + lease, prefix, *seqs)
-                        ).fetchall()
-                        self._local.last_claim = time.monotonic()
-                        by_seq = {row[0]: row for row in rows}
-                        for seq in seqs:
-                            _, task_id, data, attempts, token = by_seq[seq]
-                            leased.append(Reservation(task_id, data, token, attempts))
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        with self._write() as conn:
+            for held in done:
+                params = (queue_name, held.task_id, held.token, now)
+                acked.append(conn.execute(sql.ACK, params).rowcount > 0)
+            due = conn.execute(sql.DUE_MANY, (queue_name, now, count)) if count > 0 else ()
+            seqs = [r[0] for r in due]
+            if seqs:
+                prefix = self._token() + "-"
+                rows = conn.execute(sql.lease_many(len(seqs)), (now + lease, prefix, *seqs))
+                by_seq = {row[0]: row for row in rows.fetchall()}
+                self._local.last_claim = time.monotonic()
+                for seq in seqs:
+                    _, task_id, data, attempts, token = by_seq[seq]
+                    leased.append(Reservation(task_id, data, token, attempts))
         return acked, leased
 
     def reserve_many(
@@ -392,26 +352,13 @@ class Client:
         self, queue_name: str, reservations: Sequence[Reservation], lease: float
     ) -> list[bool]:
         """Renew several held leases in one write transaction; one flag each."""
-        conn = self._conn()
         now = self._clock()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                flags = [
-                    conn.execute(
-                        sql.RENEW, (now + lease, queue_name, r.task_id, r.token, now)
-                    ).rowcount
-                    > 0
-                    for r in reservations
-                ]
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-        return flags
+        with self._write() as conn:
+            return [
+                conn.execute(sql.RENEW, (now + lease, queue_name, r.task_id, r.token, now)).rowcount
+                > 0
+                for r in reservations
+            ]
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task whose lease is still held."""
