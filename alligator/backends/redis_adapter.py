@@ -15,6 +15,7 @@ import hashlib
 import os
 import re
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -24,7 +25,7 @@ import redis
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.connection import AbstractConnection
+from redis.connection import Connection  # what get_connection is annotated to return
 from redis.retry import Retry
 
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
@@ -220,14 +221,20 @@ class RedisAdapter:
             # redis-py's own path retries with backoff and reconnects.
             return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
 
-    def _connection(self, pool: redis.ConnectionPool) -> AbstractConnection:
-        """This thread's own pooled connection, taken once (again after a fork)."""
+    def _connection(self, pool: redis.ConnectionPool) -> Connection:
+        """This thread's own pooled connection, taken once (again after a fork).
+
+        It goes back to the pool when the thread ends (its thread-local holder
+        is collected), so short-lived threads do not pile up connections.
+        """
         local = self._local
         pid = os.getpid()
         if getattr(local, "pid", None) != pid:
-            local.conn = pool.get_connection()
+            holder = _Holder(pool.get_connection())
+            weakref.finalize(holder, pool.release, holder.conn)
+            local.holder = holder
             local.pid = pid
-        conn: AbstractConnection = local.conn
+        conn: Connection = local.holder.conn
         return conn
 
     def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
@@ -265,6 +272,15 @@ class RedisAdapter:
     def close(self) -> None:
         with translated("close"):
             self._client.close()
+
+
+class _Holder:
+    """Owns one thread's connection; its finalizer returns it to the pool."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
 
 
 def narrow(reply: object) -> Reply:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,22 @@ def test_a_forked_child_uses_its_own_connection(
     client.push(Q, "parent-2", b"z")
     assert [client.pop(Q) for _ in range(3)] == [b"x", b"y", b"z"]
     client.close()
+
+
+def test_threads_that_end_give_their_connection_back(tmp_path: Path) -> None:
+    # Given one client of a private server, used by 30 short-lived threads in turn
+    server = redis_server(tmp_path, "--save", "")
+    server.start()
+    try:
+        client = Client(f"redis://127.0.0.1:{server.port}/0")
+        for i in range(30):
+            thread = threading.Thread(target=client.push, args=(Q, str(i), b"x"))
+            thread.start()
+            thread.join(timeout=10)
+        # Then the server sees a couple of connections from it, not 30
+        with redis.Redis(port=server.port) as raw:
+            assert len(raw.client_list()) - 1 <= 3
+        assert client.len(Q) == 30
+        client.close()
+    finally:
+        server.stop()
