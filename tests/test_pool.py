@@ -85,15 +85,20 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
 def test_pool_of_3_drains_2000_tasks_exactly_once_and_stops_with_0(
     backend_dsn: str, ledger: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
-    # Given 2,000 tasks
+    # Given a pool of three processes, all three started
+    log = tmp_path / "pool.log"
+    pool = start_pool(backend_dsn, log, "--processes", "3")
+    procs.append(pool)
+    wait_until(
+        lambda: log.exists() and log.read_text().count("starting & consuming") == 3,
+        timeout=30,
+        message="three children to start",
+    )
     with Gator(backend_dsn, queue_name="q") as gator:
+        # When 2,000 tasks are enqueued
         with gator.batch() as batch:
             for i in range(2000):
                 batch.task(tasks.record, str(ledger), f"task-{i}")
-        log = tmp_path / "pool.log"
-        # When a pool of three processes consumes them
-        pool = start_pool(backend_dsn, log, "--processes", "3")
-        procs.append(pool)
         wait_until(
             lambda: len(tasks.read_ledger(ledger)) >= 2000 and _empty(gator),
             timeout=60,
