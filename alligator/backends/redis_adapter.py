@@ -6,6 +6,13 @@ None``, or untyped for scripts) and the client is not generic over
 it narrows every result it hands back with ``isinstance`` checks, and turns
 every driver exception into the :mod:`alligator.exceptions` family, so the
 backend above it is plain typed Python.
+
+Script calls on a single server are packed here (the ``EVALSHA <sha>`` head
+and each key's encoding cached) and sent on a per-thread pooled connection,
+skipping redis-py's per-command packing, pool hand-offs and hooks, which cost
+more than the round trip; on a connection error they fall back to redis-py's
+own path, with its retries. A Redis Cluster client routes every call through
+redis-py, which picks the node by key slot.
 """
 
 from __future__ import annotations

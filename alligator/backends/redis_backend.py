@@ -76,8 +76,9 @@ _MAX_BLOCK = 5.0
 class Client:
     """Every client protocol (up to ``FailedTasksClient`` and ``PrefetchClient``) on Redis.
 
-    Thread-safe: redis-py pools connections, and every operation is one
-    script call (a blocked :meth:`reserve` holds one pooled connection).
+    Thread-safe: each thread sends its script calls on its own pooled
+    connection (returned when the thread ends; taken anew after a fork), and
+    a blocked :meth:`reserve` waits on another pooled connection.
     """
 
     def __init__(

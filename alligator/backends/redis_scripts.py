@@ -18,7 +18,10 @@ waiting task that is due costs one list entry plus one small index entry:
   moves the due members here to the back of ``ready`` in due order, so with
   a clock that does not run backwards ``ready`` stays in due-time order. A
   task pushed or released with a due time already past is appended as if due
-  at that call (behind tasks due between the two times).
+  at that call (behind tasks due between the two times). One call moves at
+  most 1,000 delayed tasks (and recovers at most 1,000 expired leases); in a
+  larger burst the rest move on the next calls, so tasks pushed meanwhile can
+  go ahead of them.
 * ``<tag>:data`` HASH id -> sequence prefix + payload, for tasks that are
   delayed, leased or buried (the prefix finds a delayed task's member).
 * ``<tag>:leased`` ZSET id -> lease deadline; ``<tag>:buried`` ZSET id ->
