@@ -73,7 +73,6 @@ lost (beanstalkd already made those jobs ready again).
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import logging
 import math
@@ -85,14 +84,17 @@ import greenstalk
 
 from alligator.backends._beanstalk import (
     BURIED_SUFFIX,
-    BuryRecord,
     Connection,
     check_uint32,
-    decode_record,
     delay_seconds,
-    encode_record,
     parse_dsn,
     validate_queue_name,
+)
+from alligator.backends._beanstalk_records import (
+    delete_quietly,
+    forget_records,
+    list_buried,
+    put_record,
 )
 from alligator.exceptions import ConfigurationError, PayloadTooLarge
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
@@ -101,9 +103,6 @@ __all__ = ["Client", "validate_queue_name"]
 
 log = logging.getLogger("alligator.backends.beanstalk")
 
-#: Bury records are bookkeeping: most urgent, and their TTR only matters while listing.
-_RECORD_PRIORITY = 0
-_RECORD_TTR = 60
 #: An ack deletes without a ``touch`` first only while more than this share of
 #: the TTR (and at least ``_MIN_SAFETY_MARGIN`` seconds) is left, so a delete
 #: delayed in flight still reaches the server inside the lease.
@@ -244,7 +243,7 @@ class Client:
         with self._conn.session() as client:
             for job_id in [i for i, h in self._held.items() if h.queue == tube]:
                 del self._held[job_id]
-                _delete_quietly(client, job_id)
+                delete_quietly(client, job_id)
             for name in (tube, tube + BURIED_SUFFIX):
                 self._conn.use(client, name)
                 for peek in (client.peek_ready, client.peek_delayed, client.peek_buried):
@@ -253,7 +252,7 @@ class Client:
                             job = peek()
                         except greenstalk.NotFoundError:
                             break
-                        _delete_quietly(client, job.id)
+                        delete_quietly(client, job.id)
 
     # -- the reliable extension --------------------------------------------
 
@@ -344,19 +343,12 @@ class Client:
             held = self._holding(client, queue_name, reservation, forget=False)
             if held is None:
                 return False
-            record = BuryRecord(job_id=held.job.id, reason=reason, buried_at=time.time())
-            self._conn.use(client, held.queue + BURIED_SUFFIX)
-            record_id = client.put(
-                encode_record(record, self._conn.max_job_size),
-                priority=_RECORD_PRIORITY,
-                delay=0,
-                ttr=_RECORD_TTR,
-            )
+            record_id = put_record(self._conn, client, held.queue, held.job.id, reason)
             del self._held[held.job.id]
             try:
                 client.bury(held.job, priority=held.priority)
             except greenstalk.NotFoundError:
-                _delete_quietly(client, record_id)
+                delete_quietly(client, record_id)
                 return False
             return True
 
@@ -385,28 +377,7 @@ class Client:
         """Buried jobs of the tube with their reasons, oldest burial first."""
         tube = validate_queue_name(queue_name)
         with self._conn.session() as client:
-            records = self._read_records(client, tube + BURIED_SUFFIX)
-            latest: dict[int, tuple[int, BuryRecord]] = {}
-            for record_id, record in records:
-                seen = latest.get(record.job_id)
-                if seen is None or seen[1].buried_at <= record.buried_at:
-                    latest[record.job_id] = (record_id, record)
-            found: list[BuriedTask] = []
-            for job_id, (_, record) in latest.items():
-                try:
-                    stats = client.stats_job(job_id)
-                    if stats["tube"] != tube or stats["state"] != "buried":
-                        continue  # kicked, or a bury still in flight: keep the record
-                    body = client.peek(job_id).body
-                except greenstalk.NotFoundError:
-                    # The job is gone (acked after a kick, deleted): its records too.
-                    for record_id, stale in records:
-                        if stale.job_id == job_id:
-                            _delete_quietly(client, record_id)
-                    continue
-                found.append(BuriedTask(str(job_id), body, record.reason, record.buried_at))
-        found.sort(key=lambda task: (task.buried_at, int(task.task_id)))
-        return found
+            return list_buried(self._conn, client, tube)
 
     # -- failed-task operations ------------------------------------------
 
@@ -439,7 +410,7 @@ class Client:
                     client.delete(job_id)
             except greenstalk.NotFoundError:
                 return None  # kicked or deleted by someone else meanwhile
-            self._forget_records(client, tube, {job_id})
+            forget_records(self._conn, client, tube, {job_id})
         return str(new_id)
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
@@ -454,7 +425,7 @@ class Client:
                         job = client.peek_buried()
                     except greenstalk.NotFoundError:
                         break
-                    _delete_quietly(client, job.id)
+                    delete_quietly(client, job.id)
                     deleted.add(job.id)
             else:
                 job_id = _job_id(task_id)
@@ -468,23 +439,8 @@ class Client:
                 except greenstalk.NotFoundError:
                     return 0
                 deleted.add(job_id)
-            self._forget_records(client, tube, None if task_id is None else deleted)
+            forget_records(self._conn, client, tube, None if task_id is None else deleted)
         return len(deleted)
-
-    def _forget_records(
-        self, client: greenstalk.Client[bytes], tube: str, job_ids: set[int] | None
-    ) -> None:
-        """Delete the bury records of ``job_ids`` (of jobs no longer buried when ``None``)."""
-        for record_id, record in self._read_records(client, tube + BURIED_SUFFIX):
-            if job_ids is not None and record.job_id not in job_ids:
-                continue
-            if job_ids is None:
-                try:
-                    if client.stats_job(record.job_id)["state"] == "buried":
-                        continue
-                except greenstalk.NotFoundError:
-                    pass
-            _delete_quietly(client, record_id)
 
     def close(self) -> None:
         """Close the connection; beanstalkd makes the jobs it held ready again."""
@@ -527,7 +483,7 @@ class Client:
         try:
             with self._conn.session() as client:
                 for job_id in job_ids:
-                    _delete_quietly(client, job_id)
+                    delete_quietly(client, job_id)
         except Exception:  # the original error matters more; the server may be gone
             log.warning("could not delete %d jobs of a failed push_many", len(job_ids))
 
@@ -588,28 +544,6 @@ class Client:
             self._held[held.job.id] = held._replace(deadline=sent + held.ttr)
         return True
 
-    def _read_records(
-        self, client: greenstalk.Client[bytes], companion: str
-    ) -> list[tuple[int, BuryRecord]]:
-        """Every bury record of a companion tube: reserve them all, then release them."""
-        self._conn.watch_only(client, companion)
-        taken: list[greenstalk.Job[bytes]] = []
-        try:
-            while True:
-                try:
-                    taken.append(client.reserve(0))
-                except (greenstalk.TimedOutError, greenstalk.DeadlineSoonError):
-                    break
-        finally:
-            for job in taken:
-                client.release(job, priority=_RECORD_PRIORITY, delay=0)
-        records = []
-        for job in taken:
-            record = decode_record(job.body)
-            if record is not None:
-                records.append((job.id, record))
-        return records
-
 
 def _job_id(task_id: str) -> int | None:
     """A beanstalkd job id from Alligator's string id; ``None`` if it cannot be one."""
@@ -617,9 +551,3 @@ def _job_id(task_id: str) -> int | None:
         return None
     job_id = int(task_id)
     return job_id if 0 < job_id <= 2**64 - 1 else None
-
-
-def _delete_quietly(client: greenstalk.Client[bytes], job_id: int) -> None:
-    """Delete a job that may already be gone or be held by another connection."""
-    with contextlib.suppress(greenstalk.NotFoundError):
-        client.delete(job_id)
