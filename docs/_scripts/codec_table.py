@@ -24,7 +24,7 @@ def small_envelope() -> Envelope:
     """``send_welcome_email(42, template="welcome")`` with two retries."""
     return Envelope(
         version=1,
-        task_id="7c9e6679742540de944be07fc1f90ae7",
+        task_id="Hk3vQ9xLp2Wm7aZt",
         module="myapp.tasks",
         callable="send_welcome_email",
         args=(42,),
@@ -33,9 +33,9 @@ def small_envelope() -> Envelope:
     )
 
 
-def large_envelope() -> Envelope:
-    """A batch import: 400 records of mixed text and numbers (about 50 KB of JSON)."""
-    rows: list[dict[str, Any]] = [
+def _rows(count: int) -> list[dict[str, Any]]:
+    """Records of mixed text and numbers, about 115 bytes each as JSON."""
+    return [
         {
             "id": i,
             "email": f"user{i}@example.com",
@@ -44,14 +44,29 @@ def large_envelope() -> Envelope:
             "tags": ["alpha", "beta", "gamma"][: i % 3 + 1],
             "active": i % 2 == 0,
         }
-        for i in range(400)
+        for i in range(count)
     ]
+
+
+def medium_envelope() -> Envelope:
+    """12 records (about 1.4 KB of JSON): over both compression thresholds."""
     return Envelope(
         version=1,
-        task_id="0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+        task_id="Qm8rT2vX5nB7cY1k",
         module="myapp.tasks",
         callable="import_rows",
-        args=(rows,),
+        args=(_rows(12),),
+    )
+
+
+def large_envelope() -> Envelope:
+    """A batch import: 400 records (about 47 KB of JSON)."""
+    return Envelope(
+        version=1,
+        task_id="a9Fz0Lq4Ws6Ed8Rb",
+        module="myapp.tasks",
+        callable="import_rows",
+        args=(_rows(400),),
     )
 
 
@@ -65,6 +80,7 @@ def measure() -> list[tuple[str, str, int, float, float]]:
     rows = []
     for label, envelope, number in (
         ("small", small_envelope(), 2000),
+        ("medium", medium_envelope(), 200),
         ("large", large_envelope(), 10),
     ):
         for name in CODECS:
