@@ -20,18 +20,23 @@ from alligator.protocols import Codec
 from alligator.wire import Envelope, check_version, wire_fields
 
 __all__ = [
+    "BZ2_MIN_SIZE",
     "JSON",
+    "MAX_DECOMPRESSED",
     "MSGPACK",
+    "ZLIB_MIN_SIZE",
     "CodecRegistry",
     "CompressedCodec",
     "JsonCodec",
     "MsgpackCodec",
+    "bz2_codec",
     "decode",
     "get_codec",
     "register_codec",
     "registry",
     "sniff",
     "unregister_codec",
+    "zlib_codec",
 ]
 
 #: Decompressed payloads larger than this are refused (decompression bombs).

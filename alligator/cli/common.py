@@ -42,7 +42,9 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_DSN,
         help=f"backend DSN, e.g. redis://localhost:6379/0 (default: {DEFAULT_DSN})",
     )
-    parser.add_argument("-q", "--queue", default=ALL, help=f"queue name (default: {ALL})")
+    parser.add_argument(
+        "-q", "--queue", default=ALL, help=f"queue name (default: the queue named {ALL!r})"
+    )
     parser.add_argument(
         "--import",
         dest="imports",

@@ -47,7 +47,7 @@ def add_options(parser: argparse.ArgumentParser) -> None:
     add_queue_option(
         parser,
         f"queue to consume; repeat for several, highest priority first: the first is "
-        f"drained before the next is touched (default: {ALL})",
+        f"drained before the next is touched (default: the queue named {ALL!r})",
     )
     parser.add_argument(
         "-m",

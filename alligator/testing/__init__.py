@@ -104,6 +104,7 @@ For example, beanstalkd in this repository's tests::
 
     class TestBeanstalkd(ReliableClientContract):
         real_time = True
+        strict_fifo = False
         caller_ids = False
         replaces_on_push = False
         release_with_data_keeps_id_and_attempts = False
