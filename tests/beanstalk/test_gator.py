@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alligator import Gator, Worker
-from tests.beanstalk import tasks
+from tests import process_tasks as tasks
 
 
 def test_a_task_priority_is_honoured_and_the_id_is_the_job_id(dsn: str, tmp_path: Path) -> None:

@@ -6,8 +6,6 @@ renewal for long tasks, and a Redis restart under running workers.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,47 +14,13 @@ import pytest
 
 from alligator import Gator
 from alligator.records import QueueStats
-from tests.redis import tasks
+from tests import process_tasks as tasks
+from tests.process_tasks import Workers
 from tests.servers import ServerProcess, wait_until
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 QUEUE = "jobs"
-
-
-class Workers:
-    """Starts worker processes and reaps them, whatever the test did."""
-
-    def __init__(self, dsn: str, tmp_path: Path) -> None:
-        self.dsn = dsn
-        self.tmp_path = tmp_path
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, lease: float) -> subprocess.Popen[bytes]:
-        log = (self.tmp_path / f"worker-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "alligator", "worker", self.dsn, "--queue", QUEUE,
-             "--lease", str(lease), "--import", "tests.redis.tasks"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-        )  # fmt: skip
-        log.close()
-        self.procs.append(proc)
-        return proc
-
-    def stop_all(self) -> list[int]:
-        """SIGTERM every worker (finish, ack, exit 0); SIGKILL stragglers."""
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        codes: list[int] = []
-        for proc in self.procs:
-            try:
-                codes.append(proc.wait(15))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                codes.append(proc.wait(10))
-        return codes
 
 
 @pytest.fixture
@@ -66,7 +30,7 @@ def dsn(aof_server: ServerProcess) -> str:
 
 @pytest.fixture
 def workers(dsn: str, tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(dsn, tmp_path)
+    started = Workers(dsn, QUEUE, tmp_path)
     try:
         yield started
     finally:
