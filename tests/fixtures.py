@@ -24,6 +24,7 @@ from tests.servers import ServerProcess, free_port, port_open, require_binary, w
 
 __all__ = [
     "BACKENDS",
+    "DISKLESS",
     "any_dsn",
     "beanstalkd_server",
     "cluster_dsn",
@@ -38,7 +39,8 @@ __all__ = [
 #: Backend names the ``any_dsn`` fixture is parametrized over.
 BACKENDS = ("locmem", "sqlite", "redis", "redis-cluster", "beanstalk")
 
-_DISKLESS = ("--save", "", "--appendonly", "no")
+#: Keeps the servers lean and diskless unless a test asks for durability.
+DISKLESS = ("--save", "", "--appendonly", "no")
 
 
 def redis_server(workdir: Path, *extra: str, name: str = "redis", port: int = 0) -> ServerProcess:
@@ -86,7 +88,7 @@ def start_cluster(workdir: Path) -> list[ServerProcess]:
                 node_dir,
                 "--cluster-enabled", "yes",
                 "--cluster-config-file", str(node_dir / "nodes.conf"),
-                *_DISKLESS,
+                *DISKLESS,
                 name=f"cluster{i}",
                 port=_cluster_port(),
             )  # fmt: skip
@@ -113,7 +115,7 @@ def cluster_dsn(nodes: list[ServerProcess]) -> str:
 
 @pytest.fixture(scope="session")
 def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = redis_server(tmp_path_factory.mktemp("xredis"), *_DISKLESS)
+    server = redis_server(tmp_path_factory.mktemp("xredis"), *DISKLESS)
     server.start()
     yield server
     server.stop()

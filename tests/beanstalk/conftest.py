@@ -13,22 +13,14 @@ from pathlib import Path
 import pytest
 
 from alligator.backends.beanstalk_backend import Client
-from tests.servers import ServerProcess, free_port, require_binary
+from tests.fixtures import beanstalkd_server
+from tests.servers import ServerProcess
 
 
 @pytest.fixture
 def beanstalkd(tmp_path: Path) -> Iterator[ServerProcess]:
     """A running beanstalkd with a binlog directory under ``tmp_path``."""
-    binary = require_binary("beanstalkd")
-    port = free_port()
-    binlog = tmp_path / "binlog"
-    binlog.mkdir()
-    server = ServerProcess(
-        [binary, "-l", "127.0.0.1", "-p", str(port), "-b", str(binlog)],
-        port,
-        tmp_path,
-        "beanstalkd",
-    )
+    server = beanstalkd_server(tmp_path)
     server.start()
     try:
         yield server

@@ -14,13 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from alligator.backends.redis_backend import Client
-from tests.servers import ServerProcess, free_port, port_open, require_binary, wait_until
-
-#: Keeps the servers lean and diskless unless a test asks for durability.
-_DISKLESS = ("--save", "", "--appendonly", "no")
+from tests.fixtures import DISKLESS, cluster_dsn, redis_server, start_cluster
+from tests.servers import ServerProcess
 
 
 class MutableClock:
@@ -36,28 +33,9 @@ class MutableClock:
         self.now += seconds
 
 
-def cluster_port() -> int:
-    """A free port a cluster node can use: its bus port (+10000) must be free too."""
-    for _ in range(200):
-        port = free_port()
-        if port <= 55535 and not port_open(port + 10000):
-            return port
-    raise RuntimeError("no free port pair for a Redis Cluster node")
-
-
-def redis_server(
-    workdir: Path, *extra: str, name: str = "redis", port: int | None = None
-) -> ServerProcess:
-    """A redis-server (not yet started) on a free port under ``workdir``."""
-    binary = require_binary("redis-server")
-    port = port or free_port()
-    argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), *extra]
-    return ServerProcess(argv, port, workdir, name)
-
-
 @pytest.fixture(scope="session")
 def single_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = redis_server(tmp_path_factory.mktemp("redis"), *_DISKLESS)
+    server = redis_server(tmp_path_factory.mktemp("redis"), *DISKLESS)
     server.start()
     yield server
     server.stop()
@@ -66,45 +44,12 @@ def single_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPr
 @pytest.fixture(scope="session")
 def cluster_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
     """Three primaries joined into one cluster covering all 16384 slots."""
-    workdir = tmp_path_factory.mktemp("cluster")
-    nodes = []
-    for i in range(3):
-        node_dir = workdir / f"n{i}"
-        node_dir.mkdir()
-        node = redis_server(
-            node_dir,
-            "--cluster-enabled",
-            "yes",
-            "--cluster-config-file",
-            str(node_dir / "nodes.conf"),
-            *_DISKLESS,
-            name=f"cluster{i}",
-            port=cluster_port(),
-        )
-        node.start()
-        nodes.append(node)
+    nodes = start_cluster(tmp_path_factory.mktemp("cluster"))
     try:
-        # Hand each node a third of the slots and introduce them: what
-        # `redis-cli --cluster create` does, minus its one-second waits.
-        ports = [n.port for n in nodes]
-        bounds = [0, 5461, 10923, 16384]
-        for i, port in enumerate(ports):
-            with redis.Redis(port=port) as conn:
-                conn.execute_command("CLUSTER", "ADDSLOTS", *range(bounds[i], bounds[i + 1]))
-                if i:
-                    conn.execute_command("CLUSTER", "MEET", "127.0.0.1", str(ports[0]))
-        wait_until(lambda: all(_cluster_ok(p) for p in ports), 30, message="cluster_state:ok")
         yield nodes
     finally:
         for node in nodes:
             node.stop()
-
-
-def _cluster_ok(port: int) -> bool:
-    with redis.Redis(port=port) as conn:
-        info = conn.execute_command("CLUSTER", "INFO")
-    text = info.decode() if isinstance(info, bytes) else str(info)
-    return "cluster_state:ok" in text
 
 
 @pytest.fixture(params=["single", "cluster"])
@@ -116,7 +61,7 @@ def dsn(
         server: ServerProcess = request.getfixturevalue("single_server")
         return f"redis://127.0.0.1:{server.port}/0"
     nodes: list[ServerProcess] = request.getfixturevalue("cluster_nodes")
-    return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes)
+    return cluster_dsn(nodes)
 
 
 @pytest.fixture

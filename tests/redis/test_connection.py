@@ -14,7 +14,7 @@ from alligator.backends.redis_adapter import parse_dsn
 from alligator.backends.redis_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats
-from tests.redis.conftest import redis_server
+from tests.fixtures import redis_server
 from tests.servers import ServerProcess
 
 Q = "q"
