@@ -18,25 +18,10 @@ import pytest
 from alligator.backends.sqlite_backend import _RESERVE, Client
 from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
-from tests.test_locmem_backend import (
-    FakeClock,
-    test_buried_lists_in_burial_order_even_if_the_clock_jumps_back,
-    test_delayed_task_is_invisible_until_due,
-    test_drop_all_removes_every_state_of_that_queue_only,
-    test_expired_lease_makes_task_ready_again,
-    test_get_removes_ready_or_delayed_only,
-    test_lease_expired_but_not_retaken_is_lost,
-    test_order_is_fifo_by_due_time_then_push_order,
-    test_pop_is_at_most_once_and_honours_delay,
-    test_push_existing_id_replaces_the_task,
-    test_push_many_stores_all,
-    test_release_with_new_data_and_delay,
-    test_release_without_data_keeps_payload_and_goes_behind_same_due,
-    test_renew_extends_the_lease,
-    test_stale_token_is_refused_and_changes_nothing,
-)
 
-SHARED_SEMANTICS = (
+# The locmem semantics tests, imported so pytest runs them here against SQLite.
+from tests.test_locmem_backend import (  # noqa: F401
+    FakeClock,
     test_buried_lists_in_burial_order_even_if_the_clock_jumps_back,
     test_delayed_task_is_invisible_until_due,
     test_drop_all_removes_every_state_of_that_queue_only,
