@@ -6,6 +6,7 @@ machine.
 """
 
 from alligator import codecs, errors, events
+from alligator.claiming import Claim
 from alligator.constants import (
     ALL,
     CANCELED,
@@ -16,6 +17,7 @@ from alligator.constants import (
     WAITING,
     Status,
 )
+from alligator.consumer import Consumer, Outcome
 from alligator.exceptions import (
     AlligatorError,
     BackendConnectionError,
@@ -28,12 +30,12 @@ from alligator.exceptions import (
     PayloadTooLarge,
     TaskFailed,
 )
-from alligator.gator import Gator, Outcome
+from alligator.gator import Gator
 from alligator.options import Batch, Options
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 from alligator.retry import Backoff
 from alligator.tasks import Task
-from alligator.workers import Claim, Worker
+from alligator.workers import Worker
 
 __version__ = "2.0.0.dev0"
 
@@ -42,6 +44,7 @@ __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     "Backoff",
     "Batch",
     "Claim",
+    "Consumer",
     "Gator",
     "Options",
     "Outcome",

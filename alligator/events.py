@@ -3,7 +3,7 @@
 Logging stays the one place a worker *talks* (``alligator.worker`` logger,
 structured ``extra=`` fields). Metrics want numbers, not parsed log lines, so a
 worker also hands small immutable event records to an object that follows the
-:class:`WorkerEvents` protocol::
+:class:`~alligator.protocols.WorkerEvents` protocol (re-exported here)::
 
     class Prometheus:
         def on_worker_start(self, event: WorkerStarted) -> None: ...
@@ -22,14 +22,13 @@ stop the worker or leave a task unsettled).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal, Protocol
 
 import msgspec
 
-__all__ = ["Action", "NullEvents", "TaskDone", "WorkerEvents", "WorkerStarted", "WorkerStopped"]
+from alligator.consumer import Action
+from alligator.protocols import WorkerEvents
 
-#: How a task was settled: done, released for a later retry, or kept aside.
-Action = Literal["ack", "retry", "bury"]
+__all__ = ["Action", "NullEvents", "TaskDone", "WorkerEvents", "WorkerStarted", "WorkerStopped"]
 
 
 class WorkerStarted(msgspec.Struct, frozen=True, gc=False):
@@ -79,22 +78,6 @@ class WorkerStopped(msgspec.Struct, frozen=True, gc=False):
 
     worker: str
     tasks_complete: int
-
-
-class WorkerEvents(Protocol):
-    """What a worker calls for metrics; implement all three (no-ops are fine)."""
-
-    def on_worker_start(self, event: WorkerStarted) -> None:
-        """The loop is about to claim its first task."""
-        ...
-
-    def on_task_done(self, event: TaskDone) -> None:
-        """A task was settled; called once per claimed task."""
-        ...
-
-    def on_worker_stop(self, event: WorkerStopped) -> None:
-        """The loop ended (signal, ``max_tasks``, ``keep_running = False``)."""
-        ...
 
 
 class NullEvents:

@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import builtins
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 import msgspec
 
@@ -45,7 +45,7 @@ from alligator.protocols import FailedTasksClient
 from alligator.records import BuriedTask
 
 if TYPE_CHECKING:
-    from alligator.gator import Gator
+    from alligator.consumer import Consumer
 
 __all__ = ["FailedTasks"]
 
@@ -53,35 +53,35 @@ log = logging.getLogger("alligator.failed")
 
 
 class FailedTasks:
-    """The buried tasks of one Gator's queue.
+    """The buried tasks of one queue.
 
     Args:
-        gator: Gives the backend, the queue, and the signing keys.
-        queue_name: Another queue of the same backend (default: the Gator's).
+        consumer: Gives the backend, the queue, and the payload rules
+            (signing keys) of the queue (``gator.consumer(queue_name)``).
     """
 
-    def __init__(self, gator: Gator, queue_name: str | None = None) -> None:
-        self.gator = gator
-        self.queue_name = queue_name or gator.queue_name
+    def __init__(self, consumer: Consumer) -> None:
+        self.consumer = consumer
+        self.queue_name = consumer.queue_name
 
     def __repr__(self) -> str:
-        return f"<FailedTasks {self.gator.conn_string!r} queue={self.queue_name!r}>"
+        return f"<FailedTasks {type(self.consumer.broker).__name__} queue={self.queue_name!r}>"
 
     def _client(self) -> FailedTasksClient:
-        broker = self.gator.broker
-        if not isinstance(broker, FailedTasksClient):
+        broker = self.consumer.broker
+        if not self.consumer.capabilities.failed_tasks:
             raise ConfigurationError(
                 f"{type(broker).__name__} cannot requeue or purge buried tasks "
                 "(it does not implement alligator.protocols.FailedTasksClient)"
             )
-        return broker
+        return cast(FailedTasksClient, broker)
 
     def list(self) -> list[BuriedTask]:
         """Every buried task of the queue, oldest burial first."""
-        return self.gator.broker.buried(self.queue_name)
+        return self.consumer.broker.buried(self.queue_name)
 
     def __len__(self) -> int:
-        return self.gator.broker.stats(self.queue_name).buried
+        return self.consumer.broker.stats(self.queue_name).buried
 
     def show(self, task_id: str) -> BuriedTask:
         """One buried task, with its payload and full reason.
@@ -142,15 +142,15 @@ class FailedTasks:
 
     def _refreshed(self, buried: BuriedTask, retries: int | None) -> bytes | None:
         """The payload with a fresh retry budget, or ``None`` to keep it as is."""
-        gator = self.gator
+        payloads = self.consumer.payloads
         signed = signing.is_signed(buried.data)
-        if signed and gator.signer is None:
+        if signed and payloads.signer is None:
             raise ConfigurationError(
                 f"buried task {buried.task_id!r} is signed: requeueing it with fresh "
                 "retries needs the signing key (signing_key=, or --signing-key-file / "
                 "ALLIGATOR_SIGNING_KEY on the command line)"
             )
-        inner = gator.verified(buried.data)  # SignatureError propagates: never launder
+        inner = payloads.verified(buried.data)  # SignatureError propagates: never launder
         try:
             codec = codecs.sniff(inner)
             envelope = codec.decode(inner)
@@ -161,4 +161,4 @@ class FailedTasks:
         fresh = envelope.retries + envelope.attempts if retries is None else retries
         envelope = msgspec.structs.replace(envelope, retries=fresh, attempts=0, delay_until=None)
         data = codec.encode(envelope)
-        return gator.signer.sign(data) if gator.signer is not None else data
+        return payloads.signer.sign(data) if payloads.signer is not None else data

@@ -1,69 +1,41 @@
 """The producer side: ``Gator`` builds tasks and hands them to a backend.
 
-It also holds the steps a consumer needs (reserve, decode, settle), so that
-``gator.pop()`` and the ``Worker`` apply the same retry and bury rules.
+A Gator is bound to one backend and one queue. It encodes tasks under its
+payload rules (codec, signing key, size limit, allow-list) and pushes them;
+``gator.consumer()`` gives the consumer side of the same settings to a
+Worker, and to the 1.0 methods that run a task here (``pop``, ``get``).
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-import traceback
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Self
-
-import msgspec
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from alligator import codecs, signing
 from alligator._typing import P, R
 from alligator.backends import backend_class_for
-from alligator.backends.adapter import as_reliable
+from alligator.capabilities import priority_view
+from alligator.compat import as_reliable
 from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_PAYLOAD
-from alligator.exceptions import (
-    AlligatorError,
-    CodecError,
-    ConfigurationError,
-    PayloadTooLarge,
-    TaskImportError,
-)
+from alligator.consumer import Consumer, count_retry
+from alligator.exceptions import CodecError, ConfigurationError, TaskImportError
 from alligator.options import Batch, Options
-from alligator.protocols import Client, Codec
-from alligator.records import Reservation
+from alligator.payloads import Payloads, check_allow_list
+from alligator.protocols import Client, Codec, QueueNameValidator
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
 
 if TYPE_CHECKING:
     from alligator.failed import FailedTasks
 
-__all__ = ["DEFAULT_DSN", "Gator", "Outcome"]
+__all__ = ["DEFAULT_DSN", "Gator"]
 
 log = logging.getLogger("alligator.gator")
 
 #: The embedded default: a SQLite file in the working directory.
 DEFAULT_DSN = "sqlite:///alligator.db"
-
-Action = Literal["ack", "retry", "bury"]
-
-
-class Outcome(NamedTuple):
-    """What happened to one reserved task.
-
-    Attributes:
-        task: The decoded task, or ``None`` when the payload could not be decoded.
-        result: The function's return value on success.
-        error: The exception that failed the task or its decoding.
-        action: ``"ack"`` (done), ``"retry"`` (released with a delay) or
-            ``"bury"`` (kept aside with the reason).
-        settled: ``False`` when the lease had been lost, so the backend refused
-            the settlement and another worker may run the task again.
-    """
-
-    task: Task[Any] | None
-    result: Any
-    error: BaseException | None
-    action: Action
-    settled: bool
 
 
 class Gator:
@@ -123,19 +95,19 @@ class Gator:
         self.lease = float(lease)
         self.backoff = backoff or Backoff()
         self.max_payload = max_payload
-        self.allowed_modules = _check_allow_list(task_class, allowed_modules)
+        self.allowed_modules = check_allow_list(task_class, allowed_modules)
         verify_keys = tuple(verify_keys)
         if verify_keys and signing_key is None:
             raise ConfigurationError("verify_keys needs a signing_key as well")
         self.signer = signing.Signer(signing_key, verify_keys) if signing_key is not None else None
+        self.payloads = Payloads(
+            task_class, self.codec, max_payload, self.allowed_modules, self.signer
+        )
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
-        self.broker = as_reliable(self.backend)
-        # Only beanstalkd orders by priority; other backends ignore it.
-        self._push_takes_priority = "priority" in inspect.signature(self.broker.push).parameters
-        validate = getattr(self.backend, "validate_queue_name", None)
-        if callable(validate):
-            validate(queue_name)
+        self.broker, self.capabilities = as_reliable(self.backend)
+        self._priority_broker = priority_view(self.broker, self.capabilities)
+        self.check_queue_name(queue_name)
 
     def __repr__(self) -> str:
         return f"<Gator {self.conn_string!r} queue={self.queue_name!r} codec={self.codec.name}>"
@@ -156,6 +128,42 @@ class Gator:
         client: Client = backend_class(conn_string)
         return client
 
+    def check_queue_name(self, queue_name: str) -> None:
+        """Refuse a queue name the backend cannot hold (a ``ConfigurationError``)."""
+        if self.capabilities.queue_names:
+            validator: QueueNameValidator = self.backend  # type: ignore[assignment]
+            validator.validate_queue_name(queue_name)
+
+    def consumer(
+        self,
+        queue_name: str | None = None,
+        *,
+        lease: float | None = None,
+        nap_time: float = 0.1,
+    ) -> Consumer:
+        """The consumer side of this Gator's settings, for its queue or another one.
+
+        Args:
+            queue_name: Another queue of the same backend (default: this
+                Gator's).
+            lease: Seconds a reserved task is held (default: the Gator's).
+            nap_time: Pause between polls of a backend that cannot wait.
+        """
+        if queue_name is None:
+            queue_name = self.queue_name
+        else:
+            self.check_queue_name(queue_name)
+        return Consumer(
+            self.broker,
+            queue_name,
+            capabilities=self.capabilities,
+            payloads=self.payloads,
+            backoff=self.backoff,
+            clock=self.clock,
+            lease=self.lease if lease is None else lease,
+            nap_time=nap_time,
+        )
+
     # -- producer API -------------------------------------------------------
 
     def len(self) -> int:
@@ -163,20 +171,8 @@ class Gator:
         return self.broker.len(self.queue_name)
 
     def serialize(self, task: Task[Any]) -> bytes:
-        """Encode ``task`` with this Gator's codec, enforcing ``max_payload``."""
-        if task.codec is None:
-            task.codec = self.codec
-        data = task.serialize()
-        if self.signer is not None:
-            data = self.signer.sign(data)
-        if len(data) > self.max_payload:
-            raise PayloadTooLarge(
-                f"task {task.task_id} encodes to {len(data):,} bytes, over the "
-                f"{self.max_payload:,}-byte limit; pass smaller arguments (e.g. a key "
-                "to data stored elsewhere), use a compressing codec such as "
-                "'msgpack+zlib', or raise Gator(max_payload=...)"
-            )
-        return data
+        """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
+        return self.payloads.encode(task)
 
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
@@ -188,13 +184,13 @@ class Gator:
         """
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
-            self.serialize(task)  # the same checks as a real enqueue
+            self.payloads.encode(task)  # the same checks as a real enqueue
             self.execute(task)
             return task
-        data = self.serialize(task)
-        if task.priority is not None and self._push_takes_priority:
-            push: Any = self.broker.push
-            task.task_id = push(
+        data = self.payloads.encode(task)
+        prioritized = self._priority_broker
+        if task.priority is not None and prioritized is not None:
+            task.task_id = prioritized.push(
                 self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
             )
         else:
@@ -252,27 +248,27 @@ class Gator:
             except Exception:
                 if task.retries <= 0:
                     raise
-                self._count_retry(task)
+                count_retry(task)
                 if task.is_async:
                     task.delay_until = self.clock() + self.backoff.delay(task.attempts)
-                    data = self.serialize(task)
+                    data = self.payloads.encode(task)
                     self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
                     return None
 
     def pop(self) -> Any:
         """Take the next due task, run it here and return its result (``None`` if idle)."""
-        reservation = self.reserve()
+        consumer = self.consumer()
+        reservation = consumer.reserve()
         if reservation is None:
             return None
-        outcome = self.process(reservation)
-        return outcome.result
+        return consumer.process(reservation).result
 
     def get(self, task_id: str) -> Any:
         """Take the task ``task_id`` off the queue and run it here; return its result."""
         data = self.broker.get(self.queue_name, task_id)
         if data is None:
             return None
-        task = self.decode_payload(data)
+        task = self._decode(data)
         task.task_id = task_id
         return self.execute(task)
 
@@ -282,146 +278,20 @@ class Gator:
         if data is None:
             return None
         try:
-            task = self.decode_payload(data)
+            task = self._decode(data)
         except (CodecError, TaskImportError):
             task = self.task_class(task_id=task_id)
         task.task_id = task_id
         task.to_canceled()
         return task
 
-    # -- consumer steps (shared by pop() and Worker) --------------------------
-
-    def reserve(self, lease: float | None = None, timeout: float = 0.0) -> Reservation | None:
-        """Lease the next due task of this queue, waiting up to ``timeout`` seconds."""
-        return self.broker.reserve(self.queue_name, lease or self.lease, timeout)
-
-    def verified(self, data: bytes) -> bytes:
-        """The payload inside ``data`` once its signature checks out.
-
-        Without a ``signing_key`` a signature is stripped unchecked (so
-        producers can start signing before workers hold the key).
-
-        Raises:
-            SignatureError: this Gator has a key and ``data`` is unsigned,
-                altered, or signed with a key it does not know.
-        """
-        if self.signer is not None:
-            return self.signer.verify(data)
-        return signing.unwrap(data)
-
-    def decode_payload(self, data: bytes) -> Task[Any]:
-        """A task from a payload: size, signature, ``allowed_modules``, then imports."""
-        if len(data) > self.max_payload:
-            raise PayloadTooLarge(
-                f"payload is {len(data):,} bytes, over this Gator's {self.max_payload:,}-byte "
-                "limit; it was not written through a Gator with the same max_payload"
-            )
-        data = self.verified(data)
-        if self.allowed_modules is not None:
-            return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)
-        return self.task_class.deserialize(data)
-
     @property
     def failed(self) -> FailedTasks:
         """Buried tasks of this queue: list, show, requeue, purge."""
         from alligator.failed import FailedTasks
 
-        return FailedTasks(self)
+        return FailedTasks(self.consumer())
 
-    def process(
-        self,
-        reservation: Reservation,
-        on_failure: Callable[[Reservation, Task[Any], Exception], Outcome] | None = None,
-        *,
-        ack: Callable[[Reservation], bool] | None = None,
-    ) -> Outcome:
-        """Decode, run and settle one reserved task.
-
-        Args:
-            reservation: The leased task.
-            on_failure: Settles a task whose function raised; by default
-                :meth:`settle_failure` (a Worker passes its ``retry`` step).
-            ack: Settles a task that ran; by default the backend's ``ack``
-                at once. A prefetching Worker passes one that defers the ack
-                to its next claim (and reports a lost lease itself).
-        """
-        try:
-            task = self.decode_payload(reservation.data)
-        except Exception as exc:
-            reason = f"cannot decode payload: {type(exc).__name__}: {exc}"
-            log.error(
-                "burying task %s: %s",
-                reservation.task_id or "?",
-                reason,
-                extra={"task_id": reservation.task_id, "queue": self.queue_name},
-            )
-            settled = self.broker.bury(self.queue_name, reservation, reason)
-            return Outcome(None, None, exc, "bury", settled)
-        if reservation.task_id:
-            task.task_id = reservation.task_id
-        else:
-            # A 1.0 client's pop gives no id: settle under the payload's own.
-            reservation = msgspec.structs.replace(reservation, task_id=task.task_id)
-        try:
-            result = task.run()
-        except Exception as exc:
-            return (on_failure or self.settle_failure)(reservation, task, exc)
-        if ack is not None:
-            return Outcome(task, result, None, "ack", ack(reservation))
-        settled = self.broker.ack(self.queue_name, reservation)
-        if not settled:
-            log.warning("lease of task %s was lost before its ack", task.task_id)
-        return Outcome(task, result, None, "ack", settled)
-
-    def settle_failure(
-        self, reservation: Reservation, task: Task[Any], error: Exception
-    ) -> Outcome:
-        """Release a failed task for a retry, or bury it when out of retries."""
-        if task.retries > 0:
-            self._count_retry(task)
-            task.delay_until = self.clock() + self.backoff.delay(task.attempts)
-            try:
-                data = self.serialize(task)
-            except AlligatorError as exc:
-                error = exc
-            else:
-                settled = self.broker.release(self.queue_name, reservation, data, task.delay_until)
-                return Outcome(task, None, error, "retry", settled)
-        task.to_failed()
-        reason = "".join(traceback.format_exception(error)).rstrip()
-        log.error("task %s failed for good: %s", task.task_id, error)
-        settled = self.broker.bury(self.queue_name, reservation, reason)
-        return Outcome(task, None, error, "bury", settled)
-
-    @staticmethod
-    def _count_retry(task: Task[Any]) -> None:
-        task.retries -= 1
-        task.attempts += 1
-        task.to_retrying()
-
-
-def _check_allow_list(
-    task_class: type[Task[Any]], allowed_modules: Iterable[str] | None
-) -> tuple[str, ...] | None:
-    """The allow-list as a tuple, refused when ``task_class`` could bypass it.
-
-    The list is enforced by ``Task.from_envelope``; a task class that
-    overrides ``deserialize`` imports by its own rules, so promising an
-    allow-list with it would be a lie.
-    """
-    if allowed_modules is None:
-        return None
-    if isinstance(allowed_modules, str):
-        raise ConfigurationError("allowed_modules is a list of module names, not one str")
-    allowed = tuple(allowed_modules)
-    if any(not isinstance(m, str) or not m or m.startswith(".") for m in allowed):
-        raise ConfigurationError(f"allowed_modules must be module names, got {allowed!r}")
-    overridden = getattr(task_class.deserialize, "__func__", None) is not getattr(
-        Task.deserialize, "__func__", None
-    )
-    if overridden or not hasattr(task_class, "from_envelope"):
-        raise ConfigurationError(
-            f"{task_class.__name__} overrides deserialize, so allowed_modules cannot be "
-            "enforced on it; decode through Task.from_envelope instead"
-        )
-    return allowed
+    def _decode(self, data: bytes) -> Task[Any]:
+        # Decoded by this Gator's task_class, a subclass of Task.
+        return cast(Task[Any], self.payloads.decode(data))

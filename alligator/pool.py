@@ -27,16 +27,17 @@ of the pool) notices within a second and stops after its current task
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from types import FrameType
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from alligator.workers import Worker
+from alligator._signals import stop_signals
+from alligator.protocols import Worker
 
 __all__ = ["PARENT_ENV", "Pool", "run_threads", "watch_parent"]
 
@@ -113,9 +114,8 @@ class Pool:
             len(self.slots),
             extra={"processes": len(self.slots)},
         )
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in _SIGNALS}
         clean = True
-        try:
+        with stop_signals(self._on_signal, then="keep"), self._reaped():
             while True:
                 now = time.monotonic()
                 for slot in self.slots:
@@ -126,13 +126,6 @@ class Pool:
                     break
                 self._wake.wait(self.poll_interval)
                 self._wake.clear()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-            for slot in self.slots:  # only when run() itself failed
-                if slot.proc is not None and slot.proc.poll() is None:
-                    slot.proc.kill()
-                    slot.proc.wait()
         if self._aborted:
             log.warning("pool #%d killed its workers", os.getpid())
             return 128 + self._signum
@@ -155,7 +148,18 @@ class Pool:
                 slot.proc.kill()
         self._wake.set()
 
-    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+    @contextlib.contextmanager
+    def _reaped(self) -> Iterator[None]:
+        """Kill and wait for any child still running when :meth:`run` itself fails."""
+        try:
+            yield
+        finally:
+            for slot in self.slots:
+                if slot.proc is not None and slot.proc.poll() is None:
+                    slot.proc.kill()
+                    slot.proc.wait()
+
+    def _on_signal(self, signum: int) -> None:
         if self._stopping:
             log.warning("pool #%d got signal %d again; killing workers", os.getpid(), signum)
             self._signum = signum
@@ -215,9 +219,6 @@ class Pool:
         return not self._stopping
 
 
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
 def watch_parent(parent: int, stop: Callable[[], None], interval: float = 1.0) -> threading.Thread:
     """Call ``stop`` once this process is no longer the child of ``parent``.
 
@@ -251,15 +252,11 @@ def run_threads(workers: Sequence[Worker]) -> None:
 
     stopping = threading.Event()
 
-    def interrupt(signum: int, frame: FrameType | None) -> None:
+    def interrupt(signum: int) -> None:
         log.info("got signal %d; %d worker threads finish their current task", signum, len(workers))
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
         stopping.set()
 
-    in_main = threading.current_thread() is threading.main_thread()
-    previous = {sig: signal.signal(sig, interrupt) for sig in _SIGNALS} if in_main else {}
-    try:
+    with stop_signals(interrupt, then="raise"):
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -270,6 +267,3 @@ def run_threads(workers: Sequence[Worker]) -> None:
                     for worker in workers:
                         worker.interrupt()
                 thread.join(timeout=0.1)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)

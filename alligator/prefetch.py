@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import collections
 import logging
-from collections.abc import Callable
 
+from alligator.consumer import Settlement
 from alligator.exceptions import AlligatorError
 from alligator.heartbeat import Heartbeat
 from alligator.protocols import PrefetchClient
@@ -37,10 +37,6 @@ MAX_BATCH = 64
 #: Weight of the newest run time in the moving average.
 _ALPHA = 0.2
 
-#: Called once a deferred ack is known: the reservation, whether the ack
-#: landed (``False``: the lease had been lost), and the note given with it.
-Settled = Callable[[Reservation, bool, object], None]
-
 
 class Prefetcher:
     """Leases tasks of one queue ahead, and acks finished ones with the next claim.
@@ -50,7 +46,6 @@ class Prefetcher:
         queue_name: The queue leased from.
         lease: Seconds each task is leased for.
         heartbeat: Renews what this buffer holds.
-        on_settled: Told the fate of every deferred ack.
         window: Seconds of work to lease ahead.
         max_batch: Most tasks per call.
     """
@@ -61,7 +56,6 @@ class Prefetcher:
         queue_name: str,
         lease: float,
         heartbeat: Heartbeat,
-        on_settled: Settled,
         *,
         window: float = WINDOW,
         max_batch: int = MAX_BATCH,
@@ -70,12 +64,10 @@ class Prefetcher:
         self.queue_name = queue_name
         self.lease = lease
         self.heartbeat = heartbeat
-        self.on_settled = on_settled
         self.window = window
         self.max_batch = max_batch
         self.buffer: collections.deque[Reservation] = collections.deque()
         self._done: list[Reservation] = []
-        self._notes: list[object] = []
         self._average: float | None = None
         self._last_batch = 1
 
@@ -85,11 +77,9 @@ class Prefetcher:
         """The next leased task already in the buffer, without a round trip."""
         return self.buffer.popleft() if self.buffer else None
 
-    def defer_ack(self, reservation: Reservation, note: object = None) -> bool:
-        """Ack ``reservation`` with the next claim; the real answer goes to ``on_settled``."""
+    def defer_ack(self, reservation: Reservation) -> None:
+        """Ack ``reservation`` with the next claim (whose settlements say if it landed)."""
         self._done.append(reservation)
-        self._notes.append(note)
-        return True
 
     def observe(self, seconds: float) -> None:
         """Fold one task's run time into the moving average."""
@@ -106,39 +96,44 @@ class Prefetcher:
             size = max(1, min(target, self.max_batch, 2 * self._last_batch))
         return max(1, min(size, limit))
 
-    def fetch(self, limit: int, timeout: float) -> Reservation | None:
-        """Ack what finished, lease the next batch (waiting up to ``timeout``); return its first.
+    def fetch(self, limit: int, timeout: float) -> tuple[Reservation | None, list[Settlement]]:
+        """Ack what finished, lease the next batch (waiting up to ``timeout``).
 
         Finished tasks are acked before any wait: with acks pending, a
         non-blocking call goes first and a blocking one follows only if it
         found nothing.
+
+        Returns:
+            The first task of the new batch (``None``: nothing came due in
+            time), and how the deferred acks went.
         """
         count = self.batch_size(limit)
         self._last_batch = count
-        done, notes = self._done, self._notes
+        done = self._done
         # What is held is about to be settled (the buffer is empty): stop
         # renewing it so a renewal racing the ack is not reported as lost.
         self.heartbeat.clear()
+        settled: list[Settlement] = []
         if done:
-            self._done, self._notes = [], []
+            self._done = []
             try:
                 flags, leased = self.client.reserve_many(
                     self.queue_name, self.lease, count, 0.0, done
                 )
             except BaseException:
-                self._done, self._notes = done + self._done, notes + self._notes
+                self._done = done + self._done
                 self.heartbeat.hold(self._done)
                 raise
-            self._report(done, flags, notes)
+            settled = _settlements(done, flags)
             if not leased and timeout > 0:
                 leased = self._lease(count, timeout)
         else:
             leased = self._lease(count, timeout)
         if not leased:
-            return None
+            return None, settled
         self.heartbeat.hold(leased)
         self.buffer.extend(leased[1:])
-        return leased[0]
+        return leased[0], settled
 
     def forget(self, reservation: Reservation) -> None:
         """Stop renewing a task that was settled another way (released or buried)."""
@@ -146,17 +141,19 @@ class Prefetcher:
 
     # -- stopping ----------------------------------------------------------
 
-    def flush(self) -> None:
+    def flush(self) -> list[Settlement]:
         """Ack every finished task now (one call per task: a stop is rare)."""
-        done, notes = self._done, self._notes
-        self._done, self._notes = [], []
-        for i, reservation in enumerate(done):
+        done, self._done = self._done, []
+        settled = []
+        for reservation in done:
             try:
                 acked = self.client.ack(self.queue_name, reservation)
             except AlligatorError as exc:
                 log.warning("could not ack task %s: %s", reservation.task_id, exc)
                 acked = False
-            self.on_settled(reservation, acked, notes[i])
+            settled.append(Settlement(reservation, acked))
+        _warn_lost(settled)
+        return settled
 
     def release_unstarted(self) -> None:
         """Give back the leased tasks that never started, due at once."""
@@ -171,10 +168,10 @@ class Prefetcher:
                     exc,
                 )
 
-    def stop(self) -> None:
+    def stop(self) -> list[Settlement]:
         """Ack the finished, release the unstarted, and stop renewing."""
         try:
-            self.flush()
+            return self.flush()
         finally:
             self.release_unstarted()
             self.heartbeat.clear()
@@ -185,6 +182,14 @@ class Prefetcher:
         _, leased = self.client.reserve_many(self.queue_name, self.lease, count, timeout)
         return leased
 
-    def _report(self, done: list[Reservation], flags: list[bool], notes: list[object]) -> None:
-        for i, reservation in enumerate(done):
-            self.on_settled(reservation, i < len(flags) and flags[i], notes[i])
+
+def _settlements(done: list[Reservation], flags: list[bool]) -> list[Settlement]:
+    settled = [Settlement(r, i < len(flags) and flags[i]) for i, r in enumerate(done)]
+    _warn_lost(settled)
+    return settled
+
+
+def _warn_lost(settled: list[Settlement]) -> None:
+    for reservation, acked in settled:
+        if not acked:
+            log.warning("lease of task %s was lost before its ack", reservation.task_id)

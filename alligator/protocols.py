@@ -7,14 +7,15 @@ assigning an instance to a variable annotated with the protocol.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from alligator._typing import R_co
 from alligator.constants import Status
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 if TYPE_CHECKING:
+    from alligator.events import TaskDone, WorkerStarted, WorkerStopped
     from alligator.wire import Envelope
 
 __all__ = [
@@ -22,10 +23,13 @@ __all__ = [
     "Codec",
     "FailedTasksClient",
     "PrefetchClient",
+    "PriorityClient",
+    "QueueNameValidator",
     "ReliableClient",
     "Task",
     "TaskClass",
     "Worker",
+    "WorkerEvents",
 ]
 
 
@@ -218,6 +222,40 @@ class PrefetchClient(ReliableClient, Protocol):
         ...
 
 
+@runtime_checkable
+class PriorityClient(ReliableClient, Protocol):
+    """Orders ready tasks by a per-task priority given at push time.
+
+    ``isinstance`` cannot see keyword arguments, so this capability is read
+    from ``push``'s signature, once, by :func:`alligator.capabilities.capabilities_of`.
+    """
+
+    def push(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
+    ) -> str:
+        """Store a task; among due tasks a lower ``priority`` is reserved first."""
+        ...
+
+
+@runtime_checkable
+class QueueNameValidator(Protocol):
+    """A backend that restricts queue names (beanstalkd tubes, for one).
+
+    The Gator calls it when it is built and for every extra queue a Worker
+    consumes, so a bad name fails at start-up, not at the first push.
+    """
+
+    def validate_queue_name(self, name: str) -> str:
+        """Return ``name`` unchanged, or raise ``ConfigurationError`` saying why not."""
+        ...
+
+
 class Codec(Protocol):
     """Turns the wire envelope into bytes and back.
 
@@ -244,10 +282,13 @@ class Codec(Protocol):
 
 
 class Task(Protocol[R_co]):
-    """What the Gator and the Worker need of a task object.
+    """What the consumer path needs of a decoded task.
 
     ``alligator.Task`` is the built-in implementation; a custom class (such as
-    the ``SkinnyTask`` of the extending guide) only has to offer this.
+    the ``SkinnyTask`` of the extending guide) only has to offer this to be
+    run, retried and buried by a Worker. Producing tasks with ``gator.task``
+    needs ``alligator.Task``'s constructor and ``to_call`` as well, which a
+    subclass inherits.
     """
 
     task_id: str
@@ -256,39 +297,50 @@ class Task(Protocol[R_co]):
     is_async: bool
     delay_until: float | None
     status: Status
+    codec: Codec | None
 
     def serialize(self) -> bytes:
-        """The payload pushed to the backend."""
-        ...
-
-    @classmethod
-    def deserialize(cls, data: bytes) -> Self:
-        """Rebuild a task from a payload, importing its callable."""
+        """The payload pushed to the backend (the consumer re-encodes it for a retry)."""
         ...
 
     def run(self) -> R_co:
         """Call the hooks and the function; re-raise the function's error."""
         ...
 
+    def to_retrying(self) -> None:
+        """Mark the task as released for another try."""
+        ...
+
+    def to_failed(self) -> None:
+        """Mark the task as failed for good."""
+        ...
+
 
 class TaskClass(Protocol):
-    """A task class as the Gator uses it: a constructor plus ``deserialize``."""
+    """A task class as the consumer uses it: payload in, task out.
 
-    def __call__(
-        self,
-        *,
-        task_id: str | None = ...,
-        retries: int = ...,
-        is_async: bool = ...,
-        delay_until: Any = ...,
-        delay_by: float | None = ...,
-    ) -> Task[Any]: ...
+    ``from_envelope`` is what enforces ``allowed_modules``; a class whose
+    ``deserialize`` decodes by its own rules cannot promise an allow-list,
+    and a Gator given both refuses to start.
+    """
 
-    def deserialize(self, data: bytes) -> Task[Any]: ...
+    def deserialize(self, data: bytes) -> Task[Any]:
+        """Rebuild a task from a payload, importing its callable."""
+        ...
+
+    def from_envelope(
+        self, envelope: Envelope, allowed_modules: Iterable[str] | None = None
+    ) -> Task[Any]:
+        """Rebuild a task from a decoded envelope, checking the allow-list first."""
+        ...
 
 
 class Worker(Protocol):
-    """A consumer loop; ``alligator.Worker`` is the built-in one."""
+    """A consumer loop; ``alligator.Worker`` is the built-in one.
+
+    A pool runs any object of this shape in its threads
+    (:func:`alligator.pool.run_threads`).
+    """
 
     keep_running: bool
     tasks_complete: int
@@ -299,4 +351,30 @@ class Worker(Protocol):
 
     def run_forever(self) -> None:
         """Run tasks until stopped by a signal, ``max_tasks`` or ``keep_running``."""
+        ...
+
+    def interrupt(self) -> None:
+        """Ask the loop to stop after the current task (thread-safe)."""
+        ...
+
+
+class WorkerEvents(Protocol):
+    """What a worker calls for metrics; implement all three (no-ops are fine).
+
+    The records are in :mod:`alligator.events`. The methods run in the
+    worker's thread, between tasks: keep them quick. An exception they raise
+    is logged and swallowed, never allowed to stop the worker or leave a
+    task unsettled.
+    """
+
+    def on_worker_start(self, event: WorkerStarted) -> None:
+        """The loop is about to claim its first task."""
+        ...
+
+    def on_task_done(self, event: TaskDone) -> None:
+        """A task was settled; called once per claimed task."""
+        ...
+
+    def on_worker_stop(self, event: WorkerStopped) -> None:
+        """The loop ended (signal, ``max_tasks``, ``keep_running = False``)."""
         ...

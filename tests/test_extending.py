@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from alligator import Gator, Task, Worker
-from alligator.backends.adapter import SimpleClientAdapter
 from alligator.backends.locmem_backend import reset_stores
+from alligator.compat import SimpleClientAdapter
 from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
 from alligator.retry import Backoff

@@ -38,9 +38,9 @@ def gator(any_dsn: str, queue_name: str) -> Iterator[Gator]:
 
 def run_one(gator: Gator) -> str:
     """Reserve and process one task; returns what happened to it."""
-    reservation = gator.reserve(timeout=3)
+    reservation = gator.consumer().reserve(3)
     assert reservation is not None, "no task became ready"
-    return gator.process(reservation).action
+    return gator.consumer().process(reservation).action
 
 
 def bury_failing_task(gator: Gator, retries: int = 0, message: str = "boom") -> str:
@@ -73,12 +73,12 @@ def test_requeue_gives_back_the_original_retry_budget(gator: Gator) -> None:
     # Then it is ready again, nothing is buried, and it has its retry again
     stats = gator.broker.stats(gator.queue_name)
     assert (stats.ready, stats.buried) == (1, 0)
-    reservation = gator.reserve(timeout=3)
+    reservation = gator.consumer().reserve(3)
     assert reservation is not None and reservation.task_id == new_id
     envelope = decode(reservation.data)
     assert (envelope.retries, envelope.attempts) == (1, 0)
     # And it runs (and fails) through its retries again before being buried
-    assert gator.process(reservation).action == "retry"
+    assert gator.consumer().process(reservation).action == "retry"
     assert run_one(gator) == "bury"
     assert len(gator.failed.list()) == 1
 
@@ -86,7 +86,7 @@ def test_requeue_gives_back_the_original_retry_budget(gator: Gator) -> None:
 def test_requeue_with_an_explicit_retry_budget(gator: Gator) -> None:
     task_id = bury_failing_task(gator)
     gator.failed.requeue(task_id, retries=3)
-    reservation = gator.reserve(timeout=3)
+    reservation = gator.consumer().reserve(3)
     assert reservation is not None
     assert decode(reservation.data).retries == 3
 
@@ -99,7 +99,7 @@ def test_undecodable_payload_is_requeued_unchanged(gator: Gator) -> None:
     # When it is requeued (say, after deploying the codec it needed)
     new_id = gator.failed.requeue(buried.task_id)
     # Then the very same bytes are ready again
-    reservation = gator.reserve(timeout=3)
+    reservation = gator.consumer().reserve(3)
     assert reservation is not None
     assert (reservation.task_id, reservation.data) == (new_id, b"\x00not a task")
 

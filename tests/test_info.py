@@ -39,7 +39,7 @@ def _fill(dsn: str) -> dict[str, QueueStats]:
         images.task(tasks.fail, "bad image")
         images.task(tasks.add, 5, 5)
         assert images.pop() is None  # fails for good: buried
-        assert images.reserve(lease=600) is not None  # held by a worker
+        assert images.consumer(lease=600).reserve() is not None  # held by a worker
         return {"mail": mail.broker.stats("mail"), "images": images.broker.stats("images")}
 
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from alligator import Gator, Worker
-from alligator.backends.adapter import as_prefetch
+from alligator import Consumer, Gator, Worker
 from alligator.backends.locmem_backend import Client as LocmemClient
+from alligator.capabilities import capabilities_of
 from alligator.events import TaskDone, WorkerStarted, WorkerStopped
 from alligator.records import QueueStats, Reservation
 from tests import tasks
@@ -92,8 +92,8 @@ def test_acks_are_deferred_to_the_next_claim(gator: Gator) -> None:
 
 def test_a_subclass_with_its_own_claim_settles_each_task_at_once(gator: Gator) -> None:
     class OwnClaim(StopAfter):
-        def claim(self, gators: Sequence[Gator] | None = None) -> Any:
-            return super().claim(gators)
+        def claim(self, consumers: Sequence[Consumer] | None = None) -> Any:
+            return super().claim(consumers)
 
     for i in range(3):
         gator.task(tasks.add, i, 1)
@@ -163,7 +163,7 @@ def test_tasks_leased_ahead_keep_their_leases_while_a_long_task_runs(
     stolen: list[Reservation] = []
     watch_until = time.monotonic() + 4 * lease
     while time.monotonic() < watch_until:
-        found = other.reserve(timeout=0.05)
+        found = other.consumer().reserve(0.05)
         if found is not None:
             stolen.append(found)
     # Then the heartbeat kept every lease held, started or not
@@ -200,8 +200,8 @@ def test_a_reserve_many_without_done_is_not_used_for_prefetch() -> None:
         ) -> list[Reservation]:
             return []
 
-    assert as_prefetch(OldStyle("locmem://old")) is None
-    assert as_prefetch(LocmemClient("locmem://new")) is not None
+    assert not capabilities_of(OldStyle("locmem://old")).prefetch
+    assert capabilities_of(LocmemClient("locmem://new")).prefetch
 
 
 @pytest.mark.parametrize("flags", [(), ("--no-prefetch",)])

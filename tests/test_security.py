@@ -49,9 +49,9 @@ def envelope(module: str, name: str, *args: object, **extra: object) -> bytes:
 def run_raw(gator: Gator, data: bytes) -> tuple[str, str]:
     """Push raw bytes, let ``gator`` process them; (action, burial reason or '')."""
     gator.broker.push(gator.queue_name, "raw", data)
-    reservation = gator.reserve()
+    reservation = gator.consumer().reserve()
     assert reservation is not None
-    outcome = gator.process(reservation)
+    outcome = gator.consumer().process(reservation)
     buried = gator.broker.buried(gator.queue_name)
     return outcome.action, buried[-1].reason if buried else ""
 
@@ -187,9 +187,9 @@ def test_requeued_signed_task_is_signed_again_and_runs(locmem_dsn: str) -> None:
     gator.pop()
     [buried] = gator.failed.list()
     gator.failed.requeue(buried.task_id)
-    reservation = gator.reserve()
+    reservation = gator.consumer().reserve()
     assert reservation is not None
-    assert gator.verified(reservation.data)  # a valid signature
+    assert gator.payloads.verified(reservation.data)  # a valid signature
 
 
 # -- the allow-list -----------------------------------------------------------

@@ -135,7 +135,7 @@ def test_a_long_task_keeps_its_lease(request: pytest.FixtureRequest, dsn_fixture
     stolen = []
     watch_until = time.monotonic() + 4 * lease
     while time.monotonic() < watch_until:
-        reservation = other.reserve(timeout=0.05)
+        reservation = other.consumer().reserve(0.05)
         if reservation is not None:
             stolen.append(reservation)
     # Then the renewed lease kept the task to its worker

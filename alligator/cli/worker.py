@@ -14,9 +14,9 @@ import logging
 import os
 import signal
 import sys
-import threading
 from typing import Any
 
+from alligator._signals import stop_signals
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.constants import ALL, DEFAULT_LEASE
 from alligator.exceptions import ConfigurationError
@@ -125,61 +125,44 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
     if args.processes:
         return _run_pool(args)
-    early, previous = _note_early_signals()
+    # A SIGINT/SIGTERM that arrives while the worker is being set up is
+    # noted here; the loop installs its own handlers when it starts. Without
+    # this, such a signal would kill the process with -15 instead of the
+    # clean exit 0 that a stop before any claim deserves.
+    early: list[int] = []
     gators: list[Gator] = []
     try:
-        gators.extend(_gator(args) for _ in range(args.threads))
-        workers = [
-            Worker(
-                gator,
-                max_tasks=args.max_tasks,
-                to_consume=queues_of(args),
-                nap_time=args.nap_time,
-                prefetch=args.prefetch,
-            )
-            for gator in gators
-        ]
-        parent = os.environ.get(PARENT_ENV)
-        if parent is not None and parent.isdigit():
-            watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
-        if early:
-            # Stopped before the loop began: nothing was claimed, a clean stop
-            # (the lifecycle hooks still run, so logs show the worker came and went).
-            for worker in workers:
-                worker.starting()
-                worker.stopping()
-        elif len(workers) == 1:
-            workers[0].run_forever()
-        else:
-            run_threads(workers)
+        with stop_signals(early.append, then="keep"):
+            gators.extend(_gator(args) for _ in range(args.threads))
+            workers = [
+                Worker(
+                    gator,
+                    max_tasks=args.max_tasks,
+                    to_consume=queues_of(args),
+                    nap_time=args.nap_time,
+                    prefetch=args.prefetch,
+                )
+                for gator in gators
+            ]
+            parent = os.environ.get(PARENT_ENV)
+            if parent is not None and parent.isdigit():
+                watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
+            if early:
+                # Stopped before the loop began: nothing was claimed, a clean stop
+                # (the lifecycle hooks still run, so logs show the worker came and went).
+                for worker in workers:
+                    worker.starting()
+                    worker.stopping()
+            elif len(workers) == 1:
+                workers[0].run_forever()
+            else:
+                run_threads(workers)
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         for gator in gators:
             gator.close()
     return 0
-
-
-def _note_early_signals() -> tuple[list[int], dict[int, Any]]:
-    """Record SIGINT/SIGTERM that arrive while the worker is being set up.
-
-    The loop installs its own handlers when it starts; one that arrives
-    before then would otherwise kill the process with -15 instead of the clean
-    exit 0 a stop before any claim deserves.
-    """
-    seen: list[int] = []
-    previous: dict[int, Any] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return seen, previous
-
-    def note(signum: int, frame: object) -> None:
-        seen.append(signum)
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        previous[sig] = signal.signal(sig, note)
-    return seen, previous
 
 
 def _gator(args: argparse.Namespace) -> Gator:

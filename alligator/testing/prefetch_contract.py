@@ -2,8 +2,8 @@
 
 Mixed into :class:`~alligator.testing.ReliableClientContract`: every test here
 skips itself when the client does not offer ``reserve_many``/``renew_many``
-with the protocol's signature (as a Worker decides, through
-:func:`alligator.backends.adapter.as_prefetch`).
+(as a Worker decides, through
+:func:`alligator.capabilities.capabilities_of`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from alligator.backends.adapter import as_prefetch
+from alligator.capabilities import capabilities_of, prefetch_view
 from alligator.protocols import PrefetchClient, ReliableClient
 from alligator.records import QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
@@ -32,7 +32,7 @@ class PrefetchContract:
 
     def prefetch(self, client: ReliableClient) -> PrefetchClient:
         """``client`` as a :class:`PrefetchClient`; skip when it is not one."""
-        found = as_prefetch(client)
+        found = prefetch_view(client, capabilities_of(client))
         if found is None:
             pytest.skip("the client does not implement PrefetchClient (reserve_many, renew_many)")
         return found

@@ -1,8 +1,8 @@
 """State-machine rules for the optional :class:`~alligator.protocols.PrefetchClient`.
 
 Mixed into :class:`~alligator.testing.ReliableClientMachine`; the rules only
-run when the client under test offers ``reserve_many``/``renew_many`` with the
-protocol's signature, so other clients see no difference.
+run when the client under test offers ``reserve_many``/``renew_many``, so other
+clients see no difference.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, multiple, precondition, rule
 
-from alligator.backends.adapter import as_prefetch
+from alligator.capabilities import capabilities_of, prefetch_view
 from alligator.protocols import PrefetchClient, ReliableClient
 from alligator.records import Reservation
 
@@ -30,7 +30,9 @@ Held: TypeAlias = tuple[str, Reservation]
 
 def _prefetch_of(machine: object) -> PrefetchClient | None:
     client = getattr(machine, "client", None)
-    return as_prefetch(client) if isinstance(client, ReliableClient) else None
+    if not isinstance(client, ReliableClient):
+        return None
+    return prefetch_view(client, capabilities_of(client))
 
 
 class PrefetchRules:

@@ -31,7 +31,7 @@ def test_a_reservation_reports_the_ttr_as_its_lease(dsn: str) -> None:
     with Gator(f"{dsn}?ttr=7", queue_name="ttr") as gator:
         gator.task(tasks.record, "/dev/null", "x")
         # When a worker asks for a longer lease
-        reservation = gator.reserve(lease=60, timeout=1)
+        reservation = gator.consumer(lease=60).reserve(1)
     # Then the reservation says the lease it really has
     assert reservation is not None
     assert reservation.lease == 7.0

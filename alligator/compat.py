@@ -1,46 +1,55 @@
-"""Gives a 1.0-style client (len/drop_all/push/pop/get only) the reliable API.
+"""Alligator 1.0 compatibility: a client with only the five 1.0 methods.
 
 The Gator and Worker speak :class:`~alligator.protocols.ReliableClient`
-only; this adapter lets them drive a client that offers just the 1.0
-contract, with the weaker guarantees such a client can give:
+only; :class:`SimpleClientAdapter` lets them drive a client that offers just
+the 1.0 contract (``len``, ``drop_all``, ``push``, ``pop``, ``get``), such
+as the custom SQLite client of the extending guide, with the weaker
+guarantees such a client can give:
 
 - delivery is at-most-once (``pop`` removes the task before it runs);
+- ``reserve`` never waits: the consumer polls it every ``nap_time``;
 - ``release`` pushes the task again; its delay is kept only when the
   client's ``push`` accepts ``delay_until``;
 - ``bury`` cannot keep the task in the backend: it is logged at ERROR with
   its reason and payload, and kept in :attr:`graveyard` for this process,
   where ``requeue`` and ``purge`` find it.
+
+It lives outside :mod:`alligator.backends` because it is no backend: it is
+how the core meets an old one.
 """
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+import msgspec
+
+from alligator.capabilities import Capabilities, capabilities_of
 from alligator.exceptions import ConfigurationError
-from alligator.protocols import Client, PrefetchClient, ReliableClient
+from alligator.protocols import Client, ReliableClient
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 log = logging.getLogger("alligator.backends")
 
-__all__ = ["SimpleClientAdapter", "as_prefetch", "as_reliable"]
+__all__ = ["SimpleClientAdapter", "as_reliable"]
 
 
 class SimpleClientAdapter:
-    """A :class:`ReliableClient` view of a plain :class:`Client`."""
+    """A :class:`ReliableClient` view of a plain :class:`Client`.
 
-    def __init__(self, client: Client, nap_time: float = 0.1) -> None:
+    Args:
+        client: The 1.0 client.
+        capabilities: What ``client`` offers (whether its ``push`` takes
+            ``delay_until``, whether it has ``close``).
+    """
+
+    def __init__(self, client: Client, capabilities: Capabilities) -> None:
         self.client = client
-        self.nap_time = nap_time
+        self.capabilities = capabilities
         self.graveyard: list[BuriedTask] = []
-        try:
-            params = inspect.signature(client.push).parameters
-        except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-            params = {}  # type: ignore[assignment]
-        self.supports_delay = "delay_until" in params
 
     def len(self, queue_name: str) -> int:
         return self.client.len(queue_name)
@@ -53,7 +62,7 @@ class SimpleClientAdapter:
     ) -> str:
         if delay_until is None:
             return self.client.push(queue_name, task_id, data)
-        if not self.supports_delay:
+        if not self.capabilities.delays:
             raise ConfigurationError(
                 f"{type(self.client).__name__}.push takes no delay_until: this backend "
                 "cannot delay tasks"
@@ -71,16 +80,10 @@ class SimpleClientAdapter:
         return self.client.get(queue_name, task_id)
 
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
-        deadline = time.monotonic() + timeout
-        while True:
-            # 1.0 clients may fail on an empty queue instead of returning None.
-            data = self.client.pop(queue_name) if self.client.len(queue_name) else None
-            if data is not None:
-                return Reservation(task_id="", data=data, token="")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            time.sleep(min(self.nap_time, remaining))
+        """Pop the next task at once; ``timeout`` is the caller's to poll (1.0 has no wait)."""
+        # 1.0 clients may fail on an empty queue instead of returning None.
+        data = self.client.pop(queue_name) if self.client.len(queue_name) else None
+        return None if data is None else Reservation(task_id="", data=data, token="")
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         return True
@@ -92,7 +95,7 @@ class SimpleClientAdapter:
         data: bytes | None = None,
         delay_until: float | None = None,
     ) -> bool:
-        if not self.supports_delay:
+        if not self.capabilities.delays:
             delay_until = None
         data = reservation.data if data is None else data
         self.push(queue_name, reservation.task_id, data, delay_until)
@@ -136,36 +139,18 @@ class SimpleClientAdapter:
         return before - len(self.graveyard)
 
     def close(self) -> None:
-        close = getattr(self.client, "close", None)
-        if callable(close):
-            close()
+        if self.capabilities.closes:
+            cast(Any, self.client).close()
 
 
-def as_reliable(client: Client, nap_time: float = 0.1) -> ReliableClient:
-    """``client`` itself if it is reliable, else wrapped in the adapter."""
-    if isinstance(client, ReliableClient):
-        return client
-    return SimpleClientAdapter(client, nap_time)
+def as_reliable(client: Client) -> tuple[ReliableClient, Capabilities]:
+    """``client`` as a :class:`ReliableClient` (wrapped if it is a 1.0 client), and its abilities.
 
-
-def as_prefetch(client: ReliableClient) -> PrefetchClient | None:
-    """``client`` when it offers :class:`PrefetchClient` with its signature, else ``None``.
-
-    Checked once (a worker calls this in its constructor): a runtime
-    ``isinstance`` against a protocol only sees method names, so the
-    parameters of ``reserve_many`` are checked too; a client whose
-    ``reserve_many`` predates the protocol (no ``done``) is not used as one.
+    The adapter keeps buried tasks in its graveyard, so it offers the
+    failed-task operations whatever the client behind it does.
     """
-    if isinstance(client, SimpleClientAdapter):
-        return None
-    reserve_many = getattr(client, "reserve_many", None)
-    if not callable(reserve_many) or not callable(getattr(client, "renew_many", None)):
-        return None
-    try:
-        params = inspect.signature(reserve_many).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        return None
-    if not {"queue_name", "lease", "count", "timeout", "done"} <= params.keys():
-        return None
-    prefetch: PrefetchClient = client  # type: ignore[assignment]
-    return prefetch
+    capabilities = capabilities_of(client)
+    if capabilities.reliable:
+        return cast(ReliableClient, client), capabilities
+    adapter = SimpleClientAdapter(client, capabilities)
+    return adapter, msgspec.structs.replace(capabilities, failed_tasks=True)

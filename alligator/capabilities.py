@@ -1,0 +1,98 @@
+"""What a backend client can do, decided once when a Gator is built.
+
+Optional abilities are small protocols in :mod:`alligator.protocols`; this
+module is the one place that looks at a client to see which of them it
+offers. Everything else reads the frozen :class:`Capabilities` record (a
+Gator's ``capabilities``) instead of probing the client with ``isinstance``,
+``getattr`` or ``inspect.signature`` at the call site: probing is slow on a
+hot path (a runtime protocol check walks every method), and a decision made
+in one place cannot drift between two call sites.
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import cast
+
+import msgspec
+
+from alligator.protocols import (
+    Client,
+    FailedTasksClient,
+    PrefetchClient,
+    PriorityClient,
+    QueueNameValidator,
+    ReliableClient,
+)
+
+__all__ = ["Capabilities", "capabilities_of", "prefetch_view", "priority_view"]
+
+
+class Capabilities(msgspec.Struct, frozen=True):
+    """The optional protocols one client offers.
+
+    Attributes:
+        reliable: A :class:`~alligator.protocols.ReliableClient` (leases,
+            ack, bury): at-least-once delivery. ``False`` for a client with
+            only the five Alligator 1.0 methods, which the Gator drives
+            through :class:`alligator.compat.SimpleClientAdapter`
+            (at-most-once).
+        delays: ``push`` accepts ``delay_until``: always for a reliable
+            client; for a 1.0 client only when its ``push`` takes it.
+        prefetch: A :class:`~alligator.protocols.PrefetchClient`: a worker
+            leases tasks in batches and acks them with its next claim.
+        failed_tasks: A :class:`~alligator.protocols.FailedTasksClient`:
+            buried tasks can be requeued and purged.
+        priority: A :class:`~alligator.protocols.PriorityClient`: ``push``
+            takes a per-task ``priority``.
+        queue_names: A :class:`~alligator.protocols.QueueNameValidator`
+            that restricts queue names.
+        closes: The client has ``close()`` (every reliable client does; a
+            1.0 client may).
+    """
+
+    reliable: bool
+    delays: bool
+    prefetch: bool = False
+    failed_tasks: bool = False
+    priority: bool = False
+    queue_names: bool = False
+    closes: bool = False
+
+
+def _takes(method: object, parameter: str) -> bool:
+    try:
+        return parameter in inspect.signature(method).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # a builtin without a signature
+        return False
+
+
+def capabilities_of(client: Client) -> Capabilities:
+    """Look at ``client`` once and record which optional protocols it offers.
+
+    A runtime protocol check only sees method names, so where a protocol is
+    told apart by a parameter (``priority``, a 1.0 ``push``'s
+    ``delay_until``, the fused acks of ``reserve_many``) the signature is
+    read here too: a client whose ``reserve_many`` predates the protocol is
+    not used for prefetch.
+    """
+    reliable = isinstance(client, ReliableClient)
+    return Capabilities(
+        reliable=reliable,
+        delays=reliable or _takes(client.push, "delay_until"),
+        prefetch=isinstance(client, PrefetchClient) and _takes(client.reserve_many, "done"),
+        failed_tasks=isinstance(client, FailedTasksClient),
+        priority=reliable and _takes(client.push, "priority"),
+        queue_names=isinstance(client, QueueNameValidator),
+        closes=reliable or callable(getattr(client, "close", None)),
+    )
+
+
+def prefetch_view(client: ReliableClient, capabilities: Capabilities) -> PrefetchClient | None:
+    """``client`` typed as a :class:`PrefetchClient` when it is one, else ``None``."""
+    return cast(PrefetchClient, client) if capabilities.prefetch else None
+
+
+def priority_view(client: ReliableClient, capabilities: Capabilities) -> PriorityClient | None:
+    """``client`` typed as a :class:`PriorityClient` when it is one, else ``None``."""
+    return cast(PriorityClient, client) if capabilities.priority else None

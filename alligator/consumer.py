@@ -1,0 +1,200 @@
+"""The consumer side of one queue: reserve, decode, and settle tasks.
+
+A :class:`Consumer` is built from a Gator's settings (``gator.consumer()``)
+and holds everything a worker needs to take a task off one queue and decide
+its fate: the backend, the payload rules, the retry policy and the clock.
+Each step returns a value and leaves the next decision to its caller: the
+worker (or ``gator.pop()``) runs the task between :meth:`Consumer.decode`
+and one of :meth:`Consumer.ack`, :meth:`Consumer.retry_or_bury` or
+:meth:`Consumer.bury_undecodable`, and gets an :class:`Outcome` back. Nothing
+here calls back into the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, Literal, NamedTuple
+
+import msgspec
+
+from alligator.capabilities import Capabilities
+from alligator.exceptions import AlligatorError
+from alligator.payloads import Payloads
+from alligator.protocols import ReliableClient, Task
+from alligator.records import Reservation
+from alligator.retry import Backoff
+
+__all__ = ["Action", "Consumer", "Outcome", "Settlement"]
+
+log = logging.getLogger("alligator.worker")
+
+#: How a task was settled: done, released for a later retry, or kept aside.
+Action = Literal["ack", "retry", "bury"]
+
+
+class Outcome(NamedTuple):
+    """What happened to one reserved task.
+
+    Attributes:
+        task: The decoded task, or ``None`` when the payload could not be decoded.
+        result: The function's return value on success.
+        error: The exception that failed the task or its decoding.
+        action: ``"ack"`` (done), ``"retry"`` (released with a delay) or
+            ``"bury"`` (kept aside with the reason).
+        settled: ``False`` when the lease had been lost, so the backend refused
+            the settlement and another worker may run the task again.
+    """
+
+    task: Task[Any] | None
+    result: Any
+    error: BaseException | None
+    action: Action
+    settled: bool
+
+
+class Settlement(NamedTuple):
+    """How the ack of one successful task went, once it is known.
+
+    Attributes:
+        reservation: The task's reservation.
+        acked: ``False`` when its lease had been lost before the ack, so
+            another worker may run it again.
+    """
+
+    reservation: Reservation
+    acked: bool
+
+
+class Consumer:
+    """Takes tasks off one queue and settles them.
+
+    Args:
+        broker: The backend.
+        queue_name: The queue consumed.
+        capabilities: What ``broker`` offers.
+        payloads: Decodes payloads, and encodes a task released for a retry.
+        backoff: Delay policy between retries.
+        clock: Epoch seconds that retry delays count from.
+        lease: Seconds a reserved task is held before another worker may take it.
+        nap_time: Pause between polls of a backend that cannot wait for a
+            task (an Alligator 1.0 client).
+    """
+
+    def __init__(
+        self,
+        broker: ReliableClient,
+        queue_name: str,
+        *,
+        capabilities: Capabilities,
+        payloads: Payloads,
+        backoff: Backoff,
+        clock: Callable[[], float],
+        lease: float,
+        nap_time: float = 0.1,
+    ) -> None:
+        self.broker = broker
+        self.queue_name = queue_name
+        self.capabilities = capabilities
+        self.payloads = payloads
+        self.backoff = backoff
+        self.clock = clock
+        self.lease = lease
+        self.nap_time = nap_time
+
+    def __repr__(self) -> str:
+        return f"<Consumer {type(self.broker).__name__} queue={self.queue_name!r}>"
+
+    def reserve(self, timeout: float = 0.0) -> Reservation | None:
+        """Lease the next due task, waiting up to ``timeout`` seconds for one.
+
+        A 1.0 client cannot wait, so it is polled every ``nap_time``.
+        """
+        if self.capabilities.reliable or timeout <= 0:
+            return self.broker.reserve(self.queue_name, self.lease, timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.broker.reserve(self.queue_name, self.lease)
+            remaining = deadline - time.monotonic()
+            if found is not None or remaining <= 0:
+                return found
+            time.sleep(min(self.nap_time, remaining))
+
+    def decode(self, reservation: Reservation) -> Task[Any]:
+        """The task a reservation carries, under the id it was reserved by.
+
+        Raises:
+            Exception: anything decoding raised (bad codec, signature,
+                allow-list, missing callable); the caller buries the task
+                with :meth:`bury_undecodable`.
+        """
+        task = self.payloads.decode(reservation.data)
+        if reservation.task_id:
+            task.task_id = reservation.task_id
+        return task
+
+    def ack(self, reservation: Reservation) -> bool:
+        """Delete a task that ran; ``False`` (and a warning) if its lease was lost."""
+        settled = self.broker.ack(self.queue_name, reservation)
+        if not settled:
+            log.warning("lease of task %s was lost before its ack", reservation.task_id)
+        return settled
+
+    def retry_or_bury(self, reservation: Reservation, task: Task[Any], error: Exception) -> Outcome:
+        """Release a failed task for a retry after a backoff, or bury it when out of retries."""
+        reservation = _with_id(reservation, task)
+        if task.retries > 0:
+            count_retry(task)
+            task.delay_until = self.clock() + self.backoff.delay(task.attempts)
+            try:
+                data = self.payloads.encode(task)
+            except AlligatorError as exc:
+                error = exc
+            else:
+                settled = self.broker.release(self.queue_name, reservation, data, task.delay_until)
+                return Outcome(task, None, error, "retry", settled)
+        task.to_failed()
+        reason = "".join(traceback.format_exception(error)).rstrip()
+        log.error("task %s failed for good: %s", task.task_id, error)
+        settled = self.broker.bury(self.queue_name, reservation, reason)
+        return Outcome(task, None, error, "bury", settled)
+
+    def bury_undecodable(self, reservation: Reservation, error: Exception) -> Outcome:
+        """Bury a payload that could not be decoded, with the reason."""
+        reason = f"cannot decode payload: {type(error).__name__}: {error}"
+        log.error(
+            "burying task %s: %s",
+            reservation.task_id or "?",
+            reason,
+            extra={"task_id": reservation.task_id, "queue": self.queue_name},
+        )
+        settled = self.broker.bury(self.queue_name, reservation, reason)
+        return Outcome(None, None, error, "bury", settled)
+
+    def process(self, reservation: Reservation) -> Outcome:
+        """Decode, run and settle one reserved task here (``gator.pop()``'s path)."""
+        try:
+            task = self.decode(reservation)
+        except Exception as exc:
+            return self.bury_undecodable(reservation, exc)
+        try:
+            result = task.run()
+        except Exception as exc:
+            return self.retry_or_bury(reservation, task, exc)
+        return Outcome(task, result, None, "ack", self.ack(_with_id(reservation, task)))
+
+
+def count_retry(task: Task[Any]) -> None:
+    """Spend one retry of ``task`` on a new attempt."""
+    task.retries -= 1
+    task.attempts += 1
+    task.to_retrying()
+
+
+def _with_id(reservation: Reservation, task: Task[Any]) -> Reservation:
+    # A 1.0 client's pop gives no id: settle under the payload's own.
+    if reservation.task_id:
+        return reservation
+    return msgspec.structs.replace(reservation, task_id=task.task_id)
