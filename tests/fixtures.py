@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from alligator.capabilities import Capabilities
 from tests.servers import ServerProcess, free_port, port_open, require_binary, wait_until
 
 __all__ = [
@@ -38,6 +39,29 @@ __all__ = [
 
 #: Backend names the ``any_dsn`` fixture is parametrized over.
 BACKENDS = ("locmem", "sqlite", "redis", "redis-cluster", "beanstalk")
+
+#: Everything a built-in backend may offer, for the ones that offer it all.
+FAST = Capabilities(
+    reliable=True, delays=True, prefetch=True, failed_tasks=True, priority=False, closes=True
+)
+
+#: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
+DECLARED = {
+    "locmem": FAST,
+    "sqlite": FAST,
+    "redis": FAST,
+    "redis-cluster": FAST,
+    "beanstalk": Capabilities(
+        reliable=True,
+        delays=True,
+        prefetch=False,
+        failed_tasks=True,
+        priority=True,
+        queue_names=True,
+        closes=True,
+    ),
+}
+
 
 #: Keeps the servers lean and diskless unless a test asks for durability.
 DISKLESS = ("--save", "", "--appendonly", "no")

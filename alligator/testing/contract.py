@@ -5,10 +5,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, cast
 
 import pytest
 
+from alligator.capabilities import Capabilities, capabilities_of
 from alligator.protocols import Client
 from alligator.testing.clock import Clock, FakeClock, RealClock
 from alligator.testing.machine import unique_queue_name
@@ -55,7 +56,18 @@ class ClientContract(abc.ABC):
             for a backend that fixes it at push (beanstalkd's TTR): the tests
             that need a lease to run out are skipped, and stale tokens are
             made by releasing instead.
+        capabilities: The :class:`~alligator.capabilities.Capabilities` the
+            client must declare. Set it: tests of an optional protocol skip
+            themselves for a client that does not offer it, so a client that
+            stops offering one (a ``reserve_many`` whose signature drifted)
+            would otherwise only turn tests into skips. With it set,
+            :meth:`test_declares_the_expected_capabilities` fails instead.
+            ``None`` skips that test (and says so).
         tmp_path: A fresh directory for this test, set before ``make_client``.
+
+    Every test the kit skips names why in its reason; a test skipped for a
+    missing capability says ``capability <name> is off``, so
+    ``pytest -rs`` lists exactly what a client's capabilities left untested.
     """
 
     real_time: ClassVar[bool] = False
@@ -65,6 +77,7 @@ class ClientContract(abc.ABC):
     replaces_on_push: ClassVar[bool] = True
     release_with_data_keeps_id_and_attempts: ClassVar[bool] = True
     reserve_sets_lease: ClassVar[bool] = True
+    capabilities: ClassVar[Capabilities | None] = None
     tmp_path: Path
 
     @abc.abstractmethod
@@ -89,9 +102,21 @@ class ClientContract(abc.ABC):
         yield client
         for queue in self._queues:
             client.drop_all(queue)
-        close = getattr(client, "close", None)
-        if callable(close):
-            close()
+        if capabilities_of(client).closes:
+            cast(Any, client).close()
+
+    def require(self, client: Client, capability: str) -> Capabilities:
+        """The client's capabilities; skip the test, naming ``capability``, when it is off."""
+        found = capabilities_of(client)
+        if not getattr(found, capability):
+            pytest.skip(f"capability {capability} is off for {type(client).__name__}")
+        return found
+
+    def test_declares_the_expected_capabilities(self, client: Client) -> None:
+        if self.capabilities is None:
+            pytest.skip("the contract sets no expected capabilities (set capabilities = ...)")
+        # The client offers exactly the optional protocols it is expected to
+        assert capabilities_of(client) == self.capabilities
 
     def new_queue(self) -> str:
         """A queue name unique to this test, dropped at teardown."""

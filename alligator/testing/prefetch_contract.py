@@ -9,11 +9,12 @@ skips itself when the client does not offer ``reserve_many``/``renew_many``
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
-from alligator.capabilities import capabilities_of, prefetch_view
-from alligator.protocols import PrefetchClient, ReliableClient
+from alligator.capabilities import Capabilities, prefetch_view
+from alligator.protocols import Client, PrefetchClient, ReliableClient
 from alligator.records import QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
 
@@ -30,11 +31,14 @@ class PrefetchContract:
     reserve_sets_lease: bool
     strict_fifo: bool
 
+    if TYPE_CHECKING:
+
+        def require(self, client: Client, capability: str) -> Capabilities: ...
+
     def prefetch(self, client: ReliableClient) -> PrefetchClient:
         """``client`` as a :class:`PrefetchClient`; skip when it is not one."""
-        found = prefetch_view(client, capabilities_of(client))
-        if found is None:
-            pytest.skip("the client does not implement PrefetchClient (reserve_many, renew_many)")
+        found = prefetch_view(client, self.require(client, "prefetch"))
+        assert found is not None
         return found
 
     def test_reserve_many_leases_due_tasks_oldest_first(

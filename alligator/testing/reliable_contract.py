@@ -6,6 +6,7 @@ import abc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -49,7 +50,7 @@ class ReliableClientContract(PrefetchContract, ClientContract):
     def needs_expiry(self) -> None:
         """Skip a test that needs a lease shorter than the one fixed at push."""
         if not self.reserve_sets_lease:
-            pytest.skip("reserve_sets_lease is False: the lease cannot be made to run out")
+            pytest.skip("reserve_sets_lease is off: the lease cannot be made to run out")
 
     def reserve_after(
         self,
@@ -268,7 +269,7 @@ class ReliableClientContract(PrefetchContract, ClientContract):
         self, client: ReliableClient, queue: str
     ) -> None:
         if not (self.caller_ids and self.replaces_on_push):
-            pytest.skip("the backend does not replace a task pushed again under its id")
+            pytest.skip("replaces_on_push is off: the backend does not replace a task by id")
         client.push(queue, "t", b"old")
         client.push(queue, "t", b"new")
         assert client.len(queue) == 1
@@ -318,9 +319,8 @@ class ReliableClientContract(PrefetchContract, ClientContract):
 
     def failed_tasks(self, client: ReliableClient) -> FailedTasksClient:
         """``client`` as a :class:`FailedTasksClient`; skip when it is not one."""
-        if not isinstance(client, FailedTasksClient):
-            pytest.skip("the client does not implement FailedTasksClient (requeue, purge)")
-        return client
+        self.require(client, "failed_tasks")
+        return cast(FailedTasksClient, client)
 
     def bury_one(self, client: ReliableClient, queue: str, data: bytes) -> str:
         task_id = client.push(queue, "t-" + data.decode(), data)

@@ -32,6 +32,7 @@ from alligator.testing import (
     run_client_machine,
     run_reliable_client_machine,
 )
+from tests.fixtures import DECLARED
 
 FEW = settings(DEFAULT_SETTINGS, max_examples=25)
 TTR = 3600  # longer than any run: nothing expires unless a test says so
@@ -60,10 +61,14 @@ class _OnBeanstalkd:
 
 
 class TestPlainContract(_OnBeanstalkd, ClientContract):
+    capabilities = DECLARED["beanstalk"]
+
     pass
 
 
 class TestReliableContract(_OnBeanstalkd, ReliableClientContract):
+    capabilities = DECLARED["beanstalk"]
+
     pass
 
 

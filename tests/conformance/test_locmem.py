@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from alligator.backends.locmem_backend import Client
 from alligator.testing import Clock, ReliableClientContract, client_machine, reliable_client_machine
+from tests.fixtures import DECLARED
 
 
 class TestLocmemContract(ReliableClientContract):
+    capabilities = DECLARED["locmem"]
+
     def make_client(self, clock: Clock) -> Client:
         return Client("locmem://conformance", clock=clock)
 

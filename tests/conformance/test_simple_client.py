@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from alligator.capabilities import Capabilities
 from alligator.protocols import Client
 from alligator.testing import ClientContract, Clock, client_machine
 from tests.simple_client import SimpleClient
 
 
 class TestSimpleClient(ClientContract):
+    capabilities = Capabilities(reliable=False, delays=False)
+
     def make_client(self, clock: Clock) -> Client:
         return SimpleClient("simple://", clock=clock)
 

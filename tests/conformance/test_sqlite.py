@@ -6,9 +6,12 @@ from pathlib import Path
 
 from alligator.backends.sqlite_backend import Client
 from alligator.testing import Clock, ReliableClientContract, run_reliable_client_machine
+from tests.fixtures import DECLARED
 
 
 class TestSqliteContract(ReliableClientContract):
+    capabilities = DECLARED["sqlite"]
+
     def make_client(self, clock: Clock) -> Client:
         return Client(f"sqlite:///{self.tmp_path}/queue.db", clock=clock)
 

@@ -14,10 +14,13 @@ from alligator.backends.redis_backend import Client
 from alligator.testing.clock import Clock
 from alligator.testing.machine import run_reliable_client_machine
 from alligator.testing.reliable_contract import ReliableClientContract
+from tests.fixtures import DECLARED
 from tests.servers import ServerProcess
 
 
 class TestSingleRedis(ReliableClientContract):
+    capabilities = DECLARED["redis"]
+
     dsn = ""
 
     @pytest.fixture(autouse=True)
@@ -29,6 +32,8 @@ class TestSingleRedis(ReliableClientContract):
 
 
 class TestRedisCluster(ReliableClientContract):
+    capabilities = DECLARED["redis-cluster"]
+
     dsn = ""
 
     @pytest.fixture(autouse=True)
