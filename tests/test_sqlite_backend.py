@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from alligator.backends.sqlite_backend import _RESERVE, Client
+from alligator.backends._sqlite_sql import RESERVE
+from alligator.backends.sqlite_backend import Client
 from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
 
@@ -182,7 +183,7 @@ def test_file_uses_wal_and_reserve_uses_the_due_index(client: Client, dsn: str) 
     client.push(Q, "t", b"x")
     with sqlite3.connect(client.path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = raw.execute("EXPLAIN QUERY PLAN " + _RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
+        plan = raw.execute("EXPLAIN QUERY PLAN " + RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
     raw.close()
     assert "alligator_tasks_due" in str(plan)
     assert "TEMP B-TREE" not in str(plan)  # no sort: FIFO comes from the index
@@ -215,7 +216,7 @@ def test_connections_of_finished_threads_are_closed(client: Client) -> None:
         thread.join()
     # When another connection is opened, the finished threads' ones are closed
     client.len(Q)
-    assert len(client._connections) == 1
+    assert len(client._db._connections) == 1
 
 
 def test_attempts_count_every_reservation(client: Client, clock: FakeClock) -> None:
