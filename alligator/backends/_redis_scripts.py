@@ -147,8 +147,10 @@ class _Library:
             self.code[name] = code
         names = set(self.code)
         self.calls = {name: _calls(code, names - {name}) for name, code in self.code.items()}
-        # Dependencies first: a local function must be defined before its callers.
-        self.order = list(graphlib.TopologicalSorter(self.calls).static_order())
+        # Dependencies first: a local function must be defined before its
+        # callers. Sorted, so every process builds the same source (one SHA).
+        graph = {name: sorted(self.calls[name]) for name in sorted(self.calls)}
+        self.order = list(graphlib.TopologicalSorter(graph).static_order())
 
     def needed(self, code: str) -> list[str]:
         """The helpers ``code`` calls, directly or through others, in definition order."""

@@ -10,7 +10,10 @@ defines only the helpers it calls.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -90,6 +93,26 @@ def test_every_script_is_run_by_some_client_operation(
     assert {name for name, script in lua.SCRIPTS.items() if script.source in ran} == set(
         lua.SCRIPTS
     )
+
+
+def test_every_process_builds_the_same_scripts() -> None:
+    # Given the scripts as two processes with different hash seeds build them
+    code = (
+        "import hashlib; from alligator.backends import _redis_scripts as s; "
+        "print(hashlib.sha1(repr(sorted(s.SCRIPTS.items())).encode()).hexdigest())"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", code],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    # Then they are the same, so every client of a queue shares one SHA per script
+    assert len(digests) == 1
 
 
 @pytest.mark.parametrize("name", sorted(lua.SCRIPTS))
