@@ -212,7 +212,8 @@ def translated(errors: Mapping[type[_E], Family], prefix: str) -> Translation:
             driver's class name and message follow.
 
     Returns:
-        A reusable context manager (see :class:`Translation`).
+        A context manager that keeps no state: build it once and enter it any
+        number of times, from any thread (the drivers' hot paths do).
 
     Raises:
         AlligatorError: The mapped class, with the driver's exception as
