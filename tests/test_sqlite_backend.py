@@ -17,7 +17,7 @@ import pytest
 
 from alligator.backends._sqlite_sql import RESERVE
 from alligator.backends.sqlite_backend import Client
-from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
 
 # The locmem semantics tests, imported so pytest runs them here against SQLite.
@@ -206,6 +206,31 @@ def test_locked_database_raises_backend_connection_error(dsn: str) -> None:
         holder.execute("ROLLBACK")
         holder.close()
         client.close()
+
+
+def test_a_broken_statement_is_a_backend_error_not_a_connection_error(client: Client) -> None:
+    # Given a database whose table someone else dropped after the client set it up
+    client.push(Q, "t", b"x")
+    with sqlite3.connect(client.path, isolation_level=None) as raw:
+        raw.execute("DROP TABLE alligator_tasks")
+    raw.close()
+    # Then the failure is our BackendError, chained to the driver's, and not a
+    # connection error (retrying would not help)
+    with pytest.raises(BackendError) as caught:
+        client.push(Q, "u", b"y")
+    assert not isinstance(caught.value, BackendConnectionError)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert "no such table" in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_is_a_connection_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"not a database at all, " * 100)
+    client = Client(f"sqlite:///{path}")
+    with pytest.raises(BackendConnectionError) as caught:
+        client.len(Q)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    client.close()
 
 
 def test_connections_of_finished_threads_are_closed(client: Client) -> None:
