@@ -4,10 +4,16 @@ Every error raised by the library derives from :class:`AlligatorError`; where a
 builtin carries the same meaning it is inherited too, so ``except ValueError``
 keeps working for configuration mistakes. Driver errors (``redis``,
 ``sqlite3``, ``greenstalk``) are translated into :class:`BackendError` at the
-backend boundary and chained with ``from``.
+backend boundary and chained with ``from``, by one context manager,
+:func:`translated`, that every built-in backend's driver module uses (and a
+third-party backend may use too).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import TypeAlias, TypeVar
 
 __all__ = [
     "AlligatorError",
@@ -34,6 +40,7 @@ __all__ = [
     "UnknownCallableError",
     "UnknownCodecError",
     "UnknownModuleError",
+    "translated",
 ]
 
 
@@ -138,3 +145,78 @@ class BackendConnectionError(BackendError, ConnectionError):
 
 class LeaseLostError(BackendError):
     """An ack, release or renewal used a lease that expired or was taken over."""
+
+
+#: What a driver exception becomes: one of our classes, or a function of the
+#: driver's exception that picks one (for drivers such as :mod:`sqlite3`, whose
+#: classes do not carry the distinction the user needs).
+Family: TypeAlias = type[AlligatorError] | Callable[[Exception], type[AlligatorError]]
+
+_E = TypeVar("_E", bound=Exception)
+
+
+class Translation:
+    """The context manager :func:`translated` returns; see there.
+
+    It keeps no state between uses, so one instance may be built once and
+    entered any number of times, from any thread (the hot paths of the
+    drivers do, to spare an allocation per call).
+    """
+
+    __slots__ = ("_errors", "_prefix")
+
+    def __init__(self, errors: Mapping[type[_E], Family], prefix: str) -> None:
+        self._errors: tuple[tuple[type[Exception], Family], ...] = tuple(errors.items())
+        self._prefix = prefix
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Ours pass unchanged (a ConfigurationError is also a ValueError, a
+        # BackendConnectionError an OSError), and so do KeyboardInterrupt and
+        # the like: only a driver's Exception is translated.
+        if exc is None or isinstance(exc, AlligatorError) or not isinstance(exc, Exception):
+            return
+        for source, family in self._errors:
+            if isinstance(exc, source):
+                ours = family if isinstance(family, type) else family(exc)
+                raise ours(f"{self._prefix}: {type(exc).__name__}: {exc}") from exc
+
+
+def translated(errors: Mapping[type[_E], Family], prefix: str) -> Translation:
+    """Re-raise a driver's exceptions as Alligator's, chained with ``from``.
+
+    The one way a backend turns ``redis.*``, ``sqlite3.*``, ``greenstalk.*``
+    or socket errors into this tree, modelled on httpcore's
+    ``map_exceptions``: the block's exception is looked up in ``errors``, in
+    order, by ``isinstance``, and the first match decides. An exception that
+    matches nothing propagates unchanged (a bug should look like one), and so
+    does any :class:`AlligatorError` raised inside the block.
+
+    Example::
+
+        ERRORS = {redis.ConnectionError: BackendConnectionError, redis.RedisError: BackendError}
+        with translated(ERRORS, "redis: ping failed"):
+            client.ping()
+
+    Args:
+        errors: Driver exception classes to our classes (or to a function of
+            the exception that returns one). Put subclasses before their bases.
+        prefix: Starts the message, e.g. the backend and the action; the
+            driver's class name and message follow.
+
+    Returns:
+        A context manager that keeps no state: build it once and enter it any
+        number of times, from any thread (the drivers' hot paths do).
+
+    Raises:
+        AlligatorError: The mapped class, with the driver's exception as
+            ``__cause__``.
+    """
+    return Translation(errors, prefix)

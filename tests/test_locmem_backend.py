@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from alligator.backends import _locmem_store
+from alligator.backends import _locmem_driver
 from alligator.backends.locmem_backend import Client, reset_stores
 from alligator.exceptions import ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
@@ -261,7 +261,7 @@ def test_blocking_reserve_wakes_on_push_from_another_thread(
     results: list[Reservation | None] = []
     worker = threading.Thread(target=lambda: results.append(client.reserve(Q, 30, timeout=30)))
     worker.start()
-    store = _locmem_store.store("default")
+    store = _locmem_driver.store("default")
     wait_until(lambda: Q in store.queues and bool(store.queues[Q].cond._waiters))  # type: ignore[attr-defined]
     # When a producer pushes
     Client("locmem://", clock=clock).push(Q, "t", b"x")
@@ -297,7 +297,7 @@ def test_heap_is_compacted_after_many_removals(client: Client) -> None:
     client.push_many(Q, [PushItem(str(i), b"x") for i in range(1000)])
     for i in range(990):
         client.get(Q, str(i))
-    assert len(_locmem_store.store("default").queues[Q].heap) < 200
+    assert len(_locmem_driver.store("default").queues[Q].heap) < 200
     assert [reserve(client).task_id for _ in range(10)] == [str(i) for i in range(990, 1000)]
 
 

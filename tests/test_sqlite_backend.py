@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from alligator.backends.sqlite_backend import _RESERVE, Client
-from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.backends._sqlite_sql import RESERVE
+from alligator.backends.sqlite_backend import Client
+from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
 
 # The locmem semantics tests, imported so pytest runs them here against SQLite.
@@ -182,7 +183,7 @@ def test_file_uses_wal_and_reserve_uses_the_due_index(client: Client, dsn: str) 
     client.push(Q, "t", b"x")
     with sqlite3.connect(client.path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        plan = raw.execute("EXPLAIN QUERY PLAN " + _RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
+        plan = raw.execute("EXPLAIN QUERY PLAN " + RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
     raw.close()
     assert "alligator_tasks_due" in str(plan)
     assert "TEMP B-TREE" not in str(plan)  # no sort: FIFO comes from the index
@@ -207,6 +208,31 @@ def test_locked_database_raises_backend_connection_error(dsn: str) -> None:
         client.close()
 
 
+def test_a_broken_statement_is_a_backend_error_not_a_connection_error(client: Client) -> None:
+    # Given a database whose table someone else dropped after the client set it up
+    client.push(Q, "t", b"x")
+    with sqlite3.connect(client.path, isolation_level=None) as raw:
+        raw.execute("DROP TABLE alligator_tasks")
+    raw.close()
+    # Then the failure is our BackendError, chained to the driver's, and not a
+    # connection error (retrying would not help)
+    with pytest.raises(BackendError) as caught:
+        client.push(Q, "u", b"y")
+    assert not isinstance(caught.value, BackendConnectionError)
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+    assert "no such table" in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_is_a_connection_error(tmp_path: Path) -> None:
+    path = tmp_path / "junk.db"
+    path.write_bytes(b"not a database at all, " * 100)
+    client = Client(f"sqlite:///{path}")
+    with pytest.raises(BackendConnectionError) as caught:
+        client.len(Q)
+    assert isinstance(caught.value.__cause__, sqlite3.DatabaseError)
+    client.close()
+
+
 def test_connections_of_finished_threads_are_closed(client: Client) -> None:
     # Given a thread that used the client and ended (like a per-task heartbeat)
     for _ in range(3):
@@ -215,7 +241,7 @@ def test_connections_of_finished_threads_are_closed(client: Client) -> None:
         thread.join()
     # When another connection is opened, the finished threads' ones are closed
     client.len(Q)
-    assert len(client._connections) == 1
+    assert len(client._db._connections) == 1
 
 
 def test_attempts_count_every_reservation(client: Client, clock: FakeClock) -> None:

@@ -4,6 +4,19 @@ Built-in schemes map to ``alligator.backends.<name>_backend.Client`` and are
 imported only when used, so ``import alligator`` never imports a driver.
 Third-party packages add schemes through the ``alligator.backends``
 entry-point group (``myscheme = "mypkg.backend:Client"``).
+
+Every built-in backend has the same shape, and only the first module is public:
+
+* ``<scheme>_backend.py``: the ``Client``, the protocol's operations and how
+  the backend meets each guarantee (its module docstring says how).
+* ``_<scheme>_driver.py``: DSN parsing, connection handling, and the
+  translation of the driver's errors into :mod:`alligator.exceptions` with
+  one :func:`~alligator.exceptions.translated` mapping (``ERRORS``), so no
+  ``redis``, ``sqlite3``, ``greenstalk`` or socket exception reaches a user
+  (locmem has no driver: its "connection" is a named in-process store).
+* an optional private data module: what the operations work on
+  (``_sqlite_sql``, ``_locmem_store``, ``_beanstalk_records``, and
+  ``_redis_scripts``, the key layout and the loader of ``redis_lua/*.lua``).
 """
 
 from __future__ import annotations

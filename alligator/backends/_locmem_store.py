@@ -1,27 +1,24 @@
-"""The in-process store behind ``locmem://``: tasks, per-queue heaps, named registry.
+"""The data behind ``locmem://``: tasks, and each queue's heap with its invariants.
 
-Kept apart from the client so :mod:`alligator.backends.locmem_backend` reads
-as the contract's operations. Everything here is guarded by a store's lock,
-which the client holds.
+Kept apart from :mod:`alligator.backends.locmem_backend` so that module reads
+as the contract's operations, while this one owns how a queue keeps order.
+Each queue keeps one heap of ``(run_at, seq, task)``, where ``run_at`` is the
+due time of a waiting task or the lease deadline of a reserved one, so the
+next task to hand out is always on top and an expired lease makes its task
+reservable again with no sweeper. A task's ``seq`` names its one valid heap
+entry: rescheduling pushes a new entry and leaves the old one stale, to be
+skipped when it surfaces and dropped when stale entries pile up.
+
+Nothing here locks: every method is called with the store's lock held.
 """
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import threading
 
-__all__ = [
-    "BURIED",
-    "COMPACT_SLACK",
-    "GONE",
-    "RESERVED",
-    "WAITING",
-    "Queue",
-    "Store",
-    "Task",
-    "reset_stores",
-    "store",
-]
+__all__ = ["BURIED", "GONE", "RESERVED", "WAITING", "Queue", "Store", "Task"]
 
 WAITING, RESERVED, BURIED, GONE = 0, 1, 2, 3
 
@@ -57,16 +54,116 @@ class Task:
 
 
 class Queue:
-    """A queue's tasks, heap and counters; guarded by its store's lock."""
+    """A queue's tasks, heap and counters; guarded by its store's lock.
 
-    __slots__ = ("cond", "heap", "leased", "tasks", "waiting")
+    Attributes:
+        tasks: Every task of the queue by id, whatever its state.
+        leased: The reserved tasks by id (their leases may have expired).
+        waiting: How many tasks wait (ready or delayed).
+        cond: Signalled when a task may have become reservable.
+    """
 
-    def __init__(self, lock: threading.Lock) -> None:
+    __slots__ = ("cond", "heap", "leased", "seq", "tasks", "waiting")
+
+    def __init__(self, lock: threading.Lock, seq: itertools.count[int]) -> None:
         self.tasks: dict[str, Task] = {}
         self.heap: list[tuple[float, int, Task]] = []
         self.leased: dict[str, Task] = {}
         self.waiting = 0
         self.cond = threading.Condition(lock)
+        self.seq = seq
+
+    def schedule(self, task: Task, run_at: float) -> None:
+        """Give ``task`` a new heap entry at ``run_at``; its old one goes stale."""
+        task.run_at = run_at
+        task.seq = seq = next(self.seq)
+        heapq.heappush(self.heap, (run_at, seq, task))
+
+    def take_due(self, now: float) -> Task | None:
+        """Pop the first task due at ``now`` off the heap, or return ``None``."""
+        heap = self.heap
+        while heap:
+            run_at, seq, task = heap[0]
+            if task.seq != seq or task.state >= BURIED:
+                heapq.heappop(heap)
+            elif run_at <= now:
+                heapq.heappop(heap)
+                return task
+            else:
+                return None
+        return None
+
+    def next_due(self) -> float | None:
+        """When the first task comes due (or its lease ends); ``None`` if none will."""
+        heap = self.heap
+        while heap:
+            _, seq, task = heap[0]
+            if task.seq == seq and task.state < BURIED:
+                return heap[0][0]
+            heapq.heappop(heap)
+        return None
+
+    def add(self, task_id: str, data: bytes, due: float) -> bool:
+        """Store a waiting task (replacing any namesake); ``True`` if it is the new head."""
+        old = self.tasks.get(task_id)
+        if old is not None:
+            self.unlink(old)
+        task = Task(task_id, data, due, 0)
+        self.tasks[task_id] = task
+        self.waiting += 1
+        self.schedule(task, due)
+        return self.heap[0][2] is task
+
+    def lease(self, task: Task, token: str, deadline: float) -> None:
+        """Reserve a task taken by :meth:`take_due` (waiting, or a lease that expired)."""
+        if task.state == RESERVED:
+            del self.leased[task.task_id]  # an expired lease, taken over
+        else:
+            self.waiting -= 1
+        task.state = RESERVED
+        task.token = token
+        task.attempts += 1
+        self.leased[task.task_id] = task
+        self.schedule(task, deadline)
+
+    def to_waiting(self, task: Task, run_at: float) -> None:
+        """Put a reserved or buried task back to wait until ``run_at``."""
+        if task.state == RESERVED:
+            del self.leased[task.task_id]
+        task.state = WAITING
+        task.token = ""
+        self.waiting += 1
+        self.schedule(task, run_at)
+
+    def bury(self, task: Task, reason: str, now: float) -> None:
+        """Keep a reserved task aside; its sequence number orders the buried list."""
+        del self.leased[task.task_id]
+        task.state = BURIED
+        task.token = ""
+        task.reason = reason
+        task.buried_at = now
+        task.seq = next(self.seq)
+
+    def unlink(self, task: Task) -> None:
+        """Remove ``task`` from the queue, leaving its heap entry stale."""
+        if task.state == WAITING:
+            self.waiting -= 1
+        elif task.state == RESERVED:
+            del self.leased[task.task_id]
+        task.state = GONE
+        del self.tasks[task.task_id]
+        if len(self.heap) > 2 * (self.waiting + len(self.leased)) + COMPACT_SLACK:
+            self.heap = [(t.run_at, t.seq, t) for t in self.tasks.values() if t.state < BURIED]
+            heapq.heapify(self.heap)
+
+    def clear(self) -> None:
+        """Forget every task; clients still holding one see it gone."""
+        for task in self.tasks.values():
+            task.state = GONE
+        self.tasks.clear()
+        self.leased.clear()
+        self.heap.clear()
+        self.waiting = 0
 
 
 class Store:
@@ -78,31 +175,8 @@ class Store:
         self.seq = itertools.count()
 
     def queue(self, name: str) -> Queue:
+        """The queue ``name``, created empty on first use."""
         queue = self.queues.get(name)
         if queue is None:
-            queue = self.queues[name] = Queue(self.lock)
+            queue = self.queues[name] = Queue(self.lock, self.seq)
         return queue
-
-
-_STORES: dict[str, Store] = {}
-_STORES_LOCK = threading.Lock()
-
-
-def store(name: str) -> Store:
-    with _STORES_LOCK:
-        store = _STORES.get(name)
-        if store is None:
-            store = _STORES[name] = Store()
-        return store
-
-
-def reset_stores(name: str | None = None) -> None:
-    """Forget one named store, or all of them (for test isolation).
-
-    Clients already holding a store keep using it; new clients get a fresh one.
-    """
-    with _STORES_LOCK:
-        if name is None:
-            _STORES.clear()
-        else:
-            _STORES.pop(name, None)

@@ -30,8 +30,9 @@ How Alligator's protocol maps onto beanstalkd:
   deadline, sends the ``delete`` alone; later it first ``touch``es the job
   (NOT_FOUND: the lease is lost, nothing is deleted). A stale token is
   refused by the client's own per-connection bookkeeping before anything is
-  sent. Round trips per task: reserve, ``stats-job`` (TTR, priority and
-  ``reserves`` are in no other answer), delete.
+  sent (:class:`~alligator.backends._beanstalk_records.Holds`). Round trips
+  per task: reserve, ``stats-job`` (TTR, priority and ``reserves`` are in no
+  other answer), delete.
   Beanstalkd cannot change a job's body, so ``release`` with a new payload
   puts the new body first, then deletes the old job (with the same check as
   an ack; at-least-once: a crash in between leaves both, never neither):
@@ -42,11 +43,9 @@ How Alligator's protocol maps onto beanstalkd:
 * **Bury is native** (the job stays in its tube, ``stats`` counts it, ``kick``
   revives it with the same id). beanstalkd keeps no reason, so before burying,
   a small record ``{job_id, reason, buried_at}`` is put in the companion tube
-  ``<queue>.buried``, which no worker watches. :meth:`Client.buried` reads
-  those records (reserving and releasing them all, so two concurrent listings
-  may each see part) and pairs them with the buried jobs; a record whose job
-  is gone is deleted then. Reasons longer than the max job size are cut in
-  the middle.
+  ``<queue>.buried``, which no worker watches; :meth:`Client.buried` pairs
+  those records with the buried jobs (see
+  :mod:`alligator.backends._beanstalk_records`).
 * **Priority**: ``push(..., priority=N)`` (0 most urgent .. 2**32-1, default
   2**31) is honoured natively; among equal priorities order is FIFO by id.
 * **Counts** come from ``stats-tube``; a tube beanstalkd dropped (no jobs, no
@@ -62,7 +61,7 @@ How Alligator's protocol maps onto beanstalkd:
   anything is sent.
 
 One connection per client, guarded by a lock (see
-:class:`~alligator.backends._beanstalk.Connection`): a blocking ``reserve``
+:class:`~alligator.backends._beanstalk_driver.Connection`): a blocking ``reserve``
 holds it for up to its timeout, so a heartbeat renewing from another thread
 waits behind it. Driver and socket errors become
 :class:`~alligator.exceptions.BackendError` /
@@ -73,55 +72,29 @@ lost (beanstalkd already made those jobs ready again).
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import time
 from collections.abc import Sequence
-from typing import NamedTuple
 
 import greenstalk
 
-from alligator.backends._beanstalk import (
+from alligator.backends import _beanstalk_records as records
+from alligator.backends._beanstalk_driver import (
     BURIED_SUFFIX,
     Connection,
     check_uint32,
     delay_seconds,
+    delete_quietly,
     parse_dsn,
+    parse_job_id,
     validate_queue_name,
 )
-from alligator.backends._beanstalk_records import (
-    delete_quietly,
-    forget_records,
-    list_buried,
-    put_record,
-)
-from alligator.exceptions import ConfigurationError, PayloadTooLarge
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "validate_queue_name"]
 
 log = logging.getLogger("alligator.backends.beanstalk")
-
-#: An ack deletes without a ``touch`` first only while more than this share of
-#: the TTR (and at least ``_MIN_SAFETY_MARGIN`` seconds) is left, so a delete
-#: delayed in flight still reaches the server inside the lease.
-_SAFETY_FRACTION = 0.25
-_MIN_SAFETY_MARGIN = 1.0
-
-
-class _Held(NamedTuple):
-    """A job this client's connection holds reserved."""
-
-    token: str
-    queue: str
-    job: greenstalk.Job[bytes]
-    priority: int
-    ttr: int
-    #: ``time.monotonic()`` by which the server may hand the job out again.
-    deadline: float
-    #: The connection that reserved it; a reconnect lost the reservation.
-    generation: int
 
 
 class Client:
@@ -152,8 +125,7 @@ class Client:
             conn_string, ttr=ttr, priority=priority, socket_timeout=socket_timeout
         )
         self._conn = Connection(self.settings)
-        self._held: dict[int, _Held] = {}
-        self._tokens = itertools.count(1)
+        self._holds = records.Holds(self._conn)
         self._warned_lease = False
 
     def __repr__(self) -> str:
@@ -185,9 +157,9 @@ class Client:
         pri = self._priority(priority)
         delay = delay_seconds(delay_until)
         with self._conn.session() as client:
-            self._check_size(data)
+            self._conn.check_size(data)
             self._conn.use(client, tube)
-            return str(self._put(client, data, pri, delay, self.settings.ttr))
+            return str(self._conn.put(client, data, pri, delay, self.settings.ttr))
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         """Put several jobs; on failure the ones already put are deleted (best effort)."""
@@ -197,11 +169,11 @@ class Client:
         done: list[int] = []
         with self._conn.session() as client:
             for item in items:
-                self._check_size(item.data)
+                self._conn.check_size(item.data)
             self._conn.use(client, tube)
             try:
                 for item, delay in zip(items, delays, strict=True):
-                    done.append(self._put(client, item.data, pri, delay, self.settings.ttr))
+                    done.append(self._conn.put(client, item.data, pri, delay, self.settings.ttr))
             except BaseException:
                 self._undo_puts(done)
                 raise
@@ -222,17 +194,17 @@ class Client:
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a ready or delayed job of this tube by id."""
         tube = validate_queue_name(queue_name)
-        job_id = _job_id(task_id)
-        if job_id is None:
+        found = parse_job_id(task_id)
+        if found is None:
             return None
         with self._conn.session() as client:
             try:
-                stats = client.stats_job(job_id)
+                stats = client.stats_job(found)
                 if stats["tube"] != tube or stats["state"] not in ("ready", "delayed"):
                     return None
-                body = client.peek(job_id).body
+                body = client.peek(found).body
                 # Refused (NOT_FOUND) if another connection reserved it meanwhile.
-                client.delete(job_id)
+                client.delete(found)
             except greenstalk.NotFoundError:
                 return None
             return body
@@ -241,9 +213,8 @@ class Client:
         """Delete every job of the tube that any connection may delete, and its records."""
         tube = validate_queue_name(queue_name)
         with self._conn.session() as client:
-            for job_id in [i for i, h in self._held.items() if h.queue == tube]:
-                del self._held[job_id]
-                delete_quietly(client, job_id)
+            for held_id in self._holds.forget_tube(tube):
+                delete_quietly(client, held_id)
             for name in (tube, tube + BURIED_SUFFIX):
                 self._conn.use(client, name)
                 for peek in (client.peek_ready, client.peek_delayed, client.peek_buried):
@@ -275,12 +246,7 @@ class Client:
                 # beanstalkd answers that instead of waiting.
                 return None
             stats = client.stats_job(job)
-            token = f"{self._conn.generation}.{job.id}.{next(self._tokens)}"
-            # The countdown started after ``sent``: this deadline is never late.
-            deadline = sent + stats["ttr"]
-            self._held[job.id] = _Held(
-                token, tube, job, stats["pri"], stats["ttr"], deadline, self._conn.generation
-            )
+            held = self._holds.hold(tube, job, stats, sent)
         if lease > stats["ttr"] and not self._warned_lease:
             self._warned_lease = True
             log.warning(
@@ -295,7 +261,7 @@ class Client:
         return Reservation(
             task_id=str(job.id),
             data=job.body,
-            token=token,
+            token=held.token,
             attempts=stats["reserves"],
             lease=float(stats["ttr"]),
         )
@@ -303,8 +269,8 @@ class Client:
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete the job, only if this connection still holds it."""
         with self._conn.session() as client:
-            held = self._holding(client, queue_name, reservation)
-            if held is None or not self._still_ours(client, held):
+            held = self._holds.holding(queue_name, reservation)
+            if held is None or not self._holds.still_ours(client, held):
                 return False
             client.delete(held.job)
             return True
@@ -320,8 +286,8 @@ class Client:
         delay = delay_seconds(delay_until)
         with self._conn.session() as client:
             if data is not None and data != reservation.data:
-                self._check_size(data)
-            held = self._holding(client, queue_name, reservation)
+                self._conn.check_size(data)
+            held = self._holds.holding(queue_name, reservation)
             if held is None:
                 return False
             if data is None or data == held.job.body:
@@ -330,21 +296,21 @@ class Client:
                 except greenstalk.NotFoundError:
                     return False
             else:
-                if not self._still_ours(client, held):
+                if not self._holds.still_ours(client, held):
                     return False
                 self._conn.use(client, held.queue)
-                self._put(client, data, held.priority, delay, held.ttr)
+                self._conn.put(client, data, held.priority, delay, held.ttr)
                 client.delete(held.job)
             return True
 
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
         """Record the reason in ``<queue>.buried``, then bury the job natively."""
         with self._conn.session() as client:
-            held = self._holding(client, queue_name, reservation, forget=False)
+            held = self._holds.holding(queue_name, reservation, forget=False)
             if held is None:
                 return False
-            record_id = put_record(self._conn, client, held.queue, held.job.id, reason)
-            del self._held[held.job.id]
+            record_id = records.put_record(self._conn, client, held.queue, held.job.id, reason)
+            self._holds.forget(held)
             try:
                 client.bury(held.job, priority=held.priority)
             except greenstalk.NotFoundError:
@@ -355,8 +321,8 @@ class Client:
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """``touch``: restart the job's TTR countdown (its TTR, not ``lease``)."""
         with self._conn.session() as client:
-            held = self._holding(client, queue_name, reservation, forget=False)
-            return held is not None and self._touch(client, held)
+            held = self._holds.holding(queue_name, reservation, forget=False)
+            return held is not None and self._holds.touch(client, held)
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts from ``stats-tube``; a tube beanstalkd does not know counts 0."""
@@ -377,75 +343,38 @@ class Client:
         """Buried jobs of the tube with their reasons, oldest burial first."""
         tube = validate_queue_name(queue_name)
         with self._conn.session() as client:
-            return list_buried(self._conn, client, tube)
+            return records.list_buried(self._conn, client, tube)
 
     # -- failed-task operations ------------------------------------------
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Kick a buried job back to ready (same id), or replace it when ``data`` is new.
 
-        ``kick-job`` is atomic and keeps the id, and beanstalkd's ``reserves``
-        count continues. A new body is put first and the buried job deleted
-        after, so a crash in between leaves both, never neither; the new job
-        has a new id. The job's bury records are deleted last (a leftover one
-        is ignored by :meth:`buried` once the job is no longer buried).
+        ``kick-job`` keeps the id and beanstalkd's ``reserves`` count; a new
+        body is put first and the buried job deleted after (at-least-once),
+        under a new id. Its bury records are deleted last.
         """
         tube = validate_queue_name(queue_name)
-        job_id = _job_id(task_id)
-        if job_id is None:
+        found = parse_job_id(task_id)
+        if found is None:
             return None
         with self._conn.session() as client:
-            if data is not None:
-                self._check_size(data)
-            try:
-                stats = client.stats_job(job_id)
-                if stats["tube"] != tube or stats["state"] != "buried":
-                    return None
-                if data is None or data == client.peek(job_id).body:
-                    client.kick_job(job_id)
-                    new_id = job_id
-                else:
-                    self._conn.use(client, tube)
-                    new_id = self._put(client, data, stats["pri"], 0, stats["ttr"])
-                    client.delete(job_id)
-            except greenstalk.NotFoundError:
-                return None  # kicked or deleted by someone else meanwhile
-            forget_records(self._conn, client, tube, {job_id})
-        return str(new_id)
+            new_id = records.requeue(self._conn, client, tube, found, data)
+        return None if new_id is None else str(new_id)
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried job of the tube, then their bury records."""
         tube = validate_queue_name(queue_name)
-        deleted: set[int] = set()
+        found = None if task_id is None else parse_job_id(task_id)
         with self._conn.session() as client:
-            if task_id is None:
-                self._conn.use(client, tube)
-                while True:
-                    try:
-                        job = client.peek_buried()
-                    except greenstalk.NotFoundError:
-                        break
-                    delete_quietly(client, job.id)
-                    deleted.add(job.id)
-            else:
-                job_id = _job_id(task_id)
-                if job_id is None:
-                    return 0
-                try:
-                    stats = client.stats_job(job_id)
-                    if stats["tube"] != tube or stats["state"] != "buried":
-                        return 0
-                    client.delete(job_id)
-                except greenstalk.NotFoundError:
-                    return 0
-                deleted.add(job_id)
-            forget_records(self._conn, client, tube, None if task_id is None else deleted)
-        return len(deleted)
+            if task_id is not None and found is None:
+                return 0
+            return records.purge(self._conn, client, tube, found)
 
     def close(self) -> None:
         """Close the connection; beanstalkd makes the jobs it held ready again."""
         with self._conn.lock:
-            self._held.clear()
+            self._holds.clear()
             self._conn.drop()
 
     # -- helpers -----------------------------------------------------------
@@ -455,30 +384,6 @@ class Client:
             return self.settings.priority
         return check_uint32("priority", priority)
 
-    def _check_size(self, data: bytes) -> None:
-        """Refuse an oversized body before sending it; called inside a session."""
-        if not isinstance(data, bytes | bytearray | memoryview):
-            raise ConfigurationError(f"beanstalkd job bodies are bytes, got {type(data).__name__}")
-        limit = self._conn.max_job_size
-        if len(data) > limit:
-            raise PayloadTooLarge(
-                f"task payload is {len(data):,} bytes but {self._conn.where} accepts at most "
-                f"{limit:,} bytes per job (max-job-size). Use a compressing codec "
-                f"(e.g. codec='msgpack+bz2') or start beanstalkd with a larger -z."
-            )
-
-    def _put(
-        self, client: greenstalk.Client[bytes], data: bytes, pri: int, delay: int, ttr: int
-    ) -> int:
-        try:
-            return client.put(data, priority=pri, delay=delay, ttr=ttr)
-        except greenstalk.JobTooBigError as exc:  # the server's -z changed under us
-            raise PayloadTooLarge(
-                f"task payload is {len(data):,} bytes, over the max-job-size of "
-                f"{self._conn.where}. Use a compressing codec (e.g. codec='msgpack+bz2') "
-                "or start beanstalkd with a larger -z."
-            ) from exc
-
     def _undo_puts(self, job_ids: list[int]) -> None:
         try:
             with self._conn.session() as client:
@@ -486,68 +391,3 @@ class Client:
                     delete_quietly(client, job_id)
         except Exception:  # the original error matters more; the server may be gone
             log.warning("could not delete %d jobs of a failed push_many", len(job_ids))
-
-    def _holding(
-        self,
-        client: greenstalk.Client[bytes],
-        queue_name: str,
-        reservation: Reservation,
-        *,
-        forget: bool = True,
-    ) -> _Held | None:
-        """The held job if ``reservation`` is this connection's latest of it.
-
-        Sends nothing: the token refuses a reservation from another client,
-        from a connection since lost, or one this connection reserved again
-        after its TTR ran out. Whether the server still counts the job as
-        ours is the caller's check (``release``/``bury`` answer NOT_FOUND
-        otherwise; :meth:`_still_ours` before a ``delete``). With ``forget``
-        the job is dropped from the held set as the caller is about to end
-        the reservation.
-        """
-        job_id = _job_id(reservation.task_id)
-        held = None if job_id is None else self._held.get(job_id)
-        if held is None or held.token != reservation.token or held.queue != queue_name:
-            return None
-        if held.generation != self._conn.generation:
-            # Reserved on a connection since lost: beanstalkd made the job
-            # ready again, and a delete from this one would remove it.
-            del self._held[held.job.id]
-            return None
-        if forget:
-            del self._held[held.job.id]
-        return held
-
-    def _still_ours(self, client: greenstalk.Client[bytes], held: _Held) -> bool:
-        """Whether a ``delete`` of the held job can only hit our reservation.
-
-        Well before the client's own (early) deadline the job is certainly
-        still reserved by this connection: beanstalkd gives a reservation up
-        only at TTR expiry or when the connection closes (:meth:`_holding`
-        refuses jobs reserved before a reconnect). Closer to it, ``touch``
-        asks the server, at the cost of one more round trip.
-        """
-        margin = max(_MIN_SAFETY_MARGIN, held.ttr * _SAFETY_FRACTION)
-        if time.monotonic() + margin < held.deadline:
-            return True
-        return self._touch(client, held)
-
-    def _touch(self, client: greenstalk.Client[bytes], held: _Held) -> bool:
-        """``touch``: NOT_FOUND unless this connection holds the job; moves the deadline."""
-        sent = time.monotonic()
-        try:
-            client.touch(held.job)
-        except greenstalk.NotFoundError:
-            self._held.pop(held.job.id, None)
-            return False
-        if held.job.id in self._held:
-            self._held[held.job.id] = held._replace(deadline=sent + held.ttr)
-        return True
-
-
-def _job_id(task_id: str) -> int | None:
-    """A beanstalkd job id from Alligator's string id; ``None`` if it cannot be one."""
-    if not isinstance(task_id, str) or not (task_id.isascii() and task_id.isdigit()):
-        return None
-    job_id = int(task_id)
-    return job_id if 0 < job_id <= 2**64 - 1 else None

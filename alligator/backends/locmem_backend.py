@@ -1,9 +1,10 @@
 """In-process backend (``locmem://[name]``): for tests, demos and one-process apps.
 
-Every :class:`Client` built with the same store name shares one
-:class:`_Store`, so a Gator and a Worker in one process see the same queues;
-different names are isolated. The stores live in a lock-guarded module
-registry (never in class attributes) that :func:`reset_stores` empties.
+Every :class:`Client` built with the same store name shares one store, so a
+Gator and a Worker in one process see the same queues; different names are
+isolated. The stores live in a lock-guarded registry (never in class
+attributes, see :mod:`alligator.backends._locmem_driver`) that
+:func:`reset_stores` empties.
 
 How the contract is met:
 
@@ -12,7 +13,8 @@ How the contract is met:
   is the due time of a waiting task or the lease deadline of a reserved one,
   so reserve is ``O(log n)`` and an expired lease makes its task reservable
   again with no sweeper. Entries made stale by ack, release, renew, push or
-  get are skipped lazily and compacted when they pile up.
+  get are skipped lazily and compacted when they pile up (see
+  :mod:`alligator.backends._locmem_store`).
 * Prefetch: ``reserve_many`` acks the finished tasks and leases the next ones
   under one lock hold; each leased task keeps its own token and deadline.
 * Blocking: ``reserve(timeout > 0)`` waits on the queue's condition, woken by
@@ -29,34 +31,16 @@ same time. Nothing is copied: payloads are the ``bytes`` objects given.
 
 from __future__ import annotations
 
-import heapq
 import itertools
 import secrets
 import time
 from collections.abc import Callable, Sequence
 
-from alligator.backends._locmem_store import (
-    BURIED,
-    COMPACT_SLACK,
-    GONE,
-    RESERVED,
-    WAITING,
-    Queue,
-    Task,
-    reset_stores,
-    store,
-)
-from alligator.exceptions import ConfigurationError
+from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
+from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "reset_stores"]
-
-
-def _parse(conn_string: str) -> str:
-    scheme, sep, name = conn_string.partition("://")
-    if scheme.lower() != "locmem" or not sep:
-        raise ConfigurationError(f"not a locmem DSN (expected 'locmem://[name]'): {conn_string!r}")
-    return name.rstrip("/") or "default"
 
 
 class Client:
@@ -69,7 +53,7 @@ class Client:
     """
 
     def __init__(self, conn_string: str, *, clock: Callable[[], float] = time.time) -> None:
-        self.name = _parse(conn_string)
+        self.name = parse_dsn(conn_string)
         self._store = store(self.name)
         self._lock = self._store.lock
         self._clock = clock
@@ -78,57 +62,8 @@ class Client:
         self._token_prefix = secrets.token_hex(8) + "-"
         self._tokens = itertools.count(1)
 
-    # -- internals (caller holds the lock) --------------------------------
-
-    def _schedule(self, queue: Queue, task: Task, run_at: float) -> None:
-        task.run_at = run_at
-        task.seq = seq = next(self._store.seq)
-        heapq.heappush(queue.heap, (run_at, seq, task))
-
-    def _take_due(self, queue: Queue, now: float) -> Task | None:
-        """Pop the first due task off the heap, or return ``None``."""
-        heap = queue.heap
-        while heap:
-            run_at, seq, task = heap[0]
-            if task.seq != seq or task.state >= BURIED:
-                heapq.heappop(heap)
-            elif run_at <= now:
-                heapq.heappop(heap)
-                return task
-            else:
-                return None
-        return None
-
-    def _next_due(self, queue: Queue) -> float | None:
-        heap = queue.heap
-        while heap:
-            _, seq, task = heap[0]
-            if task.seq == seq and task.state < BURIED:
-                return heap[0][0]
-            heapq.heappop(heap)
-        return None
-
-    def _unlink(self, queue: Queue, task: Task) -> None:
-        """Remove ``task`` from the queue, leaving its heap entry stale."""
-        if task.state == WAITING:
-            queue.waiting -= 1
-        elif task.state == RESERVED:
-            del queue.leased[task.task_id]
-        task.state = GONE
-        del queue.tasks[task.task_id]
-        if len(queue.heap) > 2 * (queue.waiting + len(queue.leased)) + COMPACT_SLACK:
-            queue.heap = [(t.run_at, t.seq, t) for t in queue.tasks.values() if t.state < BURIED]
-            heapq.heapify(queue.heap)
-
-    def _to_waiting(self, queue: Queue, task: Task, run_at: float) -> None:
-        """Put a reserved task back (expired lease or release)."""
-        del queue.leased[task.task_id]
-        task.state = WAITING
-        task.token = ""
-        queue.waiting += 1
-        self._schedule(queue, task, run_at)
-
     def _held(self, queue_name: str, reservation: Reservation) -> tuple[Queue, Task] | None:
+        """The queue and task of a lease still held (caller holds the lock)."""
         queue = self._store.queues.get(queue_name)
         if queue is None:
             return None
@@ -136,17 +71,6 @@ class Client:
         if task is None or task.token != reservation.token or task.run_at <= self._clock():
             return None
         return queue, task
-
-    def _add(self, queue: Queue, task_id: str, data: bytes, due: float) -> bool:
-        """Store a task (replacing any namesake); ``True`` if it is the new head."""
-        old = queue.tasks.get(task_id)
-        if old is not None:
-            self._unlink(queue, old)
-        task = Task(task_id, data, due, 0)
-        queue.tasks[task_id] = task
-        queue.waiting += 1
-        self._schedule(queue, task, due)
-        return queue.heap[0][2] is task
 
     # -- Client (1.0) ------------------------------------------------------
 
@@ -165,12 +89,7 @@ class Client:
             queue = self._store.queues.get(queue_name)
             if queue is None:
                 return
-            for task in queue.tasks.values():
-                task.state = GONE
-            queue.tasks.clear()
-            queue.leased.clear()
-            queue.heap.clear()
-            queue.waiting = 0
+            queue.clear()
 
     def push(
         self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
@@ -180,7 +99,7 @@ class Client:
             now = self._clock()
             due = now if delay_until is None else delay_until
             queue = self._store.queue(queue_name)
-            is_head = self._add(queue, task_id, data, due)
+            is_head = queue.add(task_id, data, due)
             if due <= now:
                 queue.cond.notify()
             elif is_head:
@@ -193,10 +112,10 @@ class Client:
             queue = self._store.queues.get(queue_name)
             if queue is None:
                 return None
-            task = self._take_due(queue, self._clock())
+            task = queue.take_due(self._clock())
             if task is None:
                 return None
-            self._unlink(queue, task)
+            queue.unlink(task)
             return task.data
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
@@ -208,7 +127,7 @@ class Client:
                 return None
             if task.state == RESERVED and task.run_at > self._clock():
                 return None
-            self._unlink(queue, task)
+            queue.unlink(task)
             return task.data
 
     # -- ReliableClient ----------------------------------------------------
@@ -222,7 +141,7 @@ class Client:
             new_head = False
             for task_id, data, delay_until in items:
                 due = now if delay_until is None else delay_until
-                new_head = self._add(queue, task_id, data, due) or new_head
+                new_head = queue.add(task_id, data, due) or new_head
                 ready += due <= now
             if new_head and ready < len(items):
                 queue.cond.notify_all()
@@ -235,18 +154,10 @@ class Client:
         leased: list[Reservation] = []
         now = self._clock()
         while len(leased) < count:
-            task = self._take_due(queue, now)
+            task = queue.take_due(now)
             if task is None:
                 break
-            if task.state == RESERVED:
-                del queue.leased[task.task_id]  # an expired lease, taken over
-            else:
-                queue.waiting -= 1
-            task.state = RESERVED
-            task.token = f"{self._token_prefix}{next(self._tokens)}"
-            task.attempts += 1
-            queue.leased[task.task_id] = task
-            self._schedule(queue, task, now + lease)
+            queue.lease(task, f"{self._token_prefix}{next(self._tokens)}", now + lease)
             leased.append(Reservation(task.task_id, task.data, task.token, task.attempts))
         return leased
 
@@ -261,7 +172,7 @@ class Client:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return leased
-            next_due = self._next_due(queue)
+            next_due = queue.next_due()
             if next_due is not None:
                 remaining = min(remaining, max(next_due - self._clock(), 0.001))
             queue.cond.wait(remaining)
@@ -292,7 +203,7 @@ class Client:
             for reservation in done:
                 held = self._held(queue_name, reservation)
                 if held is not None:
-                    self._unlink(*held)
+                    held[0].unlink(held[1])
                 acked.append(held is not None)
             queue = self._store.queue(queue_name)
             if count <= 0:
@@ -305,7 +216,7 @@ class Client:
             held = self._held(queue_name, reservation)
             if held is None:
                 return False
-            self._unlink(*held)
+            held[0].unlink(held[1])
             return True
 
     def release(
@@ -325,7 +236,7 @@ class Client:
                 task.data = data
             now = self._clock()
             due = now if delay_until is None else delay_until
-            self._to_waiting(queue, task, due)
+            queue.to_waiting(task, due)
             if due <= now:
                 queue.cond.notify()
             elif queue.heap[0][2] is task:
@@ -339,12 +250,7 @@ class Client:
             if held is None:
                 return False
             queue, task = held
-            del queue.leased[task.task_id]
-            task.state = BURIED
-            task.token = ""
-            task.reason = reason
-            task.buried_at = self._clock()
-            task.seq = next(self._store.seq)  # buried() lists in this order
+            queue.bury(task, reason, self._clock())
             return True
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
@@ -354,7 +260,7 @@ class Client:
             if held is None:
                 return False
             queue, task = held
-            self._schedule(queue, task, self._clock() + lease)
+            queue.schedule(task, self._clock() + lease)
             return True
 
     def renew_many(
@@ -367,7 +273,7 @@ class Client:
             for reservation in reservations:
                 held = self._held(queue_name, reservation)
                 if held is not None:
-                    self._schedule(held[0], held[1], deadline)
+                    held[0].schedule(held[1], deadline)
                 flags.append(held is not None)
             return flags
 
@@ -413,12 +319,10 @@ class Client:
                 return None
             if data is not None:
                 task.data = data
-            task.state = WAITING
             task.attempts = 0
             task.reason = ""
             task.buried_at = 0.0
-            queue.waiting += 1
-            self._schedule(queue, task, self._clock())
+            queue.to_waiting(task, self._clock())
             queue.cond.notify()
             return task_id
 
@@ -434,7 +338,7 @@ class Client:
                 found = queue.tasks.get(task_id)
                 doomed = [found] if found is not None and found.state == BURIED else []
             for task in doomed:
-                self._unlink(queue, task)
+                queue.unlink(task)
             return len(doomed)
 
     def close(self) -> None:

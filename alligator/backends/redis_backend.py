@@ -14,7 +14,7 @@ of every key, so two applications sharing one Redis never see each other's
 queues. All other query options go to redis-py unchanged.
 
 Guarantees: every operation that touches more than one key is one Lua script
-(see :mod:`alligator.backends.redis_scripts` for the key layout), so it is
+(see :mod:`alligator.backends._redis_scripts` for the key layout), so it is
 atomic on the server and costs one round trip; all keys of a queue share the
 hash tag ``{namespace:queue}``, so each script runs on a single Cluster slot,
 and each declares every key it touches. A reserved task is leased with a
@@ -30,7 +30,7 @@ tasks a worker finished and leases the next ones in one call (the
 never reserved takes one list entry plus one small index entry in Redis.
 Finding a *ready* task by id (``get``, ``cancel``, a replacing push) scans the
 ready list, O(n) in the queue's length; delayed, leased and buried tasks are
-found in O(1). On a single server the script calls are packed here and sent
+found in O(1). On a single server the driver packs the script calls and sends them
 on a pooled connection, skipping redis-py's per-command work; a ``NOSCRIPT``
 reply (restart, ``SCRIPT FLUSH``) loads the script and retries.
 
@@ -48,9 +48,9 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 
-from alligator.backends import redis_scripts as lua
-from alligator.backends.redis_adapter import (
-    RedisAdapter,
+from alligator.backends import _redis_scripts as lua
+from alligator.backends._redis_driver import (
+    Connection,
     Reply,
     as_bytes,
     as_float,
@@ -111,7 +111,7 @@ class Client:
             )
         self.conn_string = conn_string
         self._clock = clock
-        self._redis = RedisAdapter(target, retries=retries)
+        self._redis = Connection(target, retries=retries)
         self._keys: dict[str, dict[str, str]] = {}
         self._declared: dict[tuple[str, str], list[str]] = {}
         self._token_prefix = secrets.token_hex(8) + "."

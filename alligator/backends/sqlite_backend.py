@@ -22,7 +22,8 @@ Several processes and threads share one database file. How the contract is met:
   to the end before the statement finishes, which is when it commits.
 * WAL journal with ``synchronous=NORMAL``: a commit survives a crash of the
   process, not necessarily a power loss. One connection per thread, so a
-  worker's lease-renewing heartbeat thread never shares one with its task.
+  worker's lease-renewing heartbeat thread never shares one with its task
+  (:mod:`alligator.backends._sqlite_driver` owns the connections).
 * ``reserve_many`` acks the finished tasks and leases the next ones (picked by
   one indexed SELECT, then one UPDATE of those rows) in ONE ``BEGIN
   IMMEDIATE`` transaction: one commit per batch instead of two per task.
@@ -40,24 +41,17 @@ deadline exactly; at or after it ack/release/bury/renew return ``False``.
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import secrets
-import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 from alligator.backends import _sqlite_sql as sql
-from alligator.backends._sqlite_support import parse_dsn as _parse
-from alligator.backends._sqlite_support import translate as _translate
-from alligator.exceptions import BackendConnectionError
+from alligator.backends._sqlite_driver import Database, parse_dsn
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client"]
-
-#: The reserve statement, for query-plan tests.
-_RESERVE = sql.RESERVE
 
 # An idle reserve checks ``PRAGMA data_version`` (a read of shared memory, no
 # lock) every few ms. Each sleep-and-check costs ~25 us of CPU (mostly the
@@ -94,108 +88,24 @@ class Client:
         clock: Callable[[], float] = time.time,
         busy_timeout: float = 10.0,
     ) -> None:
-        self.path = _parse(conn_string)
+        self.path = parse_dsn(conn_string)
+        self._db = Database(self.path, busy_timeout)
         self._clock = clock
-        self._busy_timeout = busy_timeout
+        # When this thread last claimed a task: an idle wait slows its pace.
         self._local = threading.local()
-        self._lock = threading.Lock()
-        # Every connection opened, with its thread, so close() can close them
-        # all and connections of finished threads are closed, not leaked.
-        self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
-        self._schema_ready = False
         # Lease tokens: one random prefix per client plus a counter, unique
         # across processes without an urandom call per lease.
         self._token_prefix = secrets.token_hex(8) + "-"
         self._tokens = itertools.count(1)
 
-    # -- connections -------------------------------------------------------
-
-    def _conn(self) -> sqlite3.Connection:
-        try:
-            conn: sqlite3.Connection = self._local.conn
-        except AttributeError:
-            conn = self._connect()
-        return conn
-
-    def _connect(self) -> sqlite3.Connection:
-        try:
-            # check_same_thread=False only so close() may close every thread's
-            # connection; each connection is otherwise used by its own thread.
-            conn = sqlite3.connect(
-                self.path,
-                timeout=self._busy_timeout,
-                isolation_level=None,
-                check_same_thread=False,
-                cached_statements=128,
-            )
-            conn.execute("PRAGMA synchronous = NORMAL")
-            with self._lock:
-                if not self._schema_ready:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    for statement in sql.SCHEMA:
-                        conn.execute(statement)
-                    self._schema_ready = True
-                self._prune_finished_threads()
-                self._connections.append((threading.current_thread(), conn))
-        except sqlite3.Error as exc:
-            raise BackendConnectionError(
-                f"cannot open SQLite database {self.path!r}: {exc}"
-            ) from exc
-        self._local.conn = conn
-        return conn
-
-    def _prune_finished_threads(self) -> None:
-        """Close connections whose thread ended (caller holds the lock)."""
-        alive = []
-        for thread, conn in self._connections:
-            if thread.is_alive():
-                alive.append((thread, conn))
-            else:
-                conn.close()
-        self._connections = alive
-
     def close(self) -> None:
         """Close every connection this client opened; later calls reopen lazily."""
-        with self._lock:
-            connections, self._connections = self._connections, []
-            self._local = threading.local()
-        for _, conn in connections:
-            try:
-                conn.close()
-            except sqlite3.Error as exc:
-                raise _translate(exc) from exc
+        self._db.close()
 
     # -- helpers -----------------------------------------------------------
 
-    def _one(self, sql: str, params: tuple[object, ...]) -> tuple[object, ...] | None:
-        """Run one statement and read all its rows (ending, hence committing, it)."""
-        try:
-            rows = self._conn().execute(sql, params).fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-        return rows[0] if rows else None
-
-    def _change(self, sql: str, params: tuple[object, ...]) -> bool:
-        try:
-            return self._conn().execute(sql, params).rowcount > 0
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One ``BEGIN IMMEDIATE`` transaction: committed if the block ends, else rolled back."""
-        conn = self._conn()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-                conn.execute("COMMIT")
-            except BaseException:
-                if conn.in_transaction:
-                    conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+    def _change(self, statement: str, params: tuple[object, ...]) -> bool:
+        return self._db.count(statement, params) > 0
 
     def _held(self, queue_name: str, reservation: Reservation) -> tuple[str, str, str, float]:
         return (queue_name, reservation.task_id, reservation.token, self._clock())
@@ -204,8 +114,8 @@ class Client:
 
     def len(self, queue_name: str) -> int:
         """Ready plus delayed tasks; a task whose lease expired counts as ready."""
-        row = self._one(sql.LEN, (queue_name, self._clock()))
-        return int(row[0]) if row else 0  # type: ignore[call-overload]
+        row = self._db.one(sql.LEN, (queue_name, self._clock()))
+        return int(row[0]) if row else 0
 
     def drop_all(self, queue_name: str) -> None:
         """Remove every task of the queue: waiting, reserved and buried."""
@@ -221,13 +131,13 @@ class Client:
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""
-        row = self._one(sql.POP, (queue_name, self._clock()))
-        return None if row is None else row[0]  # type: ignore[return-value]
+        row = self._db.one(sql.POP, (queue_name, self._clock()))
+        return None if row is None else row[0]
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a ready or delayed task; reserved and buried ones stay."""
-        row = self._one(sql.GET, (queue_name, task_id, self._clock()))
-        return None if row is None else row[0]  # type: ignore[return-value]
+        row = self._db.one(sql.GET, (queue_name, task_id, self._clock()))
+        return None if row is None else row[0]
 
     # -- ReliableClient ----------------------------------------------------
 
@@ -238,7 +148,7 @@ class Client:
             (queue_name, task_id, data, now if delay_until is None else delay_until)
             for task_id, data, delay_until in items
         ]
-        with self._write() as conn:
+        with self._db.write() as conn:
             conn.executemany(sql.PUSH, rows)
         return [item.task_id for item in items]
 
@@ -249,12 +159,12 @@ class Client:
     def _claim(self, queue_name: str, lease: float) -> Reservation | None:
         now = self._clock()
         token = self._token()
-        row = self._one(sql.RESERVE, (now + lease, token, queue_name, now))
+        row = self._db.one(sql.RESERVE, (now + lease, token, queue_name, now))
         if row is None:
             return None
         self._local.last_claim = time.monotonic()
         task_id, data, attempts = row
-        return Reservation(task_id, data, token, attempts)  # type: ignore[arg-type]
+        return Reservation(task_id, data, token, attempts)
 
     def _wait_for_due(self, queue_name: str, deadline: float) -> bool:
         """Wait until a task may be due, or ``deadline`` (monotonic); ``True`` if one may.
@@ -263,32 +173,33 @@ class Client:
         time is re-read only when ``PRAGMA data_version`` says another
         connection committed, checked every few milliseconds.
         """
-        conn = self._conn()
-        try:
-            version = conn.execute(sql.DATA_VERSION).fetchone()[0]
-            row = conn.execute(sql.NEXT_DUE, (queue_name,)).fetchone()
-            pause = _FIRST_PAUSE
-            quiet_at = getattr(self._local, "last_claim", 0.0) + _QUIET
-            while True:
-                next_due: float | None = None if row is None else row[0]
-                now = self._clock()
-                if next_due is not None and next_due <= now:
-                    return True
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return False
-                wait = min(pause, remaining)
-                if next_due is not None:
-                    wait = min(wait, max(next_due - now, 0.0005))
-                time.sleep(wait)
-                cap = _BUSY_PAUSE if time.monotonic() < quiet_at else _IDLE_PAUSE
-                pause = min(pause * 2, cap)
-                seen = conn.execute(sql.DATA_VERSION).fetchone()[0]
-                if seen != version:
-                    version = seen
-                    row = conn.execute(sql.NEXT_DUE, (queue_name,)).fetchone()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        db = self._db
+        version = db.one(sql.DATA_VERSION, ())
+        next_due = self._next_due(queue_name)
+        pause = _FIRST_PAUSE
+        quiet_at = getattr(self._local, "last_claim", 0.0) + _QUIET
+        while True:
+            now = self._clock()
+            if next_due is not None and next_due <= now:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            wait = min(pause, remaining)
+            if next_due is not None:
+                wait = min(wait, max(next_due - now, 0.0005))
+            time.sleep(wait)
+            cap = _BUSY_PAUSE if time.monotonic() < quiet_at else _IDLE_PAUSE
+            pause = min(pause * 2, cap)
+            seen = db.one(sql.DATA_VERSION, ())
+            if seen != version:
+                version = seen
+                next_due = self._next_due(queue_name)
+
+    def _next_due(self, queue_name: str) -> float | None:
+        """The earliest due time or lease deadline of the queue, if it has any."""
+        row = self._db.one(sql.NEXT_DUE, (queue_name,))
+        return None if row is None else row[0]
 
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
         """Lease the first due task, polling up to ``timeout`` seconds for one."""
@@ -309,7 +220,7 @@ class Client:
         now = self._clock()
         acked: list[bool] = []
         leased: list[Reservation] = []
-        with self._write() as conn:
+        with self._db.write() as conn:
             for held in done:
                 params = (queue_name, held.task_id, held.token, now)
                 acked.append(conn.execute(sql.ACK, params).rowcount > 0)
@@ -354,7 +265,7 @@ class Client:
     ) -> list[bool]:
         """Renew several held leases in one write transaction; one flag each."""
         now = self._clock()
-        with self._write() as conn:
+        with self._db.write() as conn:
             return [
                 conn.execute(sql.RENEW, (now + lease, queue_name, r.task_id, r.token, now)).rowcount
                 > 0
@@ -389,10 +300,7 @@ class Client:
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; expired leases count as ready."""
-        try:
-            rows = self._conn().execute(sql.STATS, (self._clock(), queue_name)).fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        rows = self._db.all(sql.STATS, (self._clock(), queue_name))
         counts = {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0}
         for state, due, count in rows:
             if state == 2:
@@ -406,10 +314,7 @@ class Client:
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried (not by a clock that may jump)."""
-        try:
-            rows = self._conn().execute(sql.BURIED, (queue_name,)).fetchall()
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        rows = self._db.all(sql.BURIED, (queue_name,))
         return [
             BuriedTask(task_id, data, reason, buried_at)
             for task_id, data, reason, buried_at in rows
@@ -429,7 +334,4 @@ class Client:
             statement, params = sql.PURGE_ALL, (queue_name,)
         else:
             statement, params = sql.PURGE_ONE, (queue_name, task_id)
-        try:
-            return int(self._conn().execute(statement, params).rowcount)
-        except sqlite3.Error as exc:
-            raise _translate(exc) from exc
+        return self._db.count(statement, params)

@@ -10,7 +10,7 @@ import pytest
 import redis
 
 from alligator.backends import backend_class_for
-from alligator.backends.redis_adapter import parse_dsn
+from alligator.backends._redis_driver import parse_dsn
 from alligator.backends.redis_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats

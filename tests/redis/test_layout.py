@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import redis
 
-from alligator.backends import redis_scripts as lua
+from alligator.backends import _redis_scripts as lua
 from alligator.backends.redis_backend import Client
 from alligator.records import PushItem, QueueStats
 from tests.redis.conftest import MutableClock

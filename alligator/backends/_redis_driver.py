@@ -1,11 +1,12 @@
-"""A thin, typed adapter over redis-py: DSN parsing, connections, error mapping.
+"""The Redis driver: DSN parsing, one typed connection over redis-py, error translation.
 
 redis-py is typed, but its command results are loose unions (``bytes | str |
 None``, or untyped for scripts) and the client is not generic over
 ``decode_responses``. This module is the one place that talks to redis-py:
 it narrows every result it hands back with ``isinstance`` checks, and turns
-every driver exception into the :mod:`alligator.exceptions` family, so the
-backend above it is plain typed Python.
+every driver exception into the :mod:`alligator.exceptions` family (with
+:func:`~alligator.exceptions.translated` and :data:`ERRORS`), so the backend
+above it is plain typed Python.
 
 Script calls on a single server are packed here (the ``EVALSHA <sha>`` head
 and each key's encoding cached) and sent on a per-thread pooled connection,
@@ -17,13 +18,12 @@ redis-py, which picks the node by key slot.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import re
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -32,10 +32,31 @@ import redis
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.connection import Connection  # what get_connection is annotated to return
+from redis.connection import Connection as PooledConnection  # what get_connection returns
 from redis.retry import Retry
 
-from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
+from alligator.exceptions import (
+    BackendConnectionError,
+    BackendError,
+    ConfigurationError,
+    Family,
+    Translation,
+    translated,
+)
+
+__all__ = [
+    "ERRORS",
+    "SCHEMES",
+    "Connection",
+    "Reply",
+    "Target",
+    "as_bytes",
+    "as_float",
+    "as_int",
+    "as_list",
+    "parse_dsn",
+    "redacted",
+]
 
 #: Schemes this backend accepts; the ``+cluster`` ones select Redis Cluster.
 SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
@@ -52,22 +73,24 @@ _CONNECTION_ERRORS: Final = (
     rexc.TryAgainError,
 )
 
+#: How redis-py's errors become ours: "cannot reach the server" first.
+ERRORS: Final[Mapping[type[Exception], Family]] = {
+    **dict.fromkeys(_CONNECTION_ERRORS, BackendConnectionError),
+    rexc.RedisError: BackendError,
+}
+
+#: One translation per action, built once: a script call is the hot path.
+_CONNECT: Final = translated(ERRORS, "redis: connect failed")
+_SCRIPT: Final = translated(ERRORS, "redis: script failed")
+_BLPOP: Final = translated(ERRORS, "redis: blpop failed")
+_PING: Final = translated(ERRORS, "redis: ping failed")
+_CLOSE: Final = translated(ERRORS, "redis: close failed")
+
 #: Most encoded key names kept (a queue has 1,032 keys at most).
 _BULK_CACHE: Final = 50_000
 
 #: Script results are nested lists of these (RESP2 through Lua).
 Reply = bytes | int | None | list["Reply"]
-
-
-@contextlib.contextmanager
-def translated(action: str) -> Iterator[None]:
-    """Re-raise redis-py errors as ours, chained, naming what failed."""
-    try:
-        yield
-    except _CONNECTION_ERRORS as exc:
-        raise BackendConnectionError(f"redis: {action} failed: {exc}") from exc
-    except rexc.RedisError as exc:
-        raise BackendError(f"redis: {action} failed: {exc}") from exc
 
 
 @dataclass(frozen=True)
@@ -124,13 +147,9 @@ def parse_dsn(dsn: str) -> Target:
     )
 
 
-@contextlib.contextmanager
-def _bad_options(url: str) -> Iterator[None]:
+def _bad_options(url: str) -> Translation:
     # redis-py rejects malformed URLs and query options with ValueError.
-    try:
-        yield
-    except ValueError as exc:
-        raise ConfigurationError(f"redis: unusable DSN {redacted(url)!r}: {exc}") from exc
+    return translated({ValueError: ConfigurationError}, f"redis: unusable DSN {redacted(url)!r}")
 
 
 def redacted(dsn: str) -> str:
@@ -160,12 +179,17 @@ def _host_port(text: str, dsn: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-class RedisAdapter:
-    """One redis-py client (single server or cluster) with narrowed results."""
+class Connection:
+    """One redis-py client (single server or cluster) with narrowed results.
+
+    Every method raises :class:`~alligator.exceptions.BackendConnectionError`
+    when the server cannot be reached and
+    :class:`~alligator.exceptions.BackendError` for any other redis-py error.
+    """
 
     def __init__(self, target: Target, *, retries: int = 3) -> None:
         retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=retries)
-        with translated("connect"), _bad_options(target.url):
+        with _CONNECT, _bad_options(target.url):
             self._client: redis.Redis | RedisCluster
             if target.cluster:
                 # ClusterNode's __init__ is unannotated; this is its real signature.
@@ -204,7 +228,7 @@ class RedisAdapter:
         if head is None:
             sha = hashlib.sha1(source.encode()).hexdigest().encode()
             head = self._heads[source] = b"$7\r\nEVALSHA\r\n$40\r\n" + sha + b"\r\n"
-        with translated("script"):
+        with _SCRIPT:
             try:
                 reply = self._call(head, keys, args)
             except rexc.NoScriptError:
@@ -228,7 +252,7 @@ class RedisAdapter:
             # redis-py's own path retries with backoff and reconnects.
             return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
 
-    def _connection(self, pool: redis.ConnectionPool) -> Connection:
+    def _connection(self, pool: redis.ConnectionPool) -> PooledConnection:
         """This thread's own pooled connection, taken once (again after a fork).
 
         It goes back to the pool when the thread ends (its thread-local holder
@@ -241,7 +265,7 @@ class RedisAdapter:
             weakref.finalize(holder, pool.release, holder.conn)
             local.holder = holder
             local.pid = pid
-        conn: Connection = local.holder.conn
+        conn: PooledConnection = local.holder.conn
         return conn
 
     def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
@@ -268,16 +292,16 @@ class RedisAdapter:
 
     def blpop(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""
-        with translated("blpop"):
+        with _BLPOP:
             reply: object = self._client.blpop([key], timeout=max(timeout, 0.001))
         return reply is not None
 
     def ping(self) -> bool:
-        with translated("ping"):
+        with _PING:
             return bool(self._client.ping())
 
     def close(self) -> None:
-        with translated("close"):
+        with _CLOSE:
             self._client.close()
 
 
@@ -286,7 +310,7 @@ class _Holder:
 
     __slots__ = ("__weakref__", "conn")
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: PooledConnection) -> None:
         self.conn = conn
 
 

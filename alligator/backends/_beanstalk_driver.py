@@ -1,11 +1,18 @@
-"""Plumbing of the beanstalkd backend: settings, validation, one guarded connection.
+"""The beanstalkd driver: settings and limits, one guarded connection, error translation.
 
 Kept apart from :mod:`alligator.backends.beanstalk_backend` so that module
 reads as the mapping of Alligator's protocol onto beanstalkd commands, while
-this one owns what makes that mapping safe: range checks done before a command
-is sent (greenstalk's connection falls out of step after a ``BAD_FORMAT``), the
-lock that serialises a connection greenstalk does not make thread-safe, and
-the translation of driver errors into Alligator's exception tree.
+this one owns what makes that mapping safe:
+
+* range checks done before a command is sent (greenstalk's connection falls
+  out of step after a ``BAD_FORMAT``), and the payload size checked against
+  the server's ``max-job-size`` before a ``put``;
+* the lock that serialises a connection greenstalk does not make
+  thread-safe, the tube it uses and the tubes it watches, and its
+  ``generation``, which tells reservations of a lost connection apart;
+* the translation of driver and socket errors (:data:`ERRORS`, through
+  :func:`~alligator.exceptions.translated`), after which the connection is
+  dropped, because greenstalk may be out of step with the server.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,7 +35,23 @@ from alligator.exceptions import (
     BackendConnectionError,
     BackendError,
     ConfigurationError,
+    Family,
+    PayloadTooLarge,
+    translated,
 )
+
+__all__ = [
+    "BURIED_SUFFIX",
+    "ERRORS",
+    "Connection",
+    "Settings",
+    "check_uint32",
+    "delay_seconds",
+    "delete_quietly",
+    "parse_dsn",
+    "parse_job_id",
+    "validate_queue_name",
+]
 
 DEFAULT_PORT: Final = 11300
 #: Beanstalkd's own default is 2**31 too: the middle of the range, so tasks can
@@ -44,6 +67,18 @@ MAX_TUBE_BYTES: Final = 200
 MAX_QUEUE_BYTES: Final = MAX_TUBE_BYTES - len(BURIED_SUFFIX)
 
 _TUBE_RE: Final = re.compile(r"[A-Za-z0-9+/;.$_()][A-Za-z0-9\-+/;.$_()]*")
+
+#: How greenstalk's and the socket's errors become ours. greenstalk asserts on
+#: malformed frames and ``int()`` may fail on garbage: either way the stream
+#: can no longer be trusted, like after any unexpected protocol answer.
+ERRORS: Final[Mapping[type[Exception], Family]] = {
+    OSError: BackendConnectionError,  # ConnectionError and socket.timeout included
+    EOFError: BackendConnectionError,
+    greenstalk.Error: BackendError,
+    AssertionError: BackendError,
+    ValueError: BackendError,
+}
+_DRIVER_ERRORS: Final = tuple(ERRORS)
 
 
 def validate_queue_name(name: str) -> str:
@@ -188,14 +223,12 @@ class Connection:
         self.lock = threading.RLock()
         self.generation = 0
         self.max_job_size = 0
+        self.where = f"beanstalkd at {settings.host}:{settings.port}"
         self._client: greenstalk.Client[bytes] | None = None
         self._sock: socket.socket | None = None
         self._used = greenstalk.DEFAULT_TUBE
         self._watched: set[str] = {greenstalk.DEFAULT_TUBE}
-
-    @property
-    def where(self) -> str:
-        return f"beanstalkd at {self.settings.host}:{self.settings.port}"
+        self._errors = translated(ERRORS, self.where)
 
     def _open(self) -> greenstalk.Client[bytes]:
         sock = socket.create_connection(
@@ -222,11 +255,6 @@ class Connection:
                 with contextlib.suppress(OSError):
                     client.close()
 
-    def ensure_open(self) -> None:
-        """Connect now if needed, so ``max_job_size`` is known before a put."""
-        with self.session():
-            pass
-
     @contextlib.contextmanager
     def session(self, wait: float = 0.0) -> Iterator[greenstalk.Client[bytes]]:
         """Hold the connection for a sequence of commands.
@@ -241,7 +269,7 @@ class Connection:
             BackendError: an unexpected protocol answer; the connection is
                 dropped too, because greenstalk may be out of step with it.
         """
-        with self.lock:
+        with self.lock, self._errors:
             try:
                 client = self._client if self._client is not None else self._open()
                 assert self._sock is not None
@@ -249,16 +277,9 @@ class Connection:
                 yield client
             except AlligatorError:
                 raise
-            except (OSError, EOFError) as exc:  # ConnectionError and socket.timeout included
+            except _DRIVER_ERRORS:
                 self.drop()
-                raise BackendConnectionError(f"lost connection to {self.where}: {exc}") from exc
-            except (greenstalk.Error, AssertionError, ValueError) as exc:
-                # greenstalk asserts on malformed frames and int() may fail on
-                # garbage: either way the stream can no longer be trusted.
-                self.drop()
-                raise BackendError(
-                    f"unexpected answer from {self.where}: {type(exc).__name__} {exc}"
-                ) from exc
+                raise
 
     def use(self, client: greenstalk.Client[bytes], tube: str) -> None:
         """``use`` a tube only when it is not already the used one (saves a round trip)."""
@@ -277,37 +298,43 @@ class Connection:
             client.ignore(other)
             self._watched.discard(other)
 
+    # -- puts ----------------------------------------------------------------
 
-class BuryRecord(msgspec.Struct, array_like=True, frozen=True):
-    """Why a job was buried: the body of a job in the queue's companion tube."""
+    def check_size(self, data: bytes) -> None:
+        """Refuse an oversized body before sending it; called inside a session."""
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise ConfigurationError(f"beanstalkd job bodies are bytes, got {type(data).__name__}")
+        limit = self.max_job_size
+        if len(data) > limit:
+            raise PayloadTooLarge(
+                f"task payload is {len(data):,} bytes but {self.where} accepts at most "
+                f"{limit:,} bytes per job (max-job-size). Use a compressing codec "
+                f"(e.g. codec='msgpack+bz2') or start beanstalkd with a larger -z."
+            )
 
-    job_id: int
-    reason: str
-    buried_at: float
+    def put(
+        self, client: greenstalk.Client[bytes], data: bytes, pri: int, delay: int, ttr: int
+    ) -> int:
+        """Put a job in the used tube; its id."""
+        try:
+            return client.put(data, priority=pri, delay=delay, ttr=ttr)
+        except greenstalk.JobTooBigError as exc:  # the server's -z changed under us
+            raise PayloadTooLarge(
+                f"task payload is {len(data):,} bytes, over the max-job-size of "
+                f"{self.where}. Use a compressing codec (e.g. codec='msgpack+bz2') "
+                "or start beanstalkd with a larger -z."
+            ) from exc
 
 
-_record_encoder: Final = msgspec.msgpack.Encoder()
-_record_decoder: Final = msgspec.msgpack.Decoder(BuryRecord)
-#: Room kept for the record's framing when its reason must be shortened.
-_RECORD_OVERHEAD: Final = 64
-
-
-def encode_record(record: BuryRecord, max_size: int) -> bytes:
-    """Encode a bury record, shortening a huge reason (keeping head and tail) to fit."""
-    data = _record_encoder.encode(record)
-    if len(data) <= max_size:
-        return data
-    budget = max(16, (max_size - _RECORD_OVERHEAD) // 2 - 16)
-    raw = record.reason.encode()
-    head = raw[:budget].decode(errors="ignore")
-    tail = raw[-budget:].decode(errors="ignore")
-    short = f"{head}\n[... {len(raw) - 2 * budget} bytes cut ...]\n{tail}"
-    return _record_encoder.encode(msgspec.structs.replace(record, reason=short))
-
-
-def decode_record(data: bytes) -> BuryRecord | None:
-    """A bury record, or ``None`` for a body that is not one (left alone)."""
-    try:
-        return _record_decoder.decode(data)
-    except msgspec.DecodeError:
+def parse_job_id(task_id: str) -> int | None:
+    """A beanstalkd job id from Alligator's string id; ``None`` if it cannot be one."""
+    if not isinstance(task_id, str) or not (task_id.isascii() and task_id.isdigit()):
         return None
+    number = int(task_id)
+    return number if 0 < number <= 2**64 - 1 else None
+
+
+def delete_quietly(client: greenstalk.Client[bytes], job_id: int) -> None:
+    """Delete a job that may already be gone or be held by another connection."""
+    with contextlib.suppress(greenstalk.NotFoundError):
+        client.delete(job_id)

@@ -1,0 +1,214 @@
+"""The Redis backend's key layout, and its Lua scripts loaded from ``redis_lua/``.
+
+Every operation that touches more than one key is one Lua script, so it is
+atomic on the server and costs one round trip. The scripts are Lua files
+shipped as package data (so they can be read, linted and diffed as Lua) and
+assembled here once, at import:
+
+* ``redis_lua/<operation>.lua`` is one operation's body. Its first line names
+  the fixed keys it declares, ``-- keys: ready, delayed, ...``, in the order
+  the client passes them in ``KEYS`` (Redis Cluster requires every key a
+  script touches to be declared); index buckets, when the call names ids,
+  follow them.
+* ``redis_lua/lib/<name>.lua`` defines one helper, ``local function <name>``.
+  A script gets exactly the helpers its body calls, and the helpers those
+  call, found by looking for ``<name>(`` in the code (whole-line ``--``
+  comments are not code, and are left out of what is sent). Fewer helpers
+  make every call cheaper: a script's chunk runs in full on each
+  ``EVALSHA``, creating a closure per ``local function``. The helpers come
+  in dependency order, each after the ones it calls.
+* ``redis_lua/prelude.lua`` holds the constants every script starts with.
+
+Before the prelude the loader writes one ``local`` per key name (``ready``,
+``delayed``, ...; ``nil`` when the script does not declare that key, Lua
+forbidding globals in scripts) and ``NK``, the number of fixed keys.
+
+All keys of a script share the queue's hash tag, so each script runs on one
+Cluster slot. Times arrive as ``ARGV`` strings
+from the client's clock (never ``TIME``), so tests can inject a clock and
+every client of a queue agrees on one time base.
+
+Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``), built so that a
+waiting task that is due costs one list entry plus one small index entry:
+
+* ``<tag>:ready`` LIST of due tasks, oldest first. Each entry is the task
+  itself: one byte holding the id's length (or ``\\xff<length>:`` for ids of
+  255 bytes and more), the id, then the payload. Nothing else is stored for a
+  ready task that was never reserved.
+* ``<tag>:delayed`` ZSET of tasks not yet due, scored by due time; the member
+  is a 12-hex-digit per-queue sequence number followed by the id, so equal due
+  times come out in push order. Every script that appends to ``ready`` first
+  moves the due members here to the back of ``ready`` in due order, so with
+  a clock that does not run backwards ``ready`` stays in due-time order. A
+  task pushed or released with a due time already past is appended as if due
+  at that call (behind tasks due between the two times). One call moves at
+  most 1,000 delayed tasks (and recovers at most 1,000 expired leases); in a
+  larger burst the rest move on the next calls, so tasks pushed meanwhile can
+  go ahead of them.
+* ``<tag>:data`` HASH id -> sequence prefix + payload, for tasks that are
+  delayed, leased or buried (the prefix finds a delayed task's member).
+* ``<tag>:leased`` ZSET id -> lease deadline; ``<tag>:buried`` ZSET id ->
+  sequence number at burial (listing order must not depend on the clock).
+* ``<tag>:meta`` HASH of per-task extras, by field prefix: ``t:<id>`` the
+  lease token of the current holder, ``a:<id>`` times reserved (absent: 0),
+  ``r:<id>`` burial time, a space, the reason.
+* ``<tag>:i:<n>`` HASH id -> ``""``: the index of every task in the queue,
+  whatever its state, split over :data:`INDEX_BUCKETS` keys by CRC32 of the
+  id (the client names the bucket, so it is a declared key) to keep each
+  bucket small and compactly encoded. A push consults it to replace an id
+  the queue holds; ``get``/``cancel`` consult it before looking further.
+  Finding a *ready* task by id (replace, get, cancel) scans ``ready``: O(n),
+  for operations that are rare next to push and reserve.
+* ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
+* ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
+
+A lease is held while its token matches and its deadline lies in the future;
+a reserve first moves expired leases back to the end of ``ready``.
+"""
+
+from __future__ import annotations
+
+import graphlib
+import re
+from importlib import resources
+from importlib.resources.abc import Traversable
+from typing import Final, NamedTuple
+
+__all__ = [
+    "ACK",
+    "BURIED",
+    "BURY",
+    "DROP",
+    "INDEX_BUCKETS",
+    "KEY_SUFFIXES",
+    "PURGE",
+    "PUSH",
+    "PUSH_REPLACE",
+    "RELEASE",
+    "RENEW",
+    "REQUEUE",
+    "RESERVE",
+    "SCRIPTS",
+    "STATS",
+    "TAKE",
+    "Script",
+    "load",
+]
+
+#: Every fixed key of a queue, ``ready`` first; the index buckets come on top.
+KEY_SUFFIXES: Final = ("ready", "delayed", "data", "leased", "meta", "buried", "seq", "notify")
+
+#: How many index buckets a queue's ids are spread over. Part of the layout:
+#: every client of a queue must agree on it.
+INDEX_BUCKETS: Final = 1024
+
+_KEYS_LINE: Final = re.compile(r"-- keys: (?P<names>[a-z]+(?:, [a-z]+)*)")
+
+
+class Script(NamedTuple):
+    """One operation's assembled script.
+
+    Attributes:
+        source: The Lua sent to Redis (its SHA1 is what ``EVALSHA`` names).
+        keys: The fixed keys it declares, in ``KEYS`` order; index buckets
+            (one per id the call names) follow them.
+        files: The ``.lua`` files it was assembled from, relative to
+            ``redis_lua/`` (for the test that every file is used).
+    """
+
+    source: str
+    keys: tuple[str, ...]
+    files: tuple[str, ...]
+
+
+def _code(text: str) -> str:
+    """``text`` without its whole-line comments and blank lines."""
+    lines = (line for line in text.splitlines() if line.strip())
+    return "".join(line + "\n" for line in lines if not line.lstrip().startswith("--"))
+
+
+def _calls(code: str, names: set[str]) -> set[str]:
+    """Which of ``names`` the code calls as plain functions (not ``x.name(``)."""
+    return {name for name in names if re.search(rf"(?<![\w.:]){name}\s*\(", code)}
+
+
+class _Library:
+    """The helpers in ``redis_lua/lib``, each with the helpers it calls."""
+
+    def __init__(self, folder: Traversable) -> None:
+        self.code: dict[str, str] = {}
+        for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+            if not entry.name.endswith(".lua"):
+                continue
+            name = entry.name.removesuffix(".lua")
+            code = _code(entry.read_text(encoding="utf-8"))
+            if not re.match(rf"local function {name}\(", code):
+                raise RuntimeError(f"redis_lua/lib/{entry.name} must define local function {name}")
+            self.code[name] = code
+        names = set(self.code)
+        self.calls = {name: _calls(code, names - {name}) for name, code in self.code.items()}
+        # Dependencies first: a local function must be defined before its
+        # callers. Sorted, so every process builds the same source (one SHA).
+        graph = {name: sorted(self.calls[name]) for name in sorted(self.calls)}
+        self.order = list(graphlib.TopologicalSorter(graph).static_order())
+
+    def needed(self, code: str) -> list[str]:
+        """The helpers ``code`` calls, directly or through others, in definition order."""
+        found: set[str] = set()
+        todo = _calls(code, set(self.code))
+        while todo:
+            name = todo.pop()
+            found.add(name)
+            todo |= self.calls[name] - found
+        return [name for name in self.order if name in found]
+
+
+def load(folder: Traversable) -> dict[str, Script]:
+    """Assemble every operation's script from the ``.lua`` files in ``folder``.
+
+    Raises:
+        RuntimeError: A file breaks the rules above (a packaging mistake).
+    """
+    library = _Library(folder / "lib")
+    prelude = _code((folder / "prelude.lua").read_text(encoding="utf-8"))
+    scripts: dict[str, Script] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".lua") or entry.name == "prelude.lua":
+            continue
+        text = entry.read_text(encoding="utf-8")
+        declared = _KEYS_LINE.fullmatch(text.partition("\n")[0])
+        keys = tuple(declared["names"].split(", ")) if declared else ()
+        if not keys or not set(keys) <= set(KEY_SUFFIXES) or len(set(keys)) < len(keys):
+            raise RuntimeError(
+                f"redis_lua/{entry.name} must start with '-- keys: <names>' naming "
+                f"distinct keys among {', '.join(KEY_SUFFIXES)}"
+            )
+        body = _code(text)
+        helpers = library.needed(body)
+        # Lua forbids globals in scripts: every key name is a local, nil when
+        # the script does not declare that key (the helpers using it are
+        # never called then).
+        values = (f"KEYS[{keys.index(k) + 1}]" if k in keys else "nil" for k in KEY_SUFFIXES)
+        header = f"local {', '.join(KEY_SUFFIXES)} = {', '.join(values)}\nlocal NK = {len(keys)}\n"
+        source = header + prelude + "".join(library.code[name] for name in helpers) + body
+        files = ("prelude.lua", *(f"lib/{name}.lua" for name in helpers), entry.name)
+        scripts[entry.name.removesuffix(".lua")] = Script(source, keys, files)
+    return scripts
+
+
+#: Every script by operation name (the file's name without ``.lua``).
+SCRIPTS: Final = load(resources.files(__package__ or "alligator.backends") / "redis_lua")
+
+PUSH: Final = SCRIPTS["push"]
+PUSH_REPLACE: Final = SCRIPTS["push_replace"]
+RESERVE: Final = SCRIPTS["reserve"]
+ACK: Final = SCRIPTS["ack"]
+RELEASE: Final = SCRIPTS["release"]
+BURY: Final = SCRIPTS["bury"]
+RENEW: Final = SCRIPTS["renew"]
+TAKE: Final = SCRIPTS["take"]
+STATS: Final = SCRIPTS["stats"]
+BURIED: Final = SCRIPTS["buried"]
+REQUEUE: Final = SCRIPTS["requeue"]
+PURGE: Final = SCRIPTS["purge"]
+DROP: Final = SCRIPTS["drop"]

@@ -1,0 +1,4 @@
+-- keys: ready, delayed, data, leased, meta, buried, seq, notify
+--
+-- KEYS: every fixed key, then every index bucket. Deletes them all.
+return redis.call('DEL', unpack(KEYS))
