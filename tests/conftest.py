@@ -15,6 +15,9 @@ from alligator import Gator
 from alligator.backends.locmem_backend import reset_stores
 from tests import tasks
 
+#: ``pytester`` runs the conformance kit against broken clients in a nested session.
+pytest_plugins = ["pytester"]
+
 
 class FakeClock:
     """Epoch seconds that move only when a test says so."""
