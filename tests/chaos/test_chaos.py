@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from tests.fixtures are parameters here)
 """Workers SIGKILLed every second, the server disrupted mid-run: no task lost.
 
 Each backend drains its tasks with 4 worker processes while a killer
@@ -22,13 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import Report, run_chaos
-from tests.fixtures import (  # noqa: F401  (queue_name, shared_cluster: fixtures)
-    beanstalkd_server,
-    cluster_dsn,
-    queue_name,
-    redis_server,
-    shared_cluster,
-)
+from tests.fixtures import beanstalkd_server, cluster_dsn, redis_server
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
