@@ -19,7 +19,8 @@ Subclass a contract in a test module and say how to build your client::
 ``push``, ``pop``, ``get``): FIFO order, ``get`` removes, an empty payload
 ``b""`` is a task and not an empty queue, payloads are binary-safe, queues are
 isolated, and, when ``push`` takes ``delay_until`` (the Gator then hands it
-delays), a delayed task is counted but not popped before it is due. ``ReliableClientContract`` adds delays, leases, ``ack``,
+delays), a delayed task is counted but not popped before it is due.
+``ReliableClientContract`` adds delays, leases, ``ack``,
 ``release``, ``bury``, ``renew``, ``stats``, ``buried``, ``push_many`` and a
 blocking ``reserve(timeout=...)``, plus the optional protocols when the client
 offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
