@@ -27,6 +27,7 @@ from typing import Any
 import redis
 
 from alligator import Gator
+from alligator.prefetch import MAX_BATCH
 from benchmarks import alligator_bench, peers_bench, raw, report, tasks
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
@@ -50,6 +51,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.n = args.n or (1000 if args.quick else 20_000)
     args.repeats = args.repeats or (1 if args.quick else 3)
     args.wake_n = 30 if args.quick else 150
+    args.idle = 3.0 if args.quick else 5.0  # seconds idle per wake-up run: 1 s samples
     args.pool_tasks = 300 if args.quick else 2000
     args.skip = {s for s in args.skip.split(",") if s}
     return args
@@ -150,7 +152,9 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
         payload = sample_payload()
         if "raw" not in args.skip:
             log("raw redis-py and redis-benchmark")
-            rows += raw.measure_raw(url, args.n, args.repeats, args.batch_size, payload)
+            rows += raw.measure_raw(
+                url, args.n, args.repeats, args.batch_size, payload, drain_batch=MAX_BATCH
+            )
             rows += raw.measure_redis_benchmark(
                 rserver.port, args.n * 5, args.repeats, len(payload)
             )
@@ -160,7 +164,9 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 rows += alligator_bench.measure(backend, args.n, args.repeats, args.batch_size)
             if "wake" not in args.skip and backend.codec == "msgpack":
                 log(f"alligator {backend.label} wake-up")
-                rows += alligator_bench.measure_wake(backend, args.wake_n)
+                rows += alligator_bench.measure_wake(
+                    backend, args.wake_n, args.repeats, idle=args.idle
+                )
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())
             for peer in peers_bench.PEERS:

@@ -90,13 +90,21 @@ def _drain_seconds(backend: Backend, gator: Gator, dsn: str, n: int) -> float:
     return float(str(run_result_process(argv)["seconds"]))
 
 
+def _enqueue_delayed(gator: Gator, n: int) -> None:
+    add = tasks.add
+    with gator.options(delay_by=3600) as opts:
+        for _ in range(n):
+            opts.task(add, 1, 2)
+
+
 def measure(backend: Backend, n: int, repeats: int, batch_size: int) -> list[Row]:
     """Enqueue, memory, drain and batch-enqueue figures over ``repeats`` runs."""
     rows = {
         metric: Row(backend.system, "alligator", metric, n=n)
-        for metric in ("enqueue", "batch", "drain", "bytes")
+        for metric in ("enqueue", "batch", "drain", "bytes", "bytes_delayed")
     }
     rows["batch"].note = f"batches of {batch_size}"
+    rows["bytes_delayed"].note = "tasks pushed with delay_by=3600"
     for _ in range(repeats):
         dsn = backend.fresh_dsn()
         with Gator(dsn, codec=backend.codec) as gator:
@@ -111,50 +119,71 @@ def measure(backend: Backend, n: int, repeats: int, batch_size: int) -> list[Row
             seconds = timed(lambda: _batch_enqueue(gator, n, batch_size))
             rows["batch"].values.append(per_second(n, seconds))
             gator.broker.drop_all(gator.queue_name)
+            if backend.memory:
+                before = backend.memory()
+                _enqueue_delayed(gator, n)
+                rows["bytes_delayed"].values.append((backend.memory() - before) / n)
+                gator.broker.drop_all(gator.queue_name)
     return [row for row in rows.values() if row.values]
 
 
-def _trickle(gator: Gator, n: int, gap: float) -> None:
+def _trickle(gator: Gator, n: int, gap: float, idle: float) -> None:
     """Enqueue ``n`` stamp tasks, each when the worker has long gone idle."""
     rng = random.Random(5)
-    time.sleep(1.0)  # an idle window: the worker blocks (its CPU is measured) until the first
+    time.sleep(idle)  # an idle window: the worker blocks (its CPU is sampled) until the first
     for _ in range(n):
         gator.task(tasks.stamp, time.time())
         time.sleep(gap * (0.5 + rng.random()))
 
 
-def measure_wake(backend: Backend, n: int, gap: float = 0.03) -> list[Row]:
-    """Enqueue-to-start delay of an idle worker, and the CPU it burns idling."""
+def _wake_once(
+    backend: Backend, n: int, gap: float, idle: float
+) -> tuple[list[float], list[float]]:
+    """One idle worker: enqueue-to-start delays (ms) and idle CPU samples (% of a core)."""
     dsn = backend.fresh_dsn()
-    cpu_pct: float | None = None
     with Gator(dsn, codec=backend.codec) as gator:
-        if backend.in_process:
+        if backend.in_process:  # locmem: the worker shares this process, so no CPU figure
             tasks.LATENCIES.clear()
+            tasks.FIRST_STAMP.clear()
             worker = Worker(gator, max_tasks=n, poll_timeout=1.0)
             thread = threading.Thread(target=worker.run_forever, daemon=True)
             thread.start()
-            _trickle(gator, n, gap)
+            _trickle(gator, n, gap, idle)
             thread.join(timeout=60)
-            latencies = list(tasks.LATENCIES)
-        else:
-            argv = [sys.executable, "-m", "benchmarks.worker_proc", "wake", dsn, backend.codec]
-            argv.append(str(n))
-            proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-            assert proc.stdout is not None
-            proc.stdout.readline()  # "ready"
-            _trickle(gator, n, gap)
-            out, _ = proc.communicate(timeout=120)
-            result = _parse_result(out, "", argv)
-            raw = result["latencies"]
-            latencies = [float(v) for v in raw] if isinstance(raw, list) else []
-            cpu_pct = 100 * float(str(result["cpu"])) / float(str(result["wall"]))
-    ms = [v * 1000 for v in latencies]
-    note = f"{n} tasks ~{gap * 1000:.0f} ms apart"
-    rows = [
-        Row(backend.system, "alligator", "wake_p50", [percentile(ms, 50)], n, note),
-        Row(backend.system, "alligator", "wake_p99", [percentile(ms, 99)], n, note),
-    ]
-    if cpu_pct is not None:
-        note = "worker process CPU / wall over 1 s idle before the first task"
-        rows.append(Row(backend.system, "alligator", "idle_cpu", [cpu_pct], n, note))
-    return rows
+            return [v * 1000 for v in tasks.LATENCIES], []
+        argv = [sys.executable, "-m", "benchmarks.worker_proc", "wake", dsn, backend.codec, str(n)]
+        proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        proc.stdout.readline()  # "ready"
+        _trickle(gator, n, gap, idle)
+        out, _ = proc.communicate(timeout=120)
+    result = _parse_result(out, "", argv)
+    latencies, cpu = result["latencies"], result["idle_cpu"]
+    assert isinstance(latencies, list) and isinstance(cpu, list)
+    return [float(v) * 1000 for v in latencies], [float(v) for v in cpu]
+
+
+def measure_wake(
+    backend: Backend, n: int, repeats: int, gap: float = 0.03, idle: float = 4.0
+) -> list[Row]:
+    """Enqueue-to-start delay of an idle worker, and the CPU it burns idling.
+
+    Each of ``repeats`` runs starts a fresh idle worker, leaves it ``idle``
+    seconds, then trickles ``n`` tasks ``gap`` apart (jittered). The wake-up
+    rows hold one p50 (p99) per run; the idle CPU row holds every one-second
+    sample of every run, so its median and p99 are over all of them.
+    """
+    systems = backend.system
+    note = f"{n} tasks ~{gap * 1000:.0f} ms apart, per run"
+    p50 = Row(systems, "alligator", "wake_p50", n=n, note=note)
+    p99 = Row(systems, "alligator", "wake_p99", n=n, note=note)
+    cpu = Row(systems, "alligator", "idle_cpu", n=n)
+    cpu.note = f"1 s samples of the worker process's CPU over {idle:.0f} s idle, all runs"
+    if backend.in_process:
+        idle = 1.0  # no CPU figure to sample: the worker shares this process
+    for _ in range(repeats):
+        latencies, samples = _wake_once(backend, n, gap, idle)
+        p50.values.append(percentile(latencies, 50))
+        p99.values.append(percentile(latencies, 99))
+        cpu.values += samples
+    return [row for row in (p50, p99, cpu) if row.values]

@@ -20,12 +20,20 @@ RAW = "raw redis-py"
 KEY = "bench:raw"
 
 
-def measure_raw(url: str, n: int, repeats: int, batch_size: int, payload: bytes) -> list[Row]:
-    """LPUSH and RPOP one per round trip, and LPUSH pipelined ``batch_size`` at a time."""
+def measure_raw(
+    url: str, n: int, repeats: int, batch_size: int, payload: bytes, *, drain_batch: int
+) -> list[Row]:
+    """LPUSH and RPOP one per round trip, and both pipelined.
+
+    LPUSH is pipelined ``batch_size`` at a time (as ``gator.batch()`` sends
+    its tasks); RPOP ``drain_batch`` at a time, the most tasks a prefetching
+    worker leases per round trip: the fair baseline for a worker's drain.
+    """
     client = redis.Redis.from_url(url)
     push = Row(RAW, "raw", "enqueue", n=n, note=f"LPUSH, {len(payload)} B payload")
     piped = Row(RAW, "raw", "batch", n=n, note=f"LPUSH pipelined by {batch_size}")
     pop = Row(RAW, "raw", "drain", n=n, note="RPOP")
+    piped_pop = Row(RAW, "raw", "drain_batch", n=n, note=f"RPOP pipelined by {drain_batch}")
 
     def lpush() -> None:
         for _ in range(n):
@@ -42,16 +50,25 @@ def measure_raw(url: str, n: int, repeats: int, batch_size: int, payload: bytes)
         for _ in range(n):
             client.rpop(KEY)
 
+    def rpop_pipelined() -> None:
+        for start in range(0, n, drain_batch):
+            pipe = client.pipeline(transaction=False)
+            for _ in range(min(drain_batch, n - start)):
+                pipe.rpop(KEY)
+            pipe.execute()
+
     try:
         for _ in range(repeats):
             client.delete(KEY)
             push.values.append(per_second(n, timed(lpush)))
             pop.values.append(per_second(n, timed(rpop)))
             piped.values.append(per_second(n, timed(lpush_pipelined)))
+            piped_pop.values.append(per_second(n, timed(rpop_pipelined)))
+            assert client.llen(KEY) == 0, "the pipelined drain left tasks behind"
             client.delete(KEY)
     finally:
         client.close()
-    return [push, piped, pop]
+    return [push, piped, pop, piped_pop]
 
 
 def measure_redis_benchmark(port: int, n: int, repeats: int, size: int) -> list[Row]:

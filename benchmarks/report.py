@@ -12,6 +12,10 @@ __all__ = ["Target", "render", "targets"]
 RAW = "raw redis-py"
 #: metric -> the raw baseline metric it is a ratio to
 BASELINE = {"enqueue": "enqueue", "batch": "batch", "drain": "drain"}
+#: metric -> the fair raw baseline, when it is not the one above: a prefetching
+#: worker leases up to 64 tasks per round trip, so its drain is compared with
+#: RPOP pipelined 64 at a time, not with one RPOP per round trip.
+FAIR = {"drain": "drain_batch"}
 OURS = "alligator redis msgpack"
 
 
@@ -33,15 +37,16 @@ def _index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
 
 
 def _fmt(value: float, metric: str) -> str:
-    if metric in ("wake_p50", "wake_p99"):
+    if metric in ("wake_p50", "wake_p99", "idle_cpu"):
         return f"{value:.2f}"
-    if metric == "idle_cpu":
-        return f"{value:.1f}"
     return f"{value:,.0f}"
 
 
-def _ratio(index: dict[tuple[str, str], Row], system: str, metric: str) -> float | None:
-    row, base = index.get((system, metric)), index.get((RAW, BASELINE.get(metric, "")))
+def _ratio(
+    index: dict[tuple[str, str], Row], system: str, metric: str, fair: bool = False
+) -> float | None:
+    baseline = (FAIR if fair else BASELINE).get(metric, "")
+    row, base = index.get((system, metric)), index.get((RAW, baseline))
     if row is None or base is None:
         return None
     return row.median / base.median
@@ -51,20 +56,26 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     """Issue 5's five targets against this run's medians."""
     index = _index(rows)
     out: list[Target] = []
-    for metric, goal, label in (
-        ("enqueue", 0.9, "enqueue, one call per task, Redis msgpack >= 0.9 x raw LPUSH"),
-        ("drain", 0.9, "one worker's drain, Redis msgpack >= 0.9 x raw RPOP"),
-        ("batch", 0.5, "gator.batch() enqueue >= 0.5 x raw pipelined LPUSH"),
+    for metric, goal, label, fair in (
+        ("enqueue", 0.9, "enqueue, one call per task, Redis msgpack >= 0.9 x raw LPUSH", False),
+        ("drain", 0.9, "one worker's drain, Redis msgpack >= 0.9 x raw RPOP", False),
+        (
+            "drain",
+            0.9,
+            "the same drain against the fair baseline: >= 0.9 x raw RPOP pipelined by 64",
+            True,
+        ),
+        ("batch", 0.5, "gator.batch() enqueue >= 0.5 x raw pipelined LPUSH", False),
     ):
-        ratio = _ratio(index, OURS, metric)
+        ratio = _ratio(index, OURS, metric, fair)
         figure = "missing" if ratio is None else f"{ratio:.2f} x"
         out.append(Target(label, figure, None if ratio is None else ratio >= goal))
     wake, cpu = index.get((OURS, "wake_p50")), index.get((OURS, "idle_cpu"))
     if wake is None:
         out.append(Target("idle worker wake-up p50 < 5 ms, no busy polling", "missing", None))
     else:
-        idle = f", idle worker CPU {cpu.median:.1f}%" if cpu else ""
-        met = wake.median < 5 and (cpu is None or cpu.median < 5)
+        idle = f", idle worker CPU p99 {cpu.percentile(99):.2f}%" if cpu else ""
+        met = wake.median < 5 and (cpu is None or cpu.percentile(99) < 5)
         out.append(
             Target(
                 "idle worker wake-up p50 < 5 ms, no busy polling",
@@ -100,7 +111,7 @@ def _systems(rows: Sequence[Row]) -> list[str]:
 def _main_table(rows: Sequence[Row]) -> list[str]:
     index = _index(rows)
     head = ["system", "enqueue/s", "x LPUSH", "batch/s", "x pipelined", "drain/s", "x RPOP"]
-    head += ["Redis B/task", "wake p50 / p99 ms", "idle CPU %"]
+    head += ["x piped RPOP", "Redis B/task", "wake p50 / p99 ms", "idle CPU % p50 / p99"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for system in _systems(rows):
         cells = [system]
@@ -109,12 +120,14 @@ def _main_table(rows: Sequence[Row]) -> list[str]:
             ratio = _ratio(index, system, metric)
             cells.append(_fmt(row.median, metric) if row else "")
             cells.append(f"{ratio:.2f}" if ratio is not None else "")
+        fair = _ratio(index, system, "drain", fair=True)
+        cells.append(f"{fair:.2f}" if fair is not None else "")
         row = index.get((system, "bytes"))
         cells.append(_fmt(row.median, "bytes") if row else "")
         p50, p99 = index.get((system, "wake_p50")), index.get((system, "wake_p99"))
         cells.append(f"{p50.median:.2f} / {p99.median:.2f}" if p50 and p99 else "")
         cpu = index.get((system, "idle_cpu"))
-        cells.append(_fmt(cpu.median, "idle_cpu") if cpu else "")
+        cells.append(f"{cpu.percentile(50):.2f} / {cpu.percentile(99):.2f}" if cpu else "")
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
@@ -154,6 +167,12 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         "for the whole run. Task: a no-op `add(1, 2)`. Ratios are to raw redis-py on the same "
         "server (LPUSH, pipelined LPUSH, RPOP, one connection, one process).",
         "",
+        "Which drain baseline is fair: a prefetching worker leases up to 64 tasks per round "
+        "trip (one script call acks the finished ones and leases the next), so raw RPOP, one "
+        "round trip per task, flatters it; `x piped RPOP`, against RPOP pipelined 64 at a time "
+        "(as many tasks per round trip as the worker's largest batch), is the fair comparison. "
+        "The `x RPOP` column and its target are kept as issue 5 states them.",
+        "",
         f"Versions: {versions}.",
         "",
         *_main_table(rows),
@@ -173,10 +192,13 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         "(a separate process for Redis, SQLite and beanstalkd; in-process for locmem). Memory is "
         "`INFO memory` used_memory (less client buffers and cached scripts) after enqueueing N "
         "on a flushed server, minus before, over N. "
-        "Wake-up is the delay from enqueue to the task's start with an idle worker waiting; idle "
-        "CPU is that worker process's CPU time over wall time during 1 s of waiting before "
-        "the first task. The worker-pool rows come from benchmarks/bench_pool.py, which starts "
-        "its own redis-server. " + meta.get("caveat", ""),
+        "Wake-up is the delay from enqueue to the task's start with an idle worker waiting: "
+        "each repeat is a fresh worker, and the table shows the median over repeats of each "
+        "run's p50 and p99. Idle CPU is that worker process's CPU time "
+        "(`time.process_time`, all threads, ns resolution) over wall time in one-second "
+        "samples while it waits before its first task (its start-up second left out), pooled "
+        "over the repeats: the table shows their p50 and p99. The worker-pool rows come from "
+        "benchmarks/bench_pool.py, which starts its own redis-server. " + meta.get("caveat", ""),
         "",
     ]
     return "\n".join(out)

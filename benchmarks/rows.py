@@ -15,7 +15,9 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "enqueue": ("enqueue/s", True),
     "batch": ("batch enqueue/s", True),
     "drain": ("drain/s", True),
+    "drain_batch": ("pipelined drain/s", True),
     "bytes": ("Redis B/task", False),
+    "bytes_delayed": ("Redis B/delayed task", False),
     "wake_p50": ("wake p50 ms", False),
     "wake_p99": ("wake p99 ms", False),
     "idle_cpu": ("idle worker CPU %", False),
@@ -53,6 +55,10 @@ class Row:
     @property
     def high(self) -> float:
         return max(self.values)
+
+    def percentile(self, pct: float) -> float:
+        """The ``pct`` percentile of the values (for rows that hold samples)."""
+        return percentile(self.values, pct)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -5,7 +5,9 @@ Modes:
                         seconds from the loop's start to the Nth task.
     wake DSN CODEC N    say ``ready``, then run N ``stamp`` tasks as they
                         arrive; report their enqueue-to-start delays and the
-                        CPU the worker used while idle before the first one.
+                        CPU the worker used while idle before the first one,
+                        one sample per second of the idle wait (see
+                        :func:`sample_idle_cpu`).
 
 The result is one ``RESULT {json}`` line on stdout.
 """
@@ -13,8 +15,8 @@ The result is one ``RESULT {json}`` line on stdout.
 from __future__ import annotations
 
 import json
-import os
 import sys
+import threading
 import time
 
 from alligator import Gator, Worker
@@ -33,17 +35,43 @@ def drain(dsn: str, codec: str, n: int) -> dict[str, float]:
     return {"seconds": seconds, "tasks": float(worker.tasks_complete)}
 
 
-def wake(dsn: str, codec: str, n: int) -> dict[str, float | list[float]]:
+#: Length of one idle CPU sample, in seconds.
+SAMPLE = 1.0
+
+
+def sample_idle_cpu(samples: list[float], stop: threading.Event) -> None:
+    """Append this process's CPU use (% of one core) for each second until the first task.
+
+    ``time.process_time`` counts every thread of the process in nanoseconds,
+    so a one-second window resolves far below the 1 % that ``os.times()``
+    ticks would. The first window (the worker starting up, loading scripts)
+    and the one the first task lands in are not idle and are left out.
+    """
+    cpu, wall = time.process_time(), time.perf_counter()
+    first = True
+    while not stop.wait(SAMPLE):
+        now_cpu, now_wall = time.process_time(), time.perf_counter()
+        if tasks.FIRST_STAMP:
+            return
+        if not first:
+            samples.append(100 * (now_cpu - cpu) / (now_wall - wall))
+        first = False
+        cpu, wall = now_cpu, now_wall
+
+
+def wake(dsn: str, codec: str, n: int) -> dict[str, list[float]]:
     """Run ``n`` stamp tasks as a producer trickles them in."""
+    samples: list[float] = []
+    stop = threading.Event()
+    sampler = threading.Thread(target=sample_idle_cpu, args=(samples, stop), daemon=True)
     with Gator(dsn, codec=codec) as gator:
         worker = Worker(gator, max_tasks=n, poll_timeout=1.0)
-        times = os.times()
-        cpu_before, wall_before = times.user + times.system, time.perf_counter()
         print("ready", flush=True)
+        sampler.start()
         worker.run_forever()
-    # The idle window: from "ready" (blocked waiting) until the first task ran.
-    cpu_idle, wall_idle = tasks.FIRST_STAMP[0] - cpu_before, tasks.FIRST_STAMP[1] - wall_before
-    return {"latencies": tasks.LATENCIES, "cpu": cpu_idle, "wall": wall_idle}
+    stop.set()
+    sampler.join(timeout=5)
+    return {"latencies": tasks.LATENCIES, "idle_cpu": samples}
 
 
 def main(argv: list[str]) -> None:

@@ -5,7 +5,9 @@ in git): the ``--help`` of every command (``_scripts/cli_help.py``), the
 codec table, measured on the building machine by
 ``_scripts/codec_table.py``, and the latest benchmark results, copied from
 ``benchmarks/results/`` when the benchmark run has produced them and replaced
-by a short stub when it has not, so a fresh clone always builds.
+by a short stub when it has not, so a fresh clone always builds. Figures
+quoted in the prose are substitutions (``|bench-...|``) made from
+``benchmarks/results/results.json`` by ``_scripts/bench_figures.py``.
 """
 
 from __future__ import annotations
@@ -68,3 +70,8 @@ def _generate() -> None:
 
 
 _generate()
+
+# Figures the prose quotes (|bench-...|) come from benchmarks/results/results.json.
+import bench_figures  # noqa: E402
+
+rst_prolog = bench_figures.rst_prolog(ROOT)

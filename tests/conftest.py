@@ -14,6 +14,17 @@ import pytest
 from alligator import Gator
 from alligator.backends.locmem_backend import reset_stores
 from tests import tasks
+from tests.fixtures import (  # noqa: F401  (registered once here: one server of each per session)
+    any_backend,
+    any_dsn,
+    queue_name,
+    shared_beanstalkd,
+    shared_cluster,
+    shared_redis,
+)
+
+#: ``pytester`` runs the conformance kit against broken clients in a nested session.
+pytest_plugins = ["pytester"]
 
 
 class FakeClock:

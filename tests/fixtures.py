@@ -1,31 +1,43 @@
 """Every built-in backend as a pytest fixture, for suites that run on all of them.
 
-``tests/redis`` and ``tests/beanstalk`` keep their own conftest fixtures; this
-module serves the cross-backend suites (poison payloads, failed-task
-operations, chaos). Import the fixtures into a test module or conftest::
+This module serves the cross-backend suites (poison payloads, failed-task
+operations, retries, prefetch, chaos). ``tests/conftest.py`` registers its
+fixtures once for the whole suite, so every module shares one Redis, one
+cluster and one beanstalkd per session (``tests/redis`` reuses them too):
 
-    from tests.fixtures import any_dsn, shared_beanstalkd, shared_cluster, shared_redis
+* ``any_dsn``: the DSN of each backend in turn (with ``queue_name``);
+* ``any_backend``: a :class:`Backend` with a fresh store, whose clients take
+  an injected clock where the backend allows it, and whose capabilities are
+  declared here rather than detected.
 
-Servers are private, on free loopback ports, and shared for the session;
-each test gets a fresh queue name (and a fresh Redis namespace), so nothing
-leaks between tests and nothing is flushed.
+Servers are private, on free loopback ports; each test gets a fresh queue name
+(and a fresh Redis namespace), so nothing leaks between tests and nothing is
+flushed.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
+from alligator import Gator
 from alligator.capabilities import Capabilities
+from alligator.protocols import Client
 from tests.servers import ServerProcess, free_port, port_open, require_binary, wait_until
 
 __all__ = [
     "BACKENDS",
+    "DECLARED",
     "DISKLESS",
+    "PREFETCHING",
+    "Backend",
+    "any_backend",
     "any_dsn",
     "beanstalkd_server",
     "cluster_dsn",
@@ -62,6 +74,10 @@ DECLARED = {
     ),
 }
 
+#: The backends declared to lease ahead in batches (``reserve_many``, a
+#: ``PrefetchClient``): tests that count on it run on these, and check that
+#: the others hold one task at a time, so a drift fails instead of skipping.
+PREFETCHING = tuple(name for name in BACKENDS if DECLARED[name].prefetch)
 
 #: Keeps the servers lean and diskless unless a test asks for durability.
 DISKLESS = ("--save", "", "--appendonly", "no")
@@ -184,3 +200,95 @@ def any_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return cluster_dsn(nodes) + f"/?namespace={namespace}"
     beanstalkd: ServerProcess = request.getfixturevalue("shared_beanstalkd")
     return f"beanstalk://127.0.0.1:{beanstalkd.port}"
+
+
+@dataclass
+class Backend:
+    """One built-in backend with a store of its own, for a cross-backend test.
+
+    Attributes:
+        name: One of :data:`BACKENDS`.
+        dsn: Its DSN (a fresh locmem name, SQLite file, Redis namespace, or a
+            beanstalkd of this test's own).
+        clocked: Its client takes an injected clock (not beanstalkd, which
+            keeps time on its server).
+        prefetch: It leases ahead in batches (see :data:`PREFETCHING`).
+        made: The Gators :meth:`gator` built, closed when the test ends.
+    """
+
+    name: str
+    dsn: str
+    clocked: bool
+    prefetch: bool
+    made: list[Gator] = field(default_factory=list)
+
+    def client(self, clock: Callable[[], float] | None = None) -> Client:
+        """A client of the store, on ``clock`` (the wall clock if ``None``)."""
+        kwargs: dict[str, Any] = {} if clock is None else {"clock": clock}
+        if self.name == "locmem":
+            from alligator.backends.locmem_backend import Client as Locmem
+
+            return Locmem(self.dsn, **kwargs)
+        if self.name == "sqlite":
+            from alligator.backends.sqlite_backend import Client as Sqlite
+
+            return Sqlite(self.dsn, **kwargs)
+        if self.name in ("redis", "redis-cluster"):
+            from alligator.backends.redis_backend import Client as Redis
+
+            return Redis(self.dsn, **kwargs)
+        from alligator.backends.beanstalk_backend import Client as Beanstalk
+
+        assert clock is None, "beanstalkd keeps its own time: no clock can be injected"
+        return Beanstalk(self.dsn)
+
+    def gator(self, clock: Callable[[], float] | None = None, **kwargs: Any) -> Gator:
+        """A Gator (on queue ``q`` unless told) whose backend and retry delays use ``clock``."""
+        kwargs.setdefault("queue_name", "q")
+        if clock is None:
+            gator = Gator(self.dsn, **kwargs)
+        else:
+            gator = Gator(
+                self.dsn, backend_class=lambda dsn: self.client(clock), clock=clock, **kwargs
+            )
+        self.made.append(gator)  # closed when the test ends
+        return gator
+
+    def close(self) -> None:
+        """Close every Gator :meth:`gator` made (their connections)."""
+        for gator in self.made:
+            gator.close()
+        self.made.clear()
+
+
+@pytest.fixture(params=BACKENDS)
+def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    """Each built-in backend in turn, with a fresh store (queue ``q`` is free)."""
+    name: str = request.param
+    prefetch = DECLARED[name].prefetch
+    if name == "beanstalk":  # a server of its own: starting one takes milliseconds
+        server = beanstalkd_server(tmp_path, binlog=False)
+        server.start()
+        backend = Backend(name, f"beanstalk://127.0.0.1:{server.port}", False, prefetch)
+        try:
+            yield backend
+        finally:
+            backend.close()
+            server.stop()
+        return
+    namespace = f"t{uuid.uuid4().hex[:12]}"
+    if name == "locmem":
+        dsn = f"locmem://{namespace}"
+    elif name == "sqlite":
+        dsn = f"sqlite:///{tmp_path / 'queue.db'}"
+    elif name == "redis":
+        redis_node: ServerProcess = request.getfixturevalue("shared_redis")
+        dsn = f"redis://127.0.0.1:{redis_node.port}/0?namespace={namespace}"
+    else:
+        nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
+        dsn = cluster_dsn(nodes) + f"/?namespace={namespace}"
+    backend = Backend(name, dsn, True, prefetch)
+    try:
+        yield backend
+    finally:
+        backend.close()

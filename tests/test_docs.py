@@ -13,6 +13,9 @@
   does not recognise would silently never run.
 * ``test_typing_guide_claims`` runs mypy over the typing guide's blocks: a
   line marked ``# E: <code>`` must get exactly that error, others none.
+* ``test_the_figures_the_prose_quotes_come_from_the_committed_results``: the
+  benchmark figures in the prose are substitutions made from
+  ``benchmarks/results/results.json``, and that file has all of them.
 """
 
 from __future__ import annotations
@@ -122,6 +125,24 @@ def test_docs_build(tmp_path: Path) -> None:
     assert proc.returncode == 0, f"sphinx-build failed in {elapsed:.1f}s:\n{proc.stderr}"
     assert "WARNING" not in proc.stderr, proc.stderr
     assert (tmp_path / "html" / "index.html").is_file()
+
+
+def test_the_figures_the_prose_quotes_come_from_the_committed_results() -> None:
+    # Given the benchmark figures docs/conf.py substitutes into the pages
+    sys.path.insert(0, str(DOCS / "_scripts"))
+    try:
+        bench_figures = importlib.import_module("bench_figures")
+    finally:
+        sys.path.remove(str(DOCS / "_scripts"))
+    found: dict[str, str] = bench_figures.figures(ROOT)
+    # Then the committed results.json has every one of them (one coherent run)
+    missing = [name for name, text in found.items() if text == bench_figures.MISSING]
+    assert missing == [], "figures the prose quotes that results.json lacks"
+    # And the pages use exactly those, so none is left defined but unquoted
+    used = set()
+    for page in PAGES:
+        used |= set(re.findall(r"\|(bench-[a-z0-9-]+)\|", (DOCS / page).read_text()))
+    assert used == set(found)
 
 
 @pytest.mark.parametrize("page", PAGES)

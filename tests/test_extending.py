@@ -1,8 +1,10 @@
 """Every example of the extending guide (docs: extending.rst), run for real.
 
-The guide's examples talk to Redis; here they run on the embedded backends
-(locmem and SQLite) with the DSN swapped. The Redis suite covers the Redis
-variants. The example code lives in ``tests.seed`` so workers can import it.
+The guide's examples talk to Redis; here they run on Redis (a single server
+and a cluster, each test in a namespace of its own) and, with the DSN swapped,
+on the embedded backends (locmem and SQLite). The guide's own SQLite client is
+tested on its own. The example code lives in ``tests.seed`` so workers can
+import it.
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ from alligator.compat import SimpleClientAdapter
 from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
 from alligator.retry import Backoff
+from tests.fixtures import cluster_dsn
 from tests.seed import hooks, jobs
 from tests.seed.logworkers import LoggingWorker
 from tests.seed.skinnytask import SkinnyTask
 from tests.seed.sqlite_backend import Client as SQLiteClient
 from tests.seed.sqlite_backend import quote_identifier
-from tests.servers import wait_until
+from tests.servers import ServerProcess, wait_until
 
 FEEDS = [
     "http://daringfireball.net/feeds/main",
@@ -47,11 +50,17 @@ def _clean_seed_state() -> Iterator[None]:
     jobs.calls.clear()
 
 
-@pytest.fixture(params=["locmem", "sqlite"])
+@pytest.fixture(params=["redis", "redis-cluster", "locmem", "sqlite"])
 def dsn(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh queue store on each embedded backend, in place of the guide's Redis DSN."""
-    if request.param == "locmem":
-        name = f"extending-{uuid.uuid4().hex}"
+    """The guide's Redis DSN (on a private server), or a fresh embedded store."""
+    name = f"extending{uuid.uuid4().hex[:12]}"
+    if request.param == "redis":
+        server: ServerProcess = request.getfixturevalue("shared_redis")
+        yield f"redis://127.0.0.1:{server.port}/0?namespace={name}"
+    elif request.param == "redis-cluster":
+        nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
+        yield cluster_dsn(nodes) + f"/?namespace={name}"
+    elif request.param == "locmem":
         yield f"locmem://{name}"
         reset_stores(name)
     else:

@@ -4,7 +4,6 @@ The same scenarios run on locmem, SQLite, Redis, Redis Cluster and beanstalkd,
 through the Python API (``gator.failed``) and the CLI (``failed ...``).
 """
 
-# ruff: noqa: F811  (fixtures imported from tests.fixtures are parameters here)
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -17,13 +16,6 @@ from alligator.codecs import decode
 from alligator.exceptions import TaskNotFoundError
 from alligator.retry import Backoff
 from tests import tasks
-from tests.fixtures import (  # noqa: F401  (fixtures)
-    any_dsn,
-    queue_name,
-    shared_beanstalkd,
-    shared_cluster,
-    shared_redis,
-)
 
 
 @pytest.fixture

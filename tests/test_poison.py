@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from tests.fixtures are parameters here)
 """Poison payloads, pushed raw into every backend: buried with a reason, worker unharmed.
 
 Hypothesis generates junk of every kind (random bytes, truncated output of
@@ -27,12 +26,6 @@ from alligator.constants import ENVELOPE_VERSION
 from alligator.wire import Envelope
 from tests import tasks
 from tests.chaos.harness import REPORTS, Report
-from tests.fixtures import (  # noqa: F401  (fixtures)
-    any_dsn,
-    shared_beanstalkd,
-    shared_cluster,
-    shared_redis,
-)
 
 KEY = "poison-test-signing-key-0123456789"
 SIGNER = signing.Signer(KEY)

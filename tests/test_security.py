@@ -27,6 +27,7 @@ from alligator.exceptions import (
     UnknownCallableError,
     UnknownModuleError,
 )
+from alligator.records import QueueStats
 from alligator.retry import Backoff
 from alligator.utils import import_callable
 from alligator.wire import Envelope
@@ -182,14 +183,23 @@ def test_requeue_never_launders_a_forged_payload(locmem_dsn: str) -> None:
 
 
 def test_requeued_signed_task_is_signed_again_and_runs(locmem_dsn: str) -> None:
+    # Given a signed task that fails its only try and is buried
     gator = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
-    gator.task(tasks.fail, "once")
-    gator.pop()
+    gator.task(tasks.fail_times, "requeued", 1)
+    assert gator.pop() is None
     [buried] = gator.failed.list()
+    # When it is requeued
     gator.failed.requeue(buried.task_id)
-    reservation = gator.consumer().reserve()
-    assert reservation is not None
-    assert gator.payloads.verified(reservation.data)  # a valid signature
+    # Then the payload waiting in the queue is signed with the key
+    waiting = gator.broker.reserve("q", 30)
+    assert waiting is not None and waiting.data[4:12] == signing.key_id(KEY)
+    assert gator.broker.release("q", waiting)
+    # And a worker that accepts only payloads signed with that key runs it
+    worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    assert worker.pop() == "requeued"
+    assert tasks.CALLS["requeued"] == 2
+    assert worker.failed.list() == []
+    assert worker.broker.stats("q") == QueueStats()
 
 
 # -- the allow-list -----------------------------------------------------------

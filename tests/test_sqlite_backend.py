@@ -19,11 +19,14 @@ from alligator.backends._sqlite_sql import RESERVE
 from alligator.backends.sqlite_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
+from tests import test_locmem_backend
 
-# The locmem semantics tests, imported so pytest runs them here against SQLite.
+# The locmem semantics tests, imported so pytest runs them here against SQLite
+# (test_every_locmem_semantics_test_runs_here keeps this list complete).
 from tests.test_locmem_backend import (  # noqa: F401
     FakeClock,
     test_buried_lists_in_burial_order_even_if_the_clock_jumps_back,
+    test_bury_keeps_task_aside_with_reason,
     test_delayed_task_is_invisible_until_due,
     test_drop_all_removes_every_state_of_that_queue_only,
     test_expired_lease_makes_task_ready_again,
@@ -40,6 +43,18 @@ from tests.test_locmem_backend import (  # noqa: F401
 )
 
 Q = "q"
+
+#: Locmem tests about locmem itself (named stores, its heap, its DSNs, its
+#: condition variable); each has a SQLite counterpart below where one applies.
+LOCMEM_ONLY = {
+    "test_bad_dsn_is_a_configuration_error",
+    "test_blocking_reserve_returns_none_after_timeout",
+    "test_blocking_reserve_wakes_on_push_from_another_thread",
+    "test_clients_with_one_name_share_a_store_and_names_isolate",
+    "test_heap_is_compacted_after_many_removals",
+    "test_reset_stores_gives_new_clients_an_empty_store",
+    "test_threads_reserve_each_task_exactly_once",
+}
 
 
 @pytest.fixture
@@ -250,3 +265,17 @@ def test_attempts_count_every_reservation(client: Client, clock: FakeClock) -> N
         held = client.reserve(Q, 5)
         assert held is not None and held.attempts == attempt
         clock.advance(5)
+
+
+def test_every_locmem_semantics_test_runs_here() -> None:
+    # A semantics test added to the locmem module must be re-collected above
+    # (or named locmem-only), or SQLite would silently miss it.
+    locmem = {name for name in vars(test_locmem_backend) if name.startswith("test_")}
+    here = {
+        name
+        for name, value in globals().items()
+        if name.startswith("test_")
+        and getattr(value, "__module__", None) == "tests.test_locmem_backend"
+    }
+    assert locmem >= LOCMEM_ONLY, f"no such locmem test: {sorted(LOCMEM_ONLY - locmem)}"
+    assert sorted(locmem - LOCMEM_ONLY - here) == [], "locmem tests SQLite does not run"

@@ -4,8 +4,10 @@
 must hold). In ``fail_*.py`` files every line marked ``# E: <code>`` must get
 exactly that error code and no unmarked line may get any error, so a check
 that silently stops firing is caught as surely as a false alarm.
-``fail_known_gaps.py`` holds mismatches the API does not catch yet: its test
-is a strict xfail, so fixing the gap turns it into a failure to update.
+``fail_known_gaps.py`` holds mismatches the API does not catch yet: each
+marked line is its own strict xfail, so fixing one gap turns exactly that test
+into a failure to update, while any error the file was not meant to have (an
+unmarked line, another code) fails outright.
 
 All files go through one mypy invocation with the project's configuration
 (strict, ``mypy_path = stubs``) and a persistent cache, so this stays fast.
@@ -107,9 +109,23 @@ def test_fail_file_errors_exactly_where_marked(path: Path, mypy_errors: dict[str
     assert describe(expected - found) == [], "marked lines mypy did not flag"
 
 
+#: Each known gap, as (line, code): one strict xfail per gap, so fixing one of
+#: them (and only that one) fails its own test until its marker moves to a fail file.
+KNOWN_GAPS = sorted(expected_errors(GAPS_FILE))
+
+
+def test_known_gaps_file_has_no_other_errors(mypy_errors: dict[str, Errors]) -> None:
+    # A stray error (an unmarked line, or another code on a marked one) is a real
+    # failure, never absorbed by the gaps' expected failures.
+    extra = mypy_errors[GAPS_FILE.name] - expected_errors(GAPS_FILE)
+    assert describe(extra) == [], "errors on unmarked lines (or wrong code)"
+
+
 @pytest.mark.xfail(
     reason="a Task[Any]-typed on_start/on_error hook turns R into Any (see fail_known_gaps.py)",
     strict=True,
 )
-def test_known_typing_gaps_are_caught(mypy_errors: dict[str, Errors]) -> None:
-    assert mypy_errors[GAPS_FILE.name] == expected_errors(GAPS_FILE)
+@pytest.mark.parametrize("gap", KNOWN_GAPS, ids=lambda gap: f"line{gap[0]}-{gap[1]}")
+def test_known_typing_gap_is_caught(gap: tuple[int, str], mypy_errors: dict[str, Errors]) -> None:
+    expected = expected_errors(GAPS_FILE)[gap]
+    assert mypy_errors[GAPS_FILE.name][gap] == expected, f"line {gap[0]}: [{gap[1]}] not reported"

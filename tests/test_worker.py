@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import Any
 
 import pytest
 
 from alligator import Gator, Worker
+from alligator.records import QueueStats
 from tests import tasks
+from tests.conftest import FakeClock
+from tests.fixtures import Backend
+from tests.renewals import RenewalSpy, hold_through
 from tests.servers import wait_until
 
 
@@ -118,31 +121,32 @@ def test_interrupt_from_another_thread_stops_an_idle_worker(locmem_gator: Gator)
     assert not thread.is_alive()
 
 
-@pytest.mark.parametrize("dsn_fixture", ["locmem_dsn", "sqlite_dsn"])
-def test_a_long_task_keeps_its_lease(request: pytest.FixtureRequest, dsn_fixture: str) -> None:
-    # Given a worker with a short lease running a task that outlives it
-    dsn = request.getfixturevalue(dsn_fixture)
-    lease = 0.3
-    gator = Gator(dsn, queue_name="q", lease=lease)
+@pytest.mark.parametrize("any_backend", ["locmem", "sqlite"], indirect=True)
+def test_a_long_task_keeps_its_lease(any_backend: Backend, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a worker with a short lease (of the injected clock's time) running a
+    # task that outlives it
+    clock = FakeClock(1_000_000.0)
+    lease = 0.3  # the heartbeat renews every 0.1 s of real time
+    gator = any_backend.gator(clock, lease=lease)
+    renewals = RenewalSpy(gator.broker, clock, monkeypatch)
     gate = tasks.GATES["long"] = threading.Event()
     gator.task(tasks.block_on_event, "long")
     worker = Worker(gator, max_tasks=1, poll_timeout=0.05)
     thread = threading.Thread(target=worker.run_forever, daemon=True)
     thread.start()
-    wait_until(lambda: ("blocked", "long") in tasks.EVENTS, message="the task to start")
-    # When another consumer keeps asking for work over four lease periods
-    other = Gator(dsn, queue_name="q", lease=lease)
-    stolen = []
-    watch_until = time.monotonic() + 4 * lease
-    while time.monotonic() < watch_until:
-        reservation = other.consumer().reserve(0.05)
-        if reservation is not None:
-            stolen.append(reservation)
-    # Then the renewed lease kept the task to its worker
-    assert stolen == []
-    assert gator.broker.stats("q").reserved == 1
-    gate.set()
-    thread.join(timeout=10)
+    try:
+        wait_until(lambda: ("blocked", "long") in tasks.EVENTS, message="the task to start")
+        # When the clock moves four lease periods on while another consumer asks for work
+        other = any_backend.gator(clock, lease=lease)
+        stolen = hold_through(
+            renewals, clock.advance, lambda: other.broker.reserve("q", lease), lease
+        )
+        # Then the renewed lease kept the task to its worker
+        assert stolen == []
+        assert gator.broker.stats("q").reserved == 1
+    finally:
+        gate.set()
+        thread.join(timeout=10)
     assert not thread.is_alive()
     assert tasks.EVENTS == [("blocked", "long"), ("unblocked", "long")]
-    assert gator.broker.stats("q") == type(gator.broker.stats("q"))()
+    assert gator.broker.stats("q") == QueueStats()

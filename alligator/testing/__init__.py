@@ -18,7 +18,9 @@ Subclass a contract in a test module and say how to build your client::
 ``ClientContract`` checks the Alligator 1.0 methods (``len``, ``drop_all``,
 ``push``, ``pop``, ``get``): FIFO order, ``get`` removes, an empty payload
 ``b""`` is a task and not an empty queue, payloads are binary-safe, queues are
-isolated. ``ReliableClientContract`` adds delays, leases, ``ack``,
+isolated, and, when ``push`` takes ``delay_until`` (the Gator then hands it
+delays), a delayed task is counted but not popped before it is due.
+``ReliableClientContract`` adds delays, leases, ``ack``,
 ``release``, ``bury``, ``renew``, ``stats``, ``buried``, ``push_many`` and a
 blocking ``reserve(timeout=...)``, plus the optional protocols when the client
 offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
@@ -61,7 +63,10 @@ Or, to use pytest fixtures, run it inside a test::
         run_reliable_client_machine(lambda clock: MyClient(f"my://{tmp_path}", clock=clock))
 
 ``client_machine`` / ``run_client_machine`` do the same for a plain 1.0
-client. Options: ``real_time=True`` (no clock moves; delays and leases are an
+client; when its ``push`` takes ``delay_until`` the machine pushes delayed
+tasks and moves the clock too (``delays=`` overrides that). Every live task
+carries a payload no other has, so the bytes ``pop`` returns always say which
+task it took. Options: ``real_time=True`` (no clock moves; delays and leases are an
 hour long), ``settings=`` (hypothesis settings replacing
 :data:`DEFAULT_SETTINGS`, e.g. ``settings(DEFAULT_SETTINGS, max_examples=500)``
 for a long soak), and the capability flags below.

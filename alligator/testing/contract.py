@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -12,7 +13,7 @@ import pytest
 from alligator.capabilities import Capabilities, capabilities_of
 from alligator.protocols import Client
 from alligator.testing.clock import Clock, FakeClock, RealClock
-from alligator.testing.machine import unique_queue_name
+from alligator.testing.support import unique_queue_name
 
 __all__ = ["BINARY_PAYLOADS", "ClientContract"]
 
@@ -28,6 +29,9 @@ BINARY_PAYLOADS = [
 
 class ClientContract(abc.ABC):
     """Tests every Alligator 1.0 client must pass: len, drop_all, push, pop, get.
+
+    A client whose ``push`` takes ``delay_until`` is given delays by the Gator,
+    so it must honour them: a delayed task is counted but not popped until due.
 
     Subclass it in a module pytest collects (name starting with ``Test``) and
     implement :meth:`make_client`. Each test uses fresh queue names and drops
@@ -138,6 +142,16 @@ class ClientContract(abc.ABC):
             return got
         return sorted((d for d in got if d is not None), key=repr) + [d for d in got if d is None]
 
+    def pop_after(self, client: Client, queue: str, clock: Clock, seconds: float) -> bytes | None:
+        """Pop once ``seconds`` have passed: advance a fake clock, else poll until due."""
+        if isinstance(clock, FakeClock):
+            clock.advance(seconds)
+            return client.pop(queue)
+        deadline = time.monotonic() + seconds + 5.0 * self.time_unit
+        while (data := client.pop(queue)) is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return data
+
     @pytest.fixture
     def queue(self, client: Client) -> str:
         return self.new_queue()
@@ -189,6 +203,21 @@ class ClientContract(abc.ABC):
         # Then both pop and get return them byte for byte
         assert client.get(queue, by_get) == payload
         assert client.pop(queue) == payload
+
+    def test_a_delayed_task_waits_until_due(self, client: Client, queue: str, clock: Clock) -> None:
+        # A 1.0 client whose push takes delay_until is handed delays by the Gator.
+        self.require(client, "delays")
+        # Given a task delayed by two units, then one due now
+        push: Any = client.push  # the 1.0 protocol's push has no delay_until
+        push(queue, "later", b"later", delay_until=clock() + 2 * self.time_unit)
+        push(queue, "now", b"now")
+        # Then only the due one can be taken, while the delayed one is still counted
+        assert client.pop(queue) == b"now"
+        assert client.pop(queue) is None
+        assert client.len(queue) == 1
+        # When its time comes / Then it is popped
+        assert self.pop_after(client, queue, clock, 2 * self.time_unit) == b"later"
+        assert client.len(queue) == 0
 
     def test_get_removes_the_task_it_returns(self, client: Client, queue: str) -> None:
         # Given three tasks

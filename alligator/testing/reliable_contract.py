@@ -66,9 +66,10 @@ class ReliableClientContract(PrefetchContract, ClientContract):
             return client.reserve(queue, lease)
         return client.reserve(queue, lease, timeout=seconds + 5.0 * self.unit)
 
-    def test_a_delayed_task_waits_until_due(
+    def test_a_delayed_task_waits_until_due(  # type: ignore[override]  # the fixture is reliable
         self, client: ReliableClient, queue: str, clock: Clock
     ) -> None:
+        # Replaces the plain contract's version (push/pop only) with reserve and stats.
         # Given a task delayed by two units
         later = client.push(queue, "later", b"x", delay_until=clock() + 2 * self.unit)
         # Then it is counted as delayed but cannot be taken yet

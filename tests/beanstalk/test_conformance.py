@@ -21,11 +21,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from hypothesis import settings
 
 from alligator.backends.beanstalk_backend import Client
 from alligator.testing import (
-    DEFAULT_SETTINGS,
     ClientContract,
     Clock,
     ReliableClientContract,
@@ -33,8 +31,8 @@ from alligator.testing import (
     run_reliable_client_machine,
 )
 from tests.fixtures import DECLARED
+from tests.machines import machine_settings
 
-FEW = settings(DEFAULT_SETTINGS, max_examples=25)
 TTR = 3600  # longer than any run: nothing expires unless a test says so
 
 CAPABILITIES = {"caller_ids": False, "replaces_on_push": False, "real_time": True}
@@ -77,10 +75,14 @@ def test_reliable_machine_in_real_time(dsn: str) -> None:
         lambda clock: Client(dsn, ttr=TTR),
         strict_fifo=False,
         release_with_data_keeps_id_and_attempts=False,
-        settings=FEW,
+        settings=machine_settings("beanstalk"),
         **CAPABILITIES,
     )
 
 
 def test_plain_machine_in_real_time(dsn: str) -> None:
-    run_client_machine(lambda clock: Client(dsn, ttr=TTR), settings=FEW, **CAPABILITIES)
+    run_client_machine(
+        lambda clock: Client(dsn, ttr=TTR),
+        settings=machine_settings("beanstalk-plain"),
+        **CAPABILITIES,
+    )

@@ -53,13 +53,15 @@ def test_reserve_hides_the_job_until_ack(client: Client, other: Client) -> None:
     assert client.stats(QUEUE) == QueueStats()
 
 
-def test_reserve_blocks_until_a_push(client: Client, other: Client) -> None:
+def test_reserve_blocks_until_a_push(
+    client: Client, other: Client, beanstalkd: ServerProcess
+) -> None:
     # Given a worker waiting on an empty queue
     got: list[Reservation | None] = []
     waiter = threading.Thread(target=lambda: got.append(client.reserve(QUEUE, 10, timeout=10)))
     waiter.start()
     wait_until(
-        lambda: other.stats(QUEUE).reserved == 0 and _waiting(other) == 1,
+        lambda: other.stats(QUEUE).reserved == 0 and _waiting(beanstalkd) == 1,
         message="the worker to block in reserve",
     )
     # When a producer pushes
@@ -69,11 +71,12 @@ def test_reserve_blocks_until_a_push(client: Client, other: Client) -> None:
     assert [r.data for r in got if r is not None] == [b"wake"]
 
 
-def _waiting(client: Client) -> int:
-    with client._conn.session() as conn:
+def _waiting(beanstalkd: ServerProcess) -> int:
+    """Connections blocked in a reserve on the tube, asked on a connection of our own."""
+    with greenstalk.Client(("127.0.0.1", beanstalkd.port)) as conn:
         try:
-            return conn.stats_tube(QUEUE)["current-waiting"]
-        except Exception:
+            return int(conn.stats_tube(QUEUE)["current-waiting"])
+        except greenstalk.NotFoundError:  # no one uses or watches the tube yet
             return 0
 
 

@@ -121,7 +121,7 @@ def run_chaos(
     *,
     count: int,
     kill_every: float | None = 1.0,
-    disrupt: Callable[[], None] | None = None,
+    disrupt: Callable[[], bool] | None = None,
     lease: float = 2.0,
     workers: int = 4,
     pause: float = 0.004,
@@ -140,6 +140,7 @@ def run_chaos(
             for _ in range(workers):
                 pool.start()
             next_kill = time.monotonic() + (kill_every or 0)
+            disrupted = False
             deadline = time.monotonic() + timeout
             while True:
                 done = len(set(tasks.read_ledger(ledger)))
@@ -148,9 +149,10 @@ def run_chaos(
                 now = time.monotonic()
                 if now > deadline:
                     raise TimeoutError(f"{backend}: only {done}/{count} tasks ran")
-                if disrupt is not None and report.restarts == 0 and done >= count // 2:
-                    disrupt()
-                    report.restarts += 1
+                if disrupt is not None and not disrupted and done >= count // 2:
+                    disrupted = True
+                    # Counted only when the disruption says it took effect.
+                    report.restarts += 1 if disrupt() else 0
                 if kill_every is not None and now >= next_kill:
                     pool.kill_one(rng)
                     report.kills += 1

@@ -1,4 +1,3 @@
-# ruff: noqa: F811  (fixtures imported from tests.fixtures are parameters here)
 """Workers SIGKILLed every second, the server disrupted mid-run: no task lost.
 
 Each backend drains its tasks with 4 worker processes while a killer
@@ -22,13 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import Report, run_chaos
-from tests.fixtures import (  # noqa: F401  (queue_name, shared_cluster: fixtures)
-    beanstalkd_server,
-    cluster_dsn,
-    queue_name,
-    redis_server,
-    shared_cluster,
-)
+from tests.fixtures import beanstalkd_server, cluster_dsn, redis_server
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
@@ -41,13 +34,24 @@ BACKENDS = ("sqlite", "redis", "redis-cluster", "beanstalk")
 class Target:
     """A backend for one run: its DSN and how to disrupt its server."""
 
-    def __init__(self, dsn: str, disrupt: Callable[[], None] | None = None) -> None:
+    def __init__(self, dsn: str, disrupt: Callable[[], bool] | None = None) -> None:
         self.dsn = dsn
         self.disrupt = disrupt
 
 
-def _hold_sqlite_write_lock_then_die(path: Path) -> None:
-    """A process deletes every task inside a write transaction and is SIGKILLed."""
+def _kill_and_restart(server: ServerProcess) -> bool:
+    """SIGKILL the server and start it again; whether a new process now serves."""
+    assert server.proc is not None
+    old = server.proc
+    server.restart(kill=True)
+    return old.returncode == -9 and server.proc is not None and server.proc.pid != old.pid
+
+
+def _hold_sqlite_write_lock_then_die(path: Path) -> bool:
+    """A process deletes every task inside a write transaction and is SIGKILLed.
+
+    Returns whether it held the lock and died of the SIGKILL.
+    """
     script = (
         "import sqlite3, sys, time\n"
         "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
@@ -61,12 +65,13 @@ def _hold_sqlite_write_lock_then_die(path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        assert proc.stdout.readline() == b"holding\n"
+        held = proc.stdout.readline() == b"holding\n"
     finally:
         proc.kill()
         proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+    return held and proc.returncode == -9
 
 
 @pytest.fixture
@@ -81,7 +86,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         )
         server.start()
         try:
-            yield Target(f"redis://127.0.0.1:{server.port}/0", lambda: server.restart(kill=True))
+            yield Target(f"redis://127.0.0.1:{server.port}/0", lambda: _kill_and_restart(server))
         finally:
             server.stop()
     elif backend == "redis-cluster":
@@ -92,7 +97,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
         beanstalkd.start()
         try:
             dsn = f"beanstalk://127.0.0.1:{beanstalkd.port}?ttr=2"
-            yield Target(dsn, lambda: beanstalkd.restart(kill=True))
+            yield Target(dsn, lambda: _kill_and_restart(beanstalkd))
         finally:
             beanstalkd.stop()
 
@@ -118,7 +123,9 @@ def test_kills_and_a_server_disruption_lose_nothing(
         kill_every=1.0,
         disrupt=target.disrupt,
     )
-    # Then every task ran, nothing is left or buried (duplicates are reported)
+    # Then the server was disrupted once (the cluster run has kills only)
+    assert report.restarts == (0 if target.disrupt is None else 1), report.line()
+    # And every task ran, nothing is left or buried (duplicates are reported)
     _check(report)
     assert report.kills > 0
 
@@ -137,4 +144,5 @@ def test_without_kills_every_task_runs_exactly_once(
         kill_every=None,
     )
     _check(report)
+    assert (report.kills, report.restarts) == (0, 0), report.line()
     assert report.duplicates == 0, report.line()

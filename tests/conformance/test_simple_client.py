@@ -5,6 +5,7 @@ from __future__ import annotations
 from alligator.capabilities import Capabilities
 from alligator.protocols import Client
 from alligator.testing import ClientContract, Clock, client_machine
+from tests.machines import machine_settings
 from tests.simple_client import SimpleClient
 
 
@@ -15,7 +16,9 @@ class TestSimpleClient(ClientContract):
         return SimpleClient("simple://", clock=clock)
 
 
-TestSimpleClientMachine = client_machine(lambda clock: SimpleClient(clock=clock)).TestCase
+TestSimpleClientMachine = client_machine(
+    lambda clock: SimpleClient(clock=clock), settings=machine_settings("simple")
+).TestCase
 
 
 def test_simple_client_is_a_plain_client() -> None:

@@ -1,8 +1,9 @@
 """Private redis-servers for the Redis backend tests, on free loopback ports.
 
 One plain server and one real 3-node Redis Cluster live for the whole
-session (starting a cluster takes a second or two); every test gets a fresh
-key namespace on them, so tests never see each other's keys and nothing is
+session (starting a cluster takes a second or two; both come from
+``tests/fixtures.py``, shared with the cross-backend suites); every test gets
+a fresh key namespace on them, so tests never see each other's keys and nothing is
 flushed. Tests that restart or stop a server get their own, with AOF on.
 Never the user's Redis: every server here is started by these fixtures.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from alligator.backends.redis_backend import Client
-from tests.fixtures import DISKLESS, cluster_dsn, redis_server, start_cluster
+from tests.fixtures import cluster_dsn, redis_server
 from tests.servers import ServerProcess
 
 
@@ -34,22 +35,15 @@ class MutableClock:
 
 
 @pytest.fixture(scope="session")
-def single_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    server = redis_server(tmp_path_factory.mktemp("redis"), *DISKLESS)
-    server.start()
-    yield server
-    server.stop()
+def single_server(shared_redis: ServerProcess) -> ServerProcess:
+    """The session's diskless redis-server (shared with the cross-backend suites)."""
+    return shared_redis
 
 
 @pytest.fixture(scope="session")
-def cluster_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[ServerProcess]]:
-    """Three primaries joined into one cluster covering all 16384 slots."""
-    nodes = start_cluster(tmp_path_factory.mktemp("cluster"))
-    try:
-        yield nodes
-    finally:
-        for node in nodes:
-            node.stop()
+def cluster_nodes(shared_cluster: list[ServerProcess]) -> list[ServerProcess]:
+    """The session's three primaries covering all 16384 slots (shared as well)."""
+    return shared_cluster
 
 
 @pytest.fixture(params=["single", "cluster"])

@@ -15,6 +15,7 @@ from alligator.testing.clock import Clock
 from alligator.testing.machine import run_reliable_client_machine
 from alligator.testing.reliable_contract import ReliableClientContract
 from tests.fixtures import DECLARED
+from tests.machines import machine_settings
 from tests.servers import ServerProcess
 
 
@@ -47,12 +48,14 @@ class TestRedisCluster(ReliableClientContract):
 def test_state_machine_on_single_redis(single_server: ServerProcess) -> None:
     dsn = f"redis://127.0.0.1:{single_server.port}/0"
     run_reliable_client_machine(
-        lambda clock: Client(dsn, clock=clock, namespace=f"m{uuid.uuid4().hex[:8]}")
+        lambda clock: Client(dsn, clock=clock, namespace=f"m{uuid.uuid4().hex[:8]}"),
+        settings=machine_settings("redis"),
     )
 
 
 def test_state_machine_on_redis_cluster(cluster_nodes: list[ServerProcess]) -> None:
     dsn = f"redis+cluster://127.0.0.1:{cluster_nodes[1].port}"
     run_reliable_client_machine(
-        lambda clock: Client(dsn, clock=clock, namespace=f"m{uuid.uuid4().hex[:8]}")
+        lambda clock: Client(dsn, clock=clock, namespace=f"m{uuid.uuid4().hex[:8]}"),
+        settings=machine_settings("redis-cluster"),
     )
