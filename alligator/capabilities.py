@@ -19,6 +19,7 @@ import msgspec
 from alligator.protocols import (
     Client,
     FailedTasksClient,
+    InProcessClient,
     PrefetchClient,
     PriorityClient,
     QueueNameValidator,
@@ -49,6 +50,9 @@ class Capabilities(msgspec.Struct, frozen=True):
             that restricts queue names.
         closes: The client has ``close()`` (every reliable client does; a
             1.0 client may).
+        in_process: An :class:`~alligator.protocols.InProcessClient`: its
+            tasks run in this process, so functions of ``__main__`` may be
+            enqueued.
     """
 
     reliable: bool
@@ -58,6 +62,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     priority: bool = False
     queue_names: bool = False
     closes: bool = False
+    in_process: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -85,6 +90,7 @@ def capabilities_of(client: Client) -> Capabilities:
         priority=reliable and _takes(client.push, "priority"),
         queue_names=isinstance(client, QueueNameValidator),
         closes=reliable or callable(getattr(client, "close", None)),
+        in_process=isinstance(client, InProcessClient) and client.in_process,
     )
 
 

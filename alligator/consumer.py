@@ -180,7 +180,7 @@ class Consumer:
         except Exception as exc:
             return self.bury_undecodable(reservation, exc)
         try:
-            result = task.run()
+            result = task.run().result
         except Exception as exc:
             return self.retry_or_bury(reservation, task, exc)
         return Outcome(task, result, None, "ack", self.ack(_with_id(reservation, task)))

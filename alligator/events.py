@@ -73,11 +73,13 @@ class WorkerStopped(msgspec.Struct, frozen=True, gc=False):
 
     Attributes:
         worker: The worker's ``ident()``.
-        tasks_complete: Tasks it ran, whatever their outcome.
+        tasks_complete: Tasks that ran successfully (what ``max_tasks`` counts).
+        deliveries: Tasks it claimed and settled, whatever their outcome.
     """
 
     worker: str
     tasks_complete: int
+    deliveries: int = 0
 
 
 class NullEvents:

@@ -30,6 +30,7 @@ __all__ = [
     "MissingDriverError",
     "MultipleDelayError",
     "MultipleDelaysError",
+    "NoResultError",
     "NotImportableError",
     "PayloadTooLarge",
     "SignatureError",
@@ -129,6 +130,10 @@ class DisallowedModuleError(TaskImportError):
 
 class TaskNotFoundError(AlligatorError, LookupError):
     """No task with that id is in the state the operation needs (e.g. buried)."""
+
+
+class NoResultError(AlligatorError, AttributeError):
+    """A task's ``result`` was read before the task ran successfully in this process."""
 
 
 class TaskFailed(AlligatorError):

@@ -35,7 +35,7 @@ __all__ = ["DEFAULT_DSN", "Gator"]
 log = logging.getLogger("alligator.gator")
 
 #: The embedded default: a SQLite file in the working directory.
-DEFAULT_DSN = "sqlite:///alligator.db"
+DEFAULT_DSN = "sqlite://alligator.db"
 
 
 class Gator:
@@ -43,7 +43,7 @@ class Gator:
 
     Args:
         conn_string: A DSN whose scheme picks the backend
-            (``sqlite:///path.db``, ``locmem://``, ``redis://...``,
+            (``sqlite://path.db``, ``locmem://``, ``redis://...``,
             ``beanstalk://host:port``).
         queue_name: The queue tasks go to.
         task_class: Class used for new tasks and to decode payloads.
@@ -100,12 +100,17 @@ class Gator:
         if verify_keys and signing_key is None:
             raise ConfigurationError("verify_keys needs a signing_key as well")
         self.signer = signing.Signer(signing_key, verify_keys) if signing_key is not None else None
-        self.payloads = Payloads(
-            task_class, self.codec, max_payload, self.allowed_modules, self.signer
-        )
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker, self.capabilities = as_reliable(self.backend)
+        self.payloads = Payloads(
+            task_class,
+            self.codec,
+            max_payload,
+            self.allowed_modules,
+            self.signer,
+            in_process=self.capabilities.in_process,
+        )
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
 
@@ -235,12 +240,14 @@ class Gator:
         """A context manager sending every task created in it in one round trip."""
         return Batch(self)
 
-    def execute(self, task: Task[R]) -> R | None:
+    def execute(self, task: Task[R]) -> Task[R]:
         """Run ``task`` in this process, retrying as its ``retries`` allow.
 
-        A synchronous task is retried here at once; an asynchronous one is
-        pushed back to the queue with a backoff delay, and ``None`` returned.
-        The last failure is re-raised.
+        Returns the task, its :attr:`~alligator.Task.result` set, as in 1.0.
+        A synchronous task is retried here at once and its last failure
+        re-raised; an asynchronous one is pushed back to the queue with a
+        backoff delay and returned with the status ``RETRYING`` (1.0 returned
+        ``None`` there).
         """
         while True:
             try:
@@ -253,18 +260,31 @@ class Gator:
                     task.delay_until = self.clock() + self.backoff.delay(task.attempts)
                     data = self.payloads.encode(task)
                     self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
-                    return None
+                    return task
 
-    def pop(self) -> Any:
-        """Take the next due task, run it here and return its result (``None`` if idle)."""
+    def pop(self) -> Task[Any] | None:
+        """Take the next due task, run it here, and return it (``None`` if none is due).
+
+        The task comes back whatever happened to it: ``SUCCESS`` with its
+        :attr:`~alligator.Task.result`, ``RETRYING`` when it failed and was
+        released for a retry, ``FAILED`` when it was buried (a payload that
+        could not be decoded comes back as a ``FAILED`` task with only its
+        id). Nothing is raised for the task's own failure: like a worker,
+        ``pop`` settles it.
+        """
         consumer = self.consumer()
         reservation = consumer.reserve()
         if reservation is None:
             return None
-        return consumer.process(reservation).result
+        ran = consumer.process(reservation).task
+        if ran is not None:
+            return cast(Task[Any], ran)
+        junk: Task[Any] = self.task_class(task_id=reservation.task_id or None)
+        junk.to_failed()
+        return junk
 
-    def get(self, task_id: str) -> Any:
-        """Take the task ``task_id`` off the queue and run it here; return its result."""
+    def get(self, task_id: str) -> Task[Any] | None:
+        """Take the task ``task_id`` off the queue, run it here and return it (``None``: absent)."""
         data = self.broker.get(self.queue_name, task_id)
         if data is None:
             return None

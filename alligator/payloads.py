@@ -15,6 +15,7 @@ from alligator import codecs, signing
 from alligator.exceptions import ConfigurationError, PayloadTooLarge
 from alligator.protocols import Codec, Task, TaskClass
 from alligator.tasks import Task as BuiltinTask
+from alligator.utils import main_allowed
 
 __all__ = ["Payloads", "check_allow_list"]
 
@@ -29,6 +30,9 @@ class Payloads:
         max_payload: Largest payload written or read, in bytes.
         allowed_modules: Modules a decoded task may import from; ``None``: any.
         signer: Signs what is written and verifies what is read.
+        in_process: The queue's tasks run in this process (``locmem://``), so
+            functions of ``__main__`` may be named; elsewhere only a task run
+            eagerly (``is_async=False``) may.
     """
 
     def __init__(
@@ -38,18 +42,25 @@ class Payloads:
         max_payload: int,
         allowed_modules: tuple[str, ...] | None,
         signer: signing.Signer | None,
+        *,
+        in_process: bool = False,
     ) -> None:
         self.task_class = task_class
         self.codec = codec
         self.max_payload = max_payload
         self.allowed_modules = allowed_modules
         self.signer = signer
+        self.in_process = in_process
 
     def encode(self, task: Task[Any]) -> bytes:
         """``task`` as a payload: encoded, signed, and within ``max_payload``."""
         if task.codec is None:
             task.codec = self.codec
-        data = task.serialize()
+        if self.in_process or not task.is_async:
+            with main_allowed():
+                data = task.serialize()
+        else:
+            data = task.serialize()
         if self.signer is not None:
             data = self.signer.sign(data)
         if len(data) > self.max_payload:

@@ -250,20 +250,15 @@ def run_threads(workers: Sequence[Worker]) -> None:
         for n, w in enumerate(workers)
     ]
 
-    stopping = threading.Event()
-
     def interrupt(signum: int) -> None:
         log.info("got signal %d; %d worker threads finish their current task", signum, len(workers))
-        stopping.set()
+        # A thread that has not entered run_forever yet keeps the request too.
+        for worker in workers:
+            worker.interrupt()
 
     with stop_signals(interrupt, then="raise"):
         for thread in threads:
             thread.start()
         for thread in threads:
             while thread.is_alive():
-                if stopping.is_set():
-                    # Again on every turn: a thread that had not yet entered
-                    # run_forever when the signal came would reset the flag.
-                    for worker in workers:
-                        worker.interrupt()
                 thread.join(timeout=0.1)

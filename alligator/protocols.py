@@ -8,7 +8,7 @@ assigning an instance to a variable annotated with the protocol.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Self, runtime_checkable
 
 from alligator._typing import R_co
 from alligator.constants import Status
@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Codec",
     "FailedTasksClient",
+    "InProcessClient",
     "PrefetchClient",
     "PriorityClient",
     "QueueNameValidator",
@@ -244,6 +245,21 @@ class PriorityClient(ReliableClient, Protocol):
 
 
 @runtime_checkable
+class InProcessClient(Protocol):
+    """A backend whose queues live in this process's memory (``locmem://``).
+
+    Its tasks can only be run by a worker of the same process, so a task
+    function defined in ``__main__`` (a script, a notebook) resolves to the
+    same function there and may be enqueued.
+    """
+
+    @property
+    def in_process(self) -> bool:
+        """Always true: the marker of this capability."""
+        ...
+
+
+@runtime_checkable
 class QueueNameValidator(Protocol):
     """A backend that restricts queue names (beanstalkd tubes, for one).
 
@@ -303,8 +319,13 @@ class Task(Protocol[R_co]):
         """The payload pushed to the backend (the consumer re-encodes it for a retry)."""
         ...
 
-    def run(self) -> R_co:
-        """Call the hooks and the function; re-raise the function's error."""
+    @property
+    def result(self) -> R_co:
+        """The function's return value, once :meth:`run` succeeded."""
+        ...
+
+    def run(self) -> Self:
+        """Call the hooks and the function, keep its :attr:`result`; re-raise its error."""
         ...
 
     def to_retrying(self) -> None:
@@ -349,8 +370,8 @@ class Worker(Protocol):
         """Run at most one task; ``True`` if one was run."""
         ...
 
-    def run_forever(self) -> None:
-        """Run tasks until stopped by a signal, ``max_tasks`` or ``keep_running``."""
+    def run_forever(self) -> int:
+        """Run tasks until stopped by a signal, ``max_tasks`` or ``keep_running``; 0 when done."""
         ...
 
     def interrupt(self) -> None:

@@ -6,12 +6,12 @@ import datetime as dt
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Generic, Self
+from typing import Any, ClassVar, Final, Generic, Self
 
 from alligator import codecs
 from alligator._typing import P, R
 from alligator.constants import ENVELOPE_VERSION, Status
-from alligator.exceptions import InvalidTaskError, MultipleDelaysError
+from alligator.exceptions import InvalidTaskError, MultipleDelaysError, NoResultError
 from alligator.protocols import Codec
 from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
@@ -107,6 +107,7 @@ class Task(Generic[R]):
         self.func: Callable[..., R] | None = None
         self.func_args: tuple[Any, ...] = ()
         self.func_kwargs: dict[str, Any] = {}
+        self._result: R | _NoResult = _NO_RESULT
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -196,11 +197,34 @@ class Task(Generic[R]):
         task.func_kwargs = dict(envelope.kwargs)
         return task
 
-    def run(self) -> R:
+    @property
+    def result(self) -> R:
+        """What the function returned, once the task ran successfully in this process.
+
+        Set by :meth:`run`, as in Alligator 1.0. Until then there is no
+        result to read (1.0 gave ``None``, which the type ``R`` cannot
+        promise), so reading it raises :class:`~alligator.exceptions.NoResultError`,
+        an ``AttributeError``: ``getattr(task, "result", None)`` still works.
+        """
+        result = self._result
+        if isinstance(result, _NoResult):
+            raise NoResultError(
+                f"task {self.task_id} has no result here: it has not run successfully in "
+                "this process (a queued task runs in a worker)"
+            )
+        return result
+
+    @result.setter
+    def result(self, value: R) -> None:
+        self._result = value
+
+    def run(self) -> Self:
         """Run ``on_start``, the function, then ``on_success`` or ``on_error``.
 
-        The function's exception is re-raised after ``on_error`` so the caller
-        can decide between a retry and burying the task.
+        As in Alligator 1.0, the function's return value is kept as
+        :attr:`result` and the task itself is returned. The function's
+        exception is re-raised after ``on_error`` so the caller can decide
+        between a retry and burying the task.
         """
         func = self.func
         if func is None:
@@ -214,10 +238,18 @@ class Task(Generic[R]):
             if self.on_error is not None:
                 self.on_error(self, err)
             raise
+        self._result = result
         self.to_success()
         if self.on_success is not None:
             self.on_success(self, result)
-        return result
+        return self
+
+
+class _NoResult:
+    """The value of :attr:`Task.result` before the task ran successfully."""
+
+
+_NO_RESULT: Final = _NoResult()
 
 
 def _import_hook(reference: str | None, allowed: Iterable[str] | None) -> Any:

@@ -7,10 +7,13 @@ are kept.
 from __future__ import annotations
 
 import binascii
+import contextlib
 import functools
 import importlib
+import inspect
 import os
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Any, Final
 
 from alligator.exceptions import (
@@ -30,11 +33,19 @@ def determine_module(func: Callable[..., Any]) -> str:
 
 
 def determine_name(func: Callable[..., Any]) -> str:
-    """The dotted attribute path of ``func`` inside its module."""
-    name = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if not isinstance(name, str):
-        raise NotImportableError(f"{func!r} has no __qualname__; a worker could not import it")
-    return name
+    """The name of ``func``, as Alligator 1.0 gave it: its ``__name__``.
+
+    For a bound method of a module-level instance (``random.choice``) that
+    is the attribute name the module exposes it under. A callable object
+    without ``__name__`` gives its class's name, as in 1.0.
+    """
+    name = getattr(func, "__name__", None)
+    if isinstance(name, str):
+        return name
+    cls = getattr(func, "__class__", None)
+    if cls is not None and isinstance(cls.__name__, str):
+        return cls.__name__
+    raise NotImportableError(f"{func!r} has no name; a worker could not import it")
 
 
 #: Length of a generated task id: 16 characters carry 96 random bits.
@@ -167,20 +178,50 @@ def module_allowed(module_name: str, allowed_modules: Iterable[str]) -> bool:
     )
 
 
-def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
-    """``(module, qualname)`` of a callable a worker can import, checked now.
+#: Whether callables of ``__main__`` may be enqueued: only where this very
+#: process runs them (``locmem://``, ``is_async=False``); see :func:`main_allowed`.
+_MAIN_OK: ContextVar[bool] = ContextVar("alligator_main_ok", default=False)
 
-    Lambdas, nested functions, bound methods of instances, partials and
-    anything defined in ``__main__`` are refused here, at enqueue time, with
-    the reason, instead of failing later in a worker.
+
+@contextlib.contextmanager
+def main_allowed(allowed: bool = True) -> Iterator[None]:
+    """Let :func:`callable_path` accept callables of ``__main__`` inside the block.
+
+    A worker in another process runs a different ``__main__``, so such a
+    task could never run there; where this process is the consumer (an
+    in-process backend, or a task run eagerly) the name resolves to the
+    same function. Thread- and task-local (a :class:`~contextvars.ContextVar`).
+    """
+    token = _MAIN_OK.set(allowed)
+    try:
+        yield
+    finally:
+        _MAIN_OK.reset(token)
+
+
+def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
+    """``(module, attribute path)`` of a callable a worker can import, checked now.
+
+    Lambdas, nested functions, methods of instances a worker cannot reach,
+    partials and (outside :func:`main_allowed`) anything defined in
+    ``__main__`` are refused here, at enqueue time, with the reason, instead
+    of failing later in a worker. A bound method the module exposes as an
+    attribute (``random.choice``) is named by that attribute, as in 1.0.
 
     Raises:
         NotImportableError: a worker could not import ``func``.
     """
     try:
-        return _callable_path_cached(func)
+        module, name = _callable_path_cached(func)
     except TypeError:  # unhashable callable: check without the cache
-        return _callable_path(func)
+        module, name = _callable_path(func)
+    if module == "__main__" and not _MAIN_OK.get():
+        raise NotImportableError(
+            f"{name} is defined in __main__; a worker in another process runs a different "
+            "__main__ and cannot import it. Move it into an importable module (tasks "
+            "defined in __main__ work only with locmem:// or is_async=False)."
+        )
+    return module, name
 
 
 @functools.lru_cache(maxsize=1024)
@@ -192,7 +233,8 @@ def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
     if not callable(func):
         raise NotImportableError(f"{func!r} is not callable")
     module = determine_module(func)
-    name = determine_name(func)
+    qualname = getattr(func, "__qualname__", None)
+    name = qualname if isinstance(qualname, str) else determine_name(func)
     if "<lambda>" in name:
         raise NotImportableError(
             f"{module}.{name} is a lambda; a worker cannot import it. "
@@ -203,21 +245,27 @@ def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
             f"{module}.{name} is defined inside another function; a worker cannot "
             "import it. Move it to module level."
         )
-    if module == "__main__":
+    candidates = [name]
+    if inspect.ismethod(func) and determine_name(func) != name:
+        candidates.append(determine_name(func))  # random.choice: "choice", not "Random.choice"
+    error: Exception | None = None
+    for candidate in candidates:
+        try:
+            found = import_attr(module, candidate)
+        except (UnknownModuleError, UnknownCallableError) as exc:
+            error = exc
+            continue
+        if found is func or found == func:
+            return module, candidate
+    if error is not None and len(candidates) == 1:
         raise NotImportableError(
-            f"{name} is defined in __main__; a worker runs a different __main__ and "
-            "cannot import it. Move it into an importable module."
-        )
-    try:
-        found = import_attr(module, name)
-    except (UnknownModuleError, UnknownCallableError) as exc:
-        raise NotImportableError(f"{module}:{name} cannot be imported by a worker: {exc}") from exc
-    if found is not func and found != func:
-        raise NotImportableError(
-            f"{module}:{name} does not resolve to {func!r} (a method of an instance, "
-            "or a decorator that hides the function?); enqueue a module-level function."
-        )
-    return module, name
+            f"{module}:{name} cannot be imported by a worker: {error}"
+        ) from error
+    raise NotImportableError(
+        f"{module}:{name} does not resolve to {func!r} (a method of an instance the module "
+        "does not expose, or a decorator that hides the function?); enqueue a module-level "
+        "function."
+    )
 
 
 def hook_path(hook: Callable[..., Any] | None) -> str | None:

@@ -46,7 +46,9 @@ class Worker:
 
     Args:
         gator: Where tasks come from (its backend, codec, lease, retry policy).
-        max_tasks: Stop after this many tasks (0: never).
+        max_tasks: Stop after this many tasks ran successfully (0: never), as
+            in Alligator 1.0: a failure that is retried does not count, so a
+            hook granting one more try gets it within the worker's life.
         to_consume: Queue to consume, or queues in priority order (the first
             is drained before the second is touched); the Gator's queue when
             ``None``.
@@ -59,6 +61,15 @@ class Worker:
         events: Receives typed events for metrics (see :mod:`alligator.events`).
         prefetch: Lease tasks ahead and defer acks when the backend allows
             it (see the module notes); ``False`` claims one task per round trip.
+        recycle_after: Stop after this many deliveries, whatever their
+            outcome (0: never); a pool restarts a worker that stops this way,
+            so a leak cannot grow without bound even when tasks keep failing.
+
+    Attributes:
+        tasks_complete: Tasks that ran successfully (what ``max_tasks``
+            counts, as in 1.0).
+        deliveries: Tasks claimed and settled, whatever the outcome (what
+            ``recycle_after`` counts).
     """
 
     def __init__(
@@ -72,7 +83,12 @@ class Worker:
         poll_timeout: float = 1.0,
         events: WorkerEvents | None = None,
         prefetch: bool = True,
+        recycle_after: int = 0,
     ) -> None:
+        if max_tasks < 0 or recycle_after < 0:
+            raise ConfigurationError(
+                f"max_tasks and recycle_after must be >= 0, got {max_tasks} and {recycle_after}"
+            )
         queues = queue_names(to_consume, gator.queue_name)
         self.gator = gator
         self.lease = lease or gator.lease
@@ -83,10 +99,12 @@ class Worker:
         #: What the 1.0 API exposed: one name, or the names in priority order.
         self.to_consume: str | tuple[str, ...] = queues[0] if len(queues) == 1 else queues
         self.max_tasks = max_tasks
+        self.recycle_after = recycle_after
         self.nap_time = nap_time
         self.poll_timeout = poll_timeout
         self.events: WorkerEvents = events or NullEvents()
         self.tasks_complete = 0
+        self.deliveries = 0
         self.keep_running = False
         self._stop = threading.Event()
         self.prefetch = (
@@ -115,15 +133,16 @@ class Worker:
     def stopping(self) -> None:
         """Called once after the loop ends."""
         log.info(
-            "%s for %s shutting down; consumed %d tasks",
+            "%s for %s shutting down; consumed %d tasks (%d deliveries)",
             self.ident(),
             ", ".join(repr(q) for q in self.queues),
             self.tasks_complete,
+            self.deliveries,
             extra={"queue": self.queues[0], "queues": list(self.queues)},
         )
 
     def interrupt(self) -> None:
-        """Ask the loop to stop after the current task."""
+        """Ask the loop to stop after the current task (before it began: not to start)."""
         self.keep_running = False
         self._stop.set()
 
@@ -140,8 +159,8 @@ class Worker:
         without waiting, highest priority first; then the first queue is
         waited on for at most ``nap_time``.
         """
-        remaining = self.max_tasks - self.tasks_complete if self.max_tasks else 0
-        found, settled = self._strategy.claim(remaining, consumers)
+        limit = self._may_start()
+        found, settled = self._strategy.claim(1 if limit < 0 else limit, consumers)
         self._settled(settled)
         return found
 
@@ -159,7 +178,7 @@ class Worker:
             outcome = consumer.bury_undecodable(reservation, exc)
         else:
             try:
-                result = task.run()
+                result = task.run().result
             except Exception as exc:
                 outcome = self.retry(claim, task, exc)
             else:
@@ -186,20 +205,25 @@ class Worker:
         if claim is None:
             return False
         outcome = self.execute(claim)
-        self.tasks_complete += 1
+        self.deliveries += 1
         if outcome.action == "ack":
+            self.tasks_complete += 1
             self.result(outcome.result)
         return True
 
-    def run_forever(self) -> None:
-        """Run tasks until a signal, ``max_tasks``, or ``keep_running = False``.
+    def run_forever(self) -> int:
+        """Run tasks until a signal, ``max_tasks``, ``recycle_after`` or ``keep_running = False``.
 
         SIGINT and SIGTERM (handled when running in the main thread) let the
         current task finish and settle; a second signal stops at once, and the
         interrupted task comes back when its lease expires.
+
+        Returns:
+            0, the exit status of a worker that stopped as asked
+            (``latergator`` exits with it).
         """
-        self.keep_running = True
-        self._stop.clear()
+        # A stop asked for before the loop began (a signal during set-up) holds.
+        self.keep_running = not self._stop.is_set()
         if self.prefetch:
             self._strategy = Prefetching(
                 self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time
@@ -209,9 +233,7 @@ class Worker:
         errors = 0
         try:
             with stop_signals(self._on_signal, then="default"):
-                while self.keep_running:
-                    if self.max_tasks and self.tasks_complete >= self.max_tasks:
-                        break
+                while self.keep_running and self._may_start() >= 0:
                     try:
                         self.check_and_run_task()
                         errors = 0
@@ -223,8 +245,25 @@ class Worker:
             self._close_strategy()
             self.stopping()
             self._emit_stop()
+            self._stop.clear()
+        return 0
 
     # -- internals ---------------------------------------------------------------
+
+    def _may_start(self) -> int:
+        """How many more tasks the limits allow: -1 none, 0 no limit, else that many."""
+        left = [
+            limit - done
+            for limit, done in (
+                (self.max_tasks, self.tasks_complete),
+                (self.recycle_after, self.deliveries),
+            )
+            if limit
+        ]
+        if not left:
+            return 0
+        least = min(left)
+        return least if least > 0 else -1
 
     def _one_by_one(self) -> OneByOne:
         return OneByOne(self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time)
@@ -290,7 +329,9 @@ class Worker:
 
     def _emit_stop(self) -> None:
         try:
-            self.events.on_worker_stop(WorkerStopped(self.ident(), self.tasks_complete))
+            self.events.on_worker_stop(
+                WorkerStopped(self.ident(), self.tasks_complete, self.deliveries)
+            )
         except Exception:
             log.exception("metrics hook on_worker_stop failed; ignored")
 

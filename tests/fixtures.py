@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import redis
 
@@ -59,7 +60,7 @@ FAST = Capabilities(
 
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
 DECLARED = {
-    "locmem": FAST,
+    "locmem": msgspec.structs.replace(FAST, in_process=True),
     "sqlite": FAST,
     "redis": FAST,
     "redis-cluster": FAST,

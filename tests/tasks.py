@@ -16,7 +16,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from alligator import Task
+from alligator import Status, Task
 
 #: What in-process tasks and hooks saw, in order.
 EVENTS: list[tuple[Any, ...]] = []
@@ -122,3 +122,31 @@ def swap_args(task: Task[Any]) -> None:
 class Thing:
     def method(self, x: int) -> int:
         return x
+
+
+class Tally:
+    """A module-level instance whose bound method the module exposes, like ``random.choice``."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def bump(self, n: int) -> int:
+        self.seen.append(n)
+        return len(self.seen)
+
+
+_TALLY = Tally()
+#: ``tests.tasks.bump`` is a bound method, reachable by module and name.
+bump = _TALLY.bump
+
+
+def result_of(task: Task[Any] | None) -> Any:
+    """The result of a task ``gator.pop()``/``get()`` ran here (which must exist)."""
+    assert task is not None, "nothing was run"
+    return task.result
+
+
+def status_of(task: Task[Any] | None) -> Status:
+    """The status of a task ``gator.pop()``/``get()`` ran here (which must exist)."""
+    assert task is not None, "nothing was run"
+    return task.status

@@ -36,7 +36,7 @@ def test_a_1_0_client_is_driven_through_the_adapter_with_its_own_abilities() -> 
     # A five-method client: no leases, no delays, no close
     assert capabilities_of(SimpleClient()) == Capabilities(reliable=False, delays=False)
     # Driven by a Gator, it gains the adapter's in-process graveyard
-    gator = Gator("sqlite:///unused.db", backend_class=lambda dsn: SimpleClient())
+    gator = Gator("sqlite://unused.db", backend_class=lambda dsn: SimpleClient())
     assert gator.capabilities == Capabilities(reliable=False, delays=False, failed_tasks=True)
 
 

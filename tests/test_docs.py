@@ -5,7 +5,7 @@
   docstring or an include that went missing, exactly as ``make docs`` would.
 * ``test_page_examples`` runs each page's Python blocks with Sybil, in page
   order, in one namespace per page (so later blocks build on earlier ones),
-  inside a scratch directory (so ``sqlite:///queue.db`` lands there). The
+  inside a scratch directory (so ``sqlite://queue.db`` lands there). The
   example app in ``docs/examples`` is importable, as a worker needs. A page
   that mentions ``REDIS_URL`` or ``BEANSTALK_URL`` gets a throw-away server
   started here (skipped locally when the binary is missing, failed in CI).

@@ -163,7 +163,7 @@ def test_corrupt_payloads_are_buried_and_the_worker_keeps_going(any_backend: Bac
     names = {gator.broker.push("q", task_id, data): task_id for task_id, data in bad.items()}
     gator.task(tasks.add, 40, 2)
     # When a worker runs through them
-    worker = Worker(gator, max_tasks=len(bad) + 1, poll_timeout=0.05)
+    worker = Worker(gator, recycle_after=len(bad) + 1, poll_timeout=0.05)
     worker.run_forever()
     # Then every bad one is buried with a reason naming the problem
     reasons = {names[b.task_id]: b.reason for b in gator.broker.buried("q")}
@@ -176,13 +176,13 @@ def test_corrupt_payloads_are_buried_and_the_worker_keeps_going(any_backend: Bac
     assert "DecodeError" in reasons["truncated"]
     # And the good task queued after them ran
     assert tasks.EVENTS == [("add", 40, 2)]
-    assert worker.tasks_complete == len(bad) + 1
+    assert (worker.deliveries, worker.tasks_complete) == (len(bad) + 1, 1)
     assert gator.len() == 0
 
 
 def test_buried_payload_is_kept_as_pushed(locmem_gator: Gator) -> None:
     raw = b"\x00not a task\xff"
     locmem_gator.broker.push("q", "raw", raw)
-    Worker(locmem_gator, max_tasks=1, poll_timeout=0.05).run_forever()
+    Worker(locmem_gator, recycle_after=1, poll_timeout=0.05).run_forever()
     [buried] = locmem_gator.broker.buried("q")
     assert buried.data == raw

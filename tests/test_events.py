@@ -41,7 +41,7 @@ def test_the_hook_sees_start_each_task_and_stop(locmem_gator: Gator) -> None:
     recorder = Recorder()
     hook: WorkerEvents = recorder  # the protocol is what the Worker accepts
     # When a worker runs those three
-    worker = Worker(locmem_gator, max_tasks=3, poll_timeout=0.05, events=hook)
+    worker = Worker(locmem_gator, recycle_after=3, poll_timeout=0.05, events=hook)
     worker.run_forever()
     # Then the hook saw the start, one event per task with its outcome, and the stop
     start, *done, stop = recorder.seen
@@ -57,7 +57,7 @@ def test_the_hook_sees_start_each_task_and_stop(locmem_gator: Gator) -> None:
         "ValueError: boom",
     ]
     assert all(isinstance(e, TaskDone) and e.duration >= 0 and e.settled for e in done)
-    assert stop == WorkerStopped(worker.ident(), 3)
+    assert stop == WorkerStopped(worker.ident(), tasks_complete=1, deliveries=3)
 
 
 def test_a_failing_hook_is_logged_and_the_worker_goes_on(

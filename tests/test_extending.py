@@ -24,6 +24,7 @@ from alligator.compat import SimpleClientAdapter
 from alligator.constants import ALL
 from alligator.exceptions import ConfigurationError
 from alligator.retry import Backoff
+from tests import tasks
 from tests.fixtures import cluster_dsn
 from tests.seed import hooks, jobs
 from tests.seed.logworkers import LoggingWorker
@@ -296,11 +297,11 @@ def test_the_seed_sqlite_client_supports_get_pop_and_cancel(seed_sqlite: str) ->
     first = gator.task(jobs.add, 1, 2)
     second = gator.task(jobs.add, 3, 4)
     third = gator.task(jobs.add, 5, 6)
-    assert gator.get(second.task_id) == 7
+    assert tasks.result_of(gator.get(second.task_id)) == 7
     canceled = gator.cancel(third.task_id)
     assert canceled is not None
     assert canceled.status.name == "CANCELED"
-    assert gator.pop() == 3
+    assert tasks.result_of(gator.pop()) == 3
     assert gator.pop() is None
     assert jobs.calls == [("add", (3, 4)), ("add", (1, 2))]
     assert first.task_id != second.task_id

@@ -194,9 +194,10 @@ def test_the_returned_task_id_is_what_get_accepts(locmem_gator: Gator) -> None:
     locmem_gator.task(tasks.add, 1, 1)
     task = locmem_gator.task(tasks.add, 20, 22)
     # When the second is fetched by its id
-    result = locmem_gator.get(task.task_id)
-    # Then it, and only it, ran and left the queue
-    assert result == 42
+    ran = locmem_gator.get(task.task_id)
+    # Then it, and only it, ran and left the queue, and comes back with its result
+    assert ran is not None and ran.task_id == task.task_id
+    assert ran.status == Status.SUCCESS and ran.result == 42
     assert tasks.EVENTS == [("add", 20, 22)]
     assert locmem_gator.len() == 1
     assert locmem_gator.get(task.task_id) is None
@@ -220,8 +221,8 @@ def test_cancel_returns_the_canceled_task_and_removes_it(locmem_gator: Gator) ->
 def test_pop_runs_the_next_task_and_returns_its_result(locmem_gator: Gator) -> None:
     locmem_gator.task(tasks.add, 1, 2)
     locmem_gator.task(tasks.add, 3, 4)
-    assert locmem_gator.pop() == 3
-    assert locmem_gator.pop() == 7
+    assert tasks.result_of(locmem_gator.pop()) == 3
+    assert tasks.result_of(locmem_gator.pop()) == 7
     assert locmem_gator.pop() is None
     assert locmem_gator.len() == 0
 
@@ -230,7 +231,7 @@ def test_custom_task_id_is_kept(locmem_gator: Gator) -> None:
     with locmem_gator.options(task_id="my-id") as opts:
         task = opts.task(tasks.add, 1, 2)
     assert task.task_id == "my-id"
-    assert locmem_gator.get("my-id") == 3
+    assert tasks.result_of(locmem_gator.get("my-id")) == 3
 
 
 def test_push_with_a_prepared_task(locmem_gator: Gator) -> None:
@@ -238,7 +239,7 @@ def test_push_with_a_prepared_task(locmem_gator: Gator) -> None:
     pushed = locmem_gator.push(task, tasks.add, 5, 6)
     assert pushed is task
     assert locmem_gator.len() == 1
-    assert locmem_gator.pop() == 11
+    assert tasks.result_of(locmem_gator.pop()) == 11
 
 
 def test_batch_sends_everything_on_exit(locmem_gator: Gator) -> None:
@@ -249,7 +250,7 @@ def test_batch_sends_everything_on_exit(locmem_gator: Gator) -> None:
         assert locmem_gator.len() == 0
     # And everything is sent after, under the ids the tasks carry
     assert locmem_gator.len() == 3
-    assert locmem_gator.get(made[2].task_id) == 4
+    assert tasks.result_of(locmem_gator.get(made[2].task_id)) == 4
 
 
 def test_batch_sends_nothing_if_the_block_raises(locmem_gator: Gator) -> None:

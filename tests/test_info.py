@@ -9,6 +9,7 @@ import sys
 
 from alligator import Gator
 from alligator.cli.info import rates
+from alligator.constants import Status
 from alligator.records import QueueStats
 from tests import tasks
 from tests.conftest import ROOT
@@ -38,7 +39,7 @@ def _fill(dsn: str) -> dict[str, QueueStats]:
             opts.task(tasks.add, 9, 9)
         images.task(tasks.fail, "bad image")
         images.task(tasks.add, 5, 5)
-        assert images.pop() is None  # fails for good: buried
+        assert tasks.status_of(images.pop()) == Status.FAILED  # fails for good: buried
         assert images.consumer(lease=600).reserve() is not None  # held by a worker
         return {"mail": mail.broker.stats("mail"), "images": images.broker.stats("images")}
 

@@ -301,7 +301,7 @@ def test_heap_is_compacted_after_many_removals(client: Client) -> None:
     assert [reserve(client).task_id for _ in range(10)] == [str(i) for i in range(990, 1000)]
 
 
-@pytest.mark.parametrize("dsn", ["redis://x", "locmem:", "sqlite:///x.db"])
+@pytest.mark.parametrize("dsn", ["redis://x", "locmem:", "sqlite://x.db"])
 def test_bad_dsn_is_a_configuration_error(dsn: str) -> None:
     with pytest.raises(ConfigurationError):
         Client(dsn)

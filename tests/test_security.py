@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from alligator import Gator, codecs, signing
 from alligator.cli.common import signing_options
-from alligator.constants import ENVELOPE_VERSION
+from alligator.constants import ENVELOPE_VERSION, Status
 from alligator.exceptions import (
     ConfigurationError,
     DisallowedModuleError,
@@ -118,7 +118,7 @@ def test_signed_producer_and_worker_run_the_task(locmem_dsn: str) -> None:
     producer = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
     worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
     producer.task(tasks.add, 2, 3)
-    assert worker.pop() == 5
+    assert tasks.result_of(worker.pop()) == 5
 
 
 @pytest.mark.parametrize(
@@ -145,7 +145,7 @@ def test_worker_with_a_key_buries_unsigned_forged_and_tampered_payloads(
 
 def test_worker_without_a_key_accepts_signed_payloads_during_rollout(locmem_dsn: str) -> None:
     Gator(locmem_dsn, queue_name="q", signing_key=KEY).task(tasks.add, 1, 1)
-    assert Gator(locmem_dsn, queue_name="q").pop() == 2
+    assert tasks.result_of(Gator(locmem_dsn, queue_name="q").pop()) == 2
 
 
 def test_rotation_old_payloads_still_run_and_retries_get_the_new_key(locmem_dsn: str) -> None:
@@ -161,12 +161,12 @@ def test_rotation_old_payloads_still_run_and_retries_get_the_new_key(locmem_dsn:
         verify_keys=[OLD_KEY],
         backoff=Backoff(base=0, jitter=0),
     )
-    assert new.pop() is None  # failed, released for a retry
+    assert tasks.status_of(new.pop()) == Status.RETRYING  # failed, released for a retry
     # Then the retry is signed with the new key, which a new-key-only worker accepts
     [waiting] = [new.broker.reserve("q", 30)]
     assert waiting is not None and waiting.data[4:12] == signing.key_id(KEY)
     new.broker.release("q", waiting)
-    assert Gator(locmem_dsn, queue_name="q", signing_key=KEY).pop() == "rot"
+    assert tasks.result_of(Gator(locmem_dsn, queue_name="q", signing_key=KEY).pop()) == "rot"
 
 
 def test_requeue_never_launders_a_forged_payload(locmem_dsn: str) -> None:
@@ -186,7 +186,7 @@ def test_requeued_signed_task_is_signed_again_and_runs(locmem_dsn: str) -> None:
     # Given a signed task that fails its only try and is buried
     gator = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
     gator.task(tasks.fail_times, "requeued", 1)
-    assert gator.pop() is None
+    assert tasks.status_of(gator.pop()) == Status.FAILED
     [buried] = gator.failed.list()
     # When it is requeued
     gator.failed.requeue(buried.task_id)
@@ -196,7 +196,7 @@ def test_requeued_signed_task_is_signed_again_and_runs(locmem_dsn: str) -> None:
     assert gator.broker.release("q", waiting)
     # And a worker that accepts only payloads signed with that key runs it
     worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
-    assert worker.pop() == "requeued"
+    assert tasks.result_of(worker.pop()) == "requeued"
     assert tasks.CALLS["requeued"] == 2
     assert worker.failed.list() == []
     assert worker.broker.stats("q") == QueueStats()
@@ -233,7 +233,7 @@ def test_allow_list_refuses_before_importing(locmem_dsn: str, payload: bytes, er
 def test_allow_list_admits_its_modules_and_submodules(locmem_dsn: str) -> None:
     worker = Gator(locmem_dsn, queue_name="q", allowed_modules=["tests"])
     Gator(locmem_dsn, queue_name="q").task(tasks.add, 4, 5)
-    assert worker.pop() == 9
+    assert tasks.result_of(worker.pop()) == 9
 
 
 def test_without_an_allow_list_any_importable_callable_runs(locmem_dsn: str) -> None:

@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from alligator import Gator
 from alligator.backends._sqlite_sql import RESERVE
 from alligator.backends.sqlite_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats, Reservation
-from tests import test_locmem_backend
+from tests import tasks, test_locmem_backend
 
 # The locmem semantics tests, imported so pytest runs them here against SQLite
 # (test_every_locmem_semantics_test_runs_here keeps this list complete).
@@ -172,7 +173,15 @@ def test_missing_directory_is_a_configuration_error_naming_it(tmp_path: Path) ->
 
 @pytest.mark.parametrize(
     "dsn",
-    ["sqlite:///:memory:", "sqlite:///", "sqlite://x.db", "sqlite:///x.db?mode=ro", "locmem://"],
+    [
+        "sqlite://:memory:",
+        "sqlite:///:memory:",
+        "sqlite://",
+        "sqlite:///",
+        "sqlite://x.db?mode=ro",
+        "sqlite:x.db",
+        "locmem://",
+    ],
 )
 def test_unusable_dsn_is_a_configuration_error(dsn: str) -> None:
     with pytest.raises(ConfigurationError):
@@ -181,8 +190,39 @@ def test_unusable_dsn_is_a_configuration_error(dsn: str) -> None:
 
 def test_relative_path_is_resolved_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    client = Client("sqlite:///rel.db")
+    client = Client("sqlite://rel.db")
     assert client.path == str(tmp_path / "rel.db")
+
+
+def test_everything_after_the_scheme_is_the_path_as_in_1_0(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a working directory that has a ./tmp of its own (the old trap)
+    (tmp_path / "work" / "tmp").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "work")
+    absolute = tmp_path / "q.db"
+    # Then three slashes name an absolute path, four too, and two a relative one
+    assert Client(f"sqlite://{absolute}").path == str(absolute)
+    assert Client(f"sqlite:///{absolute}").path == str(absolute)
+    assert Client("sqlite://tmp/q.db").path == str(tmp_path / "work" / "tmp" / "q.db")
+
+
+def test_the_seed_dsn_names_the_file_in_tmp(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The original documentation's Gator('sqlite:///tmp/myapp_queue.db'): /tmp, wherever we are
+    monkeypatch.chdir(tmp_path)
+    assert Client("sqlite:///tmp/myapp_queue.db").path == "/tmp/myapp_queue.db"
+
+
+def test_the_default_dsn_is_alligator_db_in_the_working_directory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with Gator() as gator:
+        assert gator.conn_string == "sqlite://alligator.db"
+        gator.task(tasks.add, 1, 2)
+    assert (tmp_path / "alligator.db").exists()
 
 
 def test_queue_name_is_data_never_sql(client: Client) -> None:

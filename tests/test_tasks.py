@@ -15,6 +15,7 @@ from alligator.exceptions import (
     InvalidTaskError,
     MultipleDelayError,
     MultipleDelaysError,
+    NoResultError,
 )
 from alligator.utils import TASK_ID_LENGTH, new_task_id
 from tests import tasks
@@ -87,9 +88,10 @@ def test_run_calls_hooks_in_order() -> None:
     # Given a task with start and success hooks
     task = Task(on_start=tasks.on_start, on_success=tasks.on_success).to_call(tasks.add, 1, 2)
     # When it runs
-    result = task.run()
-    # Then start, the function and success happen in that order
-    assert result == 3
+    ran = task.run()
+    # Then it returns itself holding the result, as in 1.0
+    assert ran is task and task.result == 3
+    # And start, the function and success happen in that order
     assert [
         ("start", task.task_id),
         ("add", 1, 2),
@@ -116,7 +118,7 @@ def test_a_hook_may_modify_the_task() -> None:
     # Given an on_start hook that replaces the arguments
     task = Task(on_start=tasks.swap_args).to_call(tasks.add, 1, 2)
     # Then the function runs with what the hook set
-    assert task.run() == 30
+    assert task.run().result == 30
 
 
 def test_running_without_a_function_is_a_clear_error() -> None:
@@ -187,3 +189,18 @@ def test_every_option_survives_the_envelope() -> None:
     )
     assert (back.depends_on, back.delay_until, back.priority) == (["a", "b"], 2e9, 7)
     assert (back.func, back.func_args, back.func_kwargs) == (tasks.add, (1,), {"b": 2})
+
+
+def test_reading_the_result_before_a_successful_run_is_a_clear_error() -> None:
+    # Given a task that has not run, and one whose function failed
+    waiting = Task().to_call(tasks.add, 1, 2)
+    failed = Task().to_call(tasks.fail, "no")
+    with pytest.raises(ValueError):
+        failed.run()
+    # Then neither has a result: an AttributeError saying why, so getattr still works
+    for task in (waiting, failed):
+        with pytest.raises(NoResultError, match="has not run successfully"):
+            _ = task.result
+        assert getattr(task, "result", None) is None
+    # And once it ran, the result is there
+    assert waiting.run().result == 3

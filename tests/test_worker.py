@@ -61,10 +61,45 @@ def test_result_is_called_with_each_success(locmem_gator: Gator) -> None:
     locmem_gator.task(tasks.add, 1, 2)
     locmem_gator.task(tasks.fail, "no result")
     locmem_gator.task(tasks.add, 3, 4)
-    worker = RecordingWorker(locmem_gator, max_tasks=3, poll_timeout=0.05)
-    worker.run_forever()
+    # max_tasks counts successes, as in 1.0: the failure does not use one up
+    worker = RecordingWorker(locmem_gator, max_tasks=2, poll_timeout=0.05)
+    assert worker.run_forever() == 0
     assert worker.results == [3, 7]
-    assert worker.tasks_complete == 3
+    assert (worker.tasks_complete, worker.deliveries) == (2, 3)
+
+
+def test_max_tasks_1_still_gives_the_seed_hook_its_extra_try(locmem_gator: Gator) -> None:
+    # Given the original documentation's on_error hook granting one more try
+    with locmem_gator.options(on_error=tasks.grant_one_more) as opts:
+        task = opts.task(tasks.fail_times, "granted", 1)
+    # When a one-task worker runs
+    worker = Worker(locmem_gator, max_tasks=1, poll_timeout=0.05)
+    assert worker.run_forever() == 0
+    # Then the failed try was retried inside its life and succeeded
+    assert (worker.deliveries, worker.tasks_complete) == (2, 1)
+    assert locmem_gator.broker.stats("q") == type(locmem_gator.broker.stats("q"))()
+    assert task.task_id not in {b.task_id for b in locmem_gator.broker.buried("q")}
+
+
+def test_recycle_after_counts_deliveries_whatever_their_outcome(locmem_gator: Gator) -> None:
+    for message in ("a", "b", "c"):
+        locmem_gator.task(tasks.fail, message)
+    worker = Worker(locmem_gator, recycle_after=2, poll_timeout=0.05)
+    assert worker.run_forever() == 0
+    assert (worker.deliveries, worker.tasks_complete) == (2, 0)
+    assert locmem_gator.broker.stats("q").ready == 1
+
+
+def test_a_worker_interrupted_before_its_loop_does_not_start(locmem_gator: Gator) -> None:
+    # A stop asked for during set-up (a signal before run_forever) holds
+    locmem_gator.task(tasks.add, 1, 2)
+    worker = Worker(locmem_gator, poll_timeout=0.05)
+    worker.interrupt()
+    assert worker.run_forever() == 0
+    assert worker.deliveries == 0 and locmem_gator.len() == 1
+    # And the next run_forever runs again
+    worker.max_tasks = 1
+    assert worker.run_forever() == 0 and worker.tasks_complete == 1
 
 
 def test_subclass_without_super_still_runs_and_stops(locmem_gator: Gator) -> None:

@@ -55,7 +55,7 @@ def scheme_of(conn_string: str) -> str:
     scheme, sep, _ = conn_string.partition("://")
     if not sep or not scheme:
         raise UnknownBackendError(
-            f"{conn_string!r} is not a DSN: expected scheme://..., e.g. sqlite:///alligator.db"
+            f"{conn_string!r} is not a DSN: expected scheme://..., e.g. sqlite://alligator.db"
         )
     return scheme.lower()
 

@@ -66,26 +66,33 @@ _STATEMENT: Final = translated(ERRORS, "SQLite")
 
 
 def parse_dsn(conn_string: str) -> str:
-    """The absolute database path of a ``sqlite:///`` DSN, checked but not created.
+    """The absolute database path of a SQLite DSN, checked but not created.
+
+    As in Alligator 1.0, everything after ``sqlite://`` is the path:
+    ``sqlite:///tmp/q.db`` is ``/tmp/q.db``, ``sqlite://q.db`` is ``q.db`` in
+    the working directory, and ``sqlite:////tmp/q.db`` (the SQLAlchemy
+    spelling) is ``/tmp/q.db`` too.
 
     Raises:
-        ConfigurationError: Not a ``sqlite:///`` DSN, query parameters, an
+        ConfigurationError: Not a ``sqlite://`` DSN, query parameters, an
             in-memory database, or a directory that does not exist.
     """
-    prefix = "sqlite:///"
+    prefix = "sqlite://"
     if conn_string[: len(prefix)].lower() != prefix:
         raise ConfigurationError(
-            f"not a SQLite DSN (expected 'sqlite:///relative.db' or 'sqlite:////abs.db'): "
+            f"not a SQLite DSN (expected 'sqlite://relative.db' or 'sqlite:///abs/path.db'): "
             f"{conn_string!r}"
         )
     path, _, query = conn_string[len(prefix) :].partition("?")
     if query:
         raise ConfigurationError(f"SQLite DSN takes no query parameters: {conn_string!r}")
-    if not path or path == ":memory:" or path.startswith("file:"):
+    if path.strip("/") in ("", ":memory:") or path.startswith("file:"):
         raise ConfigurationError(
             f"SQLite DSN {conn_string!r} names no database file; an in-memory database is"
             " private to one connection, so use 'locmem://' for an in-process queue"
         )
+    if path.startswith("//"):
+        path = "/" + path.lstrip("/")  # POSIX keeps a leading "//" as it is
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     if not os.path.isdir(parent):

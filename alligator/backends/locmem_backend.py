@@ -35,6 +35,7 @@ import itertools
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from typing import Final
 
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
 from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
@@ -51,6 +52,9 @@ class Client:
         clock: Source of epoch seconds for due times and leases; tests inject
             a fake one so delays and lease expiry never need sleeping.
     """
+
+    #: Producer and worker share this process (:class:`~alligator.protocols.InProcessClient`).
+    in_process: Final = True
 
     def __init__(self, conn_string: str, *, clock: Callable[[], float] = time.time) -> None:
         self.name = parse_dsn(conn_string)

@@ -1,4 +1,4 @@
-"""SQLite backend (``sqlite:///relative.db``, ``sqlite:////abs/path.db``): the embedded default.
+"""SQLite backend (``sqlite://relative.db``, ``sqlite:////abs/path.db``): the embedded default.
 
 Several processes and threads share one database file. How the contract is met:
 
@@ -69,7 +69,7 @@ class Client:
     """A :class:`~alligator.protocols.PrefetchClient` over one SQLite file.
 
     Args:
-        conn_string: ``sqlite:///relative/path.db`` or ``sqlite:////abs/path.db``.
+        conn_string: ``sqlite://relative/path.db`` or ``sqlite:////abs/path.db``.
             The directory must exist; the file is created if missing.
         clock: Source of epoch seconds for due times and leases; tests inject
             a fake one so delays and lease expiry never need sleeping.

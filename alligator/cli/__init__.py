@@ -27,7 +27,7 @@ _DESCRIPTION = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m alligator", description=_DESCRIPTION)
+    parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     for module in (worker, info, failed):
         module.register(commands)
@@ -48,7 +48,7 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m alligator``."""
+    """Entry point of the ``alligator`` script and of ``python -m alligator``."""
     return _dispatch(build_parser(), argv, skip=1)
 
 

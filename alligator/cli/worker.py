@@ -54,8 +54,16 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "--max-tasks",
         type=int,
         default=0,
-        help="stop after N tasks (default: never); in a pool, a child that reaches N "
-        "exits and a fresh one replaces it",
+        help="stop after N tasks ran successfully, as in Alligator 1.0 (default: never); "
+        "in a pool, a child that reaches N exits and a fresh one replaces it",
+    )
+    parser.add_argument(
+        "--recycle-after",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop after N deliveries of any outcome (default: never); in a pool, a fresh "
+        "child replaces it, so a leak cannot grow even while tasks keep failing",
     )
     parser.add_argument(
         "-n",
@@ -123,38 +131,47 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.processes < 0 or args.threads < 1:
         raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
+    if args.max_tasks < 0 or args.recycle_after < 0:
+        raise ConfigurationError("--max-tasks and --recycle-after must be >= 0")
     if args.processes:
         return _run_pool(args)
-    # A SIGINT/SIGTERM that arrives while the worker is being set up is
-    # noted here; the loop installs its own handlers when it starts. Without
+    # A SIGINT/SIGTERM that arrives while the worker is being set up stops
+    # the workers built so far (and those built after it) before their loop
+    # begins; each loop installs its own handlers when it starts. Without
     # this, such a signal would kill the process with -15 instead of the
     # clean exit 0 that a stop before any claim deserves.
     early: list[int] = []
     gators: list[Gator] = []
+    workers: list[Worker] = []
+    code = 0
+
+    def stop_early(signum: int) -> None:
+        early.append(signum)
+        for worker in workers:
+            worker.interrupt()
+
     try:
-        with stop_signals(early.append, then="keep"):
+        with stop_signals(stop_early, then="keep"):
             gators.extend(_gator(args) for _ in range(args.threads))
-            workers = [
+            workers.extend(
                 Worker(
                     gator,
                     max_tasks=args.max_tasks,
+                    recycle_after=args.recycle_after,
                     to_consume=queues_of(args),
                     nap_time=args.nap_time,
                     prefetch=args.prefetch,
                 )
                 for gator in gators
-            ]
+            )
+            if early:
+                for worker in workers:
+                    worker.interrupt()
             parent = os.environ.get(PARENT_ENV)
             if parent is not None and parent.isdigit():
                 watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
-            if early:
-                # Stopped before the loop began: nothing was claimed, a clean stop
-                # (the lifecycle hooks still run, so logs show the worker came and went).
-                for worker in workers:
-                    worker.starting()
-                    worker.stopping()
-            elif len(workers) == 1:
-                workers[0].run_forever()
+            if len(workers) == 1:
+                code = workers[0].run_forever()
             else:
                 run_threads(workers)
     except KeyboardInterrupt:
@@ -162,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
     finally:
         for gator in gators:
             gator.close()
-    return 0
+    return code
 
 
 def _gator(args: argparse.Namespace) -> Gator:

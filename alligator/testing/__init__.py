@@ -3,7 +3,7 @@
 Every built-in backend passes this kit in Alligator's own test suite; run it
 against your own backend the same way. It needs ``pytest`` and
 ``hypothesis``, and is imported only by test code (``import alligator`` never
-imports it).
+imports it). Install them with the extra: ``pip install 'alligator[testing]'``.
 
 Plain contract tests
 --------------------
@@ -141,9 +141,34 @@ or forged reservation is refused by ``ack``/``release``/``bury``/``renew``
 
 from __future__ import annotations
 
-from alligator.testing.clock import Clock, FakeClock, RealClock
-from alligator.testing.contract import BINARY_PAYLOADS, ClientContract
-from alligator.testing.machine import (
+try:
+    import hypothesis  # noqa: F401
+    import pytest
+except ImportError as exc:  # pragma: no cover - exercised in a venv without the extra
+    raise ImportError(
+        f"alligator.testing needs pytest and hypothesis ({exc.name} is missing): "
+        "pip install 'alligator[testing]'"
+    ) from exc
+
+# Before the kit's modules are imported, so a failed contract assertion
+# shows the values it compared, as in the user's own tests.
+_KIT = (
+    "contract",
+    "draws",
+    "machine",
+    "model",
+    "plain_machine",
+    "prefetch_contract",
+    "prefetch_machine",
+    "reliable_contract",
+    "reliable_machine",
+    "support",
+)
+pytest.register_assert_rewrite(*(f"alligator.testing.{name}" for name in _KIT))
+
+from alligator.testing.clock import Clock, FakeClock, RealClock  # noqa: E402
+from alligator.testing.contract import BINARY_PAYLOADS, ClientContract  # noqa: E402
+from alligator.testing.machine import (  # noqa: E402
     DEFAULT_SETTINGS,
     ClientMachine,
     ReliableClientMachine,
@@ -153,9 +178,9 @@ from alligator.testing.machine import (
     run_reliable_client_machine,
     unique_queue_name,
 )
-from alligator.testing.model import QueueModel
-from alligator.testing.prefetch_contract import PrefetchContract
-from alligator.testing.reliable_contract import ReliableClientContract
+from alligator.testing.model import QueueModel  # noqa: E402
+from alligator.testing.prefetch_contract import PrefetchContract  # noqa: E402
+from alligator.testing.reliable_contract import ReliableClientContract  # noqa: E402
 
 __all__ = [  # noqa: RUF022 - grouped by heading, not sorted
     # clocks

@@ -68,8 +68,8 @@ assert_type(batch.flush(), list[str])
 # Built-in classes conform to the protocols, by assignment.
 locmem_client: protocols.ReliableClient = locmem_backend.Client("locmem://typing")
 locmem_plain: protocols.Client = locmem_backend.Client("locmem://typing")
-sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite:///typing.db")
-sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite:///typing.db")
+sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite://typing.db")
+sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite://typing.db")
 json_codec: protocols.Codec = codecs.JsonCodec()
 msgpack_codec: protocols.Codec = codecs.MsgpackCodec()
 bz2_codec: protocols.Codec = codecs.bz2_codec(codecs.JSON)
@@ -82,6 +82,12 @@ task_any: protocols.Task[Any] = enqueued
 task_int: protocols.Task[int] = enqueued
 task_class: protocols.TaskClass = Task
 
-# The result type flows through run().
-assert_type(Task[int]().to_call(add, 1, 2).run(), int)
-assert_type(gator.execute(Task[int]().to_call(add, 1, 2)), int | None)
+# The result type flows through run(), which returns the task as in 1.0.
+assert_type(Task[int]().to_call(add, 1, 2).run(), Task[int])
+assert_type(Task[int]().to_call(add, 1, 2).run().result, int)
+assert_type(gator.execute(Task[int]().to_call(add, 1, 2)), Task[int])
+assert_type(gator.execute(Task[int]().to_call(add, 1, 2)).result, int)
+assert_type(gator.pop(), Task[Any] | None)
+assert_type(gator.get("some-id"), Task[Any] | None)
+assert_type(gator.push(Task[int](is_async=False), add, 1, 2).result, int)
+assert_type(Worker(gator).run_forever(), int)

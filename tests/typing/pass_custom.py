@@ -22,8 +22,8 @@ assert_type(SkinnyTask().to_call(add, 1, 2), SkinnyTask)
 assert_type(SkinnyTask.deserialize(b""), SkinnyTask)
 
 # A 1.0-style client conforms to Client and is accepted as backend_class.
-simple: protocols.Client = SQLiteClient("sqlite:///typing.db")
-sqlite_gator = Gator("sqlite:///typing.db", backend_class=SQLiteClient)
+simple: protocols.Client = SQLiteClient("sqlite://typing.db")
+sqlite_gator = Gator("sqlite://typing.db", backend_class=SQLiteClient)
 
 # A Worker subclass is still a Worker.
 logging_worker: protocols.Worker = LoggingWorker(skinny_gator)

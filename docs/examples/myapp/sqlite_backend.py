@@ -14,7 +14,7 @@ import sqlite3
 
 class Client:
     def __init__(self, conn_string: str) -> None:
-        # "sqlite:///path.db" -> "path.db"
+        # "sqlite://path.db" -> "path.db"
         path = conn_string.split("://", 1)[1].removeprefix("/")
         # Autocommit, so other connections see each push at once.
         self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
