@@ -19,6 +19,7 @@ import msgspec
 from alligator.protocols import (
     Client,
     FailedTasksClient,
+    IdAssigningClient,
     InProcessClient,
     PrefetchClient,
     PriorityClient,
@@ -53,6 +54,8 @@ class Capabilities(msgspec.Struct, frozen=True):
         in_process: An :class:`~alligator.protocols.InProcessClient`: its
             tasks run in this process, so functions of ``__main__`` may be
             enqueued.
+        assigns_ids: An :class:`~alligator.protocols.IdAssigningClient`:
+            ``push`` picks the id, so a signature cannot bind it.
     """
 
     reliable: bool
@@ -63,6 +66,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     queue_names: bool = False
     closes: bool = False
     in_process: bool = False
+    assigns_ids: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -91,6 +95,7 @@ def capabilities_of(client: Client) -> Capabilities:
         queue_names=isinstance(client, QueueNameValidator),
         closes=reliable or callable(getattr(client, "close", None)),
         in_process=isinstance(client, InProcessClient) and client.in_process,
+        assigns_ids=isinstance(client, IdAssigningClient) and client.assigns_ids,
     )
 
 

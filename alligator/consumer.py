@@ -130,7 +130,7 @@ class Consumer:
                 allow-list, missing callable); the caller buries the task
                 with :meth:`bury_undecodable`.
         """
-        task = self.payloads.decode(reservation.data)
+        task = self.payloads.decode(reservation.data, self.queue_name, reservation.task_id)
         if reservation.task_id:
             task.task_id = reservation.task_id
         return task
@@ -149,7 +149,7 @@ class Consumer:
             count_retry(task)
             task.delay_until = self.clock() + self.backoff.delay(task.attempts)
             try:
-                data = self.payloads.encode(task)
+                data = self.payloads.encode(task, self.queue_name)
             except AlligatorError as exc:
                 error = exc
             else:

@@ -61,6 +61,10 @@ class Gator:
             makes it refuse, by burying, any payload it reads that is unsigned
             or not signed by a key it knows. See :mod:`alligator.signing`.
         verify_keys: Extra keys accepted when verifying, for key rotation.
+        signature_max_age: With a ``signing_key``: refuse (bury) a signed
+            payload that became due more than this many seconds ago, which
+            bounds how long a captured payload can be replayed under its own
+            queue and id. Longer than any queue backlog you expect.
         clock: Source of the epoch seconds retry delays count from; give the
             backend's injected clock in tests.
     """
@@ -79,10 +83,9 @@ class Gator:
         allowed_modules: Iterable[str] | None = None,
         signing_key: bytes | str | None = None,
         verify_keys: Iterable[bytes | str] = (),
+        signature_max_age: float | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        if not isinstance(queue_name, str) or not queue_name:
-            raise ConfigurationError(f"queue_name must be a non-empty str, got {queue_name!r}")
         if not lease > 0:
             raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
         if max_payload <= 0:
@@ -100,6 +103,10 @@ class Gator:
         if verify_keys and signing_key is None:
             raise ConfigurationError("verify_keys needs a signing_key as well")
         self.signer = signing.Signer(signing_key, verify_keys) if signing_key is not None else None
+        if signature_max_age is not None and (self.signer is None or not signature_max_age > 0):
+            raise ConfigurationError(
+                f"signature_max_age needs a signing_key and a value > 0, got {signature_max_age!r}"
+            )
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker, self.capabilities = as_reliable(self.backend)
@@ -110,6 +117,8 @@ class Gator:
             self.allowed_modules,
             self.signer,
             in_process=self.capabilities.in_process,
+            bind_ids=self.capabilities.reliable and not self.capabilities.assigns_ids,
+            max_age=signature_max_age,
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
@@ -135,6 +144,14 @@ class Gator:
 
     def check_queue_name(self, queue_name: str) -> None:
         """Refuse a queue name the backend cannot hold (a ``ConfigurationError``)."""
+        if not isinstance(queue_name, str) or not queue_name:
+            raise ConfigurationError(f"queue_name must be a non-empty str, got {queue_name!r}")
+        try:
+            queue_name.encode()
+        except UnicodeEncodeError as exc:
+            raise ConfigurationError(
+                f"queue name {queue_name!r} is not valid text (lone surrogates cannot be stored)"
+            ) from exc
         if self.capabilities.queue_names:
             validator: QueueNameValidator = self.backend  # type: ignore[assignment]
             validator.validate_queue_name(queue_name)
@@ -177,7 +194,7 @@ class Gator:
 
     def serialize(self, task: Task[Any]) -> bytes:
         """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
-        return self.payloads.encode(task)
+        return self.payloads.encode(task, self.queue_name)
 
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
@@ -189,10 +206,10 @@ class Gator:
         """
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
-            self.payloads.encode(task)  # the same checks as a real enqueue
+            self.payloads.encode(task, self.queue_name)  # the same checks as a real enqueue
             self.execute(task)
             return task
-        data = self.payloads.encode(task)
+        data = self.payloads.encode(task, self.queue_name)
         prioritized = self._priority_broker
         if task.priority is not None and prioritized is not None:
             task.task_id = prioritized.push(
@@ -258,7 +275,7 @@ class Gator:
                 count_retry(task)
                 if task.is_async:
                     task.delay_until = self.clock() + self.backoff.delay(task.attempts)
-                    data = self.payloads.encode(task)
+                    data = self.payloads.encode(task, self.queue_name)
                     self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
                     return task
 
@@ -288,7 +305,7 @@ class Gator:
         data = self.broker.get(self.queue_name, task_id)
         if data is None:
             return None
-        task = self._decode(data)
+        task = self._decode(data, task_id)
         task.task_id = task_id
         return self.execute(task)
 
@@ -298,7 +315,7 @@ class Gator:
         if data is None:
             return None
         try:
-            task = self._decode(data)
+            task = self._decode(data, task_id)
         except (CodecError, TaskImportError):
             task = self.task_class(task_id=task_id)
         task.task_id = task_id
@@ -312,6 +329,6 @@ class Gator:
 
         return FailedTasks(self.consumer())
 
-    def _decode(self, data: bytes) -> Task[Any]:
+    def _decode(self, data: bytes, task_id: str) -> Task[Any]:
         # Decoded by this Gator's task_class, a subclass of Task.
-        return cast(Task[Any], self.payloads.decode(data))
+        return cast(Task[Any], self.payloads.decode(data, self.queue_name, task_id))

@@ -33,6 +33,10 @@ class Payloads:
         in_process: The queue's tasks run in this process (``locmem://``), so
             functions of ``__main__`` may be named; elsewhere only a task run
             eagerly (``is_async=False``) may.
+        bind_ids: Signatures bind the task id as well as the queue; ``False``
+            where the backend picks ids or cannot report them.
+        max_age: Refuse signed payloads valid since longer than this many
+            seconds (see :mod:`alligator.signing`).
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class Payloads:
         signer: signing.Signer | None,
         *,
         in_process: bool = False,
+        bind_ids: bool = True,
+        max_age: float | None = None,
     ) -> None:
         self.task_class = task_class
         self.codec = codec
@@ -51,9 +57,11 @@ class Payloads:
         self.allowed_modules = allowed_modules
         self.signer = signer
         self.in_process = in_process
+        self.bind_ids = bind_ids
+        self.max_age = max_age
 
-    def encode(self, task: Task[Any]) -> bytes:
-        """``task`` as a payload: encoded, signed, and within ``max_payload``."""
+    def encode(self, task: Task[Any], queue_name: str) -> bytes:
+        """``task`` as a payload for ``queue_name``: encoded, signed, within ``max_payload``."""
         if task.codec is None:
             task.codec = self.codec
         if self.in_process or not task.is_async:
@@ -62,7 +70,12 @@ class Payloads:
         else:
             data = task.serialize()
         if self.signer is not None:
-            data = self.signer.sign(data)
+            data = self.signer.sign(
+                data,
+                queue=queue_name,
+                task_id=task.task_id if self.bind_ids else "",
+                valid_from=task.delay_until,
+            )
         if len(data) > self.max_payload:
             raise PayloadTooLarge(
                 f"task {task.task_id} encodes to {len(data):,} bytes, over the "
@@ -72,28 +85,43 @@ class Payloads:
             )
         return data
 
-    def verified(self, data: bytes) -> bytes:
-        """The payload inside ``data`` once its signature checks out.
+    def sign(self, data: bytes, queue_name: str, task_id: str) -> bytes:
+        """An encoded payload signed for ``queue_name`` and ``task_id`` (unchanged: no key)."""
+        if self.signer is None:
+            return data
+        return self.signer.sign(data, queue=queue_name, task_id=task_id if self.bind_ids else "")
+
+    def verified(
+        self, data: bytes, queue_name: str, task_id: str, *, check_age: bool = True
+    ) -> bytes:
+        """The payload inside ``data`` once its signature checks out for that queue and id.
 
         Without a signer a signature is stripped unchecked (so producers can
         start signing before workers hold the key).
 
         Raises:
             SignatureError: there is a signer and ``data`` is unsigned,
-                altered, or signed with a key it does not know.
+                altered, signed with a key it does not know, for another
+                queue or id, or (unless ``check_age`` is off: an operator
+                requeueing a buried task) too old for ``max_age``.
         """
         if self.signer is not None:
-            return self.signer.verify(data)
+            return self.signer.verify(
+                data,
+                queue=queue_name,
+                task_id=task_id if self.bind_ids else "",
+                max_age=self.max_age if check_age else None,
+            )
         return signing.unwrap(data)
 
-    def decode(self, data: bytes) -> Task[Any]:
+    def decode(self, data: bytes, queue_name: str, task_id: str) -> Task[Any]:
         """A task from a payload: size, signature, ``allowed_modules``, then imports."""
         if len(data) > self.max_payload:
             raise PayloadTooLarge(
                 f"payload is {len(data):,} bytes, over this Gator's {self.max_payload:,}-byte "
                 "limit; it was not written through a Gator with the same max_payload"
             )
-        data = self.verified(data)
+        data = self.verified(data, queue_name, task_id)
         if self.allowed_modules is not None:
             return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)
         return self.task_class.deserialize(data)

@@ -22,6 +22,7 @@ __all__ = [
     "Client",
     "Codec",
     "FailedTasksClient",
+    "IdAssigningClient",
     "InProcessClient",
     "PrefetchClient",
     "PriorityClient",
@@ -255,6 +256,20 @@ class InProcessClient(Protocol):
 
     @property
     def in_process(self) -> bool:
+        """Always true: the marker of this capability."""
+        ...
+
+
+@runtime_checkable
+class IdAssigningClient(Protocol):
+    """A backend that stores tasks under ids of its own choosing (beanstalkd's job ids).
+
+    ``push`` ignores the ``task_id`` it is given and returns the id it used,
+    so nothing written before the push (a signature, say) can name that id.
+    """
+
+    @property
+    def assigns_ids(self) -> bool:
         """Always true: the marker of this capability."""
         ...
 

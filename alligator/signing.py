@@ -1,17 +1,28 @@
-"""HMAC-SHA256 signing of task payloads, with key rotation.
+"""HMAC-SHA256 signing of task payloads, with key rotation and replay binding.
 
 Why: anyone who can write to the queue (a Redis or beanstalkd client, a
 process with the SQLite file) can otherwise make a worker call any function
 it can import. With a shared secret, a worker runs only payloads a key holder
 produced; everything else is buried with the reason, never decoded.
 
-Format of a signed payload (44 bytes of overhead)::
+Format of a signed payload (52 bytes of overhead)::
 
-    MAGIC (4 bytes, b"AGS1") | key id (8 bytes) | HMAC-SHA256 (32 bytes) | payload
+    MAGIC (4 bytes, b"AGS2") | key id (8) | valid from (8) | HMAC-SHA256 (32) | payload
 
-* The MAC covers ``MAGIC + key id + payload``: the whole encoded envelope
-  (whatever codec or compression wrote it) and the header, so no byte of a
-  signed payload can change without the signature failing.
+* The MAC covers ``MAGIC + key id + valid from``, the **queue name and the
+  task id** the payload was written for, and the payload (the whole encoded
+  envelope, whatever codec or compression wrote it). No byte can change
+  without the signature failing, and a signed payload copied to another
+  queue, or pushed again under another id, is refused: a signed
+  ``refund(42)`` read back from the backend cannot be replayed as a new task.
+  Where the backend picks ids itself (beanstalkd) or cannot say which id it
+  handed out (an Alligator 1.0 client), only the queue is bound.
+* ``valid from`` is when the task may first run (the signing time, or its
+  ``delay_until`` if later), in milliseconds. A verifier given ``max_age``
+  refuses a payload whose ``valid from`` lies further back, which bounds how
+  long a captured payload can be replayed under its own queue and id (after
+  the task was acked, say). Without ``max_age`` nothing bounds that: the
+  same bytes pushed again under the same id run again.
 * The key id is ``HMAC-SHA256(key, b"alligator key id")[:8]``: it tells the
   verifier which of its keys to use without revealing the key, so keys can
   be rotated while old payloads are still queued.
@@ -36,6 +47,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 from collections.abc import Iterable
 from typing import Final
 
@@ -51,12 +63,14 @@ __all__ = [
     "unwrap",
 ]
 
-#: Leading bytes of a signed payload (version 1 of the format).
-MAGIC: Final = b"AGS1"
+#: Leading bytes of a signed payload (version 2 of the format: bound to queue and id).
+MAGIC: Final = b"AGS2"
 _KEY_ID_BYTES: Final = 8
+_TIME_BYTES: Final = 8
+_HEAD: Final = len(MAGIC) + _KEY_ID_BYTES + _TIME_BYTES
 _MAC_BYTES: Final = hashlib.sha256().digest_size
 #: Bytes a signature adds to a payload.
-OVERHEAD: Final = len(MAGIC) + _KEY_ID_BYTES + _MAC_BYTES
+OVERHEAD: Final = _HEAD + _MAC_BYTES
 #: Shortest key accepted: shorter secrets can be guessed offline from one payload.
 MIN_KEY_BYTES: Final = 16
 
@@ -124,18 +138,43 @@ class Signer:
         """Hex id of the signing key, for logs and error messages."""
         return self._id.hex()
 
-    def sign(self, payload: bytes) -> bytes:
-        """``payload`` with the header and MAC in front."""
-        mac = hmac.new(self._key, self._header + payload, hashlib.sha256).digest()
-        return self._header + mac + payload
+    def sign(
+        self,
+        payload: bytes,
+        *,
+        queue: str,
+        task_id: str = "",
+        valid_from: float | None = None,
+    ) -> bytes:
+        """``payload`` with the header and MAC in front, bound to ``queue`` and ``task_id``.
 
-    def verify(self, data: bytes) -> bytes:
-        """The payload inside ``data`` if its signature checks out.
+        Args:
+            payload: The encoded task.
+            queue: The queue it is written to.
+            task_id: The id it is stored under; ``""`` where the backend
+                picks ids (the verifier must then pass ``""`` too).
+            valid_from: When the task may first run (epoch seconds; default
+                now): what ``max_age`` counts from.
+        """
+        when = time.time() if valid_from is None else max(valid_from, time.time())
+        head = self._header + int(when * 1000).to_bytes(_TIME_BYTES, "big")
+        return head + self._mac(self._key, head, queue, task_id, payload) + payload
+
+    def verify(
+        self,
+        data: bytes,
+        *,
+        queue: str,
+        task_id: str = "",
+        max_age: float | None = None,
+    ) -> bytes:
+        """The payload inside ``data`` if its signature checks out for ``queue`` and ``task_id``.
 
         Raises:
             SignatureError: unsigned, truncated, signed with a key this signer
-                does not know, or altered after signing. ``data`` is kept on
-                the exception.
+                does not know, altered after signing, written for another
+                queue or id, or (with ``max_age``) valid since longer than
+                ``max_age`` seconds. ``data`` is kept on the exception.
         """
         if not is_signed(data):
             raise SignatureError(
@@ -146,7 +185,6 @@ class Signer:
         if len(data) < OVERHEAD:
             raise SignatureError(f"signed payload is truncated ({len(data)} bytes)", data)
         kid = data[len(MAGIC) : len(MAGIC) + _KEY_ID_BYTES]
-        mac = data[len(MAGIC) + _KEY_ID_BYTES : OVERHEAD]
         key = self._keys.get(kid)
         if key is None:
             raise SignatureError(
@@ -154,11 +192,31 @@ class Signer:
                 "add that key to verify_keys if it is a legitimate old or new key",
                 data,
             )
-        payload = data[OVERHEAD:]
-        expected = hmac.new(key, data[: len(MAGIC) + _KEY_ID_BYTES] + payload, hashlib.sha256)
-        if not hmac.compare_digest(expected.digest(), mac):
+        head, mac, payload = data[:_HEAD], data[_HEAD:OVERHEAD], data[OVERHEAD:]
+        if not hmac.compare_digest(self._mac(key, head, queue, task_id, payload), mac):
             raise SignatureError(
-                f"bad signature (key id {kid.hex()}): the payload was altered after signing",
+                f"bad signature (key id {kid.hex()}): the payload was altered after signing, "
+                f"or was signed for another queue or task id than {queue!r}/{task_id!r}",
                 data,
             )
+        if max_age is not None:
+            valid_from = int.from_bytes(head[-_TIME_BYTES:], "big") / 1000
+            age = time.time() - valid_from
+            if age > max_age:
+                raise SignatureError(
+                    f"signed payload is {age:,.0f} s old, over the {max_age:,.0f} s max_age: "
+                    "refused as a possible replay",
+                    data,
+                )
         return payload
+
+    @staticmethod
+    def _mac(key: bytes, head: bytes, queue: str, task_id: str, payload: bytes) -> bytes:
+        bound = _bound(queue) + _bound(task_id)
+        return hmac.new(key, head + bound + payload, hashlib.sha256).digest()
+
+
+def _bound(text: str) -> bytes:
+    """``text`` length-prefixed, so ("ab", "c") and ("a", "bc") never sign alike."""
+    raw = text.encode("utf-8", "surrogatepass")
+    return len(raw).to_bytes(4, "big") + raw

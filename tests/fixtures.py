@@ -72,6 +72,7 @@ DECLARED = {
         priority=True,
         queue_names=True,
         closes=True,
+        assigns_ids=True,
     ),
 }
 

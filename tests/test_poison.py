@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import msgspec
 import pytest
@@ -34,7 +34,9 @@ ALLOWED = ["tests.tasks"]
 #: Poison pushed per backend across all examples (for the report).
 FUZZED: dict[str, list[int]] = {}
 
-Poison = tuple[str, bytes, str]  # (kind, payload, words the burial reason must contain)
+#: Makes a payload for the queue and task id it is pushed under (signatures bind both).
+Sign = Callable[[str, str], bytes]
+Poison = tuple[str, Sign, str]  # (kind, payload maker, words the burial reason must contain)
 
 
 def _envelope(module: str, name: str, *args: object, version: int = ENVELOPE_VERSION) -> Envelope:
@@ -53,6 +55,25 @@ json_junk = st.recursive(
 )
 
 
+def _signed(payload: bytes, signer: signing.Signer | None = None) -> Sign:
+    """``payload`` signed (by ``SIGNER`` unless told) for the queue and id it is pushed under."""
+    by = SIGNER if signer is None else signer
+    return lambda queue, task_id: by.sign(payload, queue=queue, task_id=task_id)
+
+
+def _raw(payload: bytes) -> Sign:
+    return lambda queue, task_id: payload
+
+
+def _tampered(payload: bytes, index: int, flip: int) -> Sign:
+    def make(queue: str, task_id: str) -> bytes:
+        signed = bytearray(SIGNER.sign(payload, queue=queue, task_id=task_id))
+        signed[index] ^= flip
+        return bytes(signed)
+
+    return make
+
+
 @st.composite
 def poison(draw: st.DrawFn) -> Poison:
     kind = draw(
@@ -66,25 +87,25 @@ def poison(draw: st.DrawFn) -> Poison:
     )  # fmt: skip
     good = _envelope("tests.tasks", "add", 1, 2)
     if kind == "random":
-        return kind, SIGNER.sign(draw(st.binary(max_size=200))), "DecodeError"
+        return kind, _signed(draw(st.binary(max_size=200))), "DecodeError"
     if kind == "truncated":
         codec = codecs.get_codec(draw(st.sampled_from(codecs.registry.names())))
         whole = codec.encode(good)
         cut = draw(st.integers(0, len(whole) - 1))
-        return kind, SIGNER.sign(whole[:cut]), "DecodeError"
+        return kind, _signed(whole[:cut]), "DecodeError"
     if kind == "wrong-schema":
         value = draw(json_junk.filter(lambda v: not isinstance(v, list)))
         encode = draw(st.sampled_from([msgspec.json.encode, msgspec.msgpack.encode]))
-        return kind, SIGNER.sign(encode(value)), "DecodeError"
+        return kind, _signed(encode(value)), "DecodeError"
     if kind == "future-version":
         data = codecs.JSON.encode(_envelope("tests.tasks", "add", 1, 2, version=99))
-        return kind, SIGNER.sign(data), "unsupported envelope version"
+        return kind, _signed(data), "unsupported envelope version"
     if kind == "unknown-module":
         data = codecs.MSGPACK.encode(_envelope(f"tests.tasks.{draw(names)}", "f"))
-        return kind, SIGNER.sign(data), "UnknownModuleError"
+        return kind, _signed(data), "UnknownModuleError"
     if kind == "unknown-callable":
         data = codecs.JSON.encode(_envelope("tests.tasks", draw(names)))
-        return kind, SIGNER.sign(data), "UnknownCallableError"
+        return kind, _signed(data), "UnknownCallableError"
     if kind == "disallowed":
         target = draw(
             st.sampled_from(
@@ -93,21 +114,25 @@ def poison(draw: st.DrawFn) -> Poison:
             )
         )  # fmt: skip
         data = codecs.JSON.encode(_envelope(*target, "true"))
-        return kind, SIGNER.sign(data), "DisallowedModuleError"
+        return kind, _signed(data), "DisallowedModuleError"
     if kind == "unsigned":
-        return kind, codecs.JSON.encode(good), "not signed"
+        return kind, _raw(codecs.JSON.encode(good)), "not signed"
     if kind == "wrong-key":
         other = signing.Signer(draw(st.binary(min_size=16, max_size=32)).hex())
-        return kind, other.sign(codecs.JSON.encode(good)), "SignatureError"
+        return kind, _signed(codecs.JSON.encode(good), other), "SignatureError"
     if kind == "tampered":
-        signed = bytearray(SIGNER.sign(codecs.JSON.encode(good)))
-        index = draw(st.integers(0, len(signed) - 1))
-        signed[index] ^= draw(st.integers(1, 255))
-        return kind, bytes(signed), "SignatureError"
+        payload = codecs.JSON.encode(good)
+        index = draw(st.integers(0, signing.OVERHEAD + len(payload) - 1))
+        flip = draw(st.integers(1, 255))
+        return kind, _tampered(payload, index, flip), "SignatureError"
     if kind == "oversized":
-        return kind, draw(st.binary(min_size=LIMIT + 1, max_size=5 * LIMIT)), "PayloadTooLarge"
+        return (
+            kind,
+            _raw(draw(st.binary(min_size=LIMIT + 1, max_size=5 * LIMIT))),
+            "PayloadTooLarge",
+        )
     data = codecs.JSON.encode(_envelope("tests.tasks", "add", 1, 2, 3))
-    return kind, SIGNER.sign(data), "TypeError"
+    return kind, _signed(data), "TypeError"
 
 
 @pytest.fixture
@@ -136,9 +161,12 @@ def test_poison_is_buried_with_its_reason_and_good_tasks_still_run(
         dsn, queue_name=queue, signing_key=KEY, allowed_modules=ALLOWED, max_payload=LIMIT
     )
     try:
-        # Given poison pushed raw, then three good tasks
-        for i, (_, data, _) in enumerate(payloads):
-            producer.broker.push(queue, f"poison-{i}", data)
+        # Given poison pushed raw (signed for the queue and id it goes under), then good tasks
+        pushed = []
+        for i, (_, make, _) in enumerate(payloads):
+            task_id = f"poison-{i}"
+            pushed.append(make(queue, task_id if producer.payloads.bind_ids else ""))
+            producer.broker.push(queue, task_id, pushed[-1])
         for i in range(3):
             producer.task(tasks.add, i, i)
         # When one worker processes everything
@@ -148,7 +176,7 @@ def test_poison_is_buried_with_its_reason_and_good_tasks_still_run(
         # Then every poison payload is buried, in order, with a reason naming its problem
         buried = worker_gator.failed.list()
         assert len(buried) == len(payloads)
-        for (kind, data, words), grave in zip(payloads, buried, strict=True):
+        for (kind, _, words), data, grave in zip(payloads, pushed, buried, strict=True):
             assert grave.data == data, kind
             assert words in grave.reason, (kind, grave.reason)
         # And the good tasks all ran, and the forbidden module was never imported

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -62,10 +63,10 @@ def run_raw(gator: Gator, data: bytes) -> tuple[str, str]:
 
 def test_signed_payload_round_trips_and_carries_the_header() -> None:
     signer = signing.Signer(KEY)
-    signed = signer.sign(b"payload")
+    signed = signer.sign(b"payload", queue="q", task_id="raw")
     assert signed.startswith(signing.MAGIC)
     assert len(signed) == len(b"payload") + signing.OVERHEAD
-    assert signer.verify(signed) == b"payload"
+    assert signer.verify(signed, queue="q", task_id="raw") == b"payload"
 
 
 @settings(max_examples=200)
@@ -73,13 +74,13 @@ def test_signed_payload_round_trips_and_carries_the_header() -> None:
 def test_changing_any_byte_breaks_the_signature(payload: bytes, data: st.DataObject) -> None:
     # Given a signed payload
     signer = signing.Signer(KEY)
-    signed = bytearray(signer.sign(payload))
+    signed = bytearray(signer.sign(payload, queue="q", task_id="raw"))
     # When any one byte (header, key id, MAC or payload) is changed
     index = data.draw(st.integers(0, len(signed) - 1))
     signed[index] ^= data.draw(st.integers(1, 255))
     # Then verification fails
     with pytest.raises(SignatureError):
-        signer.verify(bytes(signed))
+        signer.verify(bytes(signed), queue="q", task_id="raw")
 
 
 @pytest.mark.parametrize(
@@ -87,20 +88,20 @@ def test_changing_any_byte_breaks_the_signature(payload: bytes, data: st.DataObj
     [
         (b'[1,"t","m","f"]', "not signed"),
         (signing.MAGIC + b"short", "truncated"),
-        (signing.Signer(OTHER_KEY).sign(b"x"), "unknown key"),
+        (signing.Signer(OTHER_KEY).sign(b"x", queue="q", task_id="raw"), "unknown key"),
     ],
 )
 def test_unsigned_truncated_and_foreign_payloads_are_refused(data: bytes, words: str) -> None:
     with pytest.raises(SignatureError, match=words) as caught:
-        signing.Signer(KEY).verify(data)
+        signing.Signer(KEY).verify(data, queue="q", task_id="raw")
     assert caught.value.data == data
 
 
 def test_verify_keys_accept_other_keys_but_never_sign() -> None:
-    old = signing.Signer(OLD_KEY).sign(b"queued before the rotation")
+    old = signing.Signer(OLD_KEY).sign(b"queued before the rotation", queue="q", task_id="raw")
     rotated = signing.Signer(KEY, verify_keys=[OLD_KEY])
-    assert rotated.verify(old) == b"queued before the rotation"
-    assert rotated.sign(b"x")[4:12] == signing.key_id(KEY)
+    assert rotated.verify(old, queue="q", task_id="raw") == b"queued before the rotation"
+    assert rotated.sign(b"x", queue="q", task_id="raw")[4:12] == signing.key_id(KEY)
 
 
 def test_short_keys_are_refused_and_keys_never_shown() -> None:
@@ -125,9 +126,17 @@ def test_signed_producer_and_worker_run_the_task(locmem_dsn: str) -> None:
     ("payload", "words"),
     [
         (envelope("tests.tasks", "add", 1, 2), "not signed"),
-        (signing.Signer(OTHER_KEY).sign(envelope("tests.tasks", "add", 1, 2)), "unknown key"),
         (
-            signing.Signer(KEY).sign(envelope("tests.tasks", "add", 1, 2))[:-3] + b"9]]",
+            signing.Signer(OTHER_KEY).sign(
+                envelope("tests.tasks", "add", 1, 2), queue="q", task_id="raw"
+            ),
+            "unknown key",
+        ),
+        (
+            signing.Signer(KEY).sign(
+                envelope("tests.tasks", "add", 1, 2), queue="q", task_id="raw"
+            )[:-3]
+            + b"9]]",
             "altered",
         ),
     ],
@@ -172,7 +181,12 @@ def test_rotation_old_payloads_still_run_and_retries_get_the_new_key(locmem_dsn:
 def test_requeue_never_launders_a_forged_payload(locmem_dsn: str) -> None:
     # Given a forged payload buried by a worker with a key
     worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
-    run_raw(worker, signing.Signer(OTHER_KEY).sign(envelope("tests.tasks", "add", 1, 2)))
+    run_raw(
+        worker,
+        signing.Signer(OTHER_KEY).sign(
+            envelope("tests.tasks", "add", 1, 2), queue="q", task_id="raw"
+        ),
+    )
     [buried] = worker.failed.list()
     # When it is requeued, it is refused rather than re-signed
     with pytest.raises(SignatureError):
@@ -301,3 +315,67 @@ def test_cli_reads_keys_from_files_or_the_environment(tmp_path: Path) -> None:
     assert signing_options(none, {}) == {}
     with pytest.raises(ConfigurationError, match="no signing key"):
         signing_options(none, {"ALLIGATOR_VERIFY_KEYS": OLD_KEY})
+
+
+# -- replays of signed payloads -----------------------------------------------
+
+
+def test_a_signed_payload_replayed_under_another_id_or_queue_is_buried(locmem_dsn: str) -> None:
+    # Given a signed task as an attacker reads it back from the backend
+    producer = Gator(locmem_dsn, queue_name="q", signing_key=KEY)
+    original = producer.task(tasks.add, 40, 2)
+    held = producer.broker.reserve("q", 30)
+    assert held is not None
+    captured = held.data
+    producer.broker.release("q", held)
+    # When the same bytes are pushed again under a new id, and onto another queue
+    producer.broker.push("q", "replayed", captured)
+    producer.broker.push("other", original.task_id, captured)
+    other = Gator(locmem_dsn, queue_name="other", signing_key=KEY)
+    # Then only the original runs; both copies are buried as bad signatures
+    ran = [producer.pop(), producer.pop(), other.pop()]
+    assert [t.status for t in ran if t is not None] == [
+        Status.SUCCESS,
+        Status.FAILED,
+        Status.FAILED,
+    ]
+    assert tasks.EVENTS == [("add", 40, 2)]
+    reasons = [b.reason for b in producer.failed.list() + other.failed.list()]
+    assert len(reasons) == 2 and all("another queue or task id" in r for r in reasons)
+
+
+def test_max_age_refuses_a_payload_valid_since_too_long(
+    locmem_dsn: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a payload signed an hour ago (valid from then) and a fresh one
+    signer = signing.Signer(KEY)
+    payload = codecs.JSON.encode(Envelope(ENVELOPE_VERSION, "old", "tests.tasks", "add", (1, 1)))
+    worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY, signature_max_age=60)
+    an_hour_ago = time.time() - 3600
+    with monkeypatch.context() as past:
+        past.setattr(signing.time, "time", lambda: an_hour_ago)
+        old = signer.sign(payload, queue="q", task_id="old")
+    worker.broker.push("q", "old", old)
+    worker.task(tasks.add, 2, 2)
+    # When a worker with max_age=60 takes both
+    first, second = worker.pop(), worker.pop()
+    # Then the old one is buried as a possible replay and the fresh one runs
+    assert tasks.status_of(first) == Status.FAILED
+    assert tasks.result_of(second) == 4
+    [buried] = worker.failed.list()
+    assert "max_age" in buried.reason and "replay" in buried.reason
+
+
+def test_a_delayed_task_counts_its_age_from_when_it_is_due(locmem_dsn: str) -> None:
+    signer = signing.Signer(KEY)
+    later = time.time() + 3600
+    signed = signer.sign(b"x", queue="q", task_id="t", valid_from=later)
+    # Due in an hour: not old for a 60 s max_age, however long it waited
+    assert signer.verify(signed, queue="q", task_id="t", max_age=60) == b"x"
+
+
+def test_max_age_needs_a_key_and_a_positive_value(locmem_dsn: str) -> None:
+    with pytest.raises(ConfigurationError, match="signature_max_age"):
+        Gator(locmem_dsn, signature_max_age=60)
+    with pytest.raises(ConfigurationError, match="signature_max_age"):
+        Gator(locmem_dsn, signing_key=KEY, signature_max_age=0)

@@ -76,6 +76,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from typing import Final
 
 import greenstalk
 
@@ -102,6 +103,8 @@ class Client:
 
     #: The Gator calls this at construction so a bad tube name fails early.
     validate_queue_name = staticmethod(validate_queue_name)
+    #: Job ids are beanstalkd's (:class:`~alligator.protocols.IdAssigningClient`).
+    assigns_ids: Final = True
 
     def __init__(
         self,

@@ -68,6 +68,13 @@ def add_target_options(parser: argparse.ArgumentParser) -> None:
         help=f"also accept payloads signed with the key in FILE (key rotation); "
         f"repeatable (default: ${VERIFY_KEYS_ENV}, comma-separated)",
     )
+    parser.add_argument(
+        "--signature-max-age",
+        type=float,
+        metavar="SECONDS",
+        help="with a signing key: bury signed payloads due longer ago than this, as "
+        "possible replays (default: no limit)",
+    )
 
 
 def import_modules(modules: Sequence[str]) -> None:
@@ -104,14 +111,18 @@ def signing_options(
     verify_keys = [_read_key(path) for path in verify_files]
     if not verify_files and env.get(VERIFY_KEYS_ENV):
         verify_keys = [k.strip().encode() for k in env[VERIFY_KEYS_ENV].split(",") if k.strip()]
+    max_age: float | None = getattr(args, "signature_max_age", None)
     if signing_key is None:
-        if verify_keys:
+        if verify_keys or max_age is not None:
             raise ConfigurationError(
-                f"verify keys were given but no signing key (--signing-key-file or "
-                f"${SIGNING_KEY_ENV})"
+                f"verify keys or --signature-max-age were given but no signing key "
+                f"(--signing-key-file or ${SIGNING_KEY_ENV})"
             )
         return {}
-    return {"signing_key": signing_key, "verify_keys": verify_keys}
+    found: dict[str, Any] = {"signing_key": signing_key, "verify_keys": verify_keys}
+    if max_age is not None:
+        found["signature_max_age"] = max_age
+    return found
 
 
 def gator_from_args(args: argparse.Namespace, **options: Any) -> Gator:
