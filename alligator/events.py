@@ -57,6 +57,8 @@ class TaskDone(msgspec.Struct, frozen=True, gc=False):
         settled: ``False`` when the lease had been lost, so another worker
             may run the task again.
         error: ``"TypeName: message"`` of the failure, ``None`` on success.
+        hook_error: ``"TypeName: message"`` of what an ``on_success`` or
+            ``on_error`` hook raised (logged, and not the task's failure).
     """
 
     task_id: str
@@ -66,6 +68,7 @@ class TaskDone(msgspec.Struct, frozen=True, gc=False):
     attempt: int
     settled: bool = True
     error: str | None = None
+    hook_error: str | None = None
 
 
 class WorkerStopped(msgspec.Struct, frozen=True, gc=False):

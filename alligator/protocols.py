@@ -329,6 +329,8 @@ class Task(Protocol[R_co]):
     delay_until: float | None
     status: Status
     codec: Codec | None
+    #: What an ``on_success``/``on_error`` hook raised in the last run (logged, not fatal).
+    hook_error: Exception | None
 
     def serialize(self) -> bytes:
         """The payload pushed to the backend (the consumer re-encodes it for a retry)."""

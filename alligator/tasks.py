@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -15,6 +16,8 @@ from alligator.exceptions import InvalidTaskError, MultipleDelaysError, NoResult
 from alligator.protocols import Codec
 from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
+
+log = logging.getLogger("alligator.task")
 
 __all__ = ["Task", "normalize_delay"]
 
@@ -58,7 +61,10 @@ class Task(Generic[R]):
     that type, so a hook written for another type is a type error.
 
     Hooks may change the task; in particular ``task.retries += 1`` inside
-    ``on_error`` grants one more try.
+    ``on_error`` grants one more try. An exception raised by ``on_start``
+    fails the try (the function did not run); one raised by ``on_success``
+    or ``on_error`` is logged and kept on :attr:`hook_error`, and the
+    task's own outcome stands (a success is not run again).
     """
 
     #: Codec used by :meth:`serialize`; the Gator sets it when ``None``.
@@ -108,6 +114,8 @@ class Task(Generic[R]):
         self.func_args: tuple[Any, ...] = ()
         self.func_kwargs: dict[str, Any] = {}
         self._result: R | _NoResult = _NO_RESULT
+        #: What an ``on_success`` or ``on_error`` hook raised in the last run, if anything.
+        self.hook_error: Exception | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -230,19 +238,40 @@ class Task(Generic[R]):
         if func is None:
             raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
         if self.on_start is not None:
-            self.on_start(self)
+            self.on_start(self)  # raising here fails the try: the function never ran
         try:
             result = func(*self.func_args, **self.func_kwargs)
         except Exception as err:
             self.to_failed()
             if self.on_error is not None:
-                self.on_error(self, err)
+                self._hook("on_error", self.on_error, err)
             raise
         self._result = result
         self.to_success()
         if self.on_success is not None:
-            self.on_success(self, result)
+            self._hook("on_success", self.on_success, result)
         return self
+
+    def _hook(self, name: str, hook: Callable[[Task[R], Any], object], value: Any) -> None:
+        """Call an after-the-fact hook; its failure is logged and kept, never the task's.
+
+        The function has already run (or failed) when ``on_success`` or
+        ``on_error`` is called: letting the hook's exception through would
+        retry a function that succeeded, or replace the error it raised.
+        """
+        try:
+            hook(self, value)
+        except Exception as exc:
+            self.hook_error = exc
+            log.error(
+                "%s hook of task %s raised %s: %s (the task's own outcome stands)",
+                name,
+                self.task_id,
+                type(exc).__name__,
+                exc,
+                exc_info=exc,
+                extra={"task_id": self.task_id, "hook": name},
+            )
 
 
 class _NoResult:

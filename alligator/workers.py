@@ -70,6 +70,8 @@ class Worker:
             counts, as in 1.0).
         deliveries: Tasks claimed and settled, whatever the outcome (what
             ``recycle_after`` counts).
+        hook_errors: Runs in which an ``on_success`` or ``on_error`` hook
+            raised (logged; the task's outcome stood).
     """
 
     def __init__(
@@ -105,6 +107,7 @@ class Worker:
         self.events: WorkerEvents = events or NullEvents()
         self.tasks_complete = 0
         self.deliveries = 0
+        self.hook_errors = 0
         self.keep_running = False
         self._stop = threading.Event()
         self.prefetch = (
@@ -206,6 +209,8 @@ class Worker:
             return False
         outcome = self.execute(claim)
         self.deliveries += 1
+        if outcome.task is not None and outcome.task.hook_error is not None:
+            self.hook_errors += 1
         if outcome.action == "ack":
             self.tasks_complete += 1
             self.result(outcome.result)
@@ -292,6 +297,7 @@ class Worker:
     def _report(self, claim: Claim, outcome: Outcome, duration: float) -> None:
         task_id = outcome.task.task_id if outcome.task is not None else claim.reservation.task_id
         error = outcome.error
+        hook_error = None if outcome.task is None else outcome.task.hook_error
         event = TaskDone(
             task_id=task_id,
             queue=claim.queue,
@@ -300,6 +306,7 @@ class Worker:
             attempt=claim.reservation.attempts,
             settled=outcome.settled,
             error=None if error is None else f"{type(error).__name__}: {error}",
+            hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
         )
         log.debug(
             "task %s from %r: %s in %.3fs (attempt %d)",

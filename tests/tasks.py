@@ -150,3 +150,9 @@ def status_of(task: Task[Any] | None) -> Status:
     """The status of a task ``gator.pop()``/``get()`` ran here (which must exist)."""
     assert task is not None, "nothing was run"
     return task.status
+
+
+def broken_hook(task: Task[Any], value: Any) -> None:
+    """An on_success/on_error hook with a bug of its own."""
+    EVENTS.append(("broken-hook", task.task_id))
+    raise RuntimeError("the hook itself is broken")

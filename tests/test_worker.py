@@ -185,3 +185,30 @@ def test_a_long_task_keeps_its_lease(any_backend: Backend, monkeypatch: pytest.M
     assert not thread.is_alive()
     assert tasks.EVENTS == [("blocked", "long"), ("unblocked", "long")]
     assert gator.broker.stats("q") == QueueStats()
+
+
+def test_an_on_success_hook_that_raises_does_not_run_the_task_again(
+    locmem_gator: Gator, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a task with retries whose on_success hook raises
+    with locmem_gator.options(retries=3, on_success=tasks.broken_hook) as opts:
+        task = opts.task(tasks.add, 1, 2)
+    # When a worker runs it
+    worker = Worker(locmem_gator, recycle_after=1, poll_timeout=0.05)
+    with caplog.at_level(logging.ERROR, logger="alligator.task"):
+        worker.run_forever()
+    # Then the function ran once, the task is done, and the hook's failure is logged and counted
+    assert [e for e in tasks.EVENTS if e[0] == "add"] == [("add", 1, 2)]
+    assert (worker.tasks_complete, worker.hook_errors) == (1, 1)
+    assert locmem_gator.broker.stats("q") == QueueStats()
+    [record] = [r for r in caplog.records if r.name == "alligator.task"]
+    assert "on_success hook" in record.getMessage() and task.task_id in record.getMessage()
+
+
+def test_an_on_error_hook_that_raises_keeps_the_task_error(locmem_gator: Gator) -> None:
+    with locmem_gator.options(on_error=tasks.broken_hook) as opts:
+        opts.task(tasks.fail, "the real error")
+    Worker(locmem_gator, recycle_after=1, poll_timeout=0.05).run_forever()
+    [buried] = locmem_gator.broker.buried("q")
+    assert "ValueError: the real error" in buried.reason
+    assert "hook itself" not in buried.reason
