@@ -353,7 +353,7 @@ def test_max_age_refuses_a_payload_valid_since_too_long(
     worker = Gator(locmem_dsn, queue_name="q", signing_key=KEY, signature_max_age=60)
     an_hour_ago = time.time() - 3600
     with monkeypatch.context() as past:
-        past.setattr(signing.time, "time", lambda: an_hour_ago)
+        past.setattr(time, "time", lambda: an_hour_ago)
         old = signer.sign(payload, queue="q", task_id="old")
     worker.broker.push("q", "old", old)
     worker.task(tasks.add, 2, 2)
