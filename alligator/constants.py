@@ -33,5 +33,9 @@ ENVELOPE_VERSION: Final = 1
 #: Seconds a reserved task stays invisible to other workers unless renewed.
 DEFAULT_LEASE: Final = 30.0
 
+#: Deliveries of a task that may end without a settlement (its worker died)
+#: before it is buried; see ``Gator(max_deliveries=...)``.
+DEFAULT_MAX_DELIVERIES: Final = 5
+
 #: Largest encoded task accepted at enqueue unless configured otherwise (1 MiB).
 DEFAULT_MAX_PAYLOAD: Final = 1024 * 1024

@@ -21,7 +21,8 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 
 from alligator.capabilities import Capabilities
-from alligator.exceptions import AlligatorError
+from alligator.constants import DEFAULT_MAX_DELIVERIES
+from alligator.exceptions import AlligatorError, DeliveryLimitError
 from alligator.payloads import Payloads
 from alligator.protocols import ReliableClient, Task
 from alligator.records import Reservation
@@ -81,6 +82,10 @@ class Consumer:
         lease: Seconds a reserved task is held before another worker may take it.
         nap_time: Pause between polls of a backend that cannot wait for a
             task (an Alligator 1.0 client).
+        max_deliveries: How many deliveries of a task may end without a
+            settlement (its worker died: ``os._exit``, a segfault, the OOM
+            killer, a kill -9; or its lease ran out) before the next one
+            buries it instead of running it. ``0`` turns the cap off.
     """
 
     def __init__(
@@ -94,6 +99,7 @@ class Consumer:
         clock: Callable[[], float],
         lease: float,
         nap_time: float = 0.1,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
     ) -> None:
         self.broker = broker
         self.queue_name = queue_name
@@ -103,6 +109,7 @@ class Consumer:
         self.clock = clock
         self.lease = lease
         self.nap_time = nap_time
+        self.max_deliveries = max_deliveries
 
     def __repr__(self) -> str:
         return f"<Consumer {type(self.broker).__name__} queue={self.queue_name!r}>"
@@ -126,6 +133,10 @@ class Consumer:
         """The task a reservation carries, under the id it was reserved by.
 
         Raises:
+            DeliveryLimitError: it was delivered ``max_deliveries`` times
+                before without a settlement (each time, its worker died or
+                lost the lease): a task that kills its worker is buried
+                rather than handed out forever.
             Exception: anything decoding raised (bad codec, signature,
                 allow-list, missing callable); the caller buries the task
                 with :meth:`bury_undecodable`.
@@ -133,6 +144,14 @@ class Consumer:
         task = self.payloads.decode(reservation.data, self.queue_name, reservation.task_id)
         if reservation.task_id:
             task.task_id = reservation.task_id
+        # Deliveries before this one that no settlement accounts for: each
+        # settled failure released the task with ``attempts`` one higher.
+        lost = reservation.attempts - 1 - task.attempts
+        if self.max_deliveries and lost >= self.max_deliveries:
+            raise DeliveryLimitError(
+                f"the worker died (or lost the lease) {lost} times running it: buried "
+                f"instead of delivered again (max_deliveries={self.max_deliveries})"
+            )
         return task
 
     def ack(self, reservation: Reservation) -> bool:
@@ -162,8 +181,11 @@ class Consumer:
         return Outcome(task, None, error, "bury", settled)
 
     def bury_undecodable(self, reservation: Reservation, error: Exception) -> Outcome:
-        """Bury a payload that could not be decoded, with the reason."""
-        reason = f"cannot decode payload: {type(error).__name__}: {error}"
+        """Bury a payload that could not be decoded (or may not run again), with the reason."""
+        if isinstance(error, DeliveryLimitError):
+            reason = f"{type(error).__name__}: {error}"
+        else:
+            reason = f"cannot decode payload: {type(error).__name__}: {error}"
         log.error(
             "burying task %s: %s",
             reservation.task_id or "?",

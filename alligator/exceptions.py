@@ -23,6 +23,7 @@ __all__ = [
     "CodecError",
     "ConfigurationError",
     "DecodeError",
+    "DeliveryLimitError",
     "DisallowedModuleError",
     "EncodeError",
     "InvalidTaskError",
@@ -34,9 +35,11 @@ __all__ = [
     "NotImportableError",
     "PayloadTooLarge",
     "SignatureError",
+    "TaskExitError",
     "TaskFailed",
     "TaskImportError",
     "TaskNotFoundError",
+    "TaskTimeoutError",
     "UnknownBackendError",
     "UnknownCallableError",
     "UnknownCodecError",
@@ -134,6 +137,22 @@ class TaskNotFoundError(AlligatorError, LookupError):
 
 class NoResultError(AlligatorError, AttributeError):
     """A task's ``result`` was read before the task ran successfully in this process."""
+
+
+class TaskTimeoutError(AlligatorError, TimeoutError):
+    """A task ran past its time limit and was stopped; it counts as the task's failure."""
+
+
+class TaskExitError(AlligatorError):
+    """Task code raised ``SystemExit``, ``KeyboardInterrupt`` or another ``BaseException``.
+
+    Not a signal to the worker: the task's own failure (retried or buried),
+    with what it raised as the ``__cause__``.
+    """
+
+
+class DeliveryLimitError(AlligatorError):
+    """A task was delivered again and again without settling: its worker kept dying."""
 
 
 class TaskFailed(AlligatorError):

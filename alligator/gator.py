@@ -18,7 +18,7 @@ from alligator._typing import P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view
 from alligator.compat import as_reliable
-from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_PAYLOAD
+from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_PAYLOAD
 from alligator.consumer import Consumer, count_retry
 from alligator.exceptions import CodecError, ConfigurationError, TaskImportError
 from alligator.options import Batch, Options
@@ -65,6 +65,11 @@ class Gator:
             payload that became due more than this many seconds ago, which
             bounds how long a captured payload can be replayed under its own
             queue and id. Longer than any queue backlog you expect.
+        max_deliveries: Deliveries of a task that may end without a
+            settlement (its worker died, or lost the lease) before the next
+            one buries it; ``0`` for no cap. A task that crashes its worker
+            (``os._exit``, a segfault) is then buried with the reason instead
+            of killing worker after worker forever.
         clock: Source of the epoch seconds retry delays count from; give the
             backend's injected clock in tests.
     """
@@ -84,12 +89,16 @@ class Gator:
         signing_key: bytes | str | None = None,
         verify_keys: Iterable[bytes | str] = (),
         signature_max_age: float | None = None,
+        max_deliveries: int = DEFAULT_MAX_DELIVERIES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not lease > 0:
             raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
         if max_payload <= 0:
             raise ConfigurationError(f"max_payload must be > 0 bytes, got {max_payload!r}")
+        if max_deliveries < 0:
+            raise ConfigurationError(f"max_deliveries must be >= 0, got {max_deliveries!r}")
+        self.max_deliveries = max_deliveries
         self.conn_string = conn_string
         self.queue_name = queue_name
         self.task_class = task_class
@@ -184,6 +193,7 @@ class Gator:
             clock=self.clock,
             lease=self.lease if lease is None else lease,
             nap_time=nap_time,
+            max_deliveries=self.max_deliveries,
         )
 
     # -- producer API -------------------------------------------------------
@@ -237,6 +247,7 @@ class Gator:
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,
+        timeout: float | None = None,
     ) -> Options[R]:
         """A context manager whose ``task(...)`` applies these options."""
         return Options(
@@ -251,6 +262,7 @@ class Gator:
             delay_until=delay_until,
             delay_by=delay_by,
             priority=priority,
+            timeout=timeout,
         )
 
     def batch(self) -> Batch:

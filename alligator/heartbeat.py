@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
 
 from alligator.exceptions import AlligatorError
@@ -57,6 +58,8 @@ class Heartbeat:
         self._closed = False
         self._thread: threading.Thread | None = None
         self.renewals = 0
+        #: When the last renewal that kept every held lease was sent (monotonic seconds).
+        self.renewed_at = 0.0
 
     def watch(self, reservation: Reservation) -> None:
         """Renew ``reservation`` (only) until :meth:`clear`."""
@@ -109,6 +112,7 @@ class Heartbeat:
         return min(self.lease, reservation.lease)
 
     def _renew(self, held: tuple[Reservation, ...], lease: float) -> None:
+        sent = time.monotonic()
         try:
             if self.prefetch is not None:
                 flags = self.prefetch.renew_many(self.queue_name, held, lease)
@@ -118,6 +122,8 @@ class Heartbeat:
             log.warning("could not renew %d lease(s) on %r: %s", len(held), self.queue_name, exc)
             return
         self.renewals += 1
+        if all(flags):
+            self.renewed_at = sent
         still_held = self.held
         for reservation, renewed in zip(held, flags, strict=False):
             if not renewed and reservation in still_held:

@@ -37,6 +37,7 @@ class Options(Generic[R]):
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         self.gator = gator
         self.task_id = task_id
@@ -49,6 +50,7 @@ class Options(Generic[R]):
         self.delay_until = delay_until
         self.delay_by = delay_by
         self.priority = priority
+        self.timeout = timeout
         # Validate now, so a bad option fails where it was written.
         self._new_task()
 
@@ -75,6 +77,7 @@ class Options(Generic[R]):
             delay_until=self.delay_until,
             delay_by=self.delay_by,
             priority=self.priority,
+            timeout=self.timeout,
         )
         return task
 

@@ -32,10 +32,13 @@ import logging
 import os
 import signal
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
 
+from alligator._limits import BEACON_ENV, Beacon
 from alligator._signals import stop_signals
 from alligator.protocols import Worker
 
@@ -48,10 +51,16 @@ PARENT_ENV = "ALLIGATOR_POOL_PARENT"
 
 
 class _Slot:
-    """One child position: restarted in place, numbered for the logs."""
+    """One child position: restarted in place, numbered for the logs.
 
-    def __init__(self, number: int) -> None:
+    Its beacon file outlives each child, so what a dead child was running
+    can still be read.
+    """
+
+    def __init__(self, number: int, beacon: Beacon) -> None:
         self.number = number
+        self.beacon = beacon
+        self.killed = False  #: killed for a stuck task; not killed again while it dies
         self.proc: subprocess.Popen[bytes] | None = None
         self.started = 0.0
         self.failures = 0
@@ -70,6 +79,10 @@ class Pool:
             restart waits twice as long as the last one.
         max_backoff: Longest wait before restarting a failing child.
         poll_interval: How often the parent looks at its children.
+        threads: Worker threads per child (records in each child's beacon).
+        kill_grace: Seconds past a task's time limit after which the child
+            running it is killed (a task stuck in C code that ``SIGALRM``
+            could not interrupt); it comes back by lease.
     """
 
     def __init__(
@@ -81,15 +94,22 @@ class Pool:
         min_uptime: float = 5.0,
         max_backoff: float = 30.0,
         poll_interval: float = 0.1,
+        threads: int = 1,
+        kill_grace: float = 5.0,
     ) -> None:
         if processes < 1:
             raise ValueError(f"a pool needs at least one process, got {processes}")
+        self._beacons = tempfile.TemporaryDirectory(prefix="alligator-pool-")
         self.command = list(command)
         self.env = {**(os.environ if env is None else env), PARENT_ENV: str(os.getpid())}
         self.min_uptime = min_uptime
         self.max_backoff = max_backoff
         self.poll_interval = poll_interval
-        self.slots = [_Slot(n) for n in range(processes)]
+        self.kill_grace = kill_grace
+        self.slots = [
+            _Slot(n, Beacon(Path(self._beacons.name) / f"worker-{n}", threads))
+            for n in range(processes)
+        ]
         self.started = 0  #: children started so far, restarts included
         self._stopping = False
         self._signum = 0
@@ -122,6 +142,8 @@ class Pool:
                     clean = self._reap(slot, now) and clean
                     if not self._stopping and slot.proc is None and slot.start_at <= now:
                         self._start(slot)
+                    elif slot.proc is not None:
+                        self._enforce_limits(slot, now)
                 if self._stopping and all(slot.proc is None for slot in self.slots):
                     break
                 self._wake.wait(self.poll_interval)
@@ -158,6 +180,27 @@ class Pool:
                 if slot.proc is not None and slot.proc.poll() is None:
                     slot.proc.kill()
                     slot.proc.wait()
+                slot.beacon.close()
+            self._beacons.cleanup()
+
+    def _enforce_limits(self, slot: _Slot, now: float) -> None:
+        """Kill a child whose task is still running ``kill_grace`` past its time limit."""
+        assert slot.proc is not None
+        if slot.killed:
+            return
+        for task_id, deadline in slot.beacon.running():
+            if deadline is not None and now > deadline + self.kill_grace:
+                log.error(
+                    "pool: task %s is still running %.1fs past its time limit (stuck where "
+                    "SIGALRM cannot reach it?); killing worker #%d, the task comes back by lease",
+                    task_id,
+                    now - deadline,
+                    slot.proc.pid,
+                    extra={"slot": slot.number, "child_pid": slot.proc.pid, "task_id": task_id},
+                )
+                slot.proc.kill()
+                slot.killed = True
+                return
 
     def _on_signal(self, signum: int) -> None:
         if self._stopping:
@@ -170,8 +213,13 @@ class Pool:
         self.stop()
 
     def _start(self, slot: _Slot) -> None:
+        slot.beacon.clear()
+        slot.killed = False
         slot.proc = subprocess.Popen(
-            self.command, env=self.env, stdin=subprocess.DEVNULL, start_new_session=True
+            self.command,
+            env={**self.env, BEACON_ENV: str(slot.beacon.path)},
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         slot.started = time.monotonic()
         self.started += 1
@@ -190,10 +238,13 @@ class Pool:
         if code is None:
             return True
         pid, slot.proc = slot.proc.pid, None
-        extra = {"slot": slot.number, "child_pid": pid, "exit_code": code}
+        running = [task_id for task_id, _ in slot.beacon.running()]
+        extra = {"slot": slot.number, "child_pid": pid, "exit_code": code, "tasks": running}
         # A child still starting up dies of the forwarded SIGTERM before its
         # worker handles signals; it held no task, so that is a clean stop too.
-        if code == 0 or (self._stopping and code == -signal.SIGTERM):
+        # A child that exits 0 in the middle of a task (os._exit(0) in task
+        # code) did not finish its tasks: it died.
+        if not running and (code == 0 or (self._stopping and code == -signal.SIGTERM)):
             slot.failures = 0
             slot.start_at = now
             if not self._stopping:
@@ -208,9 +259,10 @@ class Pool:
         slot.start_at = now + delay
         if not self._stopping:
             log.warning(
-                "pool: worker #%d died (exit code %d); restarting in %.1fs",
+                "pool: worker #%d died (exit code %d)%s; restarting in %.1fs",
                 pid,
                 code,
+                f" while running task {', '.join(running)}" if running else "",
                 delay,
                 extra=extra,
             )

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import time
 
 from alligator.consumer import Settlement
 from alligator.exceptions import AlligatorError
@@ -36,6 +37,9 @@ WINDOW = 0.03
 MAX_BATCH = 64
 #: Weight of the newest run time in the moving average.
 _ALPHA = 0.2
+#: Share of a lease that may pass since it was granted or renewed before a
+#: buffered task is no longer started (the rest is margin for the round trip).
+_SAFE_SHARE = 0.8
 
 
 class Prefetcher:
@@ -70,12 +74,38 @@ class Prefetcher:
         self._done: list[Reservation] = []
         self._average: float | None = None
         self._last_batch = 1
+        self._leased_at = 0.0
 
     # -- the hot path ------------------------------------------------------
 
     def take(self) -> Reservation | None:
-        """The next leased task already in the buffer, without a round trip."""
-        return self.buffer.popleft() if self.buffer else None
+        """The next leased task already in the buffer, without a round trip.
+
+        Not one whose lease may have run out: after a stall (SIGSTOP, a long
+        GC pause, a swapped-out process) neither the buffer nor its renewals
+        moved, and another worker may be running those tasks by now. Then
+        the whole buffer is dropped (leased together, renewed together) and
+        left to the backend, and ``None`` is returned so a fresh batch is
+        leased.
+        """
+        if not self.buffer:
+            return None
+        # Everything held is renewed together: the buffer since its lease, or
+        # the last renewal, whichever came later.
+        since = max(self._leased_at, self.heartbeat.renewed_at)
+        if time.monotonic() - since < self.lease * _SAFE_SHARE:
+            return self.buffer.popleft()
+        stale = len(self.buffer)
+        self.buffer.clear()
+        self.heartbeat.hold([])
+        log.warning(
+            "%d prefetched task(s) of %r were held %.1fs without a renewal (the worker "
+            "stalled?): their leases may have run out, so they are left to the backend",
+            stale,
+            self.queue_name,
+            time.monotonic() - since,
+        )
+        return None
 
     def defer_ack(self, reservation: Reservation) -> None:
         """Ack ``reservation`` with the next claim (whose settlements say if it landed)."""
@@ -131,6 +161,9 @@ class Prefetcher:
             leased = self._lease(count, timeout)
         if not leased:
             return None, settled
+        # The leases began between the call and its answer: the answer's time
+        # is off by a round trip at most, which the safe share leaves room for.
+        self._leased_at = time.monotonic()
         self.heartbeat.hold(leased)
         self.buffer.extend(leased[1:])
         return leased[0], settled

@@ -331,6 +331,8 @@ class Task(Protocol[R_co]):
     codec: Codec | None
     #: What an ``on_success``/``on_error`` hook raised in the last run (logged, not fatal).
     hook_error: Exception | None
+    #: Seconds the task may run (``None``: the worker's default).
+    timeout: float | None
 
     def serialize(self) -> bytes:
         """The payload pushed to the backend (the consumer re-encodes it for a retry)."""

@@ -85,6 +85,7 @@ class Task(Generic[R]):
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,
+        timeout: float | None = None,
     ) -> None:
         # ``type(...) is int`` first: the common case skips the bool check.
         if type(retries) is not int and (isinstance(retries, bool) or not isinstance(retries, int)):
@@ -109,6 +110,9 @@ class Task(Generic[R]):
             else normalize_delay(delay_until, delay_by)
         )
         self.priority = priority
+        if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < 1e9):
+            raise InvalidTaskError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        self.timeout = None if timeout is None else float(timeout)
         self.status: Status = Status.DELAYED if self.delay_until else Status.WAITING
         self.func: Callable[..., R] | None = None
         self.func_args: tuple[Any, ...] = ()
@@ -154,7 +158,7 @@ class Task(Generic[R]):
         module, name = callable_path(self.func)
         on_start, on_success, on_error = self.on_start, self.on_success, self.on_error
         # Positional, in field order: half the cost of keywords on the enqueue path.
-        return Envelope(
+        envelope = Envelope(
             ENVELOPE_VERSION,
             self.task_id,
             module,
@@ -171,6 +175,9 @@ class Task(Generic[R]):
             self.depends_on,
             self.priority,
         )
+        if self.timeout is not None:
+            envelope.timeout = self.timeout
+        return envelope
 
     def serialize(self) -> bytes:
         """Encode with :attr:`codec` (JSON when unset)."""
@@ -193,6 +200,7 @@ class Task(Generic[R]):
             is_async=envelope.is_async,
             depends_on=envelope.depends_on,
             priority=envelope.priority,
+            timeout=envelope.timeout,
         )
         task.delay_until = envelope.delay_until
         task.attempts = envelope.attempts

@@ -40,6 +40,8 @@ class Envelope(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     depends_on: list[str] = msgspec.field(default_factory=list)
     priority: int | None = None
     options: dict[str, Any] = msgspec.field(default_factory=dict)
+    #: Seconds the task may run before a worker stops it (``None``: the worker's default).
+    timeout: float | None = None
 
 
 def check_version(envelope: Envelope, data: bytes) -> Envelope:

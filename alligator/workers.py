@@ -25,11 +25,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
 from alligator.consumer import Consumer, Outcome, Settlement
 from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
-from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
+from alligator.exceptions import AlligatorError, BackendError, ConfigurationError, TaskExitError
 from alligator.gator import Gator
 from alligator.protocols import Task, WorkerEvents
 
@@ -64,6 +65,11 @@ class Worker:
         recycle_after: Stop after this many deliveries, whatever their
             outcome (0: never); a pool restarts a worker that stops this way,
             so a leak cannot grow without bound even when tasks keep failing.
+        timeout: Seconds a task without a ``timeout`` of its own may run
+            before it is stopped and fails ("timed out after N s"). Enforced
+            with ``SIGALRM`` when the worker runs in the main thread; see
+            :mod:`alligator._limits` for threads and C code.
+        beacon: Where a pool child records the task it runs (set by the CLI).
 
     Attributes:
         tasks_complete: Tasks that ran successfully (what ``max_tasks``
@@ -86,6 +92,8 @@ class Worker:
         events: WorkerEvents | None = None,
         prefetch: bool = True,
         recycle_after: int = 0,
+        timeout: float | None = None,
+        beacon: BeaconSlot | None = None,
     ) -> None:
         if max_tasks < 0 or recycle_after < 0:
             raise ConfigurationError(
@@ -102,6 +110,10 @@ class Worker:
         self.to_consume: str | tuple[str, ...] = queues[0] if len(queues) == 1 else queues
         self.max_tasks = max_tasks
         self.recycle_after = recycle_after
+        if timeout is not None and not timeout > 0:
+            raise ConfigurationError(f"timeout must be > 0 seconds, got {timeout!r}")
+        self.timeout = timeout
+        self.beacon = beacon
         self.nap_time = nap_time
         self.poll_timeout = poll_timeout
         self.events: WorkerEvents = events or NullEvents()
@@ -181,9 +193,15 @@ class Worker:
             outcome = consumer.bury_undecodable(reservation, exc)
         else:
             try:
-                result = task.run().result
+                result = self._run(task)
             except Exception as exc:
                 outcome = self.retry(claim, task, exc)
+            except BaseException as exc:
+                if isinstance(exc, KeyboardInterrupt) and self._stop.is_set():
+                    raise  # the second SIGINT: stop at once, the task comes back by lease
+                failure = TaskExitError(f"the task raised {type(exc).__name__}{exc.args!r}")
+                failure.__cause__ = exc
+                outcome = self.retry(claim, task, failure)
             else:
                 outcome = Outcome(task, result, None, "ack", True)
         settled = self._strategy.settle(claim, outcome)
@@ -254,6 +272,19 @@ class Worker:
         return 0
 
     # -- internals ---------------------------------------------------------------
+
+    def _run(self, task: Task[Any]) -> Any:
+        """Run ``task`` under its time limit, telling the pool (if any) what runs."""
+        limit = self.timeout if task.timeout is None else task.timeout
+        beacon = self.beacon
+        if beacon is not None:
+            beacon.running(task.task_id, limit)
+        try:
+            with time_limit(limit, task.task_id):
+                return task.run().result
+        finally:
+            if beacon is not None:
+                beacon.idle()
 
     def _may_start(self) -> int:
         """How many more tasks the limits allow: -1 none, 0 no limit, else that many."""

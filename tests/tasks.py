@@ -10,6 +10,8 @@ the autouse fixture in ``conftest.py`` clears.
 from __future__ import annotations
 
 import os
+import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -156,3 +158,35 @@ def broken_hook(task: Task[Any], value: Any) -> None:
     """An on_success/on_error hook with a bug of its own."""
     EVENTS.append(("broken-hook", task.task_id))
     raise RuntimeError("the hook itself is broken")
+
+
+def die_hard(code: int) -> None:
+    """Kill the worker process running it, as a segfault or the OOM killer would."""
+    os._exit(code)
+
+
+def exit_with(code: int) -> None:
+    """Task code that calls sys.exit."""
+    EVENTS.append(("exit", code))
+    sys.exit(code)
+
+
+def interrupt_self() -> None:
+    """Task code that raises KeyboardInterrupt itself (no signal was sent)."""
+    EVENTS.append(("interrupt", 0))
+    raise KeyboardInterrupt
+
+
+def nap(seconds: float) -> float:
+    """Sleep in Python code, where SIGALRM can interrupt it."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+    return seconds
+
+
+def nap_deaf(seconds: float) -> float:
+    """Sleep with SIGALRM blocked, as C code holding the GIL would ignore it."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+    time.sleep(seconds)
+    return seconds

@@ -16,9 +16,10 @@ import signal
 import sys
 from typing import Any
 
+from alligator._limits import BEACON_ENV, Beacon
 from alligator._signals import stop_signals
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.constants import ALL, DEFAULT_LEASE
+from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES
 from alligator.exceptions import ConfigurationError
 from alligator.gator import Gator
 from alligator.pool import PARENT_ENV, Pool, run_threads, watch_parent
@@ -56,6 +57,22 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="stop after N tasks ran successfully, as in Alligator 1.0 (default: never); "
         "in a pool, a child that reaches N exits and a fresh one replaces it",
+    )
+    parser.add_argument(
+        "--max-deliveries",
+        type=int,
+        default=DEFAULT_MAX_DELIVERIES,
+        metavar="N",
+        help="bury a task after N deliveries that ended without a settlement (its "
+        f"worker died or lost the lease); 0: never (default: {DEFAULT_MAX_DELIVERIES})",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a task without a timeout of its own after SECONDS, as a failure "
+        "(SIGALRM in a single-threaded worker; with --processes, a child whose task is "
+        "stuck past its limit is also killed and replaced) (default: no limit)",
     )
     parser.add_argument(
         "--recycle-after",
@@ -153,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with stop_signals(stop_early, then="keep"):
             gators.extend(_gator(args) for _ in range(args.threads))
+            beacon_path = os.environ.get(BEACON_ENV)
+            beacon = None if beacon_path is None else Beacon(beacon_path, args.threads)
             workers.extend(
                 Worker(
                     gator,
@@ -161,8 +180,10 @@ def run(args: argparse.Namespace) -> int:
                     to_consume=queues_of(args),
                     nap_time=args.nap_time,
                     prefetch=args.prefetch,
+                    timeout=args.timeout,
+                    beacon=None if beacon is None else beacon.slot(n),
                 )
-                for gator in gators
+                for n, gator in enumerate(gators)
             )
             if early:
                 for worker in workers:
@@ -184,11 +205,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _gator(args: argparse.Namespace) -> Gator:
     first = argparse.Namespace(**{**vars(args), "queue": queues_of(args)[0]})
-    return gator_from_args(first, lease=args.lease, allowed_modules=args.allowed_modules)
+    return gator_from_args(
+        first,
+        lease=args.lease,
+        allowed_modules=args.allowed_modules,
+        max_deliveries=args.max_deliveries,
+    )
 
 
 def _run_pool(args: argparse.Namespace) -> int:
     # Fail here, once, on what every child would fail on (bad DSN, --import).
     _gator(args).close()
     command = [sys.executable, "-m", "alligator", *args.command_prefix, *args.argv]
-    return Pool([*command, "--processes", "0"], args.processes).run()
+    return Pool([*command, "--processes", "0"], args.processes, threads=args.threads).run()
