@@ -118,13 +118,34 @@ def _dotted(name: object) -> bool:
     return isinstance(name, str) and all(part.isidentifier() for part in name.split("."))
 
 
+def _dunder_segment(module_name: str) -> str | None:
+    """The first ``__x__`` part of a dotted module name, if it has one."""
+    for part in module_name.split("."):
+        if part.startswith("__") and part.endswith("__"):
+            return part
+    return None
+
+
+def _refuse_dunder_module(module_name: str) -> None:
+    segment = _dunder_segment(module_name)
+    if segment is not None:
+        raise DisallowedModuleError(
+            f"module {module_name!r} has the dunder segment {segment!r}: a worker never "
+            "imports __main__, __init__ or any other __x__ module (a package's __main__ "
+            "runs its command line, its __init__ runs the package again under a second "
+            "name)"
+        )
+
+
 def import_callable(
     module_name: str, attr_name: str, allowed_modules: Iterable[str] | None = None
 ) -> Callable[..., Any]:
     """Import a task or hook callable named by a payload, checking it first.
 
     Checked before anything is imported: both names are plain dotted
-    identifiers (no relative imports, no empty names), the attribute path
+    identifiers (no relative imports, no empty names), the module path has no
+    ``__x__`` segment (``app.__main__`` would run the application's command
+    line, ``app.__init__`` its package code a second time), the attribute path
     has no dunder step (``f.__globals__`` would reach anything), and the
     module is inside ``allowed_modules``. After the import, the callable
     must itself be defined inside the allow-list, so a name re-exported by an
@@ -133,10 +154,11 @@ def import_callable(
     Raises:
         UnknownModuleError: a malformed or missing module.
         UnknownCallableError: a malformed, missing or non-callable attribute.
-        DisallowedModuleError: outside ``allowed_modules``.
+        DisallowedModuleError: a dunder module, or outside ``allowed_modules``.
     """
     if not _dotted(module_name):
         raise UnknownModuleError(f"{module_name!r} is not a valid module name")
+    _refuse_dunder_module(module_name)
     if not _dotted(attr_name):
         raise UnknownCallableError(f"{attr_name!r} is not a valid callable name")
     if any(part.startswith("__") for part in attr_name.split(".")):
@@ -171,8 +193,9 @@ def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
     """``(module, qualname)`` of a callable a worker can import, checked now.
 
     Lambdas, nested functions, bound methods of instances, partials and
-    anything defined in ``__main__`` are refused here, at enqueue time, with
-    the reason, instead of failing later in a worker.
+    anything defined in ``__main__`` or another ``__x__`` module (such as
+    ``app.__main__``, which a worker refuses to import) are refused here, at
+    enqueue time, with the reason, instead of failing later in a worker.
 
     Raises:
         NotImportableError: a worker could not import ``func``.
@@ -207,6 +230,12 @@ def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
         raise NotImportableError(
             f"{name} is defined in __main__; a worker runs a different __main__ and "
             "cannot import it. Move it into an importable module."
+        )
+    segment = _dunder_segment(module)
+    if segment is not None:
+        raise NotImportableError(
+            f"{module}.{name} is defined in a {segment} module, which a worker refuses to "
+            "import. Move it into a module without a __x__ name."
         )
     try:
         found = import_attr(module, name)
