@@ -410,14 +410,19 @@ def nested_bomb(algorithms: list[str], padding: int) -> bytes:
 
 
 def peak_memory_of(action: Callable[[], object]) -> int:
-    """The most memory Python allocated while ``action`` ran, in bytes."""
-    tracemalloc.start()
+    """The most memory Python allocated while ``action`` ran, in bytes, over what it held."""
+    already_tracing = tracemalloc.is_tracing()  # e.g. under PYTHONTRACEMALLOC
+    if not already_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    held, _ = tracemalloc.get_traced_memory()
     try:
         action()
     finally:
         _, peak = tracemalloc.get_traced_memory()
-        tracemalloc.stop()
-    return peak
+        if not already_tracing:
+            tracemalloc.stop()
+    return peak - held
 
 
 def decode_expecting_refusal(data: bytes) -> DecodeError:
