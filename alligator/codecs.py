@@ -3,6 +3,12 @@
 Every codec is an object built once with its msgspec ``Encoder``/``Decoder``
 reused for every task. A worker never needs to be told the codec: the
 registry recognises each built-in format by its leading bytes.
+
+Decoding is bounded, because it runs on whatever a queue holds, before the
+allow-list is consulted: a compressed payload carries exactly one compression
+layer (its content may not be compressed again), decompresses in steps to at
+most :data:`MAX_DECOMPRESSED` bytes in all, and must end where its compressed
+stream ends.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import bz2
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Final
+from typing import Final, Protocol
 
 import msgspec
 
@@ -27,6 +33,7 @@ __all__ = [
     "ZLIB_MIN_SIZE",
     "CodecRegistry",
     "CompressedCodec",
+    "Decompressor",
     "JsonCodec",
     "MsgpackCodec",
     "bz2_codec",
@@ -39,7 +46,8 @@ __all__ = [
     "zlib_codec",
 ]
 
-#: Decompressed payloads larger than this are refused (decompression bombs).
+#: The most bytes decompression may produce for one payload (decompression
+#: bombs). With one compression layer allowed, this bounds the whole decode.
 MAX_DECOMPRESSED: Final = 64 * 1024 * 1024
 
 _ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
@@ -96,20 +104,78 @@ class MsgpackCodec:
         return bool(data) and (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD))
 
 
-def _bz2_decompress(data: bytes) -> bytes:
-    decompressor = bz2.BZ2Decompressor()
-    out = decompressor.decompress(data, max_length=MAX_DECOMPRESSED)
-    if not decompressor.eof:
-        raise ValueError("truncated or larger than the decompression limit")
-    return out
+class Decompressor(Protocol):
+    """One compressed stream, decompressed a bounded step at a time.
+
+    A :class:`CompressedCodec` asks for the first 64 KiB (to see what the
+    stream holds), then for the rest up to one byte over its budget, so a
+    payload is refused before its output is produced, not after.
+    """
+
+    def read(self, max_length: int) -> bytes:
+        """Up to ``max_length`` (at least 1) more bytes of output; ``b""`` once the stream ended.
+
+        Raises:
+            ValueError: the data is corrupt, ends before its stream does, or
+                has bytes after the end of the stream (``OSError``,
+                ``EOFError`` and ``zlib.error`` are also taken as corrupt).
+        """
+        ...
 
 
-def _zlib_decompress(data: bytes) -> bytes:
-    decompressor = zlib.decompressobj()
-    out = decompressor.decompress(data, MAX_DECOMPRESSED)
-    if not decompressor.eof or decompressor.unconsumed_tail:
-        raise ValueError("truncated or larger than the decompression limit")
-    return out
+def _trailing(algorithm: str, unused: bytes) -> ValueError:
+    return ValueError(f"{len(unused):,} bytes follow the end of the {algorithm} stream")
+
+
+_TRUNCATED: Final = "the compressed stream ends before its end marker (truncated)"
+
+
+class _ZlibStream:
+    """``zlib.decompressobj`` fed one payload; input it has not used yet waits in ``_input``."""
+
+    __slots__ = ("_input", "_obj")
+
+    def __init__(self, data: bytes) -> None:
+        self._obj = zlib.decompressobj()
+        self._input = data
+
+    def read(self, max_length: int) -> bytes:
+        obj = self._obj
+        while not obj.eof:
+            if not self._input:
+                raise ValueError(_TRUNCATED)
+            out = obj.decompress(self._input, max_length)
+            # Input left over because the output hit max_length; when the
+            # output is empty, all input was used and the loop ends.
+            self._input = obj.unconsumed_tail
+            if out:
+                return out
+        if obj.unused_data:
+            raise _trailing("zlib", obj.unused_data)
+        return b""
+
+
+class _Bz2Stream:
+    """``bz2.BZ2Decompressor`` fed one payload; it buffers unused input itself."""
+
+    __slots__ = ("_input", "_obj")
+
+    def __init__(self, data: bytes) -> None:
+        self._obj = bz2.BZ2Decompressor()
+        self._input = data
+
+    def read(self, max_length: int) -> bytes:
+        obj = self._obj
+        if not obj.eof:
+            out = obj.decompress(self._input, max_length)
+            self._input = b""
+            if out:
+                return out
+            if not obj.eof:  # all input used, no output, no end marker
+                raise ValueError(_TRUNCATED)
+        if obj.unused_data:
+            raise _trailing("bz2", obj.unused_data)
+        return b""
 
 
 #: Payloads shorter than this skip zlib: below ~150-250 B of envelope zlib's
@@ -118,6 +184,14 @@ ZLIB_MIN_SIZE: Final = 256
 #: Payloads shorter than this skip bz2: its 4-byte header and block framing
 #: make anything under ~300-400 B grow, at ~25-45 us per call.
 BZ2_MIN_SIZE: Final = 512
+
+
+#: The first step of decompression: most payloads whole, and all that a
+#: payload whose content is compressed again costs before it is refused.
+_FIRST_STEP: Final = 64 * 1024
+#: What sniffing decompresses: enough for any codec's leading bytes.
+_PEEK: Final = 64
+_CORRUPT: Final = (OSError, ValueError, EOFError, zlib.error)
 
 
 class CompressedCodec:
@@ -132,11 +206,19 @@ class CompressedCodec:
     JSON array, a msgpack array), never with the compressor's magic, so the
     registry still recognises a raw payload and any worker decodes it.
 
+    Decoding reads exactly one compression layer: the content may be any
+    registered codec's output except a compressed one (nested compression
+    would multiply the budget per level). It is decompressed in steps, the
+    first 64 KiB first, so nested content is refused before more of it is
+    inflated, and in all to at most :data:`MAX_DECOMPRESSED` bytes. Bytes
+    after the end of the compressed stream are refused too: they were either
+    corruption or room to smuggle data a decoder would skip.
+
     Args:
         inner: the codec whose output is compressed.
         algorithm: the name after ``+`` (``"json+zlib"``).
         compress: bytes to compressed bytes.
-        decompress: the inverse, refusing output over :data:`MAX_DECOMPRESSED`.
+        decompressor: a fresh :class:`Decompressor` over one payload.
         magic: the leading bytes of every compressed payload.
         min_size: the smallest payload worth compressing (0: try them all).
     """
@@ -146,7 +228,7 @@ class CompressedCodec:
         inner: Codec,
         algorithm: str,
         compress: Callable[[bytes], bytes],
-        decompress: Callable[[bytes], bytes],
+        decompressor: Callable[[bytes], Decompressor],
         magic: bytes,
         *,
         min_size: int = 0,
@@ -155,7 +237,7 @@ class CompressedCodec:
         self.algorithm = algorithm
         self.min_size = min_size
         self._compress = compress
-        self._decompress = decompress
+        self._decompressor = decompressor
         self._magic = magic
 
     @property
@@ -172,15 +254,65 @@ class CompressedCodec:
     def decode(self, data: bytes) -> Envelope:
         if not data.startswith(self._magic):
             return self.inner.decode(data)
-        try:
-            raw = self._decompress(data)
-        except (OSError, ValueError, EOFError, zlib.error) as exc:
-            raise DecodeError(f"invalid {self.algorithm} task payload: {exc}", data) from exc
-        # The producer may have wrapped any registered codec.
-        return registry.sniff(raw).decode(raw)
+        codec, content = self._inflate(data, MAX_DECOMPRESSED)  # read per call: tests lower it
+        return codec.decode(content)
 
     def matches(self, data: bytes) -> bool:
         return data.startswith(self._magic)
+
+    def content_codec(self, data: bytes) -> Codec:
+        """The registered codec of what ``data`` holds, from its first decompressed bytes.
+
+        Raises:
+            DecodeError: corrupt, its content matches no registered codec,
+                or is compressed again.
+        """
+        return self._inflate(data, _PEEK, whole=False)[0]
+
+    def _inflate(self, data: bytes, limit: int, *, whole: bool = True) -> tuple[Codec, bytes]:
+        """The codec of ``data``'s content and the content, at most ``limit`` bytes of it."""
+        try:
+            stream = self._decompressor(data)
+            first = stream.read(min(_FIRST_STEP, limit + 1))
+            codec = self._content_codec(first, data)
+            parts = [first]
+            size = len(first)
+            while whole and size <= limit:
+                chunk = stream.read(limit + 1 - size)
+                if not chunk:
+                    return codec, first if len(parts) == 1 else b"".join(parts)
+                parts.append(chunk)
+                size += len(chunk)
+        except DecodeError:
+            raise
+        except _CORRUPT as exc:
+            raise DecodeError(f"invalid {self.algorithm} task payload: {exc}", data) from exc
+        if not whole:
+            return codec, first
+        raise DecodeError(
+            f"invalid {self.algorithm} task payload: it decompresses to more than the "
+            f"{limit:,}-byte limit (codecs.MAX_DECOMPRESSED)",
+            data,
+        )
+
+    def _content_codec(self, content: bytes, data: bytes) -> Codec:
+        """The registered codec that wrote ``content``: never a compressing one."""
+        # The producer may have wrapped any registered codec, so look it up.
+        found = registry.first_match(content)
+        if isinstance(found, CompressedCodec):
+            raise DecodeError(
+                f"invalid {self.algorithm} task payload: the {self.algorithm} payload holds "
+                f"{found.algorithm} data, and a task payload may carry only one compression "
+                "layer",
+                data,
+            )
+        if found is None:
+            raise DecodeError(
+                f"invalid {self.algorithm} task payload: its content matches no registered "
+                f"codec (leading bytes {content[:8]!r})",
+                data,
+            )
+        return found
 
 
 def bz2_codec(inner: Codec, *, min_size: int = BZ2_MIN_SIZE) -> CompressedCodec:
@@ -190,14 +322,12 @@ def bz2_codec(inner: Codec, *, min_size: int = BZ2_MIN_SIZE) -> CompressedCodec:
     ten times its CPU; bz2 earns its place on large text payloads and under a
     hard size limit (beanstalkd's 64 KiB jobs).
     """
-    return CompressedCodec(inner, "bz2", bz2.compress, _bz2_decompress, b"BZh", min_size=min_size)
+    return CompressedCodec(inner, "bz2", bz2.compress, _Bz2Stream, b"BZh", min_size=min_size)
 
 
 def zlib_codec(inner: Codec, *, min_size: int = ZLIB_MIN_SIZE) -> CompressedCodec:
     """zlib around ``inner``: several times faster than bz2, a little larger on big payloads."""
-    return CompressedCodec(
-        inner, "zlib", zlib.compress, _zlib_decompress, b"\x78", min_size=min_size
-    )
+    return CompressedCodec(inner, "zlib", zlib.compress, _ZlibStream, b"\x78", min_size=min_size)
 
 
 class CodecRegistry:
@@ -210,6 +340,7 @@ class CodecRegistry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._by_name: dict[str, Codec] = {}
+        self._order: tuple[Codec, ...] = ()  # sniffing order: the latest first
 
     def register(self, codec: Codec, *, replace: bool = False) -> Codec:
         with self._lock:
@@ -219,6 +350,7 @@ class CodecRegistry:
                     "pass replace=True to replace it"
                 )
             self._by_name[codec.name] = codec
+            self._order = tuple(reversed(self._by_name.values()))
         return codec
 
     def unregister(self, name: str) -> None:
@@ -226,6 +358,7 @@ class CodecRegistry:
         with self._lock:
             if self._by_name.pop(name, None) is None:
                 raise UnknownCodecError(f"no codec named {name!r} is registered")
+            self._order = tuple(reversed(self._by_name.values()))
 
     def get(self, name: str) -> Codec:
         try:
@@ -235,19 +368,67 @@ class CodecRegistry:
             raise UnknownCodecError(f"unknown codec {name!r}; known codecs: {known}") from None
 
     def __iter__(self) -> Iterator[Codec]:
-        return iter(reversed(list(self._by_name.values())))
+        return iter(self._order)
 
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def sniff(self, data: bytes) -> Codec:
-        for codec in self:
+    def first_match(self, data: bytes) -> Codec | None:
+        """The first codec, latest registered first, whose ``matches`` accepts ``data``.
+
+        Only leading bytes count, so a compressed payload matches a codec of
+        its compressor whatever that codec wraps: enough to decode it (the
+        compressed codecs decode any registered content), not to name it.
+        """
+        for codec in self._order:
             if codec.matches(data):
                 return codec
-        raise DecodeError(f"payload matches no registered codec (leading bytes {data[:8]!r})", data)
+        return None
+
+    def sniff(self, data: bytes) -> Codec:
+        """The registered codec that wrote ``data``.
+
+        A compressed payload is named by what it holds as well: its first
+        few bytes are decompressed to tell ``json+zlib`` from
+        ``msgpack+zlib``. A payload a compressing codec stored uncompressed
+        (under its ``min_size``) is byte for byte its inner codec's output,
+        and is named as that codec (which decodes it the same way).
+
+        Raises:
+            DecodeError: no registered codec matches, or a compressed payload
+                is corrupt or holds compressed content.
+        """
+        codec = self.first_match(data)
+        if codec is None:
+            raise DecodeError(
+                f"payload matches no registered codec (leading bytes {data[:8]!r})", data
+            )
+        if isinstance(codec, CompressedCodec):
+            return self._wrapper_of(codec, data)
+        return codec
+
+    def _wrapper_of(self, found: CompressedCodec, data: bytes) -> Codec:
+        """The registered codec of ``found``'s compressor around what ``data`` holds."""
+        inner = found.content_codec(data)
+        for codec in self._order:
+            if (
+                isinstance(codec, CompressedCodec)
+                and codec.algorithm == found.algorithm
+                and codec.inner is inner
+                and codec.matches(data)
+            ):
+                return codec
+        # Content of a codec registered without this compressor around it:
+        # the compressor's codec still decodes it.
+        return found
 
     def decode(self, data: bytes) -> Envelope:
-        return self.sniff(data).decode(data)
+        codec = self.first_match(data)
+        if codec is None:
+            raise DecodeError(
+                f"payload matches no registered codec (leading bytes {data[:8]!r})", data
+            )
+        return codec.decode(data)
 
 
 registry: Final = CodecRegistry()
@@ -274,7 +455,7 @@ def get_codec(codec: str | Codec) -> Codec:
 
 
 def sniff(data: bytes) -> Codec:
-    """The registered codec that wrote ``data``."""
+    """The registered codec that wrote ``data`` (see :meth:`CodecRegistry.sniff`)."""
     return registry.sniff(data)
 
 

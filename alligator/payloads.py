@@ -122,6 +122,12 @@ class Payloads:
                 "limit; it was not written through a Gator with the same max_payload"
             )
         data = self.verified(data, queue_name, task_id)
+        if self.in_process:  # an in-process consumer may name its own __main__
+            with main_allowed():
+                return self._decoded(data)
+        return self._decoded(data)
+
+    def _decoded(self, data: bytes) -> Task[Any]:
         if self.allowed_modules is not None:
             return self.task_class.from_envelope(codecs.decode(data), self.allowed_modules)
         return self.task_class.deserialize(data)

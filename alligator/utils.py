@@ -129,14 +129,60 @@ def _dotted(name: object) -> bool:
     return isinstance(name, str) and all(part.isidentifier() for part in name.split("."))
 
 
+#: Whether callables of ``__main__`` may be enqueued: only where this very
+#: process runs them (``locmem://``, ``is_async=False``); see :func:`main_allowed`.
+_MAIN_OK: ContextVar[bool] = ContextVar("alligator_main_ok", default=False)
+
+
+@contextlib.contextmanager
+def main_allowed(allowed: bool = True) -> Iterator[None]:
+    """Let :func:`callable_path` accept callables of ``__main__`` inside the block.
+
+    A worker in another process runs a different ``__main__``, so such a
+    task could never run there; where this process is the consumer (an
+    in-process backend, or a task run eagerly) the name resolves to the
+    same function. Thread- and task-local (a :class:`~contextvars.ContextVar`).
+    """
+    token = _MAIN_OK.set(allowed)
+    try:
+        yield
+    finally:
+        _MAIN_OK.reset(token)
+
+
+def _dunder_segment(module_name: str) -> str | None:
+    """The first ``__x__`` part of a dotted module name, if it has one."""
+    for part in module_name.split("."):
+        if part.startswith("__") and part.endswith("__"):
+            return part
+    return None
+
+
+def _refuse_dunder_module(module_name: str) -> None:
+    if module_name == "__main__" and _MAIN_OK.get():
+        return  # this process's own script, already imported: see main_allowed
+    segment = _dunder_segment(module_name)
+    if segment is not None:
+        raise DisallowedModuleError(
+            f"module {module_name!r} has the dunder segment {segment!r}: a worker never "
+            "imports __main__, __init__ or any other __x__ module (a package's __main__ "
+            "runs its command line, its __init__ runs the package again under a second "
+            "name)"
+        )
+
+
 def import_callable(
     module_name: str, attr_name: str, allowed_modules: Iterable[str] | None = None
 ) -> Callable[..., Any]:
     """Import a task or hook callable named by a payload, checking it first.
 
     Checked before anything is imported: both names are plain dotted
-    identifiers (no relative imports, no empty names), the attribute path
-    has no dunder step (``f.__globals__`` would reach anything), and the
+    identifiers (no relative imports, no empty names), the module path has no
+    ``__x__`` segment (``app.__main__`` would run the application's command
+    line, ``app.__init__`` its package code a second time; only an in-process
+    consumer may name its own ``__main__``, see :func:`main_allowed`), the
+    attribute path has no dunder step (``f.__globals__`` would reach
+    anything), and the
     module is inside ``allowed_modules``. After the import, the callable
     must itself be defined inside the allow-list, so a name re-exported by an
     allowed module (``allowed.os.system``) is refused too.
@@ -144,10 +190,11 @@ def import_callable(
     Raises:
         UnknownModuleError: a malformed or missing module.
         UnknownCallableError: a malformed, missing or non-callable attribute.
-        DisallowedModuleError: outside ``allowed_modules``.
+        DisallowedModuleError: a dunder module, or outside ``allowed_modules``.
     """
     if not _dotted(module_name):
         raise UnknownModuleError(f"{module_name!r} is not a valid module name")
+    _refuse_dunder_module(module_name)
     if not _dotted(attr_name):
         raise UnknownCallableError(f"{attr_name!r} is not a valid callable name")
     if any(part.startswith("__") for part in attr_name.split(".")):
@@ -176,27 +223,6 @@ def module_allowed(module_name: str, allowed_modules: Iterable[str]) -> bool:
         module_name == allowed or module_name.startswith(allowed + ".")
         for allowed in allowed_modules
     )
-
-
-#: Whether callables of ``__main__`` may be enqueued: only where this very
-#: process runs them (``locmem://``, ``is_async=False``); see :func:`main_allowed`.
-_MAIN_OK: ContextVar[bool] = ContextVar("alligator_main_ok", default=False)
-
-
-@contextlib.contextmanager
-def main_allowed(allowed: bool = True) -> Iterator[None]:
-    """Let :func:`callable_path` accept callables of ``__main__`` inside the block.
-
-    A worker in another process runs a different ``__main__``, so such a
-    task could never run there; where this process is the consumer (an
-    in-process backend, or a task run eagerly) the name resolves to the
-    same function. Thread- and task-local (a :class:`~contextvars.ContextVar`).
-    """
-    token = _MAIN_OK.set(allowed)
-    try:
-        yield
-    finally:
-        _MAIN_OK.reset(token)
 
 
 def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
@@ -244,6 +270,12 @@ def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
         raise NotImportableError(
             f"{module}.{name} is defined inside another function; a worker cannot "
             "import it. Move it to module level."
+        )
+    segment = _dunder_segment(module)
+    if segment is not None and module != "__main__":  # __main__: callable_path decides
+        raise NotImportableError(
+            f"{module}.{name} is defined in a {segment} module, which a worker refuses to "
+            "import. Move it into a module without a __x__ name."
         )
     candidates = [name]
     if inspect.ismethod(func) and determine_name(func) != name:

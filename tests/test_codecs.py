@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import tracemalloc
 import uuid
 import zlib
 from collections.abc import Callable, Iterator
@@ -405,3 +406,182 @@ def test_the_default_decompression_limit_refuses_a_zlib_bomb() -> None:
     assert len(bomb) < 100_000
     with pytest.raises(DecodeError, match="limit"):
         codecs.decode(bomb)
+
+
+# -- one compression layer, one budget, nothing after the stream --------------------
+
+COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {"bz2": bz2.compress, "zlib": zlib.compress}
+#: Far below the 64 MiB budget and the 16 MiB one level of the bombs here
+#: inflates to. (tracemalloc sees what Python allocates, the decompressed
+#: bytes among it; not the compressors' own state, ~3.7 MB for bz2 at most.)
+SMALL_PEAK = 1024 * 1024
+
+
+def nested_bomb(algorithms: list[str], padding: int) -> bytes:
+    """The attack of issue 13: every level a compressed payload followed by zeros.
+
+    The innermost level is a valid envelope. Each level out is the level
+    inside it plus ``padding`` zero bytes, compressed: a decoder that reads
+    what follows a compressed stream as harmless, and decodes what it
+    decompressed again, inflates ``padding`` bytes per level.
+    """
+    data = COMPRESSORS[algorithms[0]](_bomb(0))
+    for algorithm in algorithms[1:]:
+        data = COMPRESSORS[algorithm](data + bytes(padding))
+    return data
+
+
+def peak_memory_of(action: Callable[[], object]) -> int:
+    """The most memory Python allocated while ``action`` ran, in bytes, over what it held."""
+    already_tracing = tracemalloc.is_tracing()  # e.g. under PYTHONTRACEMALLOC
+    if not already_tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    held, _ = tracemalloc.get_traced_memory()
+    try:
+        action()
+    finally:
+        _, peak = tracemalloc.get_traced_memory()
+        if not already_tracing:
+            tracemalloc.stop()
+    return peak - held
+
+
+def decode_expecting_refusal(data: bytes) -> DecodeError:
+    with pytest.raises(DecodeError) as info:
+        codecs.decode(data)
+    return info.value
+
+
+@pytest.mark.parametrize(
+    "algorithms",
+    [["bz2"] * 4, ["zlib"] * 4, ["zlib", "bz2", "zlib", "bz2"]],
+    ids=["bz2", "zlib", "mixed"],
+)
+def test_a_nested_compression_bomb_is_refused_without_inflating_it(algorithms: list[str]) -> None:
+    # Given four levels of compression, each carrying 16 MiB of zeros after
+    # the level inside it (each level under the 64 MiB budget on its own)
+    bomb = nested_bomb(algorithms, 16 * 1024 * 1024)
+    assert len(bomb) < 100_000
+    # When a worker decodes it
+    errors: list[DecodeError] = []
+    peak = peak_memory_of(lambda: errors.append(decode_expecting_refusal(bomb)))
+    # Then it is refused for its nesting, keeping the bytes, having allocated
+    # far less than a single level inflates to
+    [error] = errors
+    assert "one compression layer" in str(error)
+    assert error.data == bomb
+    assert peak < SMALL_PEAK
+
+
+@pytest.mark.parametrize("outer", ["bz2", "zlib"])
+@pytest.mark.parametrize("inner", ["bz2", "zlib"])
+def test_compressed_content_that_is_itself_compressed_is_refused(outer: str, inner: str) -> None:
+    # Given a valid compressed envelope, compressed once more
+    once = COMPRESSORS[inner](_bomb(2000))
+    assert codecs.decode(once).task_id == "t1"
+    twice = COMPRESSORS[outer](once)
+    # Then every way of decoding it refuses, naming both layers
+    for name in (f"json+{outer}", f"msgpack+{outer}"):
+        with pytest.raises(DecodeError, match=f"{outer} payload holds {inner} data"):
+            codecs.get_codec(name).decode(twice)
+    with pytest.raises(DecodeError, match="only one compression layer"):
+        codecs.decode(twice)
+    with pytest.raises(DecodeError, match="only one compression layer"):
+        codecs.sniff(twice)
+
+
+@pytest.mark.parametrize("algorithm", ["bz2", "zlib"])
+def test_the_budget_is_exact_and_the_decompressor_stops_at_it(
+    algorithm: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the budget lowered to 64 KiB, and envelopes inflating to exactly
+    # the budget, one byte over it, and 32 MiB over it
+    limit = 64 * 1024
+    monkeypatch.setattr(codecs, "MAX_DECOMPRESSED", limit)
+    compress = COMPRESSORS[algorithm]
+    at_limit = compress(_bomb(limit - len(_bomb(0))))
+    over = compress(_bomb(limit - len(_bomb(0)) + 1))
+    far_over = compress(_bomb(32 * 1024 * 1024))
+    # Then the first decodes, the others are refused for the budget ...
+    assert codecs.decode(at_limit).task_id == "t1"
+    for data in (over, far_over):
+        assert "65,536-byte limit" in str(decode_expecting_refusal(data))
+    # ... without the decompressor producing much more than the budget
+    assert peak_memory_of(lambda: decode_expecting_refusal(far_over)) < SMALL_PEAK
+
+
+@pytest.mark.parametrize("algorithm", ["bz2", "zlib"])
+@pytest.mark.parametrize(
+    "trailer",
+    [b"\x00", b"garbage", b"\x00" * 10_000, "stream"],
+    ids=["nul", "garbage", "zeros", "second-stream"],
+)
+def test_bytes_after_the_compressed_stream_are_refused(
+    algorithm: str, trailer: bytes | str
+) -> None:
+    # Given a valid compressed envelope followed by anything at all (here,
+    # possibly a second complete compressed stream)
+    compress = COMPRESSORS[algorithm]
+    valid = compress(_bomb(2000))
+    extra = compress(_bomb(10)) if trailer == "stream" else trailer
+    assert isinstance(extra, bytes)
+    data = valid + extra
+    # Then it is refused, saying how many bytes follow the stream
+    error = decode_expecting_refusal(data)
+    assert f"{len(extra):,} bytes follow the end of the {algorithm} stream" in str(error)
+    assert error.data == data
+    with pytest.raises(DecodeError):
+        codecs.get_codec(f"msgpack+{algorithm}").decode(data)
+
+
+# -- sniffing names the codec that wrote a payload -----------------------------------
+
+#: Envelopes by their JSON size: a typical task (under both thresholds), one
+#: between zlib's 256 and bz2's 512 bytes, and ~1.4 KB and ~56 KB ones.
+SNIFF_SIZES = [100, 400, 1_400, 56_000]
+
+
+@pytest.mark.parametrize("size", SNIFF_SIZES)
+@pytest.mark.parametrize("name", BUILTIN)
+def test_sniff_names_the_codec_of_every_builtin_payload(name: str, size: int) -> None:
+    # Given a payload of every built-in codec, of a typical and of larger sizes
+    codec = codecs.get_codec(name)
+    envelope = envelope_of_size(codecs.JSON, size, "spam and eggs ")
+    data = codec.encode(envelope)
+    # When a worker sniffs it
+    sniffed = codecs.sniff(data)
+    # Then it names the codec that wrote it; a payload a compressing codec
+    # stored uncompressed (under its threshold) is byte for byte its inner
+    # codec's, and is named so
+    stored_plain = False
+    if isinstance(codec, codecs.CompressedCodec):
+        stored_plain = len(codec.inner.encode(envelope)) < codec.min_size
+        assert codec.matches(data) is not stored_plain
+    expected = name.partition("+")[0] if stored_plain else name
+    assert sniffed.name == expected
+    assert sniffed.decode(data) == expected_after(name, envelope)
+
+
+@pytest.mark.parametrize("name", COMPRESSED)
+def test_sniff_names_the_codec_of_a_payload_compressed_at_any_size(name: str) -> None:
+    # Given a payload compressed whatever its size (a threshold of zero)
+    codec = codecs.get_codec(name)
+    assert isinstance(codec, codecs.CompressedCodec)
+    make = codecs.bz2_codec if codec.algorithm == "bz2" else codecs.zlib_codec
+    eager = make(codec.inner, min_size=0)
+    data = eager.encode(sample(args=("spam " * 100,)))
+    assert codec.matches(data)
+    # Then the registered codec of that name is what sniffing finds
+    assert codecs.sniff(data) is codec
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"BZh9" + b"\x00" * 20, b"\x78\x9c" + b"\xff" * 20, b"\x78\xda"],
+    ids=["bz2", "zlib", "zlib-truncated"],
+)
+def test_sniffing_a_corrupt_compressed_payload_is_a_decode_error(payload: bytes) -> None:
+    with pytest.raises(DecodeError) as info:
+        codecs.sniff(payload)
+    assert info.value.data == payload

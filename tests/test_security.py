@@ -379,3 +379,119 @@ def test_max_age_needs_a_key_and_a_positive_value(locmem_dsn: str) -> None:
         Gator(locmem_dsn, signature_max_age=60)
     with pytest.raises(ConfigurationError, match="signature_max_age"):
         Gator(locmem_dsn, signing_key=KEY, signature_max_age=0)
+
+
+# -- dunder modules: a package's __main__, __init__ and the like ------------------
+
+
+@pytest.fixture
+def dunder_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> tuple[str, Path]:
+    """An importable package whose ``__init__`` and ``__main__`` leave a mark when run.
+
+    Returns its (unique) name and the file the marks go to; ``__main__`` runs
+    its command line at import, as many do.
+    """
+    import uuid
+
+    name = f"dunder_app_{uuid.uuid4().hex[:8]}"
+    marks = tmp_path / "marks.txt"
+    package = tmp_path / "apps" / name
+    package.mkdir(parents=True)
+    mark = f"with open({str(marks)!r}, 'a') as file:\n    file.write(__name__ + '\\n')\n"
+    (package / "__init__.py").write_text(mark + "def job():\n    return 'ran'\n")
+    (package / "__main__.py").write_text(mark + "def main():\n    return 'cli'\n\nmain()\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "apps"))
+
+    def forget() -> None:
+        for module in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+            del sys.modules[module]
+
+    request.addfinalizer(forget)
+    return name, marks
+
+
+def run_with_worker(gator: Gator, data: bytes) -> str:
+    """Push raw bytes, let a Worker take them; the burial reason ('' if none)."""
+    from alligator import Worker
+
+    gator.broker.push(gator.queue_name, "raw", data)
+    assert Worker(gator, max_tasks=1, poll_timeout=0.05).check_and_run_task()
+    buried = gator.broker.buried(gator.queue_name)
+    return buried[-1].reason if buried else ""
+
+
+@pytest.mark.parametrize(("segment", "callable_name"), [("__main__", "main"), ("__init__", "job")])
+@pytest.mark.parametrize("allow_list", [True, False], ids=["allow-list", "no-allow-list"])
+def test_a_dunder_module_of_an_app_is_refused_before_importing(
+    locmem_dsn: str,
+    dunder_app: tuple[str, Path],
+    segment: str,
+    callable_name: str,
+    allow_list: bool,
+) -> None:
+    # Given a worker allowed to run the app's tasks (or with no allow-list)
+    app, marks = dunder_app
+    allowed = [app] if allow_list else None
+    gator = Gator(locmem_dsn, queue_name="q", allowed_modules=allowed)
+    # When a payload names the app's __main__ (its command line) or
+    # __init__ (the package's code run again under a second name)
+    reason = run_with_worker(gator, envelope(f"{app}.{segment}", callable_name))
+    # Then the task is buried for the dunder segment, and nothing of the
+    # app was imported, let alone run
+    assert "DisallowedModuleError" in reason
+    assert f"{segment!r}" in reason and "dunder" in reason
+    assert not marks.exists()
+    assert app not in sys.modules and f"{app}.{segment}" not in sys.modules
+
+
+@pytest.mark.parametrize(
+    ("module", "callable_name"),
+    [("unittest.__main__", "main"), ("__phello__", "main"), ("json.__init__", "dumps")],
+)
+def test_a_dunder_module_of_the_standard_library_is_refused_before_importing(
+    locmem_dsn: str, module: str, callable_name: str
+) -> None:
+    # Given a worker with no allow-list, and modules never imported yet
+    # (unittest.__main__ runs unittest's command line, which exits the worker)
+    sys.modules.pop(module, None)
+    gator = Gator(locmem_dsn, queue_name="q")
+    # When a payload names a dunder module
+    reason = run_with_worker(gator, envelope(module, callable_name))
+    # Then it is buried with the reason and was never imported
+    assert "DisallowedModuleError" in reason and "dunder" in reason
+    assert module not in sys.modules
+
+
+def test_a_dunder_module_is_refused_in_hooks_and_by_import_callable(
+    locmem_dsn: str, dunder_app: tuple[str, Path]
+) -> None:
+    app, marks = dunder_app
+    gator = Gator(locmem_dsn, queue_name="q", allowed_modules=["tests.tasks", app])
+    payload = envelope("tests.tasks", "add", 1, 2, on_success=f"{app}.__main__:main")
+    assert "DisallowedModuleError" in run_with_worker(gator, payload)
+    for module in (f"{app}.__main__", f"{app}.sub.__init__", "__main__", f"__{app}__"):
+        with pytest.raises(DisallowedModuleError, match="dunder"):
+            import_callable(module, "main", [app, f"__{app}__"])
+        with pytest.raises(DisallowedModuleError, match="dunder"):
+            import_callable(module, "main")
+    assert not marks.exists() and app not in sys.modules
+    assert tasks.EVENTS == []
+
+
+def test_a_task_defined_in_a_dunder_module_is_refused_at_enqueue(
+    locmem_dsn: str, dunder_app: tuple[str, Path]
+) -> None:
+    # Given a function found in a package's __main__ imported by name
+    import importlib
+
+    from alligator.exceptions import NotImportableError
+
+    app, _ = dunder_app
+    cli = importlib.import_module(f"{app}.__main__")
+    gator = Gator(locmem_dsn, queue_name="q")
+    # When it is enqueued, it is refused there: no worker would import it
+    with pytest.raises(NotImportableError, match="__main__"):
+        gator.task(cli.main)
+    assert gator.len() == 0
