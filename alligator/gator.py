@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Self, cast
 
-from alligator import codecs, signing
+from alligator import arguments, codecs, signing
 from alligator._typing import P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view
@@ -216,9 +216,7 @@ class Gator:
         """
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
-            self.payloads.encode(task, self.queue_name)  # the same checks as a real enqueue
-            self.execute(task)
-            return task
+            return self.run_eagerly(task)
         data = self.payloads.encode(task, self.queue_name)
         prioritized = self._priority_broker
         if task.priority is not None and prioritized is not None:
@@ -268,6 +266,23 @@ class Gator:
     def batch(self) -> Batch:
         """A context manager sending every task created in it in one round trip."""
         return Batch(self)
+
+    def run_eagerly(self, task: Task[R]) -> Task[R]:
+        """Run an ``is_async=False`` task here, as a worker would see it.
+
+        The task is encoded as for a real enqueue (the same checks), and its
+        arguments are decoded back from those bytes, so it runs with exactly
+        what a worker would get (a ``set`` argument of an unannotated
+        parameter is refused here too; an annotated one is restored), and a
+        test that passes in eager mode passes in production.
+        """
+        data = self.payloads.encode(task, self.queue_name)
+        envelope = codecs.decode(self.payloads.verified(data, self.queue_name, task.task_id))
+        if task.func is not None:
+            task.func_args, task.func_kwargs = arguments.restore(
+                task.func, envelope.args, envelope.kwargs
+            )
+        return self.execute(task)
 
     def execute(self, task: Task[R]) -> Task[R]:
         """Run ``task`` in this process, retrying as its ``retries`` allow.

@@ -116,8 +116,7 @@ class Batch:
         """Add ``task`` calling ``func(*args, **kwargs)`` to the batch."""
         task.to_call(func, *args, **kwargs)
         if not task.is_async:
-            self.gator.execute(task)
-            return task
+            return self.gator.run_eagerly(task)
         data = self.gator.serialize(task)
         self.tasks.append(task)
         self._items.append(PushItem(task.task_id, data, task.delay_until))

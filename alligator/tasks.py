@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Final, Generic, Self
 
-from alligator import codecs
+from alligator import arguments, codecs
 from alligator._typing import P, R
 from alligator.constants import ENVELOPE_VERSION, Status
 from alligator.exceptions import InvalidTaskError, MultipleDelaysError, NoResultError
@@ -156,6 +156,7 @@ class Task(Generic[R]):
         if self.func is None:
             raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
         module, name = callable_path(self.func)
+        arguments.check(self.func, self.func_args, self.func_kwargs)
         on_start, on_success, on_error = self.on_start, self.on_success, self.on_error
         # Positional, in field order: half the cost of keywords on the enqueue path.
         envelope = Envelope(
@@ -209,8 +210,7 @@ class Task(Generic[R]):
         task.on_error = _import_hook(envelope.on_error, allowed)
         func = import_callable(envelope.module, envelope.callable, allowed)
         task.func = func
-        task.func_args = tuple(envelope.args)
-        task.func_kwargs = dict(envelope.kwargs)
+        task.func_args, task.func_kwargs = arguments.restore(func, envelope.args, envelope.kwargs)
         return task
 
     @property

@@ -9,11 +9,14 @@ the autouse fixture in ``conftest.py`` clears.
 
 from __future__ import annotations
 
+import datetime as dt
+import decimal
 import os
 import signal
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -190,3 +193,41 @@ def nap_deaf(seconds: float) -> float:
     signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
     time.sleep(seconds)
     return seconds
+
+
+def describe(  # noqa: PLR0917 - a signature with every kind of parameter
+    when: dt.datetime,
+    tags: set[str],
+    amount: decimal.Decimal,
+    ref: uuid.UUID,
+    counts: dict[int, str],
+    pair: tuple[int, int] = (0, 0),
+    *extra: dt.date,
+    **named: frozenset[int],
+) -> str:
+    """Every argument in the type its parameter declares, or a TypeError."""
+    checks = [
+        (when, dt.datetime), (tags, set), (amount, decimal.Decimal), (ref, uuid.UUID),
+        (pair, tuple), *((e, dt.date) for e in extra), *((v, frozenset) for v in named.values()),
+    ]  # fmt: skip
+    for value, kind in checks:
+        if not isinstance(value, kind):
+            raise TypeError(f"{value!r} is not a {kind.__name__}")
+    if not all(isinstance(k, int) for k in counts):
+        raise TypeError(f"keys of {counts!r} are not ints")
+    EVENTS.append(("describe", when.isoformat(), sorted(tags)))
+    return "typed"
+
+
+def untyped(value):  # type: ignore[no-untyped-def]
+    """A parameter with no annotation: the worker cannot restore its value's type."""
+    return value
+
+
+async def fetch_page(url: str) -> bytes:
+    """An async def task."""
+    return url.encode()
+
+
+def keyword_only(a: int, *, b: int) -> int:
+    return a + b

@@ -6,6 +6,7 @@ import signal
 import subprocess
 from collections import Counter
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -27,6 +28,10 @@ def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
     yield started
     for proc in started:
         stop_process(proc)
+
+
+def _started(log: Path) -> bool:
+    return "starting" in log.read_text()
 
 
 def _empty(gator: Gator) -> bool:
@@ -56,8 +61,11 @@ def test_three_workers_drain_3000_tasks_each_exactly_once(
     assert set(runs) == {f"task-{i}" for i in range(TASKS)}
     assert [key for key, n in runs.items() if n != 1] == []
     assert gator.broker.buried("q") == []
-    # And the workers stop cleanly
-    for proc in procs:
+    # And the workers stop cleanly (each one signalled once its loop is up: a
+    # signal during interpreter start-up kills any process, before handlers exist)
+    for n, proc in enumerate(procs):
+        log = tmp_path / f"worker-{n}.log"
+        wait_until(partial(_started, log), 30, 0.05, message="start-up")
         proc.send_signal(signal.SIGTERM)
     for n, proc in enumerate(procs):
         assert proc.wait(timeout=30) == 0, (tmp_path / f"worker-{n}.log").read_text()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import time
 
 #: Seconds the pretend mail server takes to answer (0 in the tests).
@@ -41,3 +42,10 @@ def flaky_sync(key: str, failures: int) -> int:
     if CALLS[key] <= failures:
         raise TemporaryOutage(f"{key}: try {CALLS[key]} failed")
     return CALLS[key]
+
+
+def tag_summary(tags: set[str], day: datetime.date) -> str:
+    """Typed parameters: the worker restores a set and a date from the wire."""
+    if not isinstance(tags, set) or not isinstance(day, datetime.date):
+        raise TypeError(f"got {type(tags).__name__} and {type(day).__name__}")
+    return f"{day.isoformat()}: {', '.join(sorted(tags))}"
