@@ -3,7 +3,8 @@
 A Gator is bound to one backend and one queue. It encodes tasks under its
 payload rules (codec, signing key, size limit, allow-list) and pushes them;
 ``gator.consumer()`` gives the consumer side of the same settings to a
-Worker, and to the 1.0 methods that run a task here (``pop``, ``get``).
+Worker, and to the 1.0 methods that run a task here (``pop``, ``get``,
+``execute``: :mod:`alligator.inprocess`, mixed in).
 """
 
 from __future__ import annotations
@@ -11,16 +12,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Self, cast
+from typing import TYPE_CHECKING, Any, Self
 
-from alligator import arguments, codecs, signing
+from alligator import codecs, signing
 from alligator._typing import P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view
 from alligator.compat import as_reliable
 from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_PAYLOAD
-from alligator.consumer import Consumer, count_retry
-from alligator.exceptions import CodecError, ConfigurationError, TaskImportError
+from alligator.consumer import Consumer
+from alligator.exceptions import ConfigurationError
+from alligator.inprocess import InProcess
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, QueueNameValidator
@@ -38,7 +40,7 @@ log = logging.getLogger("alligator.gator")
 DEFAULT_DSN = "sqlite://alligator.db"
 
 
-class Gator:
+class Gator(InProcess):
     """Enqueues tasks on one queue of one backend.
 
     Args:
@@ -267,95 +269,9 @@ class Gator:
         """A context manager sending every task created in it in one round trip."""
         return Batch(self)
 
-    def run_eagerly(self, task: Task[R]) -> Task[R]:
-        """Run an ``is_async=False`` task here, as a worker would see it.
-
-        The task is encoded as for a real enqueue (the same checks), and its
-        arguments are decoded back from those bytes, so it runs with exactly
-        what a worker would get (a ``set`` argument of an unannotated
-        parameter is refused here too; an annotated one is restored), and a
-        test that passes in eager mode passes in production.
-        """
-        data = self.payloads.encode(task, self.queue_name)
-        envelope = codecs.decode(self.payloads.verified(data, self.queue_name, task.task_id))
-        if task.func is not None:
-            task.func_args, task.func_kwargs = arguments.restore(
-                task.func, envelope.args, envelope.kwargs
-            )
-        return self.execute(task)
-
-    def execute(self, task: Task[R]) -> Task[R]:
-        """Run ``task`` in this process, retrying as its ``retries`` allow.
-
-        Returns the task, its :attr:`~alligator.Task.result` set, as in 1.0.
-        A synchronous task is retried here at once and its last failure
-        re-raised; an asynchronous one is pushed back to the queue with a
-        backoff delay and returned with the status ``RETRYING`` (1.0 returned
-        ``None`` there).
-        """
-        while True:
-            try:
-                return task.run()
-            except Exception:
-                if task.retries <= 0:
-                    raise
-                count_retry(task)
-                if task.is_async:
-                    task.delay_until = self.clock() + self.backoff.delay(task.attempts)
-                    data = self.payloads.encode(task, self.queue_name)
-                    self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
-                    return task
-
-    def pop(self) -> Task[Any] | None:
-        """Take the next due task, run it here, and return it (``None`` if none is due).
-
-        The task comes back whatever happened to it: ``SUCCESS`` with its
-        :attr:`~alligator.Task.result`, ``RETRYING`` when it failed and was
-        released for a retry, ``FAILED`` when it was buried (a payload that
-        could not be decoded comes back as a ``FAILED`` task with only its
-        id). Nothing is raised for the task's own failure: like a worker,
-        ``pop`` settles it.
-        """
-        consumer = self.consumer()
-        reservation = consumer.reserve()
-        if reservation is None:
-            return None
-        ran = consumer.process(reservation).task
-        if ran is not None:
-            return cast(Task[Any], ran)
-        junk: Task[Any] = self.task_class(task_id=reservation.task_id or None)
-        junk.to_failed()
-        return junk
-
-    def get(self, task_id: str) -> Task[Any] | None:
-        """Take the task ``task_id`` off the queue, run it here and return it (``None``: absent)."""
-        data = self.broker.get(self.queue_name, task_id)
-        if data is None:
-            return None
-        task = self._decode(data, task_id)
-        task.task_id = task_id
-        return self.execute(task)
-
-    def cancel(self, task_id: str) -> Task[Any] | None:
-        """Remove a waiting task; returns it marked CANCELED, or ``None`` if absent."""
-        data = self.broker.get(self.queue_name, task_id)
-        if data is None:
-            return None
-        try:
-            task = self._decode(data, task_id)
-        except (CodecError, TaskImportError):
-            task = self.task_class(task_id=task_id)
-        task.task_id = task_id
-        task.to_canceled()
-        return task
-
     @property
     def failed(self) -> FailedTasks:
         """Buried tasks of this queue: list, show, requeue, purge."""
         from alligator.failed import FailedTasks
 
         return FailedTasks(self.consumer())
-
-    def _decode(self, data: bytes, task_id: str) -> Task[Any]:
-        # Decoded by this Gator's task_class, a subclass of Task.
-        return cast(Task[Any], self.payloads.decode(data, self.queue_name, task_id))
