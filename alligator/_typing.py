@@ -11,18 +11,30 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ParamSpec
 
+
+class Unpinned:
+    """The result type of options no ``on_success`` hook pins: each task infers its own.
+
+    ``gator.options(retries=3)`` is an ``Options[Unpinned]``, whose ``task``
+    takes any function and returns a ``Task`` of that function's result type.
+    """
+
+
 if TYPE_CHECKING:
     from typing_extensions import TypeVar
 
     R = TypeVar("R", default=Any)
     R_co = TypeVar("R_co", covariant=True, default=Any)
+    #: The result type of ``Options``: pinned by an ``on_success`` hook, else Unpinned.
+    RO = TypeVar("RO", default=Unpinned)
 else:
     from typing import TypeVar
 
     R = TypeVar("R")
     R_co = TypeVar("R_co", covariant=True)
+    RO = TypeVar("RO")
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
-__all__ = ["P", "R", "R_co", "T"]
+__all__ = ["RO", "P", "R", "R_co", "T", "Unpinned"]

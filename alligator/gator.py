@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Self
 
 from alligator import codecs, signing
-from alligator._typing import P, R
+from alligator._typing import RO, P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view
 from alligator.compat import as_reliable
@@ -240,15 +240,15 @@ class Gator(InProcess):
         task_id: str | None = None,
         retries: int = 0,
         is_async: bool = True,
-        on_start: Callable[[Task[R]], object] | None = None,
-        on_success: Callable[[Task[R], R], object] | None = None,
-        on_error: Callable[[Task[R], Exception], object] | None = None,
+        on_start: Callable[[Task[Any]], object] | None = None,
+        on_success: Callable[[Task[RO], RO], object] | None = None,
+        on_error: Callable[[Task[Any], Exception], object] | None = None,
         depends_on: Iterable[str] | None = None,
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
-    ) -> Options[R]:
+    ) -> Options[RO]:
         """A context manager whose ``task(...)`` applies these options."""
         return Options(
             self,

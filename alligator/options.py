@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self
+from typing import TYPE_CHECKING, Any, Generic, Self, overload
 
-from alligator._typing import P, R
+from alligator._typing import RO, P, R, T, Unpinned
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
 
-__all__ = ["Batch", "Options"]
+__all__ = ["Batch", "Options", "Unpinned"]
 
 
-class Options(Generic[R]):
+class Options(Generic[RO]):
     """Options applied to every task created through :meth:`task`.
 
-    The hooks fix ``R``: ``opts.task(func, ...)`` is a type error when
-    ``func`` does not return the type the ``on_success`` hook expects.
+    An ``on_success`` hook fixes the result type: ``opts.task(func, ...)``
+    is a type error when ``func`` does not return the type the hook expects.
+    Without one (``Options[Unpinned]``), each ``opts.task`` call infers the
+    type from its own function.
     """
 
     def __init__(
@@ -30,9 +32,9 @@ class Options(Generic[R]):
         task_id: str | None = None,
         retries: int = 0,
         is_async: bool = True,
-        on_start: Callable[[Task[R]], object] | None = None,
-        on_success: Callable[[Task[R], R], object] | None = None,
-        on_error: Callable[[Task[R], Exception], object] | None = None,
+        on_start: Callable[[Task[Any]], object] | None = None,
+        on_success: Callable[[Task[RO], RO], object] | None = None,
+        on_error: Callable[[Task[Any], Exception], object] | None = None,
         depends_on: Iterable[str] | None = None,
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
@@ -65,8 +67,8 @@ class Options(Generic[R]):
     ) -> None:
         return None
 
-    def _new_task(self) -> Task[R]:
-        task: Task[R] = self.gator.task_class(
+    def _new_task(self) -> Task[Any]:
+        task: Task[Any] = self.gator.task_class(
             task_id=self.task_id,
             retries=self.retries,
             is_async=self.is_async,
@@ -81,7 +83,13 @@ class Options(Generic[R]):
         )
         return task
 
-    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+    @overload
+    def task(
+        self: Options[Unpinned], func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[T]: ...
+    @overload
+    def task(self, func: Callable[P, RO], *args: P.args, **kwargs: P.kwargs) -> Task[RO]: ...
+    def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
         """Enqueue ``func(*args, **kwargs)`` with these options."""
         return self.gator.push(self._new_task(), func, *args, **kwargs)
 

@@ -76,7 +76,7 @@ def test_exit_and_interrupt_raised_by_task_code_are_its_failure(
 ) -> None:
     # Given a task whose code raises a BaseException, with one retry, and a good task
     with locmem_gator.options(retries=1) as opts:
-        bad = opts.task(func, *args)  # type: ignore[arg-type]
+        bad = opts.task(func, *args)  # type: ignore[call-overload]
     locmem_gator.task(tasks.add, 1, 2)
     # When a worker runs through them (the retry included)
     worker = Worker(locmem_gator, recycle_after=3, poll_timeout=0.05)

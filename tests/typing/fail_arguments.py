@@ -25,7 +25,7 @@ gator.task(greet, name=3)  # E: arg-type
 gator.push(Task[int](), add, 1, 2.5)  # E: arg-type
 Task[int]().to_call(add, 1, "2")  # E: arg-type
 with gator.options(retries=2) as opts:
-    opts.task(add, None, 2)  # E: arg-type
+    opts.task(add, None, 2)  # E: call-overload
 with gator.batch() as batch:
     batch.task(greet, b"bytes")  # E: arg-type
     batch.push(Task[str](), greet, 1)  # E: arg-type

@@ -7,6 +7,7 @@ other line may get any (tests/test_typing.py).
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from alligator import Gator, Task
 
@@ -39,6 +40,14 @@ def start_with_two(task: Task[int], extra: int) -> None:
     print(task, extra)
 
 
+def log_any_start(task: Task[Any]) -> None:
+    print(task.task_id)
+
+
+def log_any_error(task: Task[Any], err: Exception) -> None:
+    print(task.task_id, err)
+
+
 gator = Gator("locmem://typing")
 
 # A hook whose result type differs from the function's return type. Through
@@ -53,8 +62,13 @@ with gator.batch() as batch:
 Task(on_success=on_str_success).to_call(add, 1, 2)  # E: arg-type
 Task[int](on_success=on_str_success)  # E: arg-type
 
-# Hooks that disagree with each other.
-Task(on_success=on_str_success, on_error=on_int_error)  # E: misc
+# A hook typed for any task (a shared logging hook) does not hide a
+# mismatched on_success: only on_success pins the result type.
+with gator.options(on_start=log_any_start, on_success=on_str_success) as logged:
+    logged.task(add, 1, 2)  # E: arg-type
+gator.push(Task(on_error=log_any_error, on_success=on_str_success), add, 1, 2)  # E: misc
+
+# Hooks of the wrong shape.
 gator.options(on_start=on_int_error, on_success=on_int_success)  # E: arg-type
 
 # Wrong hook signatures.

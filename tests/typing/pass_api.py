@@ -6,7 +6,7 @@ from typing import Any, assert_type
 
 from alligator import Gator, Task, Worker, codecs, protocols
 from alligator.backends import locmem_backend, sqlite_backend
-from alligator.options import Batch, Options
+from alligator.options import Batch, Options, Unpinned
 
 
 def add(a: int, b: int) -> int:
@@ -33,6 +33,14 @@ def returns_object(task: Task[int], result: int) -> object:
     return result
 
 
+def log_any_start(task: Task[Any]) -> None:
+    print(task.task_id)
+
+
+def log_any_error(task: Task[Any], err: Exception) -> None:
+    print(task.task_id, err)
+
+
 gator = Gator("locmem://typing")
 
 # gator.task / gator.push infer the function's return type.
@@ -50,11 +58,17 @@ assert_type(Task(on_success=on_add_success, on_error=on_add_error), Task[int])
 with gator.options(on_start=on_add_start, on_success=on_add_success, on_error=on_add_error) as opts:
     assert_type(opts, Options[int])
     assert_type(opts.task(add, 1, 2), Task[int])
-# Without hooks nothing fixes R: the options (and their tasks) are Any-typed,
-# while the function's arguments are still checked.
+# Without an on_success hook nothing pins the result type: each task infers
+# its own from its function (and its arguments are still checked).
 with gator.options(retries=3, delay_by=1.5) as plain:
-    assert_type(plain, Options[Any])
-    assert_type(plain.task(greet, "x"), Task[Any])
+    assert_type(plain, Options[Unpinned])
+    assert_type(plain.task(greet, "x"), Task[str])
+    assert_type(plain.task(add, 1, 2), Task[int])
+# A hook typed for any task (a shared logging on_start/on_error) pins nothing.
+with gator.options(on_start=log_any_start, on_error=log_any_error) as logged:
+    assert_type(logged.task(add, 1, 2), Task[int])
+with gator.batch() as inferred:
+    assert_type(inferred.task(greet, "y"), Task[str])
 with gator.options(on_success=returns_object) as objopts:
     assert_type(objopts.task(add, 1, 2), Task[int])
 

@@ -23,7 +23,7 @@ def count(task: Task[int], result: int) -> None:
 
 
 def log_any_start(task: Task[Any]) -> None:
-    """A shared ``on_start`` hook typed with ``Any``: it hides mismatches (see the guide)."""
+    """A shared ``on_start`` hook typed for any task (see the typing guide)."""
     SEEN.append(("start", task.task_id))
 
 
