@@ -29,7 +29,12 @@ from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
 from alligator.consumer import Consumer, Outcome, Settlement
 from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
-from alligator.exceptions import AlligatorError, BackendError, ConfigurationError
+from alligator.exceptions import (
+    AlligatorError,
+    BackendError,
+    ConfigurationError,
+    UnknownModuleError,
+)
 from alligator.gator import Gator
 from alligator.protocols import Task, WorkerEvents
 
@@ -113,6 +118,8 @@ class Worker:
         self._strategy: OneByOne | Prefetching = self._one_by_one()
         #: Successes whose ack is deferred, by reservation, kept only when reported.
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
+        #: Modules this worker could not import, each explained once (see _explain_undecodable).
+        self._missing_modules: set[str] = set()
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -176,6 +183,7 @@ class Worker:
             task = consumer.decode(reservation)
         except Exception as exc:
             outcome = consumer.bury_undecodable(reservation, exc)
+            self._explain_undecodable(exc)
         else:
             try:
                 result = task.run().result
@@ -334,6 +342,35 @@ class Worker:
             )
         except Exception:
             log.exception("metrics hook on_worker_stop failed; ignored")
+
+    def _explain_undecodable(self, error: Exception) -> None:
+        """Say once per module that this worker cannot import it, and how to fix that.
+
+        Without this line a worker started where the application is not
+        importable buries a whole queue, one terse line per task.
+        """
+        if not isinstance(error, UnknownModuleError):
+            return
+        cause = error.__cause__
+        if isinstance(cause, ModuleNotFoundError) and cause.name:
+            missing = cause.name
+        else:  # an ImportError raised inside the module itself
+            missing = str(error)
+        if missing in self._missing_modules:
+            return
+        self._missing_modules.add(missing)
+        log.error(
+            "%s cannot import module %r (%s), so every task that needs it is buried, not run. "
+            "Start the worker where your application is importable: from its directory "
+            "(working directory now: %s), with PYTHONPATH set, or in the virtualenv that has "
+            "it; --import MODULE checks that at start-up. Then put the buried tasks back: "
+            "alligator failed requeue DSN --all",
+            self.ident(),
+            missing,
+            cause if cause is not None else error,
+            os.getcwd(),
+            extra={"missing_module": missing},
+        )
 
     def _on_signal(self, signum: int) -> None:
         log.info("%s got signal %d; stopping after the current task", self.ident(), signum)

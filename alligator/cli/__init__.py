@@ -11,6 +11,7 @@ tasks. ``latergator DSN`` is a shortcut for ``worker``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
@@ -34,8 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _app_importable() -> None:
+    """Put the working directory first on ``sys.path``, as ``python -m`` does.
+
+    A worker imports each task's module by name, so an application run from
+    its own directory must be importable by both entry points: ``python -m
+    alligator`` gets the directory from the interpreter, a console script
+    (``latergator``, ``alligator``) only from here (RQ and Celery do the same).
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip: int) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    _app_importable()
     args = parser.parse_args(argv)
     # What followed the subcommand, for a pool to hand on to its children.
     args.argv = argv[skip:]

@@ -1,0 +1,161 @@
+"""The first hour of a new user, replayed: the traps of issue 14, each closed.
+
+The command-line tests run the real console scripts (``latergator``,
+``alligator``) of this virtualenv, without ``PYTHONPATH``, from a temporary
+directory holding a small application package, ``fh_app``, exactly as the
+README tells a new user to do.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from alligator import Gator, Status, Worker
+
+BIN = Path(sys.executable).parent
+LATERGATOR = str(BIN / "latergator")
+ALLIGATOR = str(BIN / "alligator")
+
+#: The application a new user writes: plain functions in a package.
+APP_TASKS = """\
+from pathlib import Path
+
+
+def write(path: str, text: str) -> str:
+    Path(path).write_text(text)
+    return text
+
+
+def fail(message: str, code: int = 1) -> None:
+    raise ValueError(message)
+"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A directory holding the package ``fh_app``, importable by this process too.
+
+    One per module: a worker caches the callables it imported, so the app's
+    functions must stay the same objects from test to test. Each test keeps
+    its own queue file (see :func:`db`).
+    """
+    root = tmp_path_factory.mktemp("app")
+    package = root / "fh_app"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "tasks.py").write_text(APP_TASKS)
+    sys.path.insert(0, str(root))
+    importlib.invalidate_caches()
+    yield root
+    sys.path.remove(str(root))
+
+
+@pytest.fixture
+def db(app: Path) -> Iterator[str]:
+    """A queue file name of this test's own, relative to the app's directory."""
+    name = f"q-{uuid.uuid4().hex[:8]}.db"
+    yield name
+    for path in app.glob(f"{name}*"):
+        path.unlink()
+
+
+def app_tasks() -> ModuleType:
+    return importlib.import_module("fh_app.tasks")
+
+
+def run(*argv: str, cwd: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run a command as a user would: no PYTHONPATH, from ``cwd``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def lines_with(text: str, needle: str) -> list[str]:
+    return [line for line in text.splitlines() if needle in line]
+
+
+# -- 1. the worker imports the app from the working directory ---------------------
+
+
+@pytest.mark.parametrize(
+    "command", [[LATERGATOR], [ALLIGATOR, "worker"]], ids=["latergator", "alligator"]
+)
+def test_both_console_scripts_import_the_app_from_the_working_directory(
+    command: list[str], app: Path, db: str, tmp_path: Path
+) -> None:
+    # Given a task of the app, enqueued on a SQLite file in the app's directory
+    out = tmp_path / "out.txt"
+    with Gator(f"sqlite:///{app / db}") as gator:
+        gator.task(app_tasks().write, str(out), "ran")
+    # When the README's worker command runs from that directory
+    done = run(*command, f"sqlite://{db}", "--max-tasks", "1", cwd=app)
+    # Then the worker imported the app and ran the task
+    assert done.returncode == 0, done.stderr
+    assert out.read_text() == "ran"
+    assert "UnknownModuleError" not in done.stderr
+
+
+def test_a_worker_that_cannot_import_the_app_says_so_once_with_the_fix(
+    app: Path, db: str, tmp_path: Path
+) -> None:
+    # Given two tasks of the app
+    dsn = f"sqlite:///{app / db}"
+    with Gator(dsn) as gator:
+        for text in ("a", "b"):
+            gator.task(app_tasks().write, str(tmp_path / text), text)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # When a worker runs where the app is not importable
+    done = run(LATERGATOR, dsn, "--recycle-after", "2", cwd=elsewhere)
+    # Then it says once, at ERROR, which module is missing and how to fix it
+    assert done.returncode == 0, done.stderr
+    explained = lines_with(done.stderr, "cannot import module 'fh_app' (")
+    assert len(explained) == 1, done.stderr
+    assert " ERROR " in explained[0]
+    assert "from its directory" in explained[0]
+    assert f"working directory now: {elsewhere}" in explained[0]
+    assert "PYTHONPATH" in explained[0]
+    assert "alligator failed requeue DSN --all" in explained[0]
+    # And the tasks are buried (kept), not run
+    with Gator(dsn) as gator:
+        assert gator.broker.stats("all").buried == 2
+
+
+# -- 6. logs and printing ---------------------------------------------------------
+
+
+def test_a_status_prints_its_name_and_still_equals_the_1_0_integer() -> None:
+    # Given a task's status
+    status = Status.WAITING
+    # Then it prints as its name, and compares (and encodes) as 1.0's integer
+    assert (str(status), f"{status}", f"{status:>8}") == ("WAITING", "WAITING", " WAITING")
+    integers = [0, 1, 2, 3, 4, 5]  # 1.0's WAITING .. CANCELED, as stored
+    assert list(Status) == integers and status == integers[0]
+    assert int(Status.RETRYING) == 4 and f"{Status.DELAYED:d}" == "3"
+
+
+def test_print_task_status_shows_the_name(
+    capsys: pytest.CaptureFixture[str], app: Path, tmp_path: Path
+) -> None:
+    with Gator("locmem://status") as gator:
+        task = gator.task(app_tasks().write, str(tmp_path / "x"), "x")
+        print(task.status)
+        Worker(gator, max_tasks=1).run_forever()
+    assert capsys.readouterr().out == "WAITING\n"
+
+
+@pytest.fixture
+def worker_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    caplog.set_level(logging.DEBUG, logger="alligator")
+    return caplog
