@@ -159,3 +159,45 @@ def test_print_task_status_shows_the_name(
 def worker_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG, logger="alligator")
     return caplog
+
+
+# -- 9. mypy sees an editable install ---------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+
+USER_CODE = """\
+from alligator import Gator, Task
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+gator = Gator("locmem://")
+task: Task[int] = gator.task(add, 1, 2)
+gator.task(add, 1, "2")
+"""
+
+
+def test_mypy_sees_an_editable_install_in_a_fresh_venv(tmp_path: Path) -> None:
+    # Given a fresh virtualenv with Alligator installed editable, as `pip install -e .` does
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = venv / "bin" / "python"
+    install = run(
+        sys.executable, "-m", "pip", "--python", str(python), "install", "--quiet",
+        "--no-deps", "--editable", str(ROOT),
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    # When mypy --strict checks user code against that environment (not this checkout)
+    (tmp_path / "user.py").write_text(USER_CODE)
+    checked = run(
+        sys.executable, "-m", "mypy", "--strict", "--no-incremental", "--no-error-summary",
+        "--python-executable", str(python), "user.py",
+        cwd=tmp_path, timeout=300,
+    )  # fmt: skip
+    # Then it finds the package and its types: only the wrong argument is reported
+    errors = checked.stdout.splitlines()
+    assert len(errors) == 1, checked.stdout + checked.stderr
+    assert errors[0].startswith("user.py:10: error: Argument 3") and "[arg-type]" in errors[0]
