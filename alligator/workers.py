@@ -309,8 +309,9 @@ class Worker:
             settled=outcome.settled,
             error=None if error is None else f"{type(error).__name__}: {error}",
         )
+        # The duration is how long the task ran; a retry's delay is in the consumer's INFO line.
         log.debug(
-            "task %s from %r: %s in %.3fs (attempt %d)",
+            "task %s from %r: %s (ran %.3fs, attempt %d)",
             task_id,
             claim.queue,
             outcome.action,
