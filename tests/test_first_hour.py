@@ -20,7 +20,9 @@ from types import ModuleType
 
 import pytest
 
-from alligator import Gator, Status, Worker
+from alligator import Backoff, Gator, Status, Worker
+from alligator.backends.locmem_backend import Client as LocmemClient
+from tests.conftest import FakeClock
 
 BIN = Path(sys.executable).parent
 LATERGATOR = str(BIN / "latergator")
@@ -155,10 +157,43 @@ def test_print_task_status_shows_the_name(
     assert capsys.readouterr().out == "WAITING\n"
 
 
-@pytest.fixture
-def worker_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+def messages(caplog: pytest.LogCaptureFixture, level: int, needle: str) -> list[str]:
+    return [
+        r.getMessage() for r in caplog.records if r.levelno == level and needle in r.getMessage()
+    ]
+
+
+def test_each_retry_logs_one_info_line_with_the_real_delay(
+    app: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Given a task with two retries, on a clock the test moves, with a known backoff
     caplog.set_level(logging.DEBUG, logger="alligator")
-    return caplog
+    clock = FakeClock(1_000.0)
+    gator = Gator(
+        "locmem://retries",
+        backend_class=lambda dsn: LocmemClient(dsn, clock=clock),
+        clock=clock,
+        backoff=Backoff(base=30, factor=2, jitter=0),
+    )
+    with gator.options(retries=2) as opts:
+        task = opts.task(app_tasks().fail, "upstream down")
+    # When a worker runs it three times, each time once the retry is due
+    for wait in (0, 30, 60):
+        clock.advance(wait)
+        Worker(gator, recycle_after=1).run_forever()
+    # Then each retry was one INFO line: id, function, attempt, error, the backoff delay
+    name = "fh_app.tasks.fail"
+    assert messages(caplog, logging.INFO, "failed on attempt") == [
+        f"task {task.task_id} ({name}) failed on attempt 1: ValueError: upstream down; "
+        "retrying in 30.00s (retries left: 1)",
+        f"task {task.task_id} ({name}) failed on attempt 2: ValueError: upstream down; "
+        "retrying in 60.00s (retries left: 0)",
+    ]
+    assert gator.broker.stats("all").buried == 1
+    # And the DEBUG lines give the run time as a run time, not as a delay
+    debug = messages(caplog, logging.DEBUG, f"task {task.task_id} from 'all'")
+    assert [line.split(": ", 1)[1].split(" (")[0] for line in debug] == ["retry", "retry", "bury"]
+    assert all(" (ran " in line and "retry in" not in line for line in debug), debug
 
 
 # -- 9. mypy sees an editable install ---------------------------------------------
@@ -201,3 +236,34 @@ def test_mypy_sees_an_editable_install_in_a_fresh_venv(tmp_path: Path) -> None:
     errors = checked.stdout.splitlines()
     assert len(errors) == 1, checked.stdout + checked.stderr
     assert errors[0].startswith("user.py:10: error: Argument 3") and "[arg-type]" in errors[0]
+
+
+# -- 6 and 10. failed show: any argument order, and the call it buried -------------
+
+
+@pytest.mark.parametrize(
+    "order",
+    [
+        ["DSN", "--queue", "mail", "ID"],
+        ["DSN", "ID", "--queue", "mail"],
+        ["-q", "mail", "DSN", "ID"],
+    ],
+    ids=["option-between", "option-last", "option-first"],
+)
+def test_failed_show_takes_options_anywhere_and_prints_the_call(
+    order: list[str], app: Path, db: str
+) -> None:
+    # Given a task buried on queue "mail"
+    with Gator(f"sqlite:///{app / db}", queue_name="mail") as gator:
+        task = gator.task(app_tasks().fail, "no such user", code=7)
+        Worker(gator, recycle_after=1).run_forever()
+        assert gator.broker.stats("mail").buried == 1
+    # When `failed show` runs with the options in any place
+    argv = [{"DSN": f"sqlite://{db}", "ID": task.task_id}.get(arg, arg) for arg in order]
+    done = run(ALLIGATOR, "failed", "show", *argv, cwd=app)
+    # Then it finds the task and prints the call with its arguments, and the traceback
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"task:      {task.task_id}"
+    assert "call:      fh_app.tasks.fail('no such user', code=7)" in lines
+    assert lines[-1] == "ValueError: no such user"

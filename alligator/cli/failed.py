@@ -9,18 +9,46 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from alligator import codecs
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import AlligatorError, ConfigurationError
+from alligator.payloads import Payloads
 from alligator.records import BuriedTask
 
 __all__ = ["register"]
 
 
+#: Longest rendering of a buried task's call that ``failed show`` prints.
+MAX_CALL = 2000
+
+
+class _Intermixed(argparse.ArgumentParser):
+    """Positionals and options in any order: ``show DSN --queue q ID`` works.
+
+    Plain argparse binds the optional DSN and the task id in one go, at the
+    first positional, so an id given after an option is refused.
+    """
+
+    _parsing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._parsing:  # the intermixed parse calls back here, twice
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser("failed", help="list, inspect, requeue and purge buried tasks")
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="action", required=True, parser_class=_Intermixed)
 
     listing = actions.add_parser("list", help="one line per buried task")
     add_target_options(listing)
@@ -90,12 +118,27 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     with gator_from_args(args) as gator:
         task = gator.failed.show(args.task_id)
+        call = _call(gator.payloads, task.data)
     print(f"task:      {task.task_id}")
     print(f"queue:     {args.queue}")
     print(f"buried at: {_when(task.buried_at)}")
+    print(f"call:      {call}")
     print(f"payload:   {len(task.data)} bytes")
     print(task.reason)
     return 0
+
+
+def _call(payloads: Payloads, data: bytes) -> str:
+    """The buried task's call as Python would write it, read without importing anything."""
+    try:
+        inner = payloads.verified(data)
+        envelope = codecs.sniff(inner).decode(inner)
+    except AlligatorError as exc:
+        return f"(cannot read the payload: {type(exc).__name__}: {exc})"
+    arguments = [repr(arg) for arg in envelope.args]
+    arguments += [f"{name}={value!r}" for name, value in envelope.kwargs.items()]
+    text = f"{envelope.module}.{envelope.callable}({', '.join(arguments)})"
+    return text if len(text) <= MAX_CALL else text[: MAX_CALL - 3] + "..."
 
 
 def run_requeue(args: argparse.Namespace) -> int:
