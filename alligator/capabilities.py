@@ -22,11 +22,18 @@ from alligator.protocols import (
     InProcessClient,
     PrefetchClient,
     PriorityClient,
+    QueueLister,
     QueueNameValidator,
     ReliableClient,
 )
 
-__all__ = ["Capabilities", "capabilities_of", "prefetch_view", "priority_view"]
+__all__ = [
+    "Capabilities",
+    "capabilities_of",
+    "prefetch_view",
+    "priority_view",
+    "queue_lister_view",
+]
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -53,6 +60,8 @@ class Capabilities(msgspec.Struct, frozen=True):
         in_process: An :class:`~alligator.protocols.InProcessClient`: its
             tasks run in this process, so functions of ``__main__`` may be
             enqueued.
+        lists_queues: A :class:`~alligator.protocols.QueueLister`: it names
+            the queues that hold tasks.
     """
 
     reliable: bool
@@ -63,6 +72,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     queue_names: bool = False
     closes: bool = False
     in_process: bool = False
+    lists_queues: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -91,6 +101,7 @@ def capabilities_of(client: Client) -> Capabilities:
         queue_names=isinstance(client, QueueNameValidator),
         closes=reliable or callable(getattr(client, "close", None)),
         in_process=isinstance(client, InProcessClient) and client.in_process,
+        lists_queues=isinstance(client, QueueLister),
     )
 
 
@@ -102,3 +113,8 @@ def prefetch_view(client: ReliableClient, capabilities: Capabilities) -> Prefetc
 def priority_view(client: ReliableClient, capabilities: Capabilities) -> PriorityClient | None:
     """``client`` typed as a :class:`PriorityClient` when it is one, else ``None``."""
     return cast(PriorityClient, client) if capabilities.priority else None
+
+
+def queue_lister_view(client: Client, capabilities: Capabilities) -> QueueLister | None:
+    """``client`` (the backend itself, not an adapter) as a :class:`QueueLister`, else ``None``."""
+    return cast(QueueLister, client) if capabilities.lists_queues else None
