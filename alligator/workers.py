@@ -26,8 +26,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from alligator._signals import stop_signals
+from alligator.capabilities import queue_lister_view
 from alligator.claiming import Claim, OneByOne, Prefetching
 from alligator.consumer import Consumer, Outcome, Settlement
+from alligator.dsn import display_dsn
 from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
 from alligator.exceptions import (
     AlligatorError,
@@ -129,13 +131,16 @@ class Worker:
 
     def starting(self) -> None:
         """Called once before the loop starts."""
+        backend = display_dsn(self.gator.conn_string)
         log.info(
-            "%s starting & consuming %s (max tasks: %s)",
+            "%s starting & consuming %s on %s (max tasks: %s)",
             self.ident(),
             ", ".join(repr(q) for q in self.queues),
+            backend,
             self.max_tasks or "unlimited",
-            extra={"queue": self.queues[0], "queues": list(self.queues)},
+            extra={"queue": self.queues[0], "queues": list(self.queues), "backend": backend},
         )
+        self._point_at_other_queues()
 
     def stopping(self) -> None:
         """Called once after the loop ends."""
@@ -343,6 +348,41 @@ class Worker:
             )
         except Exception:
             log.exception("metrics hook on_worker_stop failed; ignored")
+
+    def _point_at_other_queues(self) -> None:
+        """Say once, at start-up, when this worker's queues are empty but others are not.
+
+        A task sent to a queue no worker consumes looks like an idle worker;
+        this line names the queues that do hold tasks. Backends that cannot
+        list their queues say nothing, and so does one that cannot be reached.
+        """
+        lister = queue_lister_view(self.gator.backend, self.gator.capabilities)
+        if lister is None:
+            return
+        try:
+            if any(c.broker.len(c.queue_name) for c in self.consumers):
+                return
+            waiting = {
+                name: self.gator.broker.len(name)
+                for name in lister.queues()
+                if name not in self.queues
+            }
+        except AlligatorError as exc:
+            log.debug("%s: could not look at other queues: %s", self.ident(), exc)
+            return
+        named = [f"{name!r} ({count} waiting)" for name, count in waiting.items() if count]
+        if not named:
+            return
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        log.info(
+            "%s: no task waits on %s, but other queues of this backend have tasks: %s. "
+            "A worker consumes only the queues it is given: -q/--queue NAME on the command "
+            "line, to_consume= in Python",
+            self.ident(),
+            ", ".join(repr(q) for q in self.queues),
+            shown,
+            extra={"queues": list(self.queues), "waiting": waiting},
+        )
 
     def _explain_undecodable(self, error: Exception) -> None:
         """Say once per module that this worker cannot import it, and how to fix that.
