@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import signal
 import subprocess
 import sys
 import uuid
@@ -22,7 +23,9 @@ import pytest
 
 from alligator import Backoff, Gator, Status, Worker
 from alligator.backends.locmem_backend import Client as LocmemClient
-from tests.conftest import FakeClock
+from alligator.dsn import display_dsn
+from tests.conftest import FakeClock, stop_process
+from tests.servers import wait_until
 
 BIN = Path(sys.executable).parent
 LATERGATOR = str(BIN / "latergator")
@@ -267,3 +270,148 @@ def test_failed_show_takes_options_anywhere_and_prints_the_call(
     assert lines[0] == f"task:      {task.task_id}"
     assert "call:      fh_app.tasks.fail('no such user', code=7)" in lines
     assert lines[-1] == "ValueError: no such user"
+
+
+# -- 5. mistakes that look like an idle queue ---------------------------------------
+
+
+@pytest.fixture
+def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for proc in started:
+        stop_process(proc)
+
+
+def spawn(*argv: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
+    """Start a command as a user would (no PYTHONPATH), its output going to ``log``."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+
+
+def test_a_worker_names_its_backend_and_points_at_the_queues_that_have_tasks(
+    app: Path, db: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    # Given tasks on queues "emails" and "images", none on the default queue
+    for queue, count in (("emails", 3), ("images", 1)):
+        with Gator(f"sqlite:///{app / db}", queue_name=queue) as gator:
+            for n in range(count):
+                gator.task(app_tasks().write, str(tmp_path / f"{queue}{n}"), "x")
+    # When a worker starts on the default queue, with a relative DSN
+    log = tmp_path / "worker.log"
+    proc = spawn(LATERGATOR, f"sqlite://{db}", cwd=app, log=log)
+    procs.append(proc)
+    wait_until(lambda: "other queues" in log.read_text(), timeout=30, message="the hint")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    text = log.read_text()
+    # Then its start-up line names the queue and the SQLite file's absolute path
+    (started,) = lines_with(text, "starting & consuming")
+    assert f"consuming 'all' on sqlite://{app / db} " in started
+    # And one INFO line names the queues that have tasks and how to consume them
+    (hint,) = lines_with(text, "other queues")
+    assert " INFO " in hint
+    assert "no task waits on 'all'" in hint
+    assert "'emails' (3 waiting), 'images' (1 waiting)" in hint
+    assert "-q/--queue NAME" in hint
+
+
+def test_a_worker_with_tasks_on_its_queue_says_nothing_of_the_others(
+    app: Path, db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="alligator")
+    dsn = f"sqlite:///{app / db}"
+    with Gator(dsn, queue_name="emails") as other:
+        other.task(app_tasks().write, str(tmp_path / "e"), "x")
+    with Gator(dsn) as gator:
+        gator.task(app_tasks().write, str(tmp_path / "a"), "x")
+        Worker(gator, max_tasks=1).run_forever()
+    assert messages(caplog, logging.INFO, "other queues") == []
+
+
+def test_display_dsn_masks_passwords_and_makes_a_sqlite_path_absolute(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert display_dsn("sqlite://queue.db") == f"sqlite://{tmp_path / 'queue.db'}"
+    assert display_dsn("redis://:s3cret@h:6379/0") == "redis://:***@h:6379/0"
+    assert display_dsn("redis://u:pw@h/0?password=pw&db=1") == "redis://u:***@h/0?password=***&db=1"
+    assert display_dsn("beanstalk://h:11300") == "beanstalk://h:11300"
+
+
+def test_info_without_a_queue_lists_every_queue_that_has_tasks(
+    app: Path, db: str, tmp_path: Path
+) -> None:
+    # Given tasks on two queues, and a queue whose one task was buried
+    dsn = f"sqlite:///{app / db}"
+    for queue in ("emails", "images"):
+        with Gator(dsn, queue_name=queue) as gator:
+            gator.task(app_tasks().write, str(tmp_path / queue), "x")
+    with Gator(dsn, queue_name="reports") as gator:
+        gator.task(app_tasks().fail, "no data")
+        gator.pop()
+    # When info runs with no -q
+    done = run(ALLIGATOR, "info", f"sqlite://{db}", cwd=app)
+    # Then every queue with tasks is shown, sorted
+    assert done.returncode == 0, done.stderr
+    rows = [line.split() for line in done.stdout.splitlines()]
+    assert rows == [
+        ["queue", "ready", "delayed", "reserved", "buried"],
+        ["emails", "1", "0", "0", "0"],
+        ["images", "1", "0", "0", "0"],
+        ["reports", "0", "0", "0", "1"],
+    ]
+
+
+def test_info_on_an_empty_backend_says_so(app: Path, db: str) -> None:
+    with Gator(f"sqlite:///{app / db}") as gator:
+        assert gator.len() == 0  # creates the file
+    done = run(ALLIGATOR, "info", f"sqlite://{db}", cwd=app)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"no queue of sqlite://{app / db} holds tasks\n"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info"], ["failed", "list"], ["failed", "show", "ID"], ["failed", "purge", "--all"]],
+    ids=["info", "failed-list", "failed-show", "failed-purge"],
+)
+def test_looking_at_a_sqlite_file_that_does_not_exist_is_an_error(
+    command: list[str], app: Path, tmp_path: Path
+) -> None:
+    # Given a DSN naming a file that does not exist (the wrong working directory, say)
+    # When info or failed looks at it
+    done = run(ALLIGATOR, *command[:2], "sqlite://missing.db", *command[2:], cwd=tmp_path)
+    # Then it exits 2 with one line naming the file, and creates nothing
+    assert done.returncode == 2
+    assert done.stderr == (
+        f"error: SQLite database '{tmp_path / 'missing.db'}' (relative to the working "
+        f"directory, {tmp_path}) does not exist, so it holds no tasks; this command never "
+        "creates it\n"
+    )
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_failed_list_on_a_queue_with_nothing_buried_says_so_and_where_to_look(
+    app: Path, db: str
+) -> None:
+    # Given a task buried on queue "reports" and nothing buried on the default queue
+    with Gator(f"sqlite:///{app / db}", queue_name="reports") as gator:
+        task = gator.task(app_tasks().fail, "no data")
+        gator.pop()
+    # When failed list and failed show look at the default queue
+    listed = run(ALLIGATOR, "failed", "list", f"sqlite://{db}", cwd=app)
+    shown = run(ALLIGATOR, "failed", "show", f"sqlite://{db}", task.task_id, cwd=app)
+    # Then they say so, and name the queue where the task is buried
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout == (
+        f"no buried tasks on queue 'all' of sqlite://{app / db}; queues with buried tasks: "
+        "'reports' (1) (name one with --queue)\n"
+    )
+    assert shown.returncode == 2
+    assert shown.stderr == (
+        f"error: no buried task {task.task_id!r} on queue 'all'; it is buried on queue 'reports'\n"
+    )

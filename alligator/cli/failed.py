@@ -13,8 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from alligator import codecs
+from alligator.capabilities import queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.exceptions import AlligatorError, ConfigurationError
+from alligator.dsn import display_dsn
+from alligator.exceptions import AlligatorError, ConfigurationError, TaskNotFoundError
+from alligator.gator import Gator
 from alligator.payloads import Payloads
 from alligator.records import BuriedTask
 
@@ -99,8 +102,10 @@ def _last_line(task: BuriedTask) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         buried = gator.failed.list()
+        if not buried and not args.json:
+            print(_nothing_buried(gator, args.queue))
     for task in buried:
         if args.json:
             row = {
@@ -116,8 +121,14 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with gator_from_args(args) as gator:
-        task = gator.failed.show(args.task_id)
+    with gator_from_args(args, existing=True) as gator:
+        try:
+            task = gator.failed.show(args.task_id)
+        except TaskNotFoundError as exc:
+            elsewhere = _buried_elsewhere(gator, args.queue, args.task_id)
+            if elsewhere is None:
+                raise
+            raise TaskNotFoundError(f"{exc}; it is buried on queue {elsewhere!r}") from None
         call = _call(gator.payloads, task.data)
     print(f"task:      {task.task_id}")
     print(f"queue:     {args.queue}")
@@ -126,6 +137,30 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"payload:   {len(task.data)} bytes")
     print(task.reason)
     return 0
+
+
+def _nothing_buried(gator: Gator, queue: str) -> str:
+    """What ``failed list`` says for a queue with no buried task, naming queues that have some."""
+    text = f"no buried tasks on queue {queue!r} of {display_dsn(gator.conn_string)}"
+    lister = queue_lister_view(gator.backend, gator.capabilities)
+    if lister is None:
+        return text
+    counts = {name: gator.broker.stats(name).buried for name in lister.queues() if name != queue}
+    others = [f"{name!r} ({count})" for name, count in counts.items() if count]
+    if others:
+        text += f"; queues with buried tasks: {', '.join(others)} (name one with --queue)"
+    return text
+
+
+def _buried_elsewhere(gator: Gator, queue: str, task_id: str) -> str | None:
+    """The other queue where ``task_id`` is buried, if the backend can say."""
+    lister = queue_lister_view(gator.backend, gator.capabilities)
+    if lister is None:
+        return None
+    for name in lister.queues():
+        if name != queue and any(t.task_id == task_id for t in gator.broker.buried(name)):
+            return name
+    return None
 
 
 def _call(payloads: Payloads, data: bytes) -> str:
@@ -143,7 +178,7 @@ def _call(payloads: Payloads, data: bytes) -> str:
 
 def run_requeue(args: argparse.Namespace) -> int:
     ids = _selected(args)
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         failed = gator.failed
         if ids is None:
             ids = [task.task_id for task in failed.list()]
@@ -155,7 +190,7 @@ def run_requeue(args: argparse.Namespace) -> int:
 
 def run_purge(args: argparse.Namespace) -> int:
     ids = _selected(args)
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         failed = gator.failed
         if ids is None:
             count = failed.purge()
