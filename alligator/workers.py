@@ -419,8 +419,19 @@ class Worker:
 
     def _pause_after_error(self, exc: AlligatorError, errors: int) -> None:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
-        level = logging.WARNING if isinstance(exc, BackendError) else logging.ERROR
-        log.log(level, "%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
+        if isinstance(exc, BackendError):
+            # An outage is expected weather, not a bug: one line per back-off
+            # step, no traceback (a down Redis once logged 18 in 6 s).
+            log.warning(
+                "%s: backend %s failed (%s); retrying in %.1fs",
+                self.ident(),
+                display_dsn(self.gator.conn_string),
+                exc,
+                delay,
+                extra={"delay": delay, "errors": errors},
+            )
+        else:
+            log.error("%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
         self._stop.wait(delay)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -25,7 +26,8 @@ from alligator import Backoff, Gator, Status, Worker
 from alligator.backends.locmem_backend import Client as LocmemClient
 from alligator.dsn import display_dsn
 from tests.conftest import FakeClock, stop_process
-from tests.servers import wait_until
+from tests.fixtures import DISKLESS, redis_server
+from tests.servers import free_port, wait_until
 
 BIN = Path(sys.executable).parent
 LATERGATOR = str(BIN / "latergator")
@@ -415,3 +417,84 @@ def test_failed_list_on_a_queue_with_nothing_buried_says_so_and_where_to_look(
     assert shown.stderr == (
         f"error: no buried task {task.task_id!r} on queue 'all'; it is buried on queue 'reports'\n"
     )
+
+
+# -- 7. a backend that is down ------------------------------------------------------
+
+BACKOFF_LINE = re.compile(r" WARNING .* backend .* failed \(.*\); retrying in (?P<delay>[\d.]+)s$")
+
+
+def backed_off(log: Path, steps: int) -> bool:
+    return log.read_text().count("retrying in") >= steps
+
+
+@pytest.mark.parametrize(
+    "command", [[LATERGATOR], [ALLIGATOR, "worker", "--processes", "2"]], ids=["worker", "pool"]
+)
+def test_a_backend_down_at_start_up_is_one_line_and_exit_1(command: list[str], app: Path) -> None:
+    # Given a Redis DSN (with a password) on a port nothing listens on
+    dsn = f"redis://:s3cret@127.0.0.1:{free_port()}/0"
+    # When a worker starts
+    done = run(*command, dsn, cwd=app)
+    # Then it exits 1 at once with one line naming the backend and the way out
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"error: cannot reach the backend {dsn.replace('s3cret', '***')} (")
+    assert "Connection refused" in line
+    assert line.endswith("start it or fix the DSN, or pass --wait-for-backend to wait for it")
+
+
+def test_wait_for_backend_waits_with_one_line_per_back_off_step(
+    app: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    # Given a worker told to wait for a backend that is down
+    log = tmp_path / "worker.log"
+    dsn = f"redis://127.0.0.1:{free_port()}/0"
+    proc = spawn(LATERGATOR, dsn, "--wait-for-backend", cwd=app, log=log)
+    procs.append(proc)
+    # When it has backed off four times
+    wait_until(lambda: backed_off(log, 4), timeout=30, message="four back-off steps")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    # Then each step was one WARNING line with its delay, and nothing else was logged
+    text = log.read_text()
+    assert "Traceback" not in text
+    problems = [line for line in text.splitlines() if " INFO " not in line]
+    delays = [float(m["delay"]) for m in map(BACKOFF_LINE.search, problems) if m]
+    assert len(delays) == len(problems), text
+    assert delays[:4] == [0.1, 0.2, 0.4, 0.8]
+
+
+def test_a_redis_outage_mid_run_logs_one_line_per_step_and_the_worker_carries_on(
+    app: Path, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
+) -> None:
+    # Given a worker consuming a Redis of this test's own
+    server = redis_server(tmp_path, *DISKLESS)
+    server.start()
+    try:
+        dsn = f"redis://127.0.0.1:{server.port}/0"
+        log = tmp_path / "worker.log"
+        proc = spawn(LATERGATOR, dsn, cwd=app, log=log)
+        procs.append(proc)
+        before, after = tmp_path / "before", tmp_path / "after"
+        with Gator(dsn) as gator:
+            gator.task(app_tasks().write, str(before), "x")
+        wait_until(before.exists, timeout=30, message="the first task")
+        # When the server stops for a while, then comes back
+        server.stop()
+        wait_until(lambda: backed_off(log, 4), timeout=30, message="four back-off steps")
+        server.start()
+        with Gator(dsn) as gator:
+            gator.task(app_tasks().write, str(after), "x")
+        # Then the worker runs the next task once the server is back
+        wait_until(after.exists, timeout=30, message="the task after the outage")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        server.stop()
+    # And the outage was one WARNING line per back-off step, with no traceback
+    text = log.read_text()
+    assert "Traceback" not in text
+    problems = [line for line in text.splitlines() if " INFO " not in line]
+    assert problems and all(BACKOFF_LINE.search(line) for line in problems), text

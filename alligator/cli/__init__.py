@@ -16,9 +16,14 @@ import sys
 from collections.abc import Sequence
 
 from alligator.cli import failed, info, worker
-from alligator.exceptions import AlligatorError
+from alligator.exceptions import AlligatorError, BackendConnectionError
 
-__all__ = ["build_parser", "latergator", "main"]
+__all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
+
+#: Exit status for wrong arguments or configuration (a bad DSN, a missing file).
+EXIT_USAGE = 2
+#: Exit status when the backend cannot be reached (a server that is down).
+EXIT_UNREACHABLE = 1
 
 _DESCRIPTION = (
     "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
@@ -56,9 +61,12 @@ def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip:
     args.argv = argv[skip:]
     try:
         code: int = args.handler(args)
+    except BackendConnectionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except AlligatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return code
 
 
