@@ -54,8 +54,9 @@ def _app_importable() -> None:
 
 
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip: int) -> int:
+    if argv is None:  # run as a command (a caller passing argv keeps its own sys.path)
+        _app_importable()
     argv = list(sys.argv[1:] if argv is None else argv)
-    _app_importable()
     args = parser.parse_args(argv)
     # What followed the subcommand, for a pool to hand on to its children.
     args.argv = argv[skip:]
