@@ -498,3 +498,37 @@ def test_a_redis_outage_mid_run_logs_one_line_per_step_and_the_worker_carries_on
     assert "Traceback" not in text
     problems = [line for line in text.splitlines() if " INFO " not in line]
     assert problems and all(BACKOFF_LINE.search(line) for line in problems), text
+
+
+# -- 10. the docs ---------------------------------------------------------------------
+
+DOC_FILES = [
+    *sorted((ROOT / "docs").glob("*.rst")),
+    *sorted((ROOT / "docs" / "examples").rglob("*.py")),
+    ROOT / "README.md",
+]
+
+
+#: Where a file the docs name by its bare name may live.
+SOURCE_DIRS = ("alligator", "benchmarks", "docs", "tests")
+
+
+@pytest.mark.parametrize("page", DOC_FILES, ids=lambda path: path.name)
+def test_the_docs_point_only_at_files_that_exist(page: Path) -> None:
+    text = page.read_text()
+    named = re.findall(r"``([\w./-]+\.(?:md|rst|toml))``", text)
+    named += re.findall(r"\]\(([^)#:]+)\)", text)  # Markdown links, not URLs
+    # A bare name (``results.md``) may live in the directory the sentence names.
+    missing = [
+        name
+        for name in named
+        if not (ROOT / name).exists()
+        and ("/" in name or not any(any((ROOT / d).rglob(name)) for d in SOURCE_DIRS))
+    ]
+    assert missing == []
+
+
+@pytest.mark.parametrize("page", DOC_FILES, ids=lambda path: path.name)
+def test_the_docs_speak_plainly(page: Path) -> None:
+    # The project's own shorthand for where it came from means nothing to a reader.
+    assert re.findall(r"\bseed\b|\bseed's\b", page.read_text(), re.IGNORECASE) == []
