@@ -532,3 +532,15 @@ def test_the_docs_point_only_at_files_that_exist(page: Path) -> None:
 def test_the_docs_speak_plainly(page: Path) -> None:
     # The project's own shorthand for where it came from means nothing to a reader.
     assert re.findall(r"\bseed\b|\bseed's\b", page.read_text(), re.IGNORECASE) == []
+
+
+def test_failed_show_prints_the_call_of_a_signed_payload(app: Path, db: str) -> None:
+    # Given a signed task, buried
+    with Gator(f"sqlite:///{app / db}", signing_key=b"k" * 32) as gator:
+        task = gator.task(app_tasks().fail, "signed")
+        gator.pop()
+    # When failed show runs (showing runs nothing, so it needs no key)
+    done = run(ALLIGATOR, "failed", "show", f"sqlite://{db}", task.task_id, cwd=app)
+    # Then the call is read from inside the signed envelope
+    assert done.returncode == 0, done.stderr
+    assert "call:      fh_app.tasks.fail('signed')" in done.stdout.splitlines()

@@ -12,13 +12,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from alligator import codecs
+from alligator import codecs, signing
 from alligator.capabilities import queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.dsn import display_dsn
 from alligator.exceptions import AlligatorError, ConfigurationError, TaskNotFoundError
 from alligator.gator import Gator
-from alligator.payloads import Payloads
 from alligator.records import BuriedTask
 
 __all__ = ["register"]
@@ -129,7 +128,7 @@ def run_show(args: argparse.Namespace) -> int:
             if elsewhere is None:
                 raise
             raise TaskNotFoundError(f"{exc}; it is buried on queue {elsewhere!r}") from None
-        call = _call(gator.payloads, task.data)
+        call = _call(task.data)
     print(f"task:      {task.task_id}")
     print(f"queue:     {args.queue}")
     print(f"buried at: {_when(task.buried_at)}")
@@ -163,10 +162,15 @@ def _buried_elsewhere(gator: Gator, queue: str, task_id: str) -> str | None:
     return None
 
 
-def _call(payloads: Payloads, data: bytes) -> str:
-    """The buried task's call as Python would write it, read without importing anything."""
+def _call(data: bytes) -> str:
+    """The buried task's call as Python would write it, read without importing anything.
+
+    Only shown, never run, so a signature is stripped unchecked: the worker
+    checked it before burying, and ``failed requeue`` checks it again before
+    signing the payload anew.
+    """
     try:
-        inner = payloads.verified(data)
+        inner = signing.unwrap(data)
         envelope = codecs.sniff(inner).decode(inner)
     except AlligatorError as exc:
         return f"(cannot read the payload: {type(exc).__name__}: {exc})"
