@@ -23,11 +23,18 @@ from alligator.protocols import (
     InProcessClient,
     PrefetchClient,
     PriorityClient,
+    QueueLister,
     QueueNameValidator,
     ReliableClient,
 )
 
-__all__ = ["Capabilities", "capabilities_of", "prefetch_view", "priority_view"]
+__all__ = [
+    "Capabilities",
+    "capabilities_of",
+    "prefetch_view",
+    "priority_view",
+    "queue_lister_view",
+]
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -56,6 +63,8 @@ class Capabilities(msgspec.Struct, frozen=True):
             enqueued.
         assigns_ids: An :class:`~alligator.protocols.IdAssigningClient`:
             ``push`` picks the id, so a signature cannot bind it.
+        lists_queues: A :class:`~alligator.protocols.QueueLister`: it names
+            the queues that hold tasks.
     """
 
     reliable: bool
@@ -67,6 +76,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     closes: bool = False
     in_process: bool = False
     assigns_ids: bool = False
+    lists_queues: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -96,6 +106,7 @@ def capabilities_of(client: Client) -> Capabilities:
         closes=reliable or callable(getattr(client, "close", None)),
         in_process=isinstance(client, InProcessClient) and client.in_process,
         assigns_ids=isinstance(client, IdAssigningClient) and client.assigns_ids,
+        lists_queues=isinstance(client, QueueLister),
     )
 
 
@@ -107,3 +118,8 @@ def prefetch_view(client: ReliableClient, capabilities: Capabilities) -> Prefetc
 def priority_view(client: ReliableClient, capabilities: Capabilities) -> PriorityClient | None:
     """``client`` typed as a :class:`PriorityClient` when it is one, else ``None``."""
     return cast(PriorityClient, client) if capabilities.priority else None
+
+
+def queue_lister_view(client: Client, capabilities: Capabilities) -> QueueLister | None:
+    """``client`` (the backend itself, not an adapter) as a :class:`QueueLister`, else ``None``."""
+    return cast(QueueLister, client) if capabilities.lists_queues else None

@@ -9,8 +9,17 @@ from typing import Final
 ALL: Final = "all"
 
 
+#: Presentation types of the format mini-language that format a number.
+_NUMERIC_FORMATS: Final = frozenset("bcdoxXneEfFgG%")
+
+
 class Status(enum.IntEnum):
-    """A task's state; the integers are Alligator 1.0's, so stored values stay valid."""
+    """A task's state; the integers are Alligator 1.0's, so stored values stay valid.
+
+    It compares equal to those integers (``Status.SUCCESS == 1``), but prints
+    as its name: ``print(task.status)`` and ``f"{task.status}"`` give
+    ``SUCCESS``, not ``1``.
+    """
 
     WAITING = 0
     SUCCESS = 1
@@ -18,6 +27,16 @@ class Status(enum.IntEnum):
     DELAYED = 3
     RETRYING = 4
     CANCELED = 5
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __format__(self, format_spec: str) -> str:
+        # A numeric spec (``f"{status:d}"``) formats the integer; any other
+        # (``f"{status:>8}"``) the name, as str() does.
+        if format_spec and format_spec[-1] in _NUMERIC_FORMATS:
+            return int.__format__(self, format_spec)
+        return format(self.name, format_spec)
 
 
 WAITING: Final = Status.WAITING

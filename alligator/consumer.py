@@ -166,13 +166,26 @@ class Consumer:
         reservation = _with_id(reservation, task)
         if task.retries > 0:
             count_retry(task)
-            task.delay_until = self.clock() + self.backoff.delay(task.attempts)
+            delay = self.backoff.delay(task.attempts)
+            task.delay_until = self.clock() + delay
             try:
                 data = self.payloads.encode(task, self.queue_name)
             except AlligatorError as exc:
                 error = exc
             else:
                 settled = self.broker.release(self.queue_name, reservation, data, task.delay_until)
+                log.info(
+                    "task %s (%s) failed on attempt %d: %s: %s; retrying in %.2fs "
+                    "(retries left: %d)",
+                    task.task_id,
+                    _function_name(task),
+                    task.attempts,
+                    type(error).__name__,
+                    error,
+                    delay,
+                    task.retries,
+                    extra={"task_id": task.task_id, "queue": self.queue_name, "delay": delay},
+                )
                 return Outcome(task, None, error, "retry", settled)
         task.to_failed()
         reason = "".join(traceback.format_exception(error)).rstrip()
@@ -213,6 +226,14 @@ def count_retry(task: Task[Any]) -> None:
     task.retries -= 1
     task.attempts += 1
     task.to_retrying()
+
+
+def _function_name(task: Task[Any]) -> str:
+    """``module.qualname`` of the task's function, for log lines (``?`` if it names none)."""
+    func = getattr(task, "func", None)  # alligator.Task's; the Task protocol has no name
+    if func is None:
+        return "?"
+    return f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}"
 
 
 def _with_id(reservation: Reservation, task: Task[Any]) -> Reservation:

@@ -26,6 +26,7 @@ __all__ = [
     "InProcessClient",
     "PrefetchClient",
     "PriorityClient",
+    "QueueLister",
     "QueueNameValidator",
     "ReliableClient",
     "Task",
@@ -284,6 +285,26 @@ class QueueNameValidator(Protocol):
 
     def validate_queue_name(self, name: str) -> str:
         """Return ``name`` unchanged, or raise ``ConfigurationError`` saying why not."""
+        ...
+
+
+@runtime_checkable
+class QueueLister(Protocol):
+    """A backend that can name the queues it holds tasks for.
+
+    Optional: ``alligator info`` without ``-q`` shows every queue it names,
+    and a worker started on an empty queue says which other queues have
+    tasks. Every built-in backend offers it.
+    """
+
+    def queues(self) -> list[str]:
+        """The names of the queues holding at least one task, in any state, sorted.
+
+        Ready, delayed, reserved and buried tasks all count. A read for
+        operators, not for a hot path: it may cost one call per queue. Not
+        atomic across queues: a queue emptied or filled meanwhile may be
+        missing or listed.
+        """
         ...
 
 

@@ -28,11 +28,17 @@ from typing import Any
 from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
-from alligator.consumer import Consumer, Outcome, Settlement
-from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
-from alligator.exceptions import AlligatorError, BackendError, ConfigurationError, TaskExitError
+from alligator.consumer import Consumer, Outcome
+from alligator.dsn import display_dsn
+from alligator.events import NullEvents
+from alligator.exceptions import (
+    AlligatorError,
+    ConfigurationError,
+    TaskExitError,
+)
 from alligator.gator import Gator
 from alligator.protocols import Task, WorkerEvents
+from alligator.reporting import Reporter
 
 __all__ = ["Claim", "Worker"]
 
@@ -126,8 +132,7 @@ class Worker:
             prefetch and gator.capabilities.prefetch and type(self).claim is Worker.claim
         )
         self._strategy: OneByOne | Prefetching = self._one_by_one()
-        #: Successes whose ack is deferred, by reservation, kept only when reported.
-        self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
+        self._reporter = Reporter(self.events, self.ident)
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -137,13 +142,16 @@ class Worker:
 
     def starting(self) -> None:
         """Called once before the loop starts."""
+        backend = display_dsn(self.gator.conn_string)
         log.info(
-            "%s starting & consuming %s (max tasks: %s)",
+            "%s starting & consuming %s on %s (max tasks: %s)",
             self.ident(),
             ", ".join(repr(q) for q in self.queues),
+            backend,
             self.max_tasks or "unlimited",
-            extra={"queue": self.queues[0], "queues": list(self.queues)},
+            extra={"queue": self.queues[0], "queues": list(self.queues), "backend": backend},
         )
+        self._reporter.other_queues(self.gator, self.consumers)
 
     def stopping(self) -> None:
         """Called once after the loop ends."""
@@ -176,7 +184,7 @@ class Worker:
         """
         limit = self._may_start()
         found, settled = self._strategy.claim(1 if limit < 0 else limit, consumers)
-        self._settled(settled)
+        self._reporter.settled(settled)
         return found
 
     def execute(self, claim: Claim) -> Outcome:
@@ -191,6 +199,7 @@ class Worker:
             task = consumer.decode(reservation)
         except Exception as exc:
             outcome = consumer.bury_undecodable(reservation, exc)
+            self._reporter.undecodable(exc)
         else:
             try:
                 result = self._run(task)
@@ -208,12 +217,10 @@ class Worker:
         duration = time.perf_counter() - started
         if outcome.action == "ack":
             if not settled:  # deferred: reported once the ack is known
-                if self._listening():
-                    self._unreported[id(reservation)] = (claim, outcome, duration)
+                self._reporter.deferred(claim, outcome, duration)
                 return outcome
             outcome = outcome._replace(settled=settled[0].acked)
-        if self._listening():
-            self._report(claim, outcome, duration)
+        self._reporter.done(claim, outcome, duration)
         return outcome
 
     def retry(self, claim: Claim, task: Task[Any], error: Exception) -> Outcome:
@@ -252,7 +259,7 @@ class Worker:
                 self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time
             )
         self.starting()
-        self._emit_start()
+        self._reporter.worker_started(self.queues)
         errors = 0
         try:
             with stop_signals(self._on_signal, then="default"):
@@ -267,7 +274,7 @@ class Worker:
             self.keep_running = False
             self._close_strategy()
             self.stopping()
-            self._emit_stop()
+            self._reporter.worker_stopped(self.tasks_complete, self.deliveries)
             self._stop.clear()
         return 0
 
@@ -307,71 +314,9 @@ class Worker:
     def _close_strategy(self) -> None:
         strategy, self._strategy = self._strategy, self._one_by_one()
         try:
-            self._settled(strategy.close())
+            self._reporter.settled(strategy.close())
         except AlligatorError as exc:  # leases expire and the tasks run elsewhere
             log.warning("%s: could not settle prefetched tasks: %s", self.ident(), exc)
-
-    def _settled(self, settled: list[Settlement]) -> None:
-        """Report the successes whose deferred acks are now known."""
-        if not self._unreported:
-            return
-        for reservation, acked in settled:
-            found = self._unreported.pop(id(reservation), None)
-            if found is not None:
-                claim, outcome, duration = found
-                self._report(claim, outcome._replace(settled=acked), duration)
-
-    def _listening(self) -> bool:
-        """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
-        return type(self.events) is not NullEvents or log.isEnabledFor(logging.DEBUG)
-
-    def _report(self, claim: Claim, outcome: Outcome, duration: float) -> None:
-        task_id = outcome.task.task_id if outcome.task is not None else claim.reservation.task_id
-        error = outcome.error
-        hook_error = None if outcome.task is None else outcome.task.hook_error
-        event = TaskDone(
-            task_id=task_id,
-            queue=claim.queue,
-            action=outcome.action,
-            duration=duration,
-            attempt=claim.reservation.attempts,
-            settled=outcome.settled,
-            error=None if error is None else f"{type(error).__name__}: {error}",
-            hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
-        )
-        log.debug(
-            "task %s from %r: %s in %.3fs (attempt %d)",
-            task_id,
-            claim.queue,
-            outcome.action,
-            duration,
-            event.attempt,
-            extra={
-                "task_id": task_id,
-                "queue": claim.queue,
-                "duration": duration,
-                "attempt": event.attempt,
-                "action": outcome.action,
-            },
-        )
-        try:
-            self.events.on_task_done(event)
-        except Exception:
-            log.exception("metrics hook on_task_done failed; ignored")
-
-    def _emit_start(self) -> None:
-        try:
-            self.events.on_worker_start(WorkerStarted(self.ident(), self.queues, os.getpid()))
-        except Exception:
-            log.exception("metrics hook on_worker_start failed; ignored")
-
-    def _emit_stop(self) -> None:
-        try:
-            self.events.on_worker_stop(
-                WorkerStopped(self.ident(), self.tasks_complete, self.deliveries)
-            )
-        except Exception:
-            log.exception("metrics hook on_worker_stop failed; ignored")
 
     def _on_signal(self, signum: int) -> None:
         log.info("%s got signal %d; stopping after the current task", self.ident(), signum)
@@ -379,8 +324,7 @@ class Worker:
 
     def _pause_after_error(self, exc: AlligatorError, errors: int) -> None:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
-        level = logging.WARNING if isinstance(exc, BackendError) else logging.ERROR
-        log.log(level, "%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
+        self._reporter.backend_failed(self.gator, exc, delay, errors)
         self._stop.wait(delay)
 
 

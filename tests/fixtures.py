@@ -55,7 +55,13 @@ BACKENDS = ("locmem", "sqlite", "redis", "redis-cluster", "beanstalk")
 
 #: Everything a built-in backend may offer, for the ones that offer it all.
 FAST = Capabilities(
-    reliable=True, delays=True, prefetch=True, failed_tasks=True, priority=False, closes=True
+    reliable=True,
+    delays=True,
+    prefetch=True,
+    failed_tasks=True,
+    priority=False,
+    closes=True,
+    lists_queues=True,
 )
 
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
@@ -73,6 +79,7 @@ DECLARED = {
         queue_names=True,
         closes=True,
         assigns_ids=True,
+        lists_queues=True,
     ),
 }
 

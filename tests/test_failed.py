@@ -21,6 +21,7 @@ from tests import tasks
 @pytest.fixture
 def gator(any_dsn: str, queue_name: str) -> Iterator[Gator]:
     made = Gator(any_dsn, queue_name=queue_name, backoff=Backoff(base=0, jitter=0))
+    made.len()  # a store that exists: `failed` refuses a SQLite file that does not
     try:
         yield made
     finally:

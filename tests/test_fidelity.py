@@ -139,6 +139,8 @@ def test_functions_of_main_run_where_this_process_consumes(tmp_path: Path) -> No
 
 def test_the_alligator_command_is_python_m_alligator(tmp_path: Path) -> None:
     command = Path(sys.executable).parent / "alligator"
+    with Gator(f"sqlite://{tmp_path / 'q.db'}") as gator:
+        gator.task(tasks.add, 1, 2)  # info looks at a store; it never creates one
     done = subprocess.run(
         [str(command), "info", f"sqlite://{tmp_path / 'q.db'}", "--json"],
         capture_output=True,

@@ -85,6 +85,7 @@ _SCRIPT: Final = translated(ERRORS, "redis: script failed")
 _BLPOP: Final = translated(ERRORS, "redis: blpop failed")
 _PING: Final = translated(ERRORS, "redis: ping failed")
 _CLOSE: Final = translated(ERRORS, "redis: close failed")
+_SET: Final = translated(ERRORS, "redis: set command failed")
 
 #: Most encoded key names kept (a queue has 1,032 keys at most).
 _BULK_CACHE: Final = 50_000
@@ -295,6 +296,19 @@ class Connection:
         with _BLPOP:
             reply: object = self._client.blpop([key], timeout=max(timeout, 0.001))
         return reply is not None
+
+    def add_member(self, key: str, member: str) -> None:
+        """``SADD key member``."""
+        with _SET:
+            self._client.sadd(key, member)
+
+    def members(self, key: str) -> list[str]:
+        """``SMEMBERS key``, decoded."""
+        with _SET:
+            reply: object = self._client.smembers(key)
+        if not isinstance(reply, set):
+            raise BackendError(f"redis: expected a set reply, got {reply!r}")
+        return [m.decode() if isinstance(m, bytes) else str(m) for m in reply]
 
     def ping(self) -> bool:
         with _PING:

@@ -23,6 +23,7 @@ __all__ = [
     "PURGE_ALL",
     "PURGE_ONE",
     "PUSH",
+    "QUEUES",
     "RELEASE",
     "RENEW",
     "REQUEUE",
@@ -91,6 +92,8 @@ BURIED = (
     " WHERE queue = ? AND state = 2 ORDER BY seq"
 )
 DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
+# Every queue with a row, whatever its state (read off the (queue, task_id) index).
+QUEUES = "SELECT DISTINCT queue FROM alligator_tasks ORDER BY queue"
 REQUEUE = (
     "UPDATE alligator_tasks SET state = 0, run_at = ?, data = coalesce(?, data), attempts = 0,"
     f" reason = NULL, buried_at = NULL, seq = {NEXT_SEQ}"

@@ -348,6 +348,17 @@ class Client:
         with self._conn.session() as client:
             return records.list_buried(self._conn, client, tube)
 
+    def queues(self) -> list[str]:
+        """Tubes holding any job, from ``list-tubes`` (a :class:`~alligator.protocols.QueueLister`).
+
+        The companion tubes of bury reasons (``<queue>.buried``) are not
+        queues; one ``stats-tube`` per tube leaves out the empty ones
+        (``default``, and tubes a client still uses or watches).
+        """
+        with self._conn.session() as client:
+            tubes = [t for t in client.tubes() if not t.endswith(BURIED_SUFFIX)]
+        return sorted(tube for tube in tubes if self.stats(tube) != QueueStats())
+
     # -- failed-task operations ------------------------------------------
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:

@@ -312,6 +312,11 @@ class Client:
             )
             return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
 
+    def queues(self) -> list[str]:
+        """Names of the queues holding any task (a :class:`~alligator.protocols.QueueLister`)."""
+        with self._lock:
+            return sorted(name for name, queue in self._store.queues.items() if queue.tasks)
+
     # -- failed-task operations ------------------------------------------
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:

@@ -34,6 +34,13 @@ found in O(1). On a single server the driver packs the script calls and sends th
 on a pooled connection, skipping redis-py's per-command work; a ``NOSCRIPT``
 reply (restart, ``SCRIPT FLUSH``) loads the script and retries.
 
+Queue names: the first push of each client to a queue adds its name to the
+SET ``{<namespace>}:queues`` (one ``SADD``, once per client and queue; a
+SET of its own slot, as no script can reach it on a Cluster), which
+:meth:`Client.queues` reads, leaving out the queues that are empty now.
+Names are never removed, so a producer that named a queue once never has
+to again.
+
 Idle workers do not poll: when nothing is due, :meth:`Client.reserve` blocks
 on the queue's notify list (``BLPOP``) until a push wakes it, the next delayed
 task or lease deadline comes due, or its timeout ends.
@@ -116,6 +123,9 @@ class Client:
         self._declared: dict[tuple[str, str], list[str]] = {}
         self._token_prefix = secrets.token_hex(8) + "."
         self._counter = itertools.count(1)
+        #: The SET of queue names (see the module notes), and the names this client added.
+        self._queues_key = f"{{{self.namespace}}}:queues"
+        self._named: set[str] = set()
 
     # -- keys ---------------------------------------------------------------
 
@@ -156,6 +166,12 @@ class Client:
             keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
         return self._redis.run(script.source, keys, args)
 
+    def _name(self, queue_name: str) -> None:
+        """Add the queue to the SET of queue names, the first time this client pushes to it."""
+        if queue_name not in self._named:
+            self._redis.add_member(self._queues_key, queue_name)
+            self._named.add(queue_name)
+
     def _now(self) -> str:
         # repr() round-trips a float exactly; Redis parses it back bit for bit.
         return repr(float(self._clock()))
@@ -189,6 +205,7 @@ class Client:
         """Store (or replace) a task and wake one blocked reserver; one round trip."""
         if not task_id:
             raise InvalidTaskError("a task id may not be empty")
+        self._name(queue_name)
         due = "" if delay_until is None else repr(float(delay_until))
         args = (self._now(), task_id, data, due)
         if as_int(self._run(lua.PUSH, queue_name, args, (task_id,))) < 0:
@@ -206,6 +223,7 @@ class Client:
         ids = [item.task_id for item in items]
         if not all(ids):
             raise InvalidTaskError("a task id may not be empty")
+        self._name(queue_name)
         args: list[bytes | str] = [self._now()]
         for item in items:
             due = "" if item.delay_until is None else repr(float(item.delay_until))
@@ -347,6 +365,14 @@ class Client:
         reply = as_list(self._run(lua.STATS, queue_name, (self._now(),)))
         counts = [as_int(r) for r in reply]
         return QueueStats(ready=counts[0], delayed=counts[1], reserved=counts[2], buried=counts[3])
+
+    def queues(self) -> list[str]:
+        """Named queues that hold a task now (a :class:`~alligator.protocols.QueueLister`).
+
+        One ``SMEMBERS``, then one stats call per name.
+        """
+        names = self._redis.members(self._queues_key)
+        return sorted(name for name in names if self.stats(name) != QueueStats())
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks with their reasons, oldest first."""

@@ -320,6 +320,10 @@ class Client:
             for task_id, data, reason, buried_at in rows
         ]
 
+    def queues(self) -> list[str]:
+        """Names of the queues with any row (a :class:`~alligator.protocols.QueueLister`)."""
+        return [name for (name,) in self._db.all(sql.QUEUES, ())]
+
     # -- failed-task operations ------------------------------------------
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:

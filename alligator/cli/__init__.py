@@ -11,13 +11,19 @@ tasks. ``latergator DSN`` is a shortcut for ``worker``.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from alligator.cli import failed, info, worker
-from alligator.exceptions import AlligatorError
+from alligator.exceptions import AlligatorError, BackendConnectionError
 
-__all__ = ["build_parser", "latergator", "main"]
+__all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
+
+#: Exit status for wrong arguments or configuration (a bad DSN, a missing file).
+EXIT_USAGE = 2
+#: Exit status when the backend cannot be reached (a server that is down).
+EXIT_UNREACHABLE = 1
 
 _DESCRIPTION = (
     "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
@@ -34,16 +40,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _app_importable() -> None:
+    """Put the working directory first on ``sys.path``, as ``python -m`` does.
+
+    A worker imports each task's module by name, so an application run from
+    its own directory must be importable by both entry points: ``python -m
+    alligator`` gets the directory from the interpreter, a console script
+    (``latergator``, ``alligator``) only from here (RQ and Celery do the same).
+    """
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+
+
 def _dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None, skip: int) -> int:
+    if argv is None:  # run as a command (a caller passing argv keeps its own sys.path)
+        _app_importable()
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     # What followed the subcommand, for a pool to hand on to its children.
     args.argv = argv[skip:]
     try:
         code: int = args.handler(args)
+    except BackendConnectionError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_UNREACHABLE
     except AlligatorError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     return code
 
 

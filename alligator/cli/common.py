@@ -27,6 +27,7 @@ __all__ = [
     "add_target_options",
     "gator_from_args",
     "import_modules",
+    "require_existing_file",
     "signing_options",
 ]
 
@@ -125,7 +126,36 @@ def signing_options(
     return found
 
 
-def gator_from_args(args: argparse.Namespace, **options: Any) -> Gator:
-    """A Gator for the parsed target options, after importing ``--import`` modules."""
+def gator_from_args(args: argparse.Namespace, *, existing: bool = False, **options: Any) -> Gator:
+    """A Gator for the parsed target options, after importing ``--import`` modules.
+
+    Args:
+        args: The parsed options.
+        existing: Refuse a SQLite file that does not exist yet, rather than
+            create an empty one: for the commands that only look (``info``,
+            ``failed``), a missing file is a wrong path or working directory.
+        options: More arguments for the Gator.
+    """
     import_modules(args.imports)
-    return Gator(args.dsn, queue_name=args.queue, **{**signing_options(args), **options})
+    gator = Gator(args.dsn, queue_name=args.queue, **{**signing_options(args), **options})
+    if existing:
+        try:
+            require_existing_file(gator)
+        except ConfigurationError:
+            gator.close()
+            raise
+    return gator
+
+
+def require_existing_file(gator: Gator) -> None:
+    """Raise ``ConfigurationError`` if the Gator's backend is a SQLite file that does not exist."""
+    from alligator.backends.sqlite_backend import Client as SQLiteClient
+
+    backend = gator.backend
+    if isinstance(backend, SQLiteClient) and not os.path.exists(backend.path):
+        relative = not gator.conn_string[len("sqlite://") :].startswith("/")
+        where = f" (relative to the working directory, {os.getcwd()})" if relative else ""
+        raise ConfigurationError(
+            f"SQLite database {backend.path!r}{where} does not exist, so it holds no tasks; "
+            "this command never creates it"
+        )

@@ -9,18 +9,48 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+from collections.abc import Sequence
 from typing import Any
 
+from alligator import codecs, signing
+from alligator.capabilities import queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.exceptions import ConfigurationError
+from alligator.dsn import display_dsn
+from alligator.exceptions import AlligatorError, ConfigurationError, TaskNotFoundError
+from alligator.gator import Gator
 from alligator.records import BuriedTask
 
 __all__ = ["register"]
 
 
+#: Longest rendering of a buried task's call that ``failed show`` prints.
+MAX_CALL = 2000
+
+
+class _Intermixed(argparse.ArgumentParser):
+    """Positionals and options in any order: ``show DSN --queue q ID`` works.
+
+    Plain argparse binds the optional DSN and the task id in one go, at the
+    first positional, so an id given after an option is refused.
+    """
+
+    _parsing = False
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._parsing:  # the intermixed parse calls back here, twice
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 def register(commands: Any) -> None:
     parser = commands.add_parser("failed", help="list, inspect, requeue and purge buried tasks")
-    actions = parser.add_subparsers(dest="action", required=True)
+    actions = parser.add_subparsers(dest="action", required=True, parser_class=_Intermixed)
 
     listing = actions.add_parser("list", help="one line per buried task")
     add_target_options(listing)
@@ -71,8 +101,10 @@ def _last_line(task: BuriedTask) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         buried = gator.failed.list()
+        if not buried and not args.json:
+            print(_nothing_buried(gator, args.queue))
     for task in buried:
         if args.json:
             row = {
@@ -88,19 +120,69 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_show(args: argparse.Namespace) -> int:
-    with gator_from_args(args) as gator:
-        task = gator.failed.show(args.task_id)
+    with gator_from_args(args, existing=True) as gator:
+        try:
+            task = gator.failed.show(args.task_id)
+        except TaskNotFoundError as exc:
+            elsewhere = _buried_elsewhere(gator, args.queue, args.task_id)
+            if elsewhere is None:
+                raise
+            raise TaskNotFoundError(f"{exc}; it is buried on queue {elsewhere!r}") from None
+        call = _call(task.data)
     print(f"task:      {task.task_id}")
     print(f"queue:     {args.queue}")
     print(f"buried at: {_when(task.buried_at)}")
+    print(f"call:      {call}")
     print(f"payload:   {len(task.data)} bytes")
     print(task.reason)
     return 0
 
 
+def _nothing_buried(gator: Gator, queue: str) -> str:
+    """What ``failed list`` says for a queue with no buried task, naming queues that have some."""
+    text = f"no buried tasks on queue {queue!r} of {display_dsn(gator.conn_string)}"
+    lister = queue_lister_view(gator.backend, gator.capabilities)
+    if lister is None:
+        return text
+    counts = {name: gator.broker.stats(name).buried for name in lister.queues() if name != queue}
+    others = [f"{name!r} ({count})" for name, count in counts.items() if count]
+    if others:
+        text += f"; queues with buried tasks: {', '.join(others)} (name one with --queue)"
+    return text
+
+
+def _buried_elsewhere(gator: Gator, queue: str, task_id: str) -> str | None:
+    """The other queue where ``task_id`` is buried, if the backend can say."""
+    lister = queue_lister_view(gator.backend, gator.capabilities)
+    if lister is None:
+        return None
+    for name in lister.queues():
+        if name != queue and any(t.task_id == task_id for t in gator.broker.buried(name)):
+            return name
+    return None
+
+
+def _call(data: bytes) -> str:
+    """The buried task's call as Python would write it, read without importing anything.
+
+    Only shown, never run, so a signature is stripped unchecked: the worker
+    checked it before burying, and ``failed requeue`` checks it again before
+    signing the payload anew.
+    """
+    try:
+        inner = signing.unwrap(data)
+        envelope = codecs.sniff(inner).decode(inner)
+    except AlligatorError as exc:
+        return f"(cannot read the payload: {type(exc).__name__}: {exc})"
+    arguments = [repr(arg) for arg in envelope.args]
+    arguments += [f"{name}={value!r}" for name, value in envelope.kwargs.items()]
+    text = f"{envelope.module}.{envelope.callable}({', '.join(arguments)})"
+    return text if len(text) <= MAX_CALL else text[: MAX_CALL - 3] + "..."
+
+
 def run_requeue(args: argparse.Namespace) -> int:
     ids = _selected(args)
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         failed = gator.failed
         if ids is None:
             ids = [task.task_id for task in failed.list()]
@@ -112,7 +194,7 @@ def run_requeue(args: argparse.Namespace) -> int:
 
 def run_purge(args: argparse.Namespace) -> int:
     ids = _selected(args)
-    with gator_from_args(args) as gator:
+    with gator_from_args(args, existing=True) as gator:
         failed = gator.failed
         if ids is None:
             count = failed.purge()

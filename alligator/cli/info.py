@@ -24,8 +24,10 @@ import threading
 import time
 from typing import Any
 
+from alligator.capabilities import queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.cli.worker import add_queue_option, queues_of
+from alligator.dsn import display_dsn
 from alligator.protocols import ReliableClient
 from alligator.records import QueueStats
 
@@ -39,7 +41,11 @@ def register(commands: Any) -> None:
         "info", help="show each queue's counts by state", conflict_handler="resolve"
     )
     add_target_options(parser)
-    add_queue_option(parser, "queue to show; repeatable (default: the default queue)")
+    add_queue_option(
+        parser,
+        "queue to show; repeatable (default: every queue that has tasks, where the "
+        "backend can list them, else the default queue)",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON Lines for scripts")
     parser.add_argument(
         "--watch",
@@ -79,7 +85,15 @@ def run(args: argparse.Namespace) -> int:
     queues = queues_of(args)
     first = argparse.Namespace(**{**vars(args), "queue": queues[0]})
     stop = threading.Event()
-    with gator_from_args(first) as gator:
+    with gator_from_args(first, existing=True) as gator:
+        if args.queue is None:  # no -q: every queue that has tasks, where the backend can say
+            lister = queue_lister_view(gator.backend, gator.capabilities)
+            listed = lister.queues() if lister is not None else queues
+            if not listed and args.watch is None:
+                if not args.json:
+                    print(f"no queue of {display_dsn(gator.conn_string)} holds tasks")
+                return 0
+            queues = listed or queues
         previous = sample(gator.broker, queues)
         taken = time.monotonic()
         _print(args, previous, None, 0.0)

@@ -20,7 +20,8 @@ from alligator._limits import BEACON_ENV, Beacon
 from alligator._signals import stop_signals
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES
-from alligator.exceptions import ConfigurationError
+from alligator.dsn import display_dsn
+from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.gator import Gator
 from alligator.pool import PARENT_ENV, Pool, run_threads, watch_parent
 from alligator.workers import Worker
@@ -128,6 +129,12 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "I/O (default: 1)",
     )
     parser.add_argument(
+        "--wait-for-backend",
+        action="store_true",
+        help="start even if the backend cannot be reached, and wait for it (one log line per "
+        "back-off step); by default an unreachable backend at start-up is an error (exit 1)",
+    )
+    parser.add_argument(
         "-l",
         "--log-level",
         default="INFO",
@@ -146,10 +153,7 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if args.processes < 0 or args.threads < 1:
-        raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
-    if args.max_tasks < 0 or args.recycle_after < 0:
-        raise ConfigurationError("--max-tasks and --recycle-after must be >= 0")
+    _check_counts(args)
     if args.processes:
         return _run_pool(args)
     # A SIGINT/SIGTERM that arrives while the worker is being set up stops
@@ -172,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
             gators.extend(_gator(args) for _ in range(args.threads))
             beacon_path = os.environ.get(BEACON_ENV)
             beacon = None if beacon_path is None else Beacon(beacon_path, args.threads)
+            if not early:
+                _reach(gators[0], args)
             workers.extend(
                 Worker(
                     gator,
@@ -213,8 +219,33 @@ def _gator(args: argparse.Namespace) -> Gator:
     )
 
 
+def _check_counts(args: argparse.Namespace) -> None:
+    if args.processes < 0 or args.threads < 1:
+        raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
+    if args.max_tasks < 0 or args.recycle_after < 0:
+        raise ConfigurationError("--max-tasks and --recycle-after must be >= 0")
+
+
+def _reach(gator: Gator, args: argparse.Namespace) -> None:
+    """Fail at once, in one line, if the backend cannot be reached (unless --wait-for-backend).
+
+    Raises:
+        BackendConnectionError: The first call to the backend failed to connect.
+    """
+    if args.wait_for_backend:
+        return
+    try:
+        gator.broker.len(gator.queue_name)
+    except BackendConnectionError as exc:
+        raise BackendConnectionError(
+            f"cannot reach the backend {display_dsn(gator.conn_string)} ({exc}); start it or "
+            "fix the DSN, or pass --wait-for-backend to wait for it"
+        ) from exc
+
+
 def _run_pool(args: argparse.Namespace) -> int:
-    # Fail here, once, on what every child would fail on (bad DSN, --import).
-    _gator(args).close()
+    # Fail here, once, on what every child would fail on (bad DSN, --import, a backend down).
+    with _gator(args) as gator:
+        _reach(gator, args)
     command = [sys.executable, "-m", "alligator", *args.command_prefix, *args.argv]
     return Pool([*command, "--processes", "0"], args.processes, threads=args.threads).run()

@@ -1,8 +1,8 @@
 """The "Custom Backend Clients" example: a naive Alligator 1.0-style client on SQLite.
 
 It implements only the five 1.0 methods, so Alligator drives it at-most-once
-(a popped task is gone before it runs). The seed's version pasted queue names
-into SQL and never committed; this one keeps every queue in one table and
+(a popped task is gone before it runs). The original Alligator documentation's
+version pasted queue names into SQL and never committed; this one keeps every queue in one table and
 binds names as parameters. Still single-connection and not for real loads:
 use the built-in ``sqlite://`` backend for that.
 """

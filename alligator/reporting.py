@@ -1,0 +1,196 @@
+"""What a worker tells people and metrics: events, per-task log lines, and advice.
+
+Kept apart from :mod:`alligator.workers` so the loop reads as claim, run,
+settle. A :class:`Reporter` builds per-task records only when someone listens
+(an events object, or the DEBUG level), holds a success whose ack was
+deferred until the ack's fate is known, and says, once each, the things a new
+user most often gets wrong: a module the worker cannot import, a queue
+nobody consumes, a backend that went away.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+
+from alligator.capabilities import queue_lister_view
+from alligator.claiming import Claim
+from alligator.consumer import Consumer, Outcome, Settlement
+from alligator.dsn import display_dsn
+from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
+from alligator.exceptions import AlligatorError, BackendError, UnknownModuleError
+from alligator.gator import Gator
+from alligator.protocols import WorkerEvents
+
+__all__ = ["Reporter"]
+
+log = logging.getLogger("alligator.worker")
+
+
+class Reporter:
+    """The voice of one worker.
+
+    Args:
+        events: Receives the typed events (:mod:`alligator.events`).
+        ident: The worker's name for log lines (its overridable ``ident``).
+    """
+
+    def __init__(self, events: WorkerEvents, ident: Callable[[], str]) -> None:
+        self.events = events
+        self.ident = ident
+        #: Successes whose ack is deferred, by reservation, kept only when reported.
+        self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
+        #: Modules the worker could not import, each explained once.
+        self._missing_modules: set[str] = set()
+
+    def listening(self) -> bool:
+        """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
+        return type(self.events) is not NullEvents or log.isEnabledFor(logging.DEBUG)
+
+    # -- per task --------------------------------------------------------------
+
+    def deferred(self, claim: Claim, outcome: Outcome, duration: float) -> None:
+        """A success whose ack rides on a later claim: reported once that ack is known."""
+        if self.listening():
+            self._unreported[id(claim.reservation)] = (claim, outcome, duration)
+
+    def settled(self, settled: list[Settlement]) -> None:
+        """Report the successes whose deferred acks are now known."""
+        if not self._unreported:
+            return
+        for reservation, acked in settled:
+            found = self._unreported.pop(id(reservation), None)
+            if found is not None:
+                claim, outcome, duration = found
+                self.done(claim, outcome._replace(settled=acked), duration)
+
+    def done(self, claim: Claim, outcome: Outcome, duration: float) -> None:
+        """One task settled: a DEBUG line with structured fields, and a TaskDone event."""
+        if not self.listening():
+            return
+        task = outcome.task
+        task_id = task.task_id if task is not None else claim.reservation.task_id
+        error, hook_error = outcome.error, None if task is None else task.hook_error
+        event = TaskDone(
+            task_id=task_id,
+            queue=claim.queue,
+            action=outcome.action,
+            duration=duration,
+            attempt=claim.reservation.attempts,
+            settled=outcome.settled,
+            error=None if error is None else f"{type(error).__name__}: {error}",
+            hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
+        )
+        # The duration is how long the task ran; a retry's delay is in the consumer's INFO line.
+        log.debug(
+            "task %s from %r: %s (ran %.3fs, attempt %d)",
+            task_id,
+            claim.queue,
+            outcome.action,
+            duration,
+            event.attempt,
+            extra={
+                "task_id": task_id,
+                "queue": claim.queue,
+                "duration": duration,
+                "attempt": event.attempt,
+                "action": outcome.action,
+            },
+        )
+        try:
+            self.events.on_task_done(event)
+        except Exception:
+            log.exception("metrics hook on_task_done failed; ignored")
+
+    # -- the worker's life -----------------------------------------------------
+
+    def worker_started(self, queues: Sequence[str]) -> None:
+        try:
+            self.events.on_worker_start(WorkerStarted(self.ident(), queues, os.getpid()))
+        except Exception:
+            log.exception("metrics hook on_worker_start failed; ignored")
+
+    def worker_stopped(self, tasks_complete: int, deliveries: int) -> None:
+        try:
+            self.events.on_worker_stop(WorkerStopped(self.ident(), tasks_complete, deliveries))
+        except Exception:
+            log.exception("metrics hook on_worker_stop failed; ignored")
+
+    def backend_failed(self, gator: Gator, exc: AlligatorError, delay: float, errors: int) -> None:
+        if isinstance(exc, BackendError):
+            # An outage is expected weather, not a bug: one line per back-off
+            # step, no traceback (a down Redis once logged 18 in 6 s).
+            log.warning(
+                "%s: backend %s failed (%s); retrying in %.1fs",
+                self.ident(),
+                display_dsn(gator.conn_string),
+                exc,
+                delay,
+                extra={"delay": delay, "errors": errors},
+            )
+        else:
+            log.error("%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
+
+    # -- advice, once each -----------------------------------------------------
+
+    def other_queues(self, gator: Gator, consumers: Sequence[Consumer]) -> None:
+        """Say once, at start-up, when this worker's queues are empty but others are not.
+
+        A task sent to a queue no worker consumes looks like an idle worker;
+        this line names the queues that do hold tasks. Backends that cannot
+        list their queues say nothing, and so does one that cannot be reached.
+        """
+        lister = queue_lister_view(gator.backend, gator.capabilities)
+        if lister is None:
+            return
+        mine = [c.queue_name for c in consumers]
+        try:
+            if any(c.broker.len(c.queue_name) for c in consumers):
+                return
+            waiting = {name: gator.broker.len(name) for name in lister.queues() if name not in mine}
+        except AlligatorError as exc:
+            log.debug("%s: could not look at other queues: %s", self.ident(), exc)
+            return
+        named = [f"{name!r} ({count} waiting)" for name, count in waiting.items() if count]
+        if not named:
+            return
+        shown = ", ".join(named[:5]) + (f" and {len(named) - 5} more" if len(named) > 5 else "")
+        log.info(
+            "%s: no task waits on %s, but other queues of this backend have tasks: %s. "
+            "A worker consumes only the queues it is given: -q/--queue NAME on the command "
+            "line, to_consume= in Python",
+            self.ident(),
+            ", ".join(repr(q) for q in mine),
+            shown,
+            extra={"queues": mine, "waiting": waiting},
+        )
+
+    def undecodable(self, error: Exception) -> None:
+        """Say once per module that the worker cannot import it, and how to fix that.
+
+        Without this line a worker started where the application is not
+        importable buries a whole queue, one terse line per task.
+        """
+        if not isinstance(error, UnknownModuleError):
+            return
+        cause = error.__cause__
+        if isinstance(cause, ModuleNotFoundError) and cause.name:
+            missing = cause.name
+        else:  # an ImportError raised inside the module itself
+            missing = str(error)
+        if missing in self._missing_modules:
+            return
+        self._missing_modules.add(missing)
+        log.error(
+            "%s cannot import module %r (%s), so every task that needs it is buried, not run. "
+            "Start the worker where your application is importable: from its directory "
+            "(working directory now: %s), with PYTHONPATH set, or in the virtualenv that has "
+            "it; --import MODULE checks that at start-up. Then put the buried tasks back: "
+            "alligator failed requeue DSN --all",
+            self.ident(),
+            missing,
+            cause if cause is not None else error,
+            os.getcwd(),
+            extra={"missing_module": missing},
+        )
