@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from alligator.capabilities import queue_lister_view
 from alligator.claiming import Claim
@@ -31,14 +31,15 @@ log = logging.getLogger("alligator.worker")
 class Reporter:
     """The voice of one worker.
 
+    Its methods take the worker's name for log lines as ``ident`` (the
+    worker's overridable ``ident()``, asked by the worker, never called back).
+
     Args:
         events: Receives the typed events (:mod:`alligator.events`).
-        ident: The worker's name for log lines (its overridable ``ident``).
     """
 
-    def __init__(self, events: WorkerEvents, ident: Callable[[], str]) -> None:
+    def __init__(self, events: WorkerEvents) -> None:
         self.events = events
-        self.ident = ident
         #: Successes whose ack is deferred, by reservation, kept only when reported.
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
         #: Modules the worker could not import, each explained once.
@@ -105,36 +106,38 @@ class Reporter:
 
     # -- the worker's life -----------------------------------------------------
 
-    def worker_started(self, queues: Sequence[str]) -> None:
+    def worker_started(self, ident: str, queues: Sequence[str]) -> None:
         try:
-            self.events.on_worker_start(WorkerStarted(self.ident(), queues, os.getpid()))
+            self.events.on_worker_start(WorkerStarted(ident, queues, os.getpid()))
         except Exception:
             log.exception("metrics hook on_worker_start failed; ignored")
 
-    def worker_stopped(self, tasks_complete: int, deliveries: int) -> None:
+    def worker_stopped(self, ident: str, tasks_complete: int, deliveries: int) -> None:
         try:
-            self.events.on_worker_stop(WorkerStopped(self.ident(), tasks_complete, deliveries))
+            self.events.on_worker_stop(WorkerStopped(ident, tasks_complete, deliveries))
         except Exception:
             log.exception("metrics hook on_worker_stop failed; ignored")
 
-    def backend_failed(self, gator: Gator, exc: AlligatorError, delay: float, errors: int) -> None:
+    def backend_failed(
+        self, ident: str, gator: Gator, exc: AlligatorError, delay: float, errors: int
+    ) -> None:
         if isinstance(exc, BackendError):
             # An outage is expected weather, not a bug: one line per back-off
             # step, no traceback (a down Redis once logged 18 in 6 s).
             log.warning(
                 "%s: backend %s failed (%s); retrying in %.1fs",
-                self.ident(),
+                ident,
                 display_dsn(gator.conn_string),
                 exc,
                 delay,
                 extra={"delay": delay, "errors": errors},
             )
         else:
-            log.error("%s: %s; retrying in %.1fs", self.ident(), exc, delay, exc_info=exc)
+            log.error("%s: %s; retrying in %.1fs", ident, exc, delay, exc_info=exc)
 
     # -- advice, once each -----------------------------------------------------
 
-    def other_queues(self, gator: Gator, consumers: Sequence[Consumer]) -> None:
+    def other_queues(self, ident: str, gator: Gator, consumers: Sequence[Consumer]) -> None:
         """Say once, at start-up, when this worker's queues are empty but others are not.
 
         A task sent to a queue no worker consumes looks like an idle worker;
@@ -150,7 +153,7 @@ class Reporter:
                 return
             waiting = {name: gator.broker.len(name) for name in lister.queues() if name not in mine}
         except AlligatorError as exc:
-            log.debug("%s: could not look at other queues: %s", self.ident(), exc)
+            log.debug("%s: could not look at other queues: %s", ident, exc)
             return
         named = [f"{name!r} ({count} waiting)" for name, count in waiting.items() if count]
         if not named:
@@ -160,13 +163,13 @@ class Reporter:
             "%s: no task waits on %s, but other queues of this backend have tasks: %s. "
             "A worker consumes only the queues it is given: -q/--queue NAME on the command "
             "line, to_consume= in Python",
-            self.ident(),
+            ident,
             ", ".join(repr(q) for q in mine),
             shown,
             extra={"queues": mine, "waiting": waiting},
         )
 
-    def undecodable(self, error: Exception) -> None:
+    def undecodable(self, ident: str, error: Exception) -> None:
         """Say once per module that the worker cannot import it, and how to fix that.
 
         Without this line a worker started where the application is not
@@ -188,7 +191,7 @@ class Reporter:
             "(working directory now: %s), with PYTHONPATH set, or in the virtualenv that has "
             "it; --import MODULE checks that at start-up. Then put the buried tasks back: "
             "alligator failed requeue DSN --all",
-            self.ident(),
+            ident,
             missing,
             cause if cause is not None else error,
             os.getcwd(),

@@ -132,7 +132,7 @@ class Worker:
             prefetch and gator.capabilities.prefetch and type(self).claim is Worker.claim
         )
         self._strategy: OneByOne | Prefetching = self._one_by_one()
-        self._reporter = Reporter(self.events, self.ident)
+        self._reporter = Reporter(self.events)
 
     # -- 1.0 hooks -------------------------------------------------------------
 
@@ -151,7 +151,7 @@ class Worker:
             self.max_tasks or "unlimited",
             extra={"queue": self.queues[0], "queues": list(self.queues), "backend": backend},
         )
-        self._reporter.other_queues(self.gator, self.consumers)
+        self._reporter.other_queues(self.ident(), self.gator, self.consumers)
 
     def stopping(self) -> None:
         """Called once after the loop ends."""
@@ -199,7 +199,7 @@ class Worker:
             task = consumer.decode(reservation)
         except Exception as exc:
             outcome = consumer.bury_undecodable(reservation, exc)
-            self._reporter.undecodable(exc)
+            self._reporter.undecodable(self.ident(), exc)
         else:
             try:
                 result = self._run(task)
@@ -259,7 +259,7 @@ class Worker:
                 self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time
             )
         self.starting()
-        self._reporter.worker_started(self.queues)
+        self._reporter.worker_started(self.ident(), self.queues)
         errors = 0
         try:
             with stop_signals(self._on_signal, then="default"):
@@ -274,7 +274,7 @@ class Worker:
             self.keep_running = False
             self._close_strategy()
             self.stopping()
-            self._reporter.worker_stopped(self.tasks_complete, self.deliveries)
+            self._reporter.worker_stopped(self.ident(), self.tasks_complete, self.deliveries)
             self._stop.clear()
         return 0
 
@@ -324,7 +324,7 @@ class Worker:
 
     def _pause_after_error(self, exc: AlligatorError, errors: int) -> None:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
-        self._reporter.backend_failed(self.gator, exc, delay, errors)
+        self._reporter.backend_failed(self.ident(), self.gator, exc, delay, errors)
         self._stop.wait(delay)
 
 
