@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import msgspec
 
@@ -35,6 +35,24 @@ class PushItem(NamedTuple):
     task_id: str
     data: bytes
     delay_until: float | None = None
+
+
+#: Where a task stands in its queue, for :meth:`~alligator.protocols.ResultClient.task_state`.
+QueueState = Literal["ready", "delayed", "reserved", "blocked", "buried"]
+
+
+class TaskState(msgspec.Struct, frozen=True, gc=False):
+    """A queued task's state and how many times it was reserved.
+
+    Attributes:
+        state: ``ready`` (due), ``delayed`` (not yet due), ``reserved`` (a
+            worker holds its lease), ``blocked`` (waiting on dependencies) or
+            ``buried``.
+        attempts: Times it was reserved so far.
+    """
+
+    state: QueueState
+    attempts: int = 0
 
 
 class QueueStats(msgspec.Struct, frozen=True, gc=False):
