@@ -24,9 +24,16 @@ from alligator.protocols import (
     PriorityClient,
     QueueNameValidator,
     ReliableClient,
+    TransactionalClient,
 )
 
-__all__ = ["Capabilities", "capabilities_of", "prefetch_view", "priority_view"]
+__all__ = [
+    "Capabilities",
+    "capabilities_of",
+    "prefetch_view",
+    "priority_view",
+    "transactional_view",
+]
 
 
 class Capabilities(msgspec.Struct, frozen=True):
@@ -53,6 +60,8 @@ class Capabilities(msgspec.Struct, frozen=True):
         in_process: An :class:`~alligator.protocols.InProcessClient`: its
             tasks run in this process, so functions of ``__main__`` may be
             enqueued.
+        transactional: A :class:`~alligator.protocols.TransactionalClient`:
+            ``gator.within(conn)`` enqueues inside the caller's transaction.
     """
 
     reliable: bool
@@ -63,6 +72,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     queue_names: bool = False
     closes: bool = False
     in_process: bool = False
+    transactional: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -91,6 +101,7 @@ def capabilities_of(client: Client) -> Capabilities:
         queue_names=isinstance(client, QueueNameValidator),
         closes=reliable or callable(getattr(client, "close", None)),
         in_process=isinstance(client, InProcessClient) and client.in_process,
+        transactional=isinstance(client, TransactionalClient),
     )
 
 
@@ -102,3 +113,10 @@ def prefetch_view(client: ReliableClient, capabilities: Capabilities) -> Prefetc
 def priority_view(client: ReliableClient, capabilities: Capabilities) -> PriorityClient | None:
     """``client`` typed as a :class:`PriorityClient` when it is one, else ``None``."""
     return cast(PriorityClient, client) if capabilities.priority else None
+
+
+def transactional_view(
+    client: ReliableClient, capabilities: Capabilities
+) -> TransactionalClient | None:
+    """``client`` typed as a :class:`TransactionalClient` when it is one, else ``None``."""
+    return cast(TransactionalClient, client) if capabilities.transactional else None

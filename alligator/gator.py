@@ -29,6 +29,7 @@ from alligator.tasks import DelayUntil, Task
 
 if TYPE_CHECKING:
     from alligator.failed import FailedTasks
+    from alligator.transactional import TransactionalGator
 
 __all__ = ["DEFAULT_DSN", "Gator"]
 
@@ -239,6 +240,23 @@ class Gator:
     def batch(self) -> Batch:
         """A context manager sending every task created in it in one round trip."""
         return Batch(self)
+
+    def within(self, connection: object) -> TransactionalGator:
+        """A producer whose tasks join ``connection``'s open transaction.
+
+        Its ``task``, ``options``, ``batch`` and ``push`` insert through the
+        caller's connection (a psycopg 3 ``Connection`` on the PostgreSQL
+        backend), so each task commits or rolls back with the caller's own
+        rows, and no worker hears of it before the commit.
+
+        Raises:
+            ConfigurationError: The backend cannot do this, or ``connection``
+                is of another driver, closed, or to another database.
+            BackendError: ``connection``'s transaction has already failed.
+        """
+        from alligator.transactional import bind
+
+        return bind(self, connection)
 
     def execute(self, task: Task[R]) -> Task[R]:
         """Run ``task`` in this process, retrying as its ``retries`` allow.

@@ -29,6 +29,7 @@ __all__ = [
     "ReliableClient",
     "Task",
     "TaskClass",
+    "TransactionalClient",
     "Worker",
     "WorkerEvents",
 ]
@@ -241,6 +242,41 @@ class PriorityClient(ReliableClient, Protocol):
         priority: int | None = None,
     ) -> str:
         """Store a task; among due tasks a lower ``priority`` is reserved first."""
+        ...
+
+
+@runtime_checkable
+class TransactionalClient(ReliableClient, Protocol):
+    """Enqueues through a database connection the caller owns, inside its transaction.
+
+    The task exists if and only if the caller's transaction commits: the row
+    that caused it and the task commit together, or neither does. Used by
+    :meth:`alligator.Gator.within`; the PostgreSQL backend offers it (with a
+    psycopg 3 connection).
+    """
+
+    def check_connection(self, connection: object) -> None:
+        """Raise a clear error if tasks cannot be enqueued through ``connection``.
+
+        The wrong kind of connection, a closed one, or one whose transaction
+        has failed is refused before anything is sent.
+        """
+        ...
+
+    def push_within(
+        self,
+        connection: object,
+        queue_name: str,
+        items: Sequence[PushItem],
+        *,
+        priority: int | None = None,
+    ) -> list[str]:
+        """Store ``items`` through ``connection``, in its open transaction.
+
+        Nothing is visible to workers, and no worker is woken, before that
+        transaction commits; a rollback leaves no trace. Returns the ids the
+        tasks are stored under.
+        """
         ...
 
 
