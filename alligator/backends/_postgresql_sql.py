@@ -226,7 +226,7 @@ held AS (
         AND h.state = 1 AND h.run_at > {NOW}
     ORDER BY h.id FOR UPDATE OF h),
 acked AS (
-    DELETE FROM {{tasks}} AS t USING held WHERE t.id = held.id RETURNING t.task_id),
+    DELETE FROM {{tasks}} AS t USING held WHERE t.id = held.id RETURNING t.task_id, t.token),
 {_PICK},
 leased AS (
     UPDATE {{tasks}} AS t
@@ -238,7 +238,7 @@ leased AS (
 SELECT 0, task_id, data, token, attempts, priority, due, id, NULL::float8, NULL::float8
 FROM leased
 UNION ALL
-SELECT 1, task_id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM acked
+SELECT 1, task_id, NULL, token, NULL, NULL, NULL, NULL, NULL, NULL FROM acked
 UNION ALL
 SELECT 2, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
     (SELECT min(run_at) FROM {{tasks}} WHERE queue = %(queue)s AND state IN (1, 3)), {NOW}
@@ -276,7 +276,7 @@ WITH held AS (
         AND h.state = 1 AND h.run_at > {NOW}
     ORDER BY h.id FOR UPDATE OF h)
 UPDATE {{tasks}} AS t SET run_at = {NOW} + %(lease)s FROM held WHERE t.id = held.id
-RETURNING t.task_id"""
+RETURNING t.task_id, t.token"""
 
 _LEN = f"""
 SELECT count(*) FROM {{tasks}}

@@ -260,7 +260,7 @@ class Client:
 
     def _claim(
         self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
-    ) -> tuple[set[str], list[Reservation], tuple[float | None, float]]:
+    ) -> tuple[set[tuple[str, str]], list[Reservation], tuple[float | None, float]]:
         params = {
             "queue": queue_name,
             "ids": [r.task_id for r in done],
@@ -270,7 +270,7 @@ class Client:
             "prefix": f"{self._token_prefix}{next(self._counter)}.",
             "now": self._now(),
         }
-        acked: set[str] = set()
+        acked: set[tuple[str, str]] = set()
         leased: list[tuple[Any, ...]] = []
         hint: tuple[float | None, float] = (None, 0.0)
         for row in self._db.rows(self._sql.reserve, params):
@@ -278,7 +278,7 @@ class Client:
             if kind == 0:
                 leased.append(row)
             elif kind == 1:
-                acked.add(row[1])
+                acked.add((row[1], row[3]))
             else:
                 hint = (row[8], row[9])
         leased.sort(key=lambda r: (r[5], r[6], r[7]))  # priority, due, id
@@ -314,7 +314,7 @@ class Client:
                 must_claim = False
                 acked, leased, hint = self._claim(queue_name, lease, count, done)
                 if acks is None:
-                    acks = [r.task_id in acked for r in done]
+                    acks = _flags(done, acked)
                     done = ()
                 if leased or count < 1:
                     return acks, leased
@@ -407,8 +407,8 @@ class Client:
             "lease": float(lease),
             "now": self._now(),
         }
-        renewed = {row[0] for row in self._db.rows(self._sql.renew_many, params)}
-        return [r.task_id in renewed for r in reservations]
+        renewed = {(row[0], row[1]) for row in self._db.rows(self._sql.renew_many, params)}
+        return [(r.task_id, r.token) in renewed for r in reservations]
 
     # -- inspection ----------------------------------------------------------
 
@@ -527,6 +527,16 @@ class Client:
             self._db.close()
         self._quiet.clear()
         self._closing = threading.Event()
+
+
+def _flags(done: Sequence[Reservation], acked: set[tuple[str, str]]) -> list[bool]:
+    """One flag per reservation of ``done``: a lease acked twice counts once."""
+    flags = []
+    for r in done:
+        key = (r.task_id, r.token)
+        flags.append(key in acked)
+        acked.discard(key)
+    return flags
 
 
 def _priority(priority: int | None) -> int:
