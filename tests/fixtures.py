@@ -12,9 +12,9 @@ cluster and one beanstalkd per session (``tests/redis`` reuses them too):
   declared here rather than detected.
 
 Servers are private, on free loopback ports (PostgreSQL: a throw-away
-cluster made by ``initdb`` in a temp directory, never the one on 5432); each test gets a fresh queue name
-(and a fresh Redis namespace), so nothing leaks between tests and nothing is
-flushed.
+cluster made by ``initdb`` in a temp directory, never the one on 5432); each
+test gets a fresh queue name (and a fresh Redis namespace or PostgreSQL
+schema), so nothing leaks between tests and nothing is flushed.
 """
 
 from __future__ import annotations

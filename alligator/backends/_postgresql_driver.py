@@ -31,7 +31,6 @@ import os
 import re
 import select
 import threading
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final

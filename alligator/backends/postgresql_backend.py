@@ -70,18 +70,22 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
+from alligator.backends import _postgresql_sql as sql
 from alligator.backends._postgresql_driver import (
     Database,
     Listener,
     Target,
     channel_of,
+    connect,
+    ensure_schema,
     parse_dsn,
+    schema_version,
     translating,
 )
 from alligator.exceptions import BackendError, ConfigurationError, InvalidTaskError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
-__all__ = ["Client"]
+__all__ = ["QUIET_RECHECK", "Client", "migrate"]
 
 #: Longest an idle worker trusts "this queue is empty" without a wake-up.
 QUIET_RECHECK: Final = 30.0
@@ -527,6 +531,28 @@ class Client:
             self._db.close()
         self._quiet.clear()
         self._closing = threading.Event()
+
+
+def migrate(conn_string: str, *, check: bool = False) -> tuple[int, int]:
+    """Create or upgrade the schema a DSN names (``alligator migrate``).
+
+    Args:
+        conn_string: A PostgreSQL DSN; its ``schema`` option picks the schema
+            (its ``migrate`` option is ignored: this is the explicit step).
+        check: Change nothing, only read the version.
+
+    Returns:
+        The version found and the version this Alligator needs (after the
+        call, unless ``check``, the schema is at the latter).
+    """
+    target = parse_dsn(conn_string)
+    conn = connect(target.conninfo)
+    try:
+        if check:
+            return schema_version(conn, target.schema), sql.SCHEMA_VERSION
+        return ensure_schema(conn, target, upgrade=True)
+    finally:
+        conn.close()
 
 
 def _flags(done: Sequence[Reservation], acked: set[tuple[str, str]]) -> list[bool]:

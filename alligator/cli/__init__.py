@@ -2,7 +2,8 @@
 
 ``worker`` runs a worker (or a pool with --processes), ``info`` shows a
 queue's counts by state, ``failed`` lists, shows, requeues and purges buried
-tasks. ``latergator DSN`` is a shortcut for ``worker``.
+tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables.
+``latergator DSN`` is a shortcut for ``worker``.
 """
 
 # Each subcommand lives in its own module with a ``register(subparsers)``
@@ -14,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from alligator.cli import failed, info, worker
+from alligator.cli import failed, info, migrate, worker
 from alligator.exceptions import AlligatorError
 
 __all__ = ["build_parser", "latergator", "main"]
@@ -29,7 +30,7 @@ _DESCRIPTION = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (worker, info, failed):
+    for module in (worker, info, failed, migrate):
         module.register(commands)
     return parser
 
