@@ -187,46 +187,60 @@ def connect(conninfo: str) -> psycopg.Connection[Row]:
 
 
 class _Session:
-    """One thread's connection and a cursor reused for every statement."""
+    """One pooled connection and a cursor reused for every statement."""
 
-    __slots__ = ("conn", "cursor", "pid", "used")
+    __slots__ = ("conn", "cursor", "epoch", "pid", "used")
 
-    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], epoch: int) -> None:
         self.conn = conn
         self.cursor = conn.cursor()
         self.pid = os.getpid()
+        self.epoch = epoch
         #: Whether a statement ran on it: only then can it have gone stale.
         self.used = False
 
 
-class Database:
-    """Per-thread autocommit connections to one database, with the schema ensured.
+#: Idle connections kept for reuse; more are closed when given back.
+MAX_IDLE: Final = 8
 
-    Every method raises :class:`~alligator.exceptions.BackendConnectionError`
-    when the server cannot be reached (or went away mid-statement) and
+
+class Database:
+    """A small pool of autocommit connections to one database, schema ensured.
+
+    A statement takes an idle connection (or opens one), runs, reads its
+    result and gives the connection back, so threads share connections (a
+    worker thread reuses the one its Gator opened, and its heartbeat thread
+    takes another only while both are busy), and a forked child never uses
+    its parent's. Every method raises
+    :class:`~alligator.exceptions.BackendConnectionError` when the server
+    cannot be reached (or went away mid-statement) and
     :class:`~alligator.exceptions.BackendError` for any other driver error.
-    A connection that failed is dropped; the thread's next call opens a new
-    one. A statement that fails on a connection that had sat idle (the
-    server may have restarted since) is tried once more on a fresh one: at
-    worst a claim is repeated, and the first claim's lease simply expires.
+    A connection that failed is dropped. A statement that fails on a
+    connection that had sat idle (the server may have restarted since) is
+    tried once more on a fresh one: at worst a claim is repeated, and the
+    first claim's lease simply expires.
     """
 
     def __init__(self, target: Target) -> None:
         self.target = target
         self.statements = sql.statements(target.schema)
-        self._local = threading.local()
         self._lock = threading.Lock()
-        self._sessions: list[tuple[threading.Thread, _Session]] = []
+        self._idle: list[_Session] = []
+        self._epoch = 0
         self._schema_ready = False
         #: Statements sent, for tests that prove an idle worker sends none.
         self.sent = 0
 
     # -- connections ---------------------------------------------------------
 
-    def _session(self) -> _Session:
-        session: _Session | None = getattr(self._local, "session", None)
-        if session is not None and session.pid == os.getpid() and not session.conn.closed:
-            return session
+    def _take(self) -> _Session:
+        pid = os.getpid()
+        with self._lock:
+            while self._idle:
+                session = self._idle.pop()
+                if session.pid == pid and not session.conn.closed:
+                    return session
+            epoch = self._epoch
         conn = connect(self.target.conninfo)
         try:
             if not self._schema_ready:
@@ -237,73 +251,76 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        session = _Session(conn)
+        return _Session(conn, epoch)
+
+    def _give(self, session: _Session) -> None:
+        if session.pid != os.getpid() or session.conn.closed:
+            return
         with self._lock:
-            self._prune()
-            self._sessions.append((threading.current_thread(), session))
-        self._local.session = session
-        return session
-
-    def _prune(self) -> None:
-        """Close the connections of threads that ended (the caller holds the lock)."""
-        alive = []
-        for thread, session in self._sessions:
-            if thread.is_alive() and session.pid == os.getpid():
-                alive.append((thread, session))
-            elif session.pid == os.getpid():
-                session.conn.close()
-        self._sessions = alive
-
-    def _drop(self, session: _Session) -> None:
-        with contextlib.suppress(Exception):
-            session.conn.close()
-        if getattr(self._local, "session", None) is session:
-            del self._local.session
+            if session.epoch == self._epoch and len(self._idle) < MAX_IDLE:
+                self._idle.append(session)
+                return
+        session.conn.close()
 
     def close(self) -> None:
-        """Close every connection opened; later calls reconnect lazily."""
+        """Close every idle connection (busy ones close when given back)."""
         with self._lock:
-            sessions, self._sessions = self._sessions, []
-            self._local = threading.local()
-        for _, session in sessions:
+            idle, self._idle = self._idle, []
+            self._epoch += 1
+        for session in idle:
             if session.pid == os.getpid():
                 with contextlib.suppress(Exception):
                     session.conn.close()
 
     # -- statements ----------------------------------------------------------
 
-    def _execute(self, statement: str, params: Mapping[str, Any]) -> psycopg.Cursor[Row]:
-        session = self._session()
-        fresh, session.used = not session.used, True
-        try:
-            self.sent += 1
-            return session.cursor.execute(statement, params, prepare=self.target.prepare)
-        except psycopg.OperationalError:
-            self._drop(session)
-            if not fresh:
+    @contextlib.contextmanager
+    def _cursor(self, statement: str, params: Mapping[str, Any]) -> Iterator[psycopg.Cursor[Row]]:
+        """Run one statement on a pooled connection; the block reads its result."""
+        with _STATEMENT:
+            session = self._take()
+            try:
+                fresh, session.used = not session.used, True
+                try:
+                    self.sent += 1
+                    session.cursor.execute(statement, params, prepare=self.target.prepare)
+                except psycopg.OperationalError:
+                    session.conn.close()
+                    if fresh:
+                        raise
+                    session = self._take()
+                    session.used = True
+                    self.sent += 1
+                    session.cursor.execute(statement, params, prepare=self.target.prepare)
+                yield session.cursor
+            except psycopg.OperationalError:
+                session.conn.close()
                 raise
-        self.sent += 1
-        session = self._session()
-        return session.cursor.execute(statement, params, prepare=self.target.prepare)
+            finally:
+                self._give(session)
 
     def rows(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         """Every row of one statement (its own transaction)."""
-        with _STATEMENT:
-            return self._execute(statement, params).fetchall()
+        with self._cursor(statement, params) as cursor:
+            return cursor.fetchall()
+
+    def count(self, statement: str, params: Mapping[str, Any]) -> int:
+        """How many rows one writing statement changed."""
+        with self._cursor(statement, params) as cursor:
+            return cursor.rowcount
 
     def dbname(self) -> str:
         """The name of the database the connections are to (connecting if needed)."""
         with _STATEMENT:
-            return self._session().conn.info.dbname
+            session = self._take()
+            try:
+                return session.conn.info.dbname
+            finally:
+                self._give(session)
 
     def ping(self) -> bool:
         """Whether the server answers a statement."""
         return self.rows("SELECT true", {})[0][0] is True
-
-    def count(self, statement: str, params: Mapping[str, Any]) -> int:
-        """How many rows one writing statement changed."""
-        with _STATEMENT:
-            return self._execute(statement, params).rowcount
 
 
 def _version(conn: psycopg.Connection[Row], schema: str) -> int:
@@ -413,6 +430,10 @@ class Listener:
         """How many wake-ups (or losses) ``channel`` has seen."""
         with self._cond:
             return self._generations.get(channel, 0)
+
+    def is_listening(self, channel: str) -> bool:
+        """Whether ``channel`` is (or, after a lost connection, will again be) listened on."""
+        return self._pid == os.getpid() and channel in self._listening
 
     def listen(self, channel: str) -> None:
         """LISTEN on ``channel`` (once); returns when the server has it."""

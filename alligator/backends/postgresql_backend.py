@@ -308,13 +308,14 @@ class Client:
         channel = self._channel(queue_name)
         acks: list[bool] | None = None
         must_claim = bool(done)  # the acks go out even when the queue looks empty
+        waits = listener is not None and timeout > 0
+        listening = waits and listener is not None and listener.is_listening(channel)
         while True:
             seen = 0
-            if listener is not None and timeout > 0:
-                listener.listen(channel)
+            if listener is not None and listening:
                 seen = listener.generation(channel)
             quiet = self._quiet.get(queue_name)
-            if must_claim or not self._still_quiet(quiet, seen, listener, timeout):
+            if must_claim or not listening or not self._still_quiet(quiet, seen):
                 must_claim = False
                 acked, leased, hint = self._claim(queue_name, lease, count, done)
                 if acks is None:
@@ -322,8 +323,16 @@ class Client:
                     done = ()
                 if leased or count < 1:
                     return acks, leased
+                if waits and not listening:
+                    # LISTEN only once there is nothing to do (a busy worker never
+                    # pays for it), then claim again: a push committed between the
+                    # first claim and the LISTEN is seen by the second.
+                    assert listener is not None
+                    listener.listen(channel)
+                    listening = must_claim = True
+                    continue
                 quiet = _Quiet(seen, hint[0], hint[1], time.monotonic())
-                if listener is not None and timeout > 0:
+                if listening:
                     self._quiet[queue_name] = quiet
             acks = [] if acks is None else acks
             remaining = deadline - time.monotonic()
@@ -340,11 +349,9 @@ class Client:
             return self._clock()
         return quiet.now + (time.monotonic() - quiet.since)
 
-    def _still_quiet(
-        self, quiet: _Quiet | None, seen: int, listener: Listener | None, timeout: float
-    ) -> bool:
+    def _still_quiet(self, quiet: _Quiet | None, seen: int) -> bool:
         """Whether a claim now would surely find nothing (so it is skipped)."""
-        if quiet is None or listener is None or timeout <= 0 or quiet.generation != seen:
+        if quiet is None or quiet.generation != seen:
             return False
         if time.monotonic() - quiet.since >= QUIET_RECHECK:
             return False
