@@ -34,7 +34,7 @@ import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import psycopg
 import psycopg.errors
@@ -158,7 +158,9 @@ def parse_dsn(dsn: str) -> Target:
             ) from None
         if not poll > 0:
             raise ConfigurationError(f"poll must be > 0 seconds: {redacted(dsn)!r}")
-    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, urlencode(rest), ""))
+    # quote, not quote_plus: libpq reads "+" in a URI as a plus sign, not a space.
+    query_text = urlencode(rest, quote_via=quote)
+    conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, query_text, ""))
     return Target(
         conninfo=conninfo,
         schema=schema,
@@ -189,10 +191,11 @@ def connect(conninfo: str) -> psycopg.Connection[Row]:
 class _Session:
     """One pooled connection and a cursor reused for every statement."""
 
-    __slots__ = ("conn", "cursor", "epoch", "pid", "used")
+    __slots__ = ("conn", "cursor", "durable", "epoch", "pid", "used")
 
-    def __init__(self, conn: psycopg.Connection[Row], epoch: int) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], epoch: int, durable: bool) -> None:
         self.conn = conn
+        self.durable = durable
         self.cursor = conn.cursor()
         self.pid = os.getpid()
         self.epoch = epoch
@@ -225,7 +228,10 @@ class Database:
         self.target = target
         self.statements = sql.statements(target.schema)
         self._lock = threading.Lock()
-        self._idle: list[_Session] = []
+        # Two kinds of connection: durable ones (commits wait for the WAL
+        # flush) and lease ones (synchronous_commit=off), see lease_conninfo.
+        self._idle: dict[bool, list[_Session]] = {True: [], False: []}
+        self._conninfo = {True: target.conninfo, False: lease_conninfo(target.conninfo)}
         self._epoch = 0
         self._schema_ready = False
         #: Statements sent, for tests that prove an idle worker sends none.
@@ -233,15 +239,16 @@ class Database:
 
     # -- connections ---------------------------------------------------------
 
-    def _take(self) -> _Session:
+    def _take(self, durable: bool = True) -> _Session:
         pid = os.getpid()
         with self._lock:
-            while self._idle:
-                session = self._idle.pop()
+            idle = self._idle[durable]
+            while idle:
+                session = idle.pop()
                 if session.pid == pid and not session.conn.closed:
                     return session
             epoch = self._epoch
-        conn = connect(self.target.conninfo)
+        conn = connect(self._conninfo[durable])
         try:
             if not self._schema_ready:
                 with self._lock:
@@ -251,21 +258,23 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        return _Session(conn, epoch)
+        return _Session(conn, epoch, durable)
 
     def _give(self, session: _Session) -> None:
         if session.pid != os.getpid() or session.conn.closed:
             return
         with self._lock:
-            if session.epoch == self._epoch and len(self._idle) < MAX_IDLE:
-                self._idle.append(session)
+            idle = self._idle[session.durable]
+            if session.epoch == self._epoch and len(idle) < MAX_IDLE:
+                idle.append(session)
                 return
         session.conn.close()
 
     def close(self) -> None:
         """Close every idle connection (busy ones close when given back)."""
         with self._lock:
-            idle, self._idle = self._idle, []
+            idle = [*self._idle[True], *self._idle[False]]
+            self._idle = {True: [], False: []}
             self._epoch += 1
         for session in idle:
             if session.pid == os.getpid():
@@ -275,10 +284,12 @@ class Database:
     # -- statements ----------------------------------------------------------
 
     @contextlib.contextmanager
-    def _cursor(self, statement: str, params: Mapping[str, Any]) -> Iterator[psycopg.Cursor[Row]]:
+    def _cursor(
+        self, statement: str, params: Mapping[str, Any], durable: bool
+    ) -> Iterator[psycopg.Cursor[Row]]:
         """Run one statement on a pooled connection; the block reads its result."""
         with _STATEMENT:
-            session = self._take()
+            session = self._take(durable)
             try:
                 fresh, session.used = not session.used, True
                 try:
@@ -288,7 +299,7 @@ class Database:
                     session.conn.close()
                     if fresh:
                         raise
-                    session = self._take()
+                    session = self._take(durable)
                     session.used = True
                     self.sent += 1
                     session.cursor.execute(statement, params, prepare=self.target.prepare)
@@ -299,14 +310,18 @@ class Database:
             finally:
                 self._give(session)
 
-    def rows(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
-        """Every row of one statement (its own transaction)."""
-        with self._cursor(statement, params) as cursor:
+    def rows(self, statement: str, params: Mapping[str, Any], *, durable: bool = True) -> list[Row]:
+        """Every row of one statement (its own transaction).
+
+        ``durable=False`` runs it on a lease connection, whose commit does
+        not wait for the WAL flush (see :func:`lease_conninfo`).
+        """
+        with self._cursor(statement, params, durable) as cursor:
             return cursor.fetchall()
 
-    def count(self, statement: str, params: Mapping[str, Any]) -> int:
+    def count(self, statement: str, params: Mapping[str, Any], *, durable: bool = True) -> int:
         """How many rows one writing statement changed."""
-        with self._cursor(statement, params) as cursor:
+        with self._cursor(statement, params, durable) as cursor:
             return cursor.rowcount
 
     def dbname(self) -> str:
@@ -321,6 +336,24 @@ class Database:
     def ping(self) -> bool:
         """Whether the server answers a statement."""
         return self.rows("SELECT true", {})[0][0] is True
+
+
+def lease_conninfo(conninfo: str) -> str:
+    """``conninfo`` for the connections that claim, ack, renew, release and bury.
+
+    Their commits do not wait for the WAL to reach disk
+    (``synchronous_commit=off``): a server crash can undo the last few
+    hundred milliseconds of them, which at-least-once delivery absorbs (an
+    undone claim or renewal: the task is ready again; an undone ack: it runs
+    again; an undone release or burial: it comes back when its lease ends).
+    Enqueues never go through them: a push returns only once it is durable.
+    """
+    parts = urlsplit(conninfo)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    options = dict(query).get("options", "")
+    query = [(k, v) for k, v in query if k != "options"]
+    query.append(("options", f"{options} -c synchronous_commit=off".strip()))
+    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
 
 
 def _version(conn: psycopg.Connection[Row], schema: str) -> int:

@@ -47,6 +47,12 @@ How the contract is met (the SQL and the reasons are in
 * **Transactional enqueue**: :meth:`Client.push_within` runs the same INSERT
   through the caller's psycopg connection, inside its transaction
   (``gator.within(conn)``); the NOTIFY is delivered at its commit.
+* **Durability**: a push (and ``push_within``, ``requeue``) returns once
+  its commit is on disk. Claims, acks, renewals, releases and burials
+  commit without waiting for the WAL flush (``synchronous_commit=off`` on
+  the connections that run them): a crash of the server can undo the last
+  few hundred milliseconds of those, and at-least-once delivery absorbs it
+  (the task runs again, or comes back when its lease ends); no task is lost.
 * **Bloat**: acked tasks are deleted; the table's autovacuum runs every
   5,000 dead rows (not 20 % of the table), so the space is reused instead
   of growing.
@@ -277,7 +283,7 @@ class Client:
         acked: set[tuple[str, str]] = set()
         leased: list[tuple[Any, ...]] = []
         hint: tuple[float | None, float] = (None, 0.0)
-        for row in self._db.rows(self._sql.reserve, params):
+        for row in self._db.rows(self._sql.reserve, params, durable=False):
             kind = row[0]
             if kind == 0:
                 leased.append(row)
@@ -378,7 +384,7 @@ class Client:
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task whose lease is still held."""
-        return self._db.count(self._sql.ack, self._held(queue_name, reservation)) > 0
+        return self._db.count(self._sql.ack, self._held(queue_name, reservation), durable=False) > 0
 
     def release(
         self,
@@ -390,7 +396,7 @@ class Client:
         """Make a held task waiting again (behind those due), with new ``data`` if given."""
         params = self._held(queue_name, reservation)
         params.update(data=data, due=delay_until, channel=self._channel(queue_name))
-        changed = self._db.count(self._sql.release, params) > 0
+        changed = self._db.count(self._sql.release, params, durable=False) > 0
         if changed:
             self._changed(queue_name)
         return changed
@@ -399,7 +405,7 @@ class Client:
         """Keep a held task aside with ``reason``; it is never reserved again."""
         params = self._held(queue_name, reservation)
         params["reason"] = reason
-        return self._db.count(self._sql.bury, params) > 0
+        return self._db.count(self._sql.bury, params, durable=False) > 0
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """Move a held lease's deadline to ``lease`` seconds from now."""
@@ -418,7 +424,8 @@ class Client:
             "lease": float(lease),
             "now": self._now(),
         }
-        renewed = {(row[0], row[1]) for row in self._db.rows(self._sql.renew_many, params)}
+        rows = self._db.rows(self._sql.renew_many, params, durable=False)
+        renewed = {(row[0], row[1]) for row in rows}
         return [(r.task_id, r.token) in renewed for r in reservations]
 
     # -- inspection ----------------------------------------------------------
