@@ -119,8 +119,9 @@ def measure_raw(dsn: str, n: int, repeats: int, payload: bytes) -> list[Row]:
 # -- Alligator ----------------------------------------------------------------------
 
 
-def measure_alligator(dsn: str, n: int, repeats: int, batch_size: int, wake_n: int,
-                      idle: float) -> list[Row]:  # fmt: skip
+def measure_alligator(
+    dsn: str, n: int, repeats: int, batch_size: int, *, wake_n: int, idle: float
+) -> list[Row]:
     """The figures every backend gets, each repeat on a fresh schema."""
 
     def fresh() -> str:
@@ -228,16 +229,23 @@ def measure_bloat(dsn: str, total: int, payload: bytes) -> list[Row]:
 
 
 def measure_all(
-    n: int, repeats: int, batch_size: int, wake_n: int, idle: float, payload: bytes,
-    *, peers: bool, bloat_tasks: int,
-) -> tuple[list[Row], dict[str, str]]:  # fmt: skip
+    n: int,
+    repeats: int,
+    batch_size: int,
+    *,
+    wake_n: int,
+    idle: float,
+    payload: bytes,
+    peers: bool,
+    bloat_tasks: int,
+) -> tuple[list[Row], dict[str, str]]:
     """Every PostgreSQL figure on one private server."""
     rows: list[Row] = []
     with server() as cluster:
         dsn = cluster.dsn
         found = {"postgresql": version(dsn), "psycopg": psycopg.__version__}
         rows += measure_raw(dsn, n, repeats, payload)
-        rows += measure_alligator(dsn, n, repeats, batch_size, wake_n, idle)
+        rows += measure_alligator(dsn, n, repeats, batch_size, wake_n=wake_n, idle=idle)
         if peers:
             found.update(peer_version())
             rows += measure_procrastinate(dsn, n, repeats)
@@ -249,7 +257,9 @@ def measure_all(
 def main() -> None:  # pragma: no cover - a manual entry point
     """``python -m benchmarks.postgres_bench``: a quick look, printed."""
     payload = b"\x94" * 60
-    rows, found = measure_all(2000, 1, 1000, 30, 2.0, payload, peers=False, bloat_tasks=0)
+    rows, found = measure_all(
+        2000, 1, 1000, wake_n=30, idle=2.0, payload=payload, peers=False, bloat_tasks=0
+    )
     print(found)
     for row in rows:
         print(f"{row.system:32} {row.metric:12} {row.median:12,.2f}  {row.note}")
