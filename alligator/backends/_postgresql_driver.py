@@ -31,6 +31,7 @@ import os
 import re
 import select
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -66,7 +67,10 @@ log = logging.getLogger("alligator.postgresql")
 SCHEMES: Final = ("postgresql", "postgres")
 
 #: Query options consumed here rather than passed on to libpq.
-_OWN: Final = ("schema", "poll", "prepare", "migrate")
+_OWN: Final = ("schema", "poll", "prepare", "migrate", "vacuum")
+
+#: Rows changed (leased or deleted) by one client between two of its VACUUMs.
+VACUUM_EVERY: Final = 10_000
 
 #: A result row; psycopg's tuple rows are typed ``tuple[Any, ...]``.
 Row = tuple[Any, ...]
@@ -100,6 +104,8 @@ class Target:
             keep them).
         migrate: Create or upgrade the schema on first use; when ``False``
             a missing or old schema is an error naming ``alligator migrate``.
+        vacuum: Rows a client leases or deletes between the VACUUMs it runs
+            of the task table (0: leave it all to autovacuum).
     """
 
     conninfo: str
@@ -107,6 +113,7 @@ class Target:
     poll: float | None = None
     prepare: bool = True
     migrate: bool = True
+    vacuum: int = VACUUM_EVERY
 
 
 def redacted(dsn: str) -> str:
@@ -161,8 +168,17 @@ def parse_dsn(dsn: str) -> Target:
     # quote, not quote_plus: libpq reads "+" in a URI as a plus sign, not a space.
     query_text = urlencode(rest, quote_via=quote)
     conninfo = urlunsplit(("postgresql", parts.netloc, parts.path, query_text, ""))
+    try:
+        vacuum = int(own.get("vacuum", VACUUM_EVERY))
+    except ValueError:
+        raise ConfigurationError(
+            f"vacuum must be a row count (0: off), got {own['vacuum']!r}: {redacted(dsn)!r}"
+        ) from None
+    if vacuum < 0:
+        raise ConfigurationError(f"vacuum must be >= 0: {redacted(dsn)!r}")
     return Target(
         conninfo=conninfo,
+        vacuum=vacuum,
         schema=schema,
         poll=poll,
         prepare=_flag("prepare", own.get("prepare", "true"), dsn),
@@ -336,6 +352,64 @@ class Database:
     def ping(self) -> bool:
         """Whether the server answers a statement."""
         return self.rows("SELECT true", {})[0][0] is True
+
+
+class Janitor:
+    """Runs ``VACUUM`` of the task table, in the background, as rows churn.
+
+    Each task's row is inserted, updated by its claim and deleted by its ack,
+    so a busy queue leaves dead rows faster than autovacuum (which visits
+    each database once a minute) clears them, and the table and its indexes
+    grow to hold a minute of traffic; an index never shrinks again. So every
+    client counts the rows it leased or deleted and, past ``every`` of them
+    (at most once a second), vacuums the table on a connection of its own in
+    a daemon thread: the space is reused while it is still small.
+    ``SKIP_LOCKED`` makes a VACUUM already running elsewhere a no-op, and one
+    that fails (no privilege) is logged once and not tried again.
+    """
+
+    def __init__(self, db: Database, table: str, every: int) -> None:
+        self._db = db
+        self._statement = f"VACUUM (SKIP_LOCKED) {table}"
+        self._every = every
+        self._count = 0
+        self._last = 0.0
+        self._running = threading.Lock()
+        self._failed = False
+        #: VACUUMs completed, for tests.
+        self.runs = 0
+
+    def changed(self, rows: int) -> None:
+        """Count ``rows`` leased or deleted; start a VACUUM when enough have been."""
+        if self._every <= 0 or self._failed:
+            return
+        self._count += rows
+        if self._count < self._every or time.monotonic() - self._last < 1.0:
+            return
+        if not self._running.acquire(blocking=False):
+            return
+        self._count = 0
+        self._last = time.monotonic()
+        threading.Thread(target=self._vacuum, name="alligator-pg-vacuum", daemon=True).start()
+
+    def _vacuum(self) -> None:
+        try:
+            conn = connect(self._db.target.conninfo)
+            try:
+                with translated(ERRORS, "PostgreSQL: VACUUM failed"):
+                    conn.execute(self._statement)
+                self.runs += 1
+            finally:
+                conn.close()
+        except BackendConnectionError as exc:
+            log.debug("alligator: VACUUM skipped: %s", exc)
+        except BackendError as exc:
+            self._failed = True
+            log.warning(
+                "alligator: cannot VACUUM the task table (%s); leaving it to autovacuum", exc
+            )
+        finally:
+            self._running.release()
 
 
 def lease_conninfo(conninfo: str) -> str:

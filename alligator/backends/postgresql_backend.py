@@ -12,6 +12,9 @@ Alligator's own options (every other one goes to libpq: ``sslmode``,
 * ``prepare=false``: no server-side prepared statements (older poolers).
 * ``migrate=false``: never change the schema; a missing or old one is an
   error that names ``alligator migrate DSN``.
+* ``vacuum=ROWS`` (default 10000): a client that leased or deleted that many
+  rows runs ``VACUUM`` of the task table in a background thread (``0``: leave
+  it to autovacuum).
 
 How the contract is met (the SQL and the reasons are in
 :mod:`alligator.backends._postgresql_sql`):
@@ -53,9 +56,10 @@ How the contract is met (the SQL and the reasons are in
   the connections that run them): a crash of the server can undo the last
   few hundred milliseconds of those, and at-least-once delivery absorbs it
   (the task runs again, or comes back when its lease ends); no task is lost.
-* **Bloat**: acked tasks are deleted; the table's autovacuum runs every
-  5,000 dead rows (not 20 % of the table), so the space is reused instead
-  of growing.
+* **Bloat**: acked tasks are deleted, and each client vacuums the table
+  every ``vacuum`` rows it churned (autovacuum visits a database only once a
+  minute, by which time a busy queue's table and indexes have grown, and an
+  index never shrinks), so the space is reused while the table is small.
 
 Semantics shared with the SQLite and locmem backends: pushing an existing
 ``task_id`` replaces that task, whatever its state, with a fresh one at the
@@ -79,6 +83,7 @@ from psycopg.rows import tuple_row
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends._postgresql_driver import (
     Database,
+    Janitor,
     Listener,
     Target,
     channel_of,
@@ -143,6 +148,7 @@ class Client:
         self._clock = clock
         self._db = Database(target)
         self._sql = self._db.statements
+        self._janitor = Janitor(self._db, sql.tables(target.schema)["tasks"], target.vacuum)
         self._listener = Listener(target.conninfo) if target.poll is None else None
         self._channels: dict[str, str] = {}
         self._quiet: dict[str, _Quiet] = {}
@@ -167,6 +173,11 @@ class Client:
     def _changed(self, queue_name: str) -> None:
         """This client changed the queue: what it knew about it being empty is void."""
         self._quiet.pop(queue_name, None)
+
+    @property
+    def vacuums_run(self) -> int:
+        """VACUUMs of the task table this client ran (see the ``vacuum`` option)."""
+        return self._janitor.runs
 
     @property
     def statements_sent(self) -> int:
@@ -292,6 +303,7 @@ class Client:
             else:
                 hint = (row[8], row[9])
         leased.sort(key=lambda r: (r[5], r[6], r[7]))  # priority, due, id
+        self._janitor.changed(len(leased) + len(acked))
         return acked, [Reservation(r[1], r[2], r[3], r[4]) for r in leased], hint
 
     def reserve_many(
@@ -384,7 +396,9 @@ class Client:
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task whose lease is still held."""
-        return self._db.count(self._sql.ack, self._held(queue_name, reservation), durable=False) > 0
+        acked = self._db.count(self._sql.ack, self._held(queue_name, reservation), durable=False)
+        self._janitor.changed(2 * acked)  # its claim's row version and itself
+        return acked > 0
 
     def release(
         self,

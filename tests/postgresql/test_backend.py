@@ -18,6 +18,7 @@ from alligator.backends.postgresql_backend import Client, migrate
 from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.records import PushItem
 from tests.postgresql.cluster import PostgresCluster, free_port
+from tests.servers import wait_until
 
 
 @pytest.fixture
@@ -249,3 +250,20 @@ def test_enqueues_are_durable_and_lease_traffic_is_not_waited_for(client: Client
             row = cursor.fetchone()
         settings[durable] = row[0] if row else None
     assert settings == {True: "on", False: "off"}
+
+
+def test_a_client_vacuums_the_table_as_rows_churn(pg_dsn: str) -> None:
+    # Given a client told to vacuum every 200 rows it leases or deletes
+    client = Client(f"{pg_dsn}&vacuum=200")
+    try:
+        # When 150 tasks are pushed, leased and acked (300 rows changed)
+        client.push_many("q", [PushItem(f"t{i}", b"x") for i in range(150)])
+        _, leased = client.reserve_many("q", 30, 150)
+        client.reserve_many("q", 30, 0, done=leased)
+        # Then it ran a VACUUM of the task table in the background
+        wait_until(lambda: client.vacuums_run >= 1, 10, message="a VACUUM")
+    finally:
+        client.close()
+    assert parse_dsn(f"{pg_dsn}&vacuum=0").vacuum == 0
+    with pytest.raises(ConfigurationError):
+        parse_dsn(f"{pg_dsn}&vacuum=often")
