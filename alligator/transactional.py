@@ -1,12 +1,12 @@
 """Enqueue inside the application's own transaction: ``gator.within(conn)``.
 
-The producer returned by :meth:`alligator.Gator.within` is a Gator whose
-pushes go through the caller's open database connection instead of the
-backend's own, so each task commits or rolls back with the caller's
-transaction: the task exists if and only if the row that caused it was
-committed. Everything else (codec, signing, payload limits, the queue) is
-the parent Gator's; reading and running tasks still use the backend's own
-connections.
+The producer returned by :meth:`alligator.Gator.within` is a copy of the
+Gator whose backend is a :class:`ThroughConnection`: its pushes go through
+the caller's open database connection instead of the backend's own, so
+each task commits or rolls back with the caller's transaction: the task
+exists if and only if the row that caused it was committed. Everything
+else (codec, signing, payload limits, the queue) is the parent Gator's;
+reading and running tasks still use the backend's own connections.
 
 Only a backend that is a :class:`~alligator.protocols.TransactionalClient`
 (PostgreSQL) can do this; any other gets a ``ConfigurationError``.
@@ -17,15 +17,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from alligator.capabilities import transactional_view
+from alligator.capabilities import Capabilities, transactional_view
 from alligator.exceptions import ConfigurationError
-from alligator.gator import Gator
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 if TYPE_CHECKING:
-    from alligator.protocols import TransactionalClient
+    from alligator.protocols import ReliableClient, TransactionalClient
 
-__all__ = ["ThroughConnection", "TransactionalGator", "bind"]
+__all__ = ["ThroughConnection", "through"]
 
 
 class ThroughConnection:
@@ -99,37 +98,22 @@ class ThroughConnection:
         """Nothing to close: the parent Gator owns the backend."""
 
 
-class TransactionalGator(Gator):
-    """A Gator bound to a caller's open connection (see :meth:`Gator.within`).
+def through(
+    client: ReliableClient, capabilities: Capabilities, connection: object
+) -> ThroughConnection:
+    """``client`` with its pushes rerouted through ``connection``, checked first.
 
-    ``task``, ``options``, ``batch`` and ``push`` write through the
-    connection; the caller commits or rolls back. Closing it closes nothing.
+    Raises:
+        ConfigurationError: ``client`` is not a
+            :class:`~alligator.protocols.TransactionalClient`, or refuses
+            ``connection`` (see its ``check_connection``).
+        BackendError: ``connection``'s transaction has failed.
     """
-
-    def __init__(self, gator: Gator, connection: object) -> None:
-        client = transactional_view(gator.broker, gator.capabilities)
-        if client is None:
-            raise ConfigurationError(
-                f"the {type(gator.broker).__module__} backend cannot enqueue inside a "
-                "caller's transaction: gator.within() needs the PostgreSQL backend"
-            )
-        client.check_connection(connection)
-        # Everything of the parent (codec, signer, limits, queue), then the
-        # pushes rerouted: the copy is shallow, the backend shared.
-        vars(self).update(vars(gator))
-        through = ThroughConnection(client, connection)
-        self.parent = gator
-        self.connection = connection
-        self.broker = through
-        self._priority_broker = through
-
-    def __repr__(self) -> str:
-        return f"<TransactionalGator of {self.parent!r}>"
-
-    def close(self) -> None:
-        """Nothing to close: the parent Gator and the caller own the connections."""
-
-
-def bind(gator: Gator, connection: object) -> TransactionalGator:
-    """A producer of ``gator``'s queue that writes through ``connection``."""
-    return TransactionalGator(gator, connection)
+    transactional = transactional_view(client, capabilities)
+    if transactional is None:
+        raise ConfigurationError(
+            f"the {type(client).__module__} backend cannot enqueue inside a caller's "
+            "transaction: gator.within() needs the PostgreSQL backend"
+        )
+    transactional.check_connection(connection)
+    return ThroughConnection(transactional, connection)

@@ -13,7 +13,7 @@ from alligator import Gator
 from alligator.backends.postgresql_backend import Client
 from alligator.exceptions import BackendError, ConfigurationError
 from alligator.records import QueueStats, Reservation
-from alligator.transactional import TransactionalGator
+from alligator.transactional import ThroughConnection
 from tests import tasks
 
 
@@ -205,7 +205,7 @@ def test_the_bound_producer_shares_the_gator_and_closes_nothing(
     gator: Gator, conn: psycopg.Connection[tuple[object, ...]]
 ) -> None:
     bound = gator.within(conn)
-    assert isinstance(bound, TransactionalGator)
+    assert isinstance(bound.broker, ThroughConnection) and bound.broker.connection is conn
     assert bound.queue_name == gator.queue_name and bound.codec is gator.codec
     bound.close()
     conn.commit()

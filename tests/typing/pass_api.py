@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from alligator import Gator, Task, Worker, codecs, protocols
-from alligator.backends import locmem_backend, sqlite_backend
+from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
 from alligator.options import Batch, Options
 
 
@@ -70,6 +70,13 @@ locmem_client: protocols.ReliableClient = locmem_backend.Client("locmem://typing
 locmem_plain: protocols.Client = locmem_backend.Client("locmem://typing")
 sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite://typing.db")
 sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite://typing.db")
+pg = postgresql_backend.Client("postgresql://typing/db")
+pg_prefetch: protocols.PrefetchClient = pg
+pg_failed: protocols.FailedTasksClient = pg
+pg_priority: protocols.PriorityClient = pg
+pg_transactional: protocols.TransactionalClient = pg
+assert_type(gator.within(object()), Gator)
+assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
 msgpack_codec: protocols.Codec = codecs.MsgpackCodec()
 bz2_codec: protocols.Codec = codecs.bz2_codec(codecs.JSON)
