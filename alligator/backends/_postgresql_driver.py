@@ -209,9 +209,10 @@ class _Session:
 
     __slots__ = ("conn", "cursor", "durable", "epoch", "pid", "used")
 
-    def __init__(self, conn: psycopg.Connection[Row], epoch: int, durable: bool) -> None:
+    def __init__(self, conn: psycopg.Connection[Row], epoch: int) -> None:
         self.conn = conn
-        self.durable = durable
+        #: Commits wait for the WAL flush (the server's setting) or not (off).
+        self.durable = True
         self.cursor = conn.cursor()
         self.pid = os.getpid()
         self.epoch = epoch
@@ -244,10 +245,7 @@ class Database:
         self.target = target
         self.statements = sql.statements(target.schema)
         self._lock = threading.Lock()
-        # Two kinds of connection: durable ones (commits wait for the WAL
-        # flush) and lease ones (synchronous_commit=off), see lease_conninfo.
-        self._idle: dict[bool, list[_Session]] = {True: [], False: []}
-        self._conninfo = {True: target.conninfo, False: lease_conninfo(target.conninfo)}
+        self._idle: list[_Session] = []
         self._epoch = 0
         self._schema_ready = False
         #: Statements sent, for tests that prove an idle worker sends none.
@@ -256,15 +254,20 @@ class Database:
     # -- connections ---------------------------------------------------------
 
     def _take(self, durable: bool = True) -> _Session:
+        """An idle connection, one already in the wanted commit mode first."""
         pid = os.getpid()
         with self._lock:
-            idle = self._idle[durable]
+            idle = self._idle
+            for i in range(len(idle) - 1, -1, -1):
+                if idle[i].durable == durable:
+                    idle.append(idle.pop(i))
+                    break
             while idle:
                 session = idle.pop()
                 if session.pid == pid and not session.conn.closed:
                     return session
             epoch = self._epoch
-        conn = connect(self._conninfo[durable])
+        conn = connect(self.target.conninfo)
         try:
             if not self._schema_ready:
                 with self._lock:
@@ -274,23 +277,21 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        return _Session(conn, epoch, durable)
+        return _Session(conn, epoch)
 
     def _give(self, session: _Session) -> None:
         if session.pid != os.getpid() or session.conn.closed:
             return
         with self._lock:
-            idle = self._idle[session.durable]
-            if session.epoch == self._epoch and len(idle) < MAX_IDLE:
-                idle.append(session)
+            if session.epoch == self._epoch and len(self._idle) < MAX_IDLE:
+                self._idle.append(session)
                 return
         session.conn.close()
 
     def close(self) -> None:
         """Close every idle connection (busy ones close when given back)."""
         with self._lock:
-            idle = [*self._idle[True], *self._idle[False]]
-            self._idle = {True: [], False: []}
+            idle, self._idle = self._idle, []
             self._epoch += 1
         for session in idle:
             if session.pid == os.getpid():
@@ -309,16 +310,14 @@ class Database:
             try:
                 fresh, session.used = not session.used, True
                 try:
-                    self.sent += 1
-                    session.cursor.execute(statement, params, prepare=self.target.prepare)
+                    self._run(session, statement, params, durable)
                 except psycopg.OperationalError:
                     session.conn.close()
                     if fresh:
                         raise
                     session = self._take(durable)
                     session.used = True
-                    self.sent += 1
-                    session.cursor.execute(statement, params, prepare=self.target.prepare)
+                    self._run(session, statement, params, durable)
                 yield session.cursor
             except psycopg.OperationalError:
                 session.conn.close()
@@ -326,11 +325,22 @@ class Database:
             finally:
                 self._give(session)
 
+    def _run(
+        self, session: _Session, statement: str, params: Mapping[str, Any], durable: bool
+    ) -> None:
+        if session.durable != durable:
+            # Lease traffic does not wait for the WAL flush (see LEASE_MODE);
+            # enqueues go back to the server's own setting. Once per switch.
+            session.cursor.execute(_DURABLE if durable else _LEASE_MODE)
+            session.durable = durable
+        self.sent += 1
+        session.cursor.execute(statement, params, prepare=self.target.prepare)
+
     def rows(self, statement: str, params: Mapping[str, Any], *, durable: bool = True) -> list[Row]:
         """Every row of one statement (its own transaction).
 
-        ``durable=False`` runs it on a lease connection, whose commit does
-        not wait for the WAL flush (see :func:`lease_conninfo`).
+        ``durable=False``: its commit does not wait for the WAL flush (see
+        :data:`_LEASE_MODE`).
         """
         with self._cursor(statement, params, durable) as cursor:
             return cursor.fetchall()
@@ -412,22 +422,15 @@ class Janitor:
             self._running.release()
 
 
-def lease_conninfo(conninfo: str) -> str:
-    """``conninfo`` for the connections that claim, ack, renew, release and bury.
-
-    Their commits do not wait for the WAL to reach disk
-    (``synchronous_commit=off``): a server crash can undo the last few
-    hundred milliseconds of them, which at-least-once delivery absorbs (an
-    undone claim or renewal: the task is ready again; an undone ack: it runs
-    again; an undone release or burial: it comes back when its lease ends).
-    Enqueues never go through them: a push returns only once it is durable.
-    """
-    parts = urlsplit(conninfo)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
-    options = dict(query).get("options", "")
-    query = [(k, v) for k, v in query if k != "options"]
-    query.append(("options", f"{options} -c synchronous_commit=off".strip()))
-    return urlunsplit(parts._replace(query=urlencode(query, quote_via=quote)))
+#: The commit mode of the statements that claim, ack, renew, release and bury.
+#: Their commits do not wait for the WAL to reach disk: a server crash can
+#: undo the last few hundred milliseconds of them, which at-least-once
+#: delivery absorbs (an undone claim or renewal: the task is ready again; an
+#: undone ack: it runs again; an undone release or burial: it comes back when
+#: its lease ends). Enqueues never run in it: a push returns once durable.
+_LEASE_MODE: Final = "SET synchronous_commit = off"
+#: Back to the server's (or the DSN's, or the role's) own setting.
+_DURABLE: Final = "SET synchronous_commit TO DEFAULT"
 
 
 def _version(conn: psycopg.Connection[Row], schema: str) -> int:
