@@ -269,6 +269,11 @@ class Database:
             epoch = self._epoch
         conn = connect(self.target.conninfo)
         try:
+            # Plan each prepared statement once: the claim is one fixed shape
+            # whose best plan (the partial indexes' heads) does not depend on
+            # the values, and a custom plan costs more than running it.
+            with translated(ERRORS, "PostgreSQL: cannot set up a connection"):
+                conn.execute(_GENERIC_PLANS)
             if not self._schema_ready:
                 with self._lock:
                     if not self._schema_ready:
@@ -277,7 +282,13 @@ class Database:
         except BaseException:
             conn.close()
             raise
-        return _Session(conn, epoch)
+        session = _Session(conn, epoch)
+        if self.target.prepare:
+            # Prepare the claim now, while the connection is new: a worker's
+            # first claims then cost what every later one does.
+            with translated(ERRORS, "PostgreSQL: cannot set up a connection"):
+                session.cursor.execute(self.statements.reserve, _WARM_CLAIM, prepare=True)
+        return session
 
     def _give(self, session: _Session) -> None:
         if session.pid != os.getpid() or session.conn.closed:
@@ -429,6 +440,18 @@ class Janitor:
 #: undone ack: it runs again; an undone release or burial: it comes back when
 #: its lease ends). Enqueues never run in it: a push returns once durable.
 _LEASE_MODE: Final = "SET synchronous_commit = off"
+#: A claim of nothing (no queue is named ""), run to prepare the statement.
+_WARM_CLAIM: Final[Mapping[str, Any]] = {
+    "queue": "",
+    "ids": [],
+    "tokens": [],
+    "count": 0,
+    "lease": 0.0,
+    "prefix": "",
+    "now": None,
+}
+#: Set on every pooled connection (see Database._take).
+_GENERIC_PLANS: Final = "SET plan_cache_mode = force_generic_plan"
 #: Back to the server's (or the DSN's, or the role's) own setting.
 _DURABLE: Final = "SET synchronous_commit TO DEFAULT"
 
