@@ -52,8 +52,8 @@ How the contract is met (the SQL and the reasons are in
   (``gator.within(conn)``); the NOTIFY is delivered at its commit.
 * **Durability**: a push (and ``push_within``, ``requeue``) returns once
   its commit is on disk. Claims, acks, renewals, releases and burials
-  commit without waiting for the WAL flush (``synchronous_commit=off`` on
-  the connections that run them): a crash of the server can undo the last
+  commit without waiting for the WAL flush (``synchronous_commit=off``, set
+  on a pooled connection when it switches to lease traffic): a crash of the server can undo the last
   few hundred milliseconds of those, and at-least-once delivery absorbs it
   (the task runs again, or comes back when its lease ends); no task is lost.
 * **Bloat**: acked tasks are deleted, and each client vacuums the table
