@@ -21,11 +21,13 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m alligator.demo
 
-## servers: install redis-server and beanstalkd when missing (the tests start their own)
+## servers: install redis-server, beanstalkd and PostgreSQL when missing (the tests start their own)
 servers:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
 	command -v beanstalkd >/dev/null 2>&1 || [ -x /usr/bin/beanstalkd ] || missing="$$missing beanstalkd"; \
+	{ command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; } || \
+		ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \

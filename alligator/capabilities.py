@@ -26,6 +26,7 @@ from alligator.protocols import (
     QueueLister,
     QueueNameValidator,
     ReliableClient,
+    TransactionalClient,
 )
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "prefetch_view",
     "priority_view",
     "queue_lister_view",
+    "transactional_view",
 ]
 
 
@@ -65,6 +67,8 @@ class Capabilities(msgspec.Struct, frozen=True):
             ``push`` picks the id, so a signature cannot bind it.
         lists_queues: A :class:`~alligator.protocols.QueueLister`: it names
             the queues that hold tasks.
+        transactional: A :class:`~alligator.protocols.TransactionalClient`:
+            ``gator.within(conn)`` enqueues inside the caller's transaction.
     """
 
     reliable: bool
@@ -77,6 +81,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     in_process: bool = False
     assigns_ids: bool = False
     lists_queues: bool = False
+    transactional: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -107,6 +112,7 @@ def capabilities_of(client: Client) -> Capabilities:
         in_process=isinstance(client, InProcessClient) and client.in_process,
         assigns_ids=isinstance(client, IdAssigningClient) and client.assigns_ids,
         lists_queues=isinstance(client, QueueLister),
+        transactional=isinstance(client, TransactionalClient),
     )
 
 
@@ -123,3 +129,10 @@ def priority_view(client: ReliableClient, capabilities: Capabilities) -> Priorit
 def queue_lister_view(client: Client, capabilities: Capabilities) -> QueueLister | None:
     """``client`` (the backend itself, not an adapter) as a :class:`QueueLister`, else ``None``."""
     return cast(QueueLister, client) if capabilities.lists_queues else None
+
+
+def transactional_view(
+    client: ReliableClient, capabilities: Capabilities
+) -> TransactionalClient | None:
+    """``client`` typed as a :class:`TransactionalClient` when it is one, else ``None``."""
+    return cast(TransactionalClient, client) if capabilities.transactional else None

@@ -269,6 +269,29 @@ class Gator(InProcess):
         """A context manager sending every task created in it in one round trip."""
         return Batch(self)
 
+    def within(self, connection: object) -> Gator:
+        """A producer whose tasks join ``connection``'s open transaction.
+
+        The returned Gator is a copy of this one whose ``task``, ``options``,
+        ``batch`` and ``push`` insert through the caller's connection (a
+        psycopg 3 ``Connection`` on the PostgreSQL backend), so each task
+        commits or rolls back with the caller's own rows, and no worker hears
+        of it before the commit. Everything else it shares with this Gator;
+        closing it closes nothing.
+
+        Raises:
+            ConfigurationError: The backend cannot do this, or ``connection``
+                is of another driver, closed, or to another database.
+            BackendError: ``connection``'s transaction has already failed.
+        """
+        import copy
+
+        from alligator.transactional import through
+
+        bound = copy.copy(self)
+        bound.broker = bound._priority_broker = through(self.broker, self.capabilities, connection)
+        return bound
+
     @property
     def failed(self) -> FailedTasks:
         """Buried tasks of this queue: list, show, requeue, purge."""

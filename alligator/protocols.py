@@ -33,6 +33,7 @@ __all__ = [
     "ResultStore",
     "Task",
     "TaskClass",
+    "TransactionalClient",
     "Worker",
     "WorkerEvents",
 ]
@@ -267,7 +268,9 @@ class ResultClient(ReliableClient, ResultStore, Protocol):
     its own queue only.
     """
 
-    def complete(self, queue_name: str, reservation: Reservation, result: bytes, ttl: float) -> bool:
+    def complete(
+        self, queue_name: str, reservation: Reservation, *, result: bytes, ttl: float
+    ) -> bool:
         """Ack a task that ran, store its outcome and release its dependents, atomically.
 
         A dependent whose every dependency has now succeeded becomes ready
@@ -281,6 +284,7 @@ class ResultClient(ReliableClient, ResultStore, Protocol):
         queue_name: str,
         reservation: Reservation,
         reason: str,
+        *,
         result: bytes,
         ttl: float,
         dependents_reason: str,
@@ -323,7 +327,7 @@ class ResultClient(ReliableClient, ResultStore, Protocol):
         ...
 
     def cancel(
-        self, queue_name: str, task_id: str, result: bytes, ttl: float, dependents_reason: str
+        self, queue_name: str, task_id: str, *, result: bytes, ttl: float, dependents_reason: str
     ) -> tuple[bytes, list[str]] | None:
         """Remove a waiting task, store its canceled outcome, bury its dependents: atomically.
 
@@ -355,6 +359,41 @@ class PriorityClient(ReliableClient, Protocol):
         priority: int | None = None,
     ) -> str:
         """Store a task; among due tasks a lower ``priority`` is reserved first."""
+        ...
+
+
+@runtime_checkable
+class TransactionalClient(ReliableClient, Protocol):
+    """Enqueues through a database connection the caller owns, inside its transaction.
+
+    The task exists if and only if the caller's transaction commits: the row
+    that caused it and the task commit together, or neither does. Used by
+    :meth:`alligator.Gator.within`; the PostgreSQL backend offers it (with a
+    psycopg 3 connection).
+    """
+
+    def check_connection(self, connection: object) -> None:
+        """Raise a clear error if tasks cannot be enqueued through ``connection``.
+
+        The wrong kind of connection, a closed one, or one whose transaction
+        has failed is refused before anything is sent.
+        """
+        ...
+
+    def push_within(
+        self,
+        connection: object,
+        queue_name: str,
+        items: Sequence[PushItem],
+        *,
+        priority: int | None = None,
+    ) -> list[str]:
+        """Store ``items`` through ``connection``, in its open transaction.
+
+        Nothing is visible to workers, and no worker is woken, before that
+        transaction commits; a rollback leaves no trace. Returns the ids the
+        tasks are stored under.
+        """
         ...
 
 

@@ -28,7 +28,7 @@ import redis
 
 from alligator import Gator
 from alligator.prefetch import MAX_BATCH
-from benchmarks import alligator_bench, peers_bench, raw, report, tasks
+from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, report, tasks
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
 from benchmarks.servers import beanstalkd, find_binary, redis_server
@@ -42,7 +42,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-n", type=int, help="tasks per repeat (default 20,000; quick 1,000)")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
-    parser.add_argument("--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool")
+    parser.add_argument(
+        "--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool,postgres,bloat"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
         "--rerender", action="store_true", help="rebuild results.md/.png from results.json"
@@ -53,6 +55,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.wake_n = 30 if args.quick else 150
     args.idle = 3.0 if args.quick else 5.0  # seconds idle per wake-up run: 1 s samples
     args.pool_tasks = 300 if args.quick else 2000
+    # Tasks through the PostgreSQL table before its size is read (issue 17: 1,000,000).
+    args.bloat_tasks = 100_000 if args.quick else postgres_bench.BLOAT_TASKS
     args.skip = {s for s in args.skip.split(",") if s}
     return args
 
@@ -181,6 +185,20 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                     memory=lambda: queued_bytes(client),
                 )
         client.close()
+    if "postgres" not in args.skip:
+        log("postgresql: raw psycopg, alligator, procrastinate, bloat")
+        pg_rows, pg_found = postgres_bench.measure_all(
+            args.n,
+            args.repeats,
+            args.batch_size,
+            wake_n=args.wake_n,
+            idle=args.idle,
+            payload=payload,
+            peers="peers" not in args.skip,
+            bloat_tasks=0 if "bloat" in args.skip else args.bloat_tasks,
+        )
+        rows += pg_rows
+        found.update(pg_found)
     return rows, found
 
 

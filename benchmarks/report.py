@@ -7,7 +7,7 @@ from typing import Any
 
 from benchmarks.rows import METRICS, Row
 
-__all__ = ["Target", "render", "targets"]
+__all__ = ["Target", "pg_targets", "render", "targets"]
 
 RAW = "raw redis-py"
 #: metric -> the raw baseline metric it is a ratio to
@@ -17,6 +17,12 @@ BASELINE = {"enqueue": "enqueue", "batch": "batch", "drain": "drain"}
 #: RPOP pipelined 64 at a time, not with one RPOP per round trip.
 FAIR = {"drain": "drain_batch"}
 OURS = "alligator redis msgpack"
+
+#: The PostgreSQL figures (issue 17) get their own table, against their own baseline.
+PG_RAW = "raw psycopg"
+PG_OURS = "alligator postgresql msgpack"
+PG_PEER = "procrastinate"
+PG_SYSTEMS = (PG_OURS, PG_PEER, PG_RAW)
 
 
 class Target:
@@ -37,7 +43,7 @@ def _index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
 
 
 def _fmt(value: float, metric: str) -> str:
-    if metric in ("wake_p50", "wake_p99", "idle_cpu"):
+    if metric in ("wake_p50", "wake_p99", "idle_cpu", "pg_growth_mb"):
         return f"{value:.2f}"
     return f"{value:,.0f}"
 
@@ -109,6 +115,7 @@ def _systems(rows: Sequence[Row]) -> list[str]:
 
 
 def _main_table(rows: Sequence[Row]) -> list[str]:
+    rows = [row for row in rows if row.system not in PG_SYSTEMS]
     index = _index(rows)
     head = ["system", "enqueue/s", "x LPUSH", "batch/s", "x pipelined", "drain/s", "x RPOP"]
     head += ["x piped RPOP", "Redis B/task", "wake p50 / p99 ms", "idle CPU % p50 / p99"]
@@ -129,6 +136,98 @@ def _main_table(rows: Sequence[Row]) -> list[str]:
         cpu = index.get((system, "idle_cpu"))
         cells.append(f"{cpu.percentile(50):.2f} / {cpu.percentile(99):.2f}" if cpu else "")
         lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
+def _pg_ratio(index: dict[tuple[str, str], Row], system: str, metric: str) -> float | None:
+    row, base = index.get((system, metric)), index.get((PG_RAW, metric))
+    return None if row is None or base is None else row.median / base.median
+
+
+def pg_targets(rows: Sequence[Row]) -> list[Target]:
+    """Issue 17's targets against this run's medians (empty without PostgreSQL rows)."""
+    index = _index(rows)
+    if not any(system == PG_OURS for system, _ in index):
+        return []
+    out: list[Target] = []
+    for metric, label in (
+        ("enqueue", "enqueue, one call per task >= 0.9 x raw single-row INSERT"),
+        ("drain", "one worker's drain >= 0.9 x raw DELETE ... SKIP LOCKED per round trip"),
+    ):
+        ratio = _pg_ratio(index, PG_OURS, metric)
+        figure = "missing" if ratio is None else f"{ratio:.2f} x"
+        out.append(Target(label, figure, None if ratio is None else ratio >= 0.9))
+    batch, single = index.get((PG_OURS, "batch")), index.get((PG_OURS, "enqueue"))
+    label = "gator.batch() >= 10 x single enqueue"
+    if batch is None or single is None:
+        out.append(Target(label, "missing", None))
+    else:
+        ratio = batch.median / single.median
+        out.append(Target(label, f"{ratio:.1f} x", ratio >= 10))
+    wake = index.get((PG_OURS, "wake_p50"))
+    out.append(
+        Target(
+            "idle worker wake-up p50 < 5 ms (LISTEN/NOTIFY)",
+            "missing" if wake is None else f"{wake.median:.2f} ms",
+            None if wake is None else wake.median < 5,
+        )
+    )
+    for metric in ("enqueue", "drain"):
+        ours, peer = index.get((PG_OURS, metric)), index.get((PG_PEER, metric))
+        label = f"{metric} ahead of procrastinate (same server)"
+        if ours is None or peer is None:
+            out.append(Target(label, "missing", None))
+        else:
+            figure = f"{ours.median:,.0f}/s vs {peer.median:,.0f}/s"
+            out.append(Target(label, figure, ours.median > peer.median))
+    growth = index.get((PG_OURS, "pg_growth_mb"))
+    out.append(
+        Target(
+            "table + indexes within a few MB (<= 5) of empty after 1M enqueued and drained",
+            "missing" if growth is None else f"+{growth.median:.2f} MB",
+            None if growth is None else growth.median <= 5,
+        )
+    )
+    return out
+
+
+def _pg_table(rows: Sequence[Row]) -> list[str]:
+    index = _index(rows)
+    targets_found = pg_targets(rows)
+    if not targets_found:
+        return []
+    head = ["system", "enqueue/s", "x INSERT", "batch/s", "drain/s", "x claim"]
+    head += ["wake p50 / p99 ms", "idle CPU % p99"]
+    lines = [
+        "",
+        "## PostgreSQL (issue 17)",
+        "",
+        "One private PostgreSQL (default durability: fsync and synchronous_commit on) for "
+        "raw psycopg, Alligator and procrastinate. Ratios are to raw psycopg on the same "
+        "server: one prepared single-row INSERT, and one prepared DELETE ... WHERE id = "
+        "(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING, per round trip.",
+        "",
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+    ]
+    for system in PG_SYSTEMS:
+        cells = [system]
+        for metric in ("enqueue", "batch", "drain"):
+            row = index.get((system, metric))
+            cells.append(_fmt(row.median, metric) if row else "")
+            if metric != "batch":
+                ratio = _pg_ratio(index, system, metric)
+                cells.append(f"{ratio:.2f}" if ratio is not None else "")
+        p50, p99 = index.get((system, "wake_p50")), index.get((system, "wake_p99"))
+        cells.append(f"{p50.median:.2f} / {p99.median:.2f}" if p50 and p99 else "")
+        cpu = index.get((system, "idle_cpu"))
+        cells.append(f"{cpu.percentile(99):.2f}" if cpu else "")
+        lines.append("| " + " | ".join(cells) + " |")
+    growth = index.get((PG_OURS, "pg_growth_mb"))
+    if growth is not None:
+        lines += ["", f"Bloat: {growth.note}."]
+    lines += ["", "| target (issue 17) | this run | verdict |", "|---|---|---|"]
+    lines += [f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets_found]
     return lines
 
 
@@ -182,6 +281,7 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         "| target | this run | verdict |",
         "|---|---|---|",
         *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets(rows)),
+        *_pg_table(rows),
         "",
         "## Every figure, with its spread over repeats",
         "",

@@ -21,6 +21,7 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "wake_p50": ("wake p50 ms", False),
     "wake_p99": ("wake p99 ms", False),
     "idle_cpu": ("idle worker CPU %", False),
+    "pg_growth_mb": ("PG table growth MB after 1M", False),
 }
 
 

@@ -20,6 +20,7 @@ from tests.fixtures import (  # noqa: F401  (registered once here: one server of
     queue_name,
     shared_beanstalkd,
     shared_cluster,
+    shared_postgres,
     shared_redis,
 )
 

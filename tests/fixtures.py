@@ -5,14 +5,16 @@ operations, retries, prefetch, chaos). ``tests/conftest.py`` registers its
 fixtures once for the whole suite, so every module shares one Redis, one
 cluster and one beanstalkd per session (``tests/redis`` reuses them too):
 
-* ``any_dsn``: the DSN of each backend in turn (with ``queue_name``);
+* ``any_dsn``: the DSN of each backend in turn (with ``queue_name``; on
+  PostgreSQL also a schema of the test's own);
 * ``any_backend``: a :class:`Backend` with a fresh store, whose clients take
   an injected clock where the backend allows it, and whose capabilities are
   declared here rather than detected.
 
-Servers are private, on free loopback ports; each test gets a fresh queue name
-(and a fresh Redis namespace), so nothing leaks between tests and nothing is
-flushed.
+Servers are private, on free loopback ports (PostgreSQL: a throw-away
+cluster made by ``initdb`` in a temp directory, never the one on 5432); each
+test gets a fresh queue name (and a fresh Redis namespace or PostgreSQL
+schema), so nothing leaks between tests and nothing is flushed.
 """
 
 from __future__ import annotations
@@ -30,7 +32,15 @@ import redis
 from alligator import Gator
 from alligator.capabilities import Capabilities
 from alligator.protocols import Client
-from tests.servers import ServerProcess, free_port, port_open, require_binary, wait_until
+from tests.postgresql.cluster import PostgresCluster, find_pg_bin
+from tests.servers import (
+    IN_CI,
+    ServerProcess,
+    free_port,
+    port_open,
+    require_binary,
+    wait_until,
+)
 
 __all__ = [
     "BACKENDS",
@@ -42,16 +52,18 @@ __all__ = [
     "any_dsn",
     "beanstalkd_server",
     "cluster_dsn",
+    "postgres_cluster",
     "queue_name",
     "redis_server",
     "shared_beanstalkd",
     "shared_cluster",
+    "shared_postgres",
     "shared_redis",
     "start_cluster",
 ]
 
 #: Backend names the ``any_dsn`` fixture is parametrized over.
-BACKENDS = ("locmem", "sqlite", "redis", "redis-cluster", "beanstalk")
+BACKENDS = ("locmem", "sqlite", "redis", "redis-cluster", "beanstalk", "postgresql")
 
 #: Everything a built-in backend may offer, for the ones that offer it all.
 FAST = Capabilities(
@@ -81,6 +93,7 @@ DECLARED = {
         assigns_ids=True,
         lists_queues=True,
     ),
+    "postgresql": msgspec.structs.replace(FAST, priority=True, transactional=True),
 }
 
 #: The backends declared to lease ahead in batches (``reserve_many``, a
@@ -162,6 +175,43 @@ def cluster_dsn(nodes: list[ServerProcess]) -> str:
     return "redis+cluster://" + ",".join(f"127.0.0.1:{n.port}" for n in nodes)
 
 
+#: Settings of the test clusters: no fsync (a crash-restart of the server
+#: keeps every commit all the same; only an OS crash would not).
+PG_TEST_SETTINGS = ("fsync=off",)
+
+
+def postgres_cluster(workdir: Path | None = None) -> PostgresCluster:
+    """A started private PostgreSQL; skipped locally, failed in CI, when it cannot run."""
+    bindir = find_pg_bin()
+    if bindir is None:
+        message = "PostgreSQL (initdb, pg_ctl) is not installed (make servers installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    cluster = PostgresCluster(bindir, workdir, settings=PG_TEST_SETTINGS)
+    try:
+        cluster.start()
+    except Exception as exc:
+        cluster.destroy()
+        if IN_CI:
+            pytest.fail(f"PostgreSQL did not start: {exc}")
+        pytest.skip(f"PostgreSQL did not start: {exc}")
+    return cluster
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[PostgresCluster]:
+    """One private PostgreSQL for the session; tests isolate by schema or queue name."""
+    cluster = postgres_cluster()
+    yield cluster
+    cluster.destroy()
+
+
+def postgres_dsn(cluster: PostgresCluster) -> str:
+    """A DSN of ``cluster`` with a schema no other test uses."""
+    return f"{cluster.dsn}?schema=t{uuid.uuid4().hex[:12]}"
+
+
 @pytest.fixture(scope="session")
 def shared_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     server = redis_server(tmp_path_factory.mktemp("xredis"), *DISKLESS)
@@ -207,6 +257,8 @@ def any_dsn(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if name == "redis-cluster":
         nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
         return cluster_dsn(nodes) + f"/?namespace={namespace}"
+    if name == "postgresql":
+        return postgres_dsn(request.getfixturevalue("shared_postgres"))
     beanstalkd: ServerProcess = request.getfixturevalue("shared_beanstalkd")
     return f"beanstalk://127.0.0.1:{beanstalkd.port}"
 
@@ -246,6 +298,10 @@ class Backend:
             from alligator.backends.redis_backend import Client as Redis
 
             return Redis(self.dsn, **kwargs)
+        if self.name == "postgresql":
+            from alligator.backends.postgresql_backend import Client as Postgres
+
+            return Postgres(self.dsn, **kwargs)
         from alligator.backends.beanstalk_backend import Client as Beanstalk
 
         assert clock is None, "beanstalkd keeps its own time: no clock can be injected"
@@ -293,6 +349,8 @@ def any_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Back
     elif name == "redis":
         redis_node: ServerProcess = request.getfixturevalue("shared_redis")
         dsn = f"redis://127.0.0.1:{redis_node.port}/0?namespace={namespace}"
+    elif name == "postgresql":
+        dsn = postgres_dsn(request.getfixturevalue("shared_postgres"))
     else:
         nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
         dsn = cluster_dsn(nodes) + f"/?namespace={namespace}"

@@ -7,7 +7,7 @@
   order, in one namespace per page (so later blocks build on earlier ones),
   inside a scratch directory (so ``sqlite://queue.db`` lands there). The
   example app in ``docs/examples`` is importable, as a worker needs. A page
-  that mentions ``REDIS_URL`` or ``BEANSTALK_URL`` gets a throw-away server
+  that mentions ``REDIS_URL``, ``BEANSTALK_URL`` or ``POSTGRES_URL`` gets a throw-away server
   started here (skipped locally when the binary is missing, failed in CI).
 * ``test_every_python_block_is_collected`` guards the guard: a block Sybil
   does not recognise would silently never run.
@@ -154,6 +154,9 @@ def test_page_examples(page: str, request: pytest.FixtureRequest, example_app: P
         document.namespace["REDIS_URL"] = request.getfixturevalue("redis_url")
     if "BEANSTALK_URL" in text:
         document.namespace["BEANSTALK_URL"] = request.getfixturevalue("beanstalk_url")
+    if "POSTGRES_URL" in text:
+        cluster = request.getfixturevalue("shared_postgres")
+        document.namespace["POSTGRES_URL"] = cluster.dsn
     # When every example runs in page order
     ran, skipped = 0, 0
     for example in document:

@@ -15,7 +15,7 @@ Every built-in backend has the same shape, and only the first module is public:
   ``redis``, ``sqlite3``, ``greenstalk`` or socket exception reaches a user
   (locmem has no driver: its "connection" is a named in-process store).
 * an optional private data module: what the operations work on
-  (``_sqlite_sql``, ``_locmem_store``, ``_beanstalk_records``, and
+  (``_sqlite_sql``, ``_postgresql_sql``, ``_locmem_store``, ``_beanstalk_records``, and
   ``_redis_scripts``, the key layout and the loader of ``redis_lua/*.lua``).
 """
 
@@ -45,6 +45,8 @@ BUILTIN_SCHEMES: Final[dict[str, _Builtin]] = {
     "redis+cluster": _Builtin("alligator.backends.redis_backend", "redis", "redis"),
     "rediss+cluster": _Builtin("alligator.backends.redis_backend", "redis", "redis"),
     "beanstalk": _Builtin("alligator.backends.beanstalk_backend", "greenstalk", "beanstalk"),
+    "postgresql": _Builtin("alligator.backends.postgresql_backend", "psycopg", "postgres"),
+    "postgres": _Builtin("alligator.backends.postgresql_backend", "psycopg", "postgres"),
 }
 
 ENTRY_POINT_GROUP: Final = "alligator.backends"

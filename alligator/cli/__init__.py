@@ -2,7 +2,8 @@
 
 ``worker`` runs a worker (or a pool with --processes), ``info`` shows a
 queue's counts by state, ``failed`` lists, shows, requeues and purges buried
-tasks. ``latergator DSN`` is a shortcut for ``worker``.
+tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables.
+``latergator DSN`` is a shortcut for ``worker``.
 """
 
 # Each subcommand lives in its own module with a ``register(subparsers)``
@@ -15,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from alligator.cli import failed, info, worker
+from alligator.cli import failed, info, migrate, worker
 from alligator.exceptions import AlligatorError, BackendConnectionError
 
 __all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
@@ -35,7 +36,7 @@ _DESCRIPTION = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (worker, info, failed):
+    for module in (worker, info, failed, migrate):
         module.register(commands)
     return parser
 

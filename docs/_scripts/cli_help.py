@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("failed-show", ["-m", "alligator", "failed", "show"]),
     ("failed-requeue", ["-m", "alligator", "failed", "requeue"]),
     ("failed-purge", ["-m", "alligator", "failed", "purge"]),
+    ("migrate", ["-m", "alligator", "migrate"]),
 ]
 
 

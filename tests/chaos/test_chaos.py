@@ -4,11 +4,12 @@ Each backend drains its tasks with 4 worker processes while a killer
 SIGKILLs a random one about every second and starts a replacement. Once
 half the tasks have run, the server itself is disrupted: Redis (AOF,
 ``appendfsync always``) and beanstalkd (binlog) are SIGKILLed and
-restarted; SQLite gets a process that takes the write lock, deletes every
-task inside its transaction, and is SIGKILLed while holding it. The cluster
-run has kills only. At the end every task ran at least once, nothing is
-left or buried, and the duplicates (allowed by at-least-once) are counted.
-A run with no kills must have no duplicates.
+restarted; PostgreSQL is crash-restarted (``pg_ctl restart -m immediate``:
+no shutdown checkpoint, WAL recovery); SQLite gets a process that takes the
+write lock, deletes every task inside its transaction, and is SIGKILLed
+while holding it. The cluster run has kills only. At the end every task ran
+at least once, nothing is left or buried, and the duplicates (allowed by
+at-least-once) are counted. A run with no kills must have no duplicates.
 """
 
 from __future__ import annotations
@@ -21,14 +22,15 @@ from pathlib import Path
 import pytest
 
 from tests.chaos.harness import Report, run_chaos
-from tests.fixtures import beanstalkd_server, cluster_dsn, redis_server
+from tests.fixtures import beanstalkd_server, cluster_dsn, postgres_cluster, redis_server
+from tests.postgresql.cluster import PostgresCluster
 from tests.servers import ServerProcess
 
 pytestmark = pytest.mark.slow
 
 KILL_RUN_TASKS = 5_000
 CALM_RUN_TASKS = 2_000
-BACKENDS = ("sqlite", "redis", "redis-cluster", "beanstalk")
+BACKENDS = ("sqlite", "redis", "redis-cluster", "beanstalk", "postgresql")
 
 
 class Target:
@@ -45,6 +47,14 @@ def _kill_and_restart(server: ServerProcess) -> bool:
     old = server.proc
     server.restart(kill=True)
     return old.returncode == -9 and server.proc is not None and server.proc.pid != old.pid
+
+
+def _crash_restart(cluster: PostgresCluster) -> bool:
+    """``pg_ctl restart -m immediate``; whether a new postmaster now serves."""
+    before = (cluster.datadir / "postmaster.pid").read_text().split()[0]
+    cluster.restart("immediate")
+    after = (cluster.datadir / "postmaster.pid").read_text().split()[0]
+    return before != after
 
 
 def _hold_sqlite_write_lock_then_die(path: Path) -> bool:
@@ -89,6 +99,12 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
             yield Target(f"redis://127.0.0.1:{server.port}/0", lambda: _kill_and_restart(server))
         finally:
             server.stop()
+    elif backend == "postgresql":
+        cluster = postgres_cluster()
+        try:
+            yield Target(cluster.dsn, lambda: _crash_restart(cluster))
+        finally:
+            cluster.destroy()
     elif backend == "redis-cluster":
         nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
         yield Target(cluster_dsn(nodes))

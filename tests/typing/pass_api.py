@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from alligator import Gator, Task, Worker, codecs, protocols
-from alligator.backends import locmem_backend, sqlite_backend
+from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
 from alligator.options import Batch, Options, Unpinned
 
 
@@ -86,6 +86,13 @@ sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite://typing
 sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite://typing.db")
 locmem_lister: protocols.QueueLister = locmem_backend.Client("locmem://typing")
 sqlite_lister: protocols.QueueLister = sqlite_backend.Client("sqlite://typing.db")
+pg = postgresql_backend.Client("postgresql://typing/db")
+pg_prefetch: protocols.PrefetchClient = pg
+pg_failed: protocols.FailedTasksClient = pg
+pg_priority: protocols.PriorityClient = pg
+pg_transactional: protocols.TransactionalClient = pg
+assert_type(gator.within(object()), Gator)
+assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
 msgpack_codec: protocols.Codec = codecs.MsgpackCodec()
 bz2_codec: protocols.Codec = codecs.bz2_codec(codecs.JSON)
