@@ -37,7 +37,7 @@ import msgspec
 
 from alligator.exceptions import InvalidTaskError
 
-__all__ = ["check", "restore"]
+__all__ = ["check", "restore", "returns"]
 
 #: Annotations whose values the codecs carry exactly: nothing to convert.
 _EXACT: Final = frozenset({int, str, bool, float, type(None), Any, object, inspect.Parameter.empty})
@@ -105,6 +105,9 @@ class _Plan:
             else:
                 self.untyped.add(p.name)
         self.params = params
+        ret = hints.get("return", Any)
+        #: The declared return type, when a stored result must be converted into it.
+        self.returns: Any = None if ret in _EXACT or not _decodable(ret) else ret
 
     def bound(self, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> dict[str, Any]:
         """Each parameter's value (a ``*args`` one gets a tuple, a ``**kwargs`` one a dict)."""
@@ -282,3 +285,19 @@ def _restore_bound(
         else:
             bound.arguments[param.name] = msgspec.convert(value, hint, strict=False)
     return bound.args, bound.kwargs
+
+
+def returns(func: Callable[..., Any], value: Any) -> Any:
+    """A stored result converted back into the type ``func`` declares it returns.
+
+    A ``def f() -> datetime`` task's result comes out of the store as text;
+    ``wait()`` gives the ``datetime``. A value that does not fit is returned
+    as stored.
+    """
+    hint = _plan_for(func).returns
+    if hint is None:
+        return value
+    try:
+        return msgspec.convert(value, hint, strict=False)
+    except msgspec.ValidationError:
+        return value

@@ -26,6 +26,8 @@ from alligator.protocols import (
     QueueLister,
     QueueNameValidator,
     ReliableClient,
+    ResultClient,
+    ResultStore,
     TransactionalClient,
 )
 
@@ -69,6 +71,13 @@ class Capabilities(msgspec.Struct, frozen=True):
             the queues that hold tasks.
         transactional: A :class:`~alligator.protocols.TransactionalClient`:
             ``gator.within(conn)`` enqueues inside the caller's transaction.
+        result_store: A :class:`~alligator.protocols.ResultStore`: it can
+            keep task outcomes (``Gator(results=...)``).
+        results: A :class:`~alligator.protocols.ResultClient`: it keeps
+            outcomes atomically with the settlement and runs dependencies
+            (``Gator(results=True)``, ``depends_on``).
+        results_prefetch: Its ``reserve_many`` takes ``results``: a worker
+            keeps prefetching with results on (else it claims one by one).
     """
 
     reliable: bool
@@ -82,6 +91,9 @@ class Capabilities(msgspec.Struct, frozen=True):
     assigns_ids: bool = False
     lists_queues: bool = False
     transactional: bool = False
+    result_store: bool = False
+    results: bool = False
+    results_prefetch: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -113,6 +125,11 @@ def capabilities_of(client: Client) -> Capabilities:
         assigns_ids=isinstance(client, IdAssigningClient) and client.assigns_ids,
         lists_queues=isinstance(client, QueueLister),
         transactional=isinstance(client, TransactionalClient),
+        result_store=isinstance(client, ResultStore),
+        results=isinstance(client, ResultClient),
+        results_prefetch=isinstance(client, PrefetchClient)
+        and isinstance(client, ResultClient)
+        and _takes(client.reserve_many, "results"),
     )
 
 
@@ -136,3 +153,13 @@ def transactional_view(
 ) -> TransactionalClient | None:
     """``client`` typed as a :class:`TransactionalClient` when it is one, else ``None``."""
     return cast(TransactionalClient, client) if capabilities.transactional else None
+
+
+def results_view(client: ReliableClient, capabilities: Capabilities) -> ResultClient | None:
+    """``client`` typed as a :class:`ResultClient` when it is one, else ``None``."""
+    return cast(ResultClient, client) if capabilities.results else None
+
+
+def result_store_view(client: Client, capabilities: Capabilities) -> ResultStore | None:
+    """``client`` typed as a :class:`ResultStore` when it is one, else ``None``."""
+    return cast(ResultStore, client) if capabilities.result_store else None

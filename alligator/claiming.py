@@ -102,7 +102,8 @@ class OneByOne:
             heartbeat.clear()
         if outcome.action != "ack":
             return []
-        return [Settlement(claim.reservation, claim.consumer.ack(claim.reservation))]
+        acked = claim.consumer.ack(claim.reservation, outcome.record)
+        return [Settlement(claim.reservation, acked)]
 
     def close(self) -> list[Settlement]:
         """Stop the renewer threads; nothing is left to settle."""
@@ -160,7 +161,9 @@ class Prefetching:
         self.others = OneByOne(consumers[1:], poll_timeout=poll_timeout, nap_time=nap_time)
         self.waits = _Waits(poll_timeout, nap_time)
         heartbeat = Heartbeat(first.broker, first.queue_name, first.lease, client)
-        self.prefetcher = Prefetcher(client, first.queue_name, first.lease, heartbeat)
+        self.prefetcher = Prefetcher(
+            client, first.queue_name, first.lease, heartbeat, results=first.results
+        )
         self._started = 0.0
 
     def claim(
@@ -200,7 +203,11 @@ class Prefetching:
             return self.others.settle(claim, outcome)
         self.prefetcher.observe(time.perf_counter() - self._started)
         if outcome.action == "ack":
-            self.prefetcher.defer_ack(claim.reservation)
+            record, results = outcome.record, self.first.results
+            if record is not None and results is not None and results.queue is None:
+                results.keep(claim.reservation.task_id, record)  # a store apart: kept now
+                record = None
+            self.prefetcher.defer_ack(claim.reservation, record)
         else:
             self.prefetcher.forget(claim.reservation)  # released or buried: no longer ours
         return []

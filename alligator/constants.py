@@ -27,6 +27,10 @@ class Status(enum.IntEnum):
     DELAYED = 3
     RETRYING = 4
     CANCELED = 5
+    #: New in 2.0: waiting for the tasks it depends on to succeed.
+    BLOCKED = 6
+    #: New in 2.0: a worker holds it (its lease), running it now.
+    RUNNING = 7
 
     def __str__(self) -> str:
         return self.name
@@ -45,6 +49,8 @@ FAILED: Final = Status.FAILED
 DELAYED: Final = Status.DELAYED
 RETRYING: Final = Status.RETRYING
 CANCELED: Final = Status.CANCELED
+BLOCKED: Final = Status.BLOCKED
+RUNNING: Final = Status.RUNNING
 
 #: Version of the wire envelope written by this release.
 ENVELOPE_VERSION: Final = 1
@@ -55,6 +61,9 @@ DEFAULT_LEASE: Final = 30.0
 #: Deliveries of a task that may end without a settlement (its worker died)
 #: before it is buried; see ``Gator(max_deliveries=...)``.
 DEFAULT_MAX_DELIVERIES: Final = 5
+
+#: Seconds a task's outcome is kept when results are on (``Gator(result_ttl=...)``).
+DEFAULT_RESULT_TTL: Final = 3600.0
 
 #: Largest encoded task accepted at enqueue unless configured otherwise (1 MiB).
 DEFAULT_MAX_PAYLOAD: Final = 1024 * 1024

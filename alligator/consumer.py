@@ -20,12 +20,14 @@ from typing import Any, Literal, NamedTuple
 
 import msgspec
 
+from alligator import results as outcomes
 from alligator.capabilities import Capabilities
 from alligator.constants import DEFAULT_MAX_DELIVERIES
-from alligator.exceptions import AlligatorError, DeliveryLimitError
+from alligator.exceptions import AlligatorError, DeliveryLimitError, EncodeError
 from alligator.payloads import Payloads
 from alligator.protocols import ReliableClient, Task
 from alligator.records import Reservation
+from alligator.results import Results
 from alligator.retry import Backoff
 
 __all__ = ["Action", "Consumer", "Outcome", "Settlement"]
@@ -47,6 +49,8 @@ class Outcome(NamedTuple):
             ``"bury"`` (kept aside with the reason).
         settled: ``False`` when the lease had been lost, so the backend refused
             the settlement and another worker may run the task again.
+        record: A success's outcome record, to be stored with its ack
+            (results on), else ``None``.
     """
 
     task: Task[Any] | None
@@ -54,6 +58,7 @@ class Outcome(NamedTuple):
     error: BaseException | None
     action: Action
     settled: bool
+    record: bytes | None = None
 
 
 class Settlement(NamedTuple):
@@ -86,6 +91,7 @@ class Consumer:
             settlement (its worker died: ``os._exit``, a segfault, the OOM
             killer, a kill -9; or its lease ran out) before the next one
             buries it instead of running it. ``0`` turns the cap off.
+        results: Where the queue's outcomes are kept (``None``: nowhere).
     """
 
     def __init__(
@@ -100,6 +106,7 @@ class Consumer:
         lease: float,
         nap_time: float = 0.1,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        results: Results | None = None,
     ) -> None:
         self.broker = broker
         self.queue_name = queue_name
@@ -110,6 +117,7 @@ class Consumer:
         self.lease = lease
         self.nap_time = nap_time
         self.max_deliveries = max_deliveries
+        self.results = results
 
     def __repr__(self) -> str:
         return f"<Consumer {type(self.broker).__name__} queue={self.queue_name!r}>"
@@ -154,9 +162,38 @@ class Consumer:
             )
         return task
 
-    def ack(self, reservation: Reservation) -> bool:
-        """Delete a task that ran; ``False`` (and a warning) if its lease was lost."""
-        settled = self.broker.ack(self.queue_name, reservation)
+    def succeeded(self, reservation: Reservation, task: Task[Any], value: Any) -> Outcome:
+        """The outcome of a task that returned ``value``, its ack still to come.
+
+        With results on, the record to store with the ack is made here; a
+        value that cannot be stored fails the task (buried with that reason,
+        no retry: it would fail the same way).
+        """
+        if self.results is None:
+            return Outcome(task, value, None, "ack", True)
+        try:
+            record = outcomes.success(value)
+        except EncodeError as exc:
+            return self._bury(_with_id(reservation, task), task, exc, _reason(exc))
+        return Outcome(task, value, None, "ack", True, record)
+
+    def ack(self, reservation: Reservation, record: bytes | None = None) -> bool:
+        """Delete a task that ran, keeping its outcome ``record`` if there is one.
+
+        Where the backend keeps the outcomes itself, the record is stored and
+        the task's dependents released in the same atomic step as the ack.
+        Returns ``False`` (and warns) if the lease was lost.
+        """
+        results = self.results
+        if record is None or results is None:
+            settled = self.broker.ack(self.queue_name, reservation)
+        elif results.queue is not None:
+            settled = results.queue.complete(
+                self.queue_name, reservation, result=record, ttl=results.ttl
+            )
+        else:  # a store apart: the outcome first, so a lost ack never loses it
+            results.keep(reservation.task_id, record)
+            settled = self.broker.ack(self.queue_name, reservation)
         if not settled:
             log.warning("lease of task %s was lost before its ack", reservation.task_id)
         return settled
@@ -188,10 +225,8 @@ class Consumer:
                 )
                 return Outcome(task, None, error, "retry", settled)
         task.to_failed()
-        reason = "".join(traceback.format_exception(error)).rstrip()
         log.error("task %s failed for good: %s", task.task_id, error)
-        settled = self.broker.bury(self.queue_name, reservation, reason)
-        return Outcome(task, None, error, "bury", settled)
+        return self._bury(reservation, task, error, _reason(error))
 
     def bury_undecodable(self, reservation: Reservation, error: Exception) -> Outcome:
         """Bury a payload that could not be decoded (or may not run again), with the reason."""
@@ -205,8 +240,32 @@ class Consumer:
             reason,
             extra={"task_id": reservation.task_id, "queue": self.queue_name},
         )
-        settled = self.broker.bury(self.queue_name, reservation, reason)
-        return Outcome(None, None, error, "bury", settled)
+        return self._bury(reservation, None, error, reason)
+
+    def _bury(
+        self, reservation: Reservation, task: Task[Any] | None, error: Exception, reason: str
+    ) -> Outcome:
+        """Bury a task for good, with its failed outcome (and its dependents) where kept."""
+        results = self.results
+        task_id = reservation.task_id
+        if results is None or not task_id:
+            settled = self.broker.bury(self.queue_name, reservation, reason)
+        elif results.queue is not None:
+            why = f"dependency {task_id} failed: {type(error).__name__}: {error}"
+            buried = results.queue.fail(
+                self.queue_name,
+                reservation,
+                reason,
+                result=outcomes.failure(error),
+                ttl=results.ttl,
+                dependents_reason=why,
+            )
+            settled = buried is not None
+            results.keep_dependents(buried or [], why)
+        else:
+            settled = self.broker.bury(self.queue_name, reservation, reason)
+            results.keep(task_id, outcomes.failure(error))
+        return Outcome(task, None, error, "bury", settled)
 
     def process(self, reservation: Reservation) -> Outcome:
         """Decode, run and settle one reserved task here (``gator.pop()``'s path)."""
@@ -218,7 +277,11 @@ class Consumer:
             result = task.run().result
         except Exception as exc:
             return self.retry_or_bury(reservation, task, exc)
-        return Outcome(task, result, None, "ack", self.ack(_with_id(reservation, task)))
+        outcome = self.succeeded(reservation, task, result)
+        if outcome.action != "ack":
+            return outcome
+        settled = self.ack(_with_id(reservation, task), outcome.record)
+        return outcome._replace(settled=settled)
 
 
 def count_retry(task: Task[Any]) -> None:
@@ -226,6 +289,11 @@ def count_retry(task: Task[Any]) -> None:
     task.retries -= 1
     task.attempts += 1
     task.to_retrying()
+
+
+def _reason(error: BaseException) -> str:
+    """A burial reason: the error's whole traceback."""
+    return "".join(traceback.format_exception(error)).rstrip()
 
 
 def _function_name(task: Task[Any]) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "NoResultError",
     "NotImportableError",
     "PayloadTooLarge",
+    "ResultTimeout",
     "SignatureError",
     "TaskExitError",
     "TaskFailed",
@@ -156,7 +157,52 @@ class DeliveryLimitError(AlligatorError):
 
 
 class TaskFailed(AlligatorError):
-    """A task raised; the user's exception is the ``__cause__``."""
+    """A task failed for good (or never ran: a dependency failed, it was canceled).
+
+    Raised by ``wait()``, in the producer, from the outcome a worker stored:
+    the remote exception is not re-created (its class may not even be
+    importable here), only described.
+
+    Attributes:
+        task_id: The task.
+        error_type: The remote exception's type name (``"DependencyFailed"``
+            or ``"Canceled"`` when the task never ran).
+        message: Its message.
+        remote_traceback: The remote traceback text ("" when it never ran).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        task_id: str = "",
+        error_type: str = "",
+        error: str = "",
+        remote_traceback: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.task_id = task_id
+        self.error_type = error_type
+        self.message = error
+        self.remote_traceback = remote_traceback
+
+    @classmethod
+    def remote(
+        cls, task_id: str, error_type: str, message: str, traceback: str, *, canceled: bool
+    ) -> TaskFailed:
+        """The error for a stored failed (or canceled) outcome."""
+        what = "was canceled" if canceled else f"failed: {error_type}: {message}"
+        return cls(
+            f"task {task_id} {what}",
+            task_id=task_id,
+            error_type=error_type,
+            error=message,
+            remote_traceback=traceback,
+        )
+
+
+class ResultTimeout(AlligatorError, TimeoutError):
+    """``wait()`` gave up before the task's outcome was stored."""
 
 
 class BackendError(AlligatorError):

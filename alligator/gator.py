@@ -12,20 +12,30 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 from alligator import codecs, signing
+from alligator import results as outcomes
 from alligator._typing import RO, P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view
 from alligator.compat import as_reliable
-from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_MAX_PAYLOAD
+from alligator.constants import (
+    ALL,
+    DEFAULT_LEASE,
+    DEFAULT_MAX_DELIVERIES,
+    DEFAULT_MAX_PAYLOAD,
+    DEFAULT_RESULT_TTL,
+    Status,
+)
 from alligator.consumer import Consumer
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.inprocess import InProcess
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
-from alligator.protocols import Client, Codec, QueueNameValidator
+from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
+from alligator.records import PushItem
+from alligator.results import Results
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
 
@@ -92,6 +102,8 @@ class Gator(InProcess):
         verify_keys: Iterable[bytes | str] = (),
         signature_max_age: float | None = None,
         max_deliveries: int = DEFAULT_MAX_DELIVERIES,
+        results: bool | str = False,
+        result_ttl: float = DEFAULT_RESULT_TTL,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not lease > 0:
@@ -133,6 +145,9 @@ class Gator(InProcess):
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
+        self.results = outcomes.connect(
+            results, result_ttl, self.broker, self.capabilities, queue_name
+        )
 
     def __repr__(self) -> str:
         return f"<Gator {self.conn_string!r} queue={self.queue_name!r} codec={self.codec.name}>"
@@ -146,6 +161,8 @@ class Gator(InProcess):
     def close(self) -> None:
         """Close the backend's connections; the Gator may not be used afterwards."""
         self.broker.close()
+        if self.results is not None:
+            self.results.close()
 
     def build_backend(self, conn_string: str) -> Client:
         """Instantiate the backend client for ``conn_string`` (1.0 hook)."""
@@ -196,6 +213,7 @@ class Gator(InProcess):
             lease=self.lease if lease is None else lease,
             nap_time=nap_time,
             max_deliveries=self.max_deliveries,
+            results=None if self.results is None else self.results.for_queue(queue_name),
         )
 
     # -- producer API -------------------------------------------------------
@@ -217,17 +235,83 @@ class Gator(InProcess):
         included) instead, which is handy in tests.
         """
         task.to_call(func, *args, **kwargs)
+        depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
         data = self.payloads.encode(task, self.queue_name)
+        task.results = self.results
         prioritized = self._priority_broker
-        if task.priority is not None and prioritized is not None:
+        if depends_on:
+            queue = cast(ResultClient, self.broker)  # checked by dependencies_of
+            [task.task_id] = queue.push_after(
+                self.queue_name, [PushItem(task.task_id, data, task.delay_until)], [depends_on]
+            )
+        elif task.priority is not None and prioritized is not None:
             task.task_id = prioritized.push(
                 self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
             )
         else:
             task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
         return task
+
+    def wait(self, task_id: str, timeout: float | None = None) -> Any:
+        """The result of the task ``task_id`` once a worker stored it.
+
+        Blocks on the backend's own mechanism (a blocking pop on Redis, a
+        condition on locmem; SQLite and PostgreSQL poll with a short
+        back-off). Prefer ``task.wait()`` on the task ``gator.task`` returned:
+        it is typed, and converts the value into the function's return type.
+
+        Args:
+            task_id: A task of this Gator's queue.
+            timeout: Seconds to wait at most; ``None`` waits as long as it takes.
+
+        Raises:
+            ConfigurationError: results are off, or a negative timeout.
+            TaskFailed: the task failed for good, lost a dependency, or was
+                canceled.
+            ResultTimeout: no outcome within ``timeout`` (also a ``TimeoutError``).
+            TaskNotFoundError: the queue holds no such task and no outcome is
+                stored (never pushed here, or its outcome expired).
+        """
+        return self._results_or_refuse().wait(task_id, timeout)
+
+    def status(self, task_id: str) -> Status | None:
+        """Where the task stands, without waiting; ``None`` for an id the queue does not know.
+
+        ``SUCCESS``, ``FAILED`` or ``CANCELED`` once its outcome is stored;
+        before that ``WAITING``, ``DELAYED``, ``RETRYING``, ``RUNNING`` or
+        ``BLOCKED`` (waiting on dependencies).
+        """
+        return self._results_or_refuse().status(task_id)
+
+    def _results_or_refuse(self) -> Results:
+        if self.results is None:
+            raise ConfigurationError(
+                "this Gator keeps no task outcomes: make it with Gator(..., results=True) "
+                "(or results='<dsn of another backend>') to wait on tasks and ask their status"
+            )
+        return self.results
+
+    def dependencies_of(self, task: Task[Any]) -> list[str]:
+        """The ids ``task`` depends on, once checked that this Gator can honour them."""
+        depends_on = task.depends_on
+        if not depends_on:
+            return []
+        if self.results is None or self.results.queue is None:
+            raise ConfigurationError(
+                "depends_on needs results kept by the queue's own backend: make the Gator "
+                "with results=True (beanstalkd, and results kept elsewhere, cannot run "
+                "dependencies)"
+            )
+        if task.task_id in depends_on:
+            raise InvalidTaskError(f"task {task.task_id} depends on itself")
+        if not task.is_async or task.priority is not None:
+            raise InvalidTaskError(
+                "depends_on cannot be combined with is_async=False (the task would run "
+                "before its dependencies) or with priority (not ordered among released tasks)"
+            )
+        return list(depends_on)
 
     def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
         """Enqueue ``func(*args, **kwargs)`` with default options."""
@@ -243,7 +327,7 @@ class Gator(InProcess):
         on_start: Callable[[Task[Any]], object] | None = None,
         on_success: Callable[[Task[RO], RO], object] | None = None,
         on_error: Callable[[Task[Any], Exception], object] | None = None,
-        depends_on: Iterable[str] | None = None,
+        depends_on: Iterable[str | Task[Any]] | None = None,
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,

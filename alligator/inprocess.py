@@ -14,11 +14,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from alligator import arguments, codecs
+from alligator import results as outcomes
 from alligator._typing import R
 from alligator.consumer import Consumer, count_retry
 from alligator.exceptions import CodecError, TaskImportError
 from alligator.payloads import Payloads
 from alligator.protocols import ReliableClient
+from alligator.results import Results
 from alligator.retry import Backoff
 from alligator.tasks import Task
 
@@ -32,6 +34,7 @@ class InProcess:
         queue_name: str
         broker: ReliableClient
         payloads: Payloads
+        results: Results | None
         task_class: type[Task[Any]]
         backoff: Backoff
         clock: Callable[[], float]
@@ -108,10 +111,27 @@ class InProcess:
         return self.execute(task)
 
     def cancel(self, task_id: str) -> Task[Any] | None:
-        """Remove a waiting task; returns it marked CANCELED, or ``None`` if absent."""
-        data = self.broker.get(self.queue_name, task_id)
-        if data is None:
-            return None
+        """Remove a waiting task; returns it marked CANCELED, or ``None`` if absent.
+
+        With results kept by the queue's backend, its canceled outcome is
+        stored and the tasks that depend on it are buried, in the same step.
+        """
+        results = self.results
+        if results is not None and results.queue is not None:
+            why = f"dependency {task_id} was canceled"
+            found = results.queue.cancel(
+                self.queue_name, task_id, result=outcomes.canceled(), ttl=results.ttl,
+                dependents_reason=why,
+            )  # fmt: skip
+            if found is None:
+                return None
+            data, dependents = found
+            results.keep_dependents(dependents, why)
+        else:
+            got = self.broker.get(self.queue_name, task_id)
+            if got is None:
+                return None
+            data = got
         try:
             task = self._decode(data, task_id)
         except (CodecError, TaskImportError):

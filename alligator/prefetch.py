@@ -20,12 +20,14 @@ from __future__ import annotations
 import collections
 import logging
 import time
+from typing import cast
 
 from alligator.consumer import Settlement
 from alligator.exceptions import AlligatorError
 from alligator.heartbeat import Heartbeat
-from alligator.protocols import PrefetchClient
+from alligator.protocols import PrefetchClient, ResultPrefetchClient
 from alligator.records import Reservation
+from alligator.results import Results
 
 __all__ = ["MAX_BATCH", "WINDOW", "Prefetcher"]
 
@@ -50,6 +52,9 @@ class Prefetcher:
         queue_name: The queue leased from.
         lease: Seconds each task is leased for.
         heartbeat: Renews what this buffer holds.
+        results: Where outcomes are kept, when the queue's backend keeps
+            them itself: deferred acks then store them (its
+            ``reserve_many`` must take ``results``).
         window: Seconds of work to lease ahead.
         max_batch: Most tasks per call.
     """
@@ -61,6 +66,7 @@ class Prefetcher:
         lease: float,
         heartbeat: Heartbeat,
         *,
+        results: Results | None = None,
         window: float = WINDOW,
         max_batch: int = MAX_BATCH,
     ) -> None:
@@ -72,6 +78,9 @@ class Prefetcher:
         self.max_batch = max_batch
         self.buffer: collections.deque[Reservation] = collections.deque()
         self._done: list[Reservation] = []
+        #: Outcome records of the deferred acks, one per ``_done`` entry (results on).
+        self._records: list[bytes] = []
+        self.results = results if results is not None and results.queue is not None else None
         self._average: float | None = None
         self._last_batch = 1
         self._leased_at = 0.0
@@ -107,9 +116,14 @@ class Prefetcher:
         )
         return None
 
-    def defer_ack(self, reservation: Reservation) -> None:
-        """Ack ``reservation`` with the next claim (whose settlements say if it landed)."""
+    def defer_ack(self, reservation: Reservation, record: bytes | None = None) -> None:
+        """Ack ``reservation`` (storing ``record``) with the next claim.
+
+        The settlements that claim returns say whether the ack landed.
+        """
         self._done.append(reservation)
+        if self.results is not None:
+            self._records.append(record or b"")
 
     def observe(self, seconds: float) -> None:
         """Fold one task's run time into the moving average."""
@@ -139,19 +153,17 @@ class Prefetcher:
         """
         count = self.batch_size(limit)
         self._last_batch = count
-        done = self._done
+        done, records = self._done, self._records
         # What is held is about to be settled (the buffer is empty): stop
         # renewing it so a renewal racing the ack is not reported as lost.
         self.heartbeat.clear()
         settled: list[Settlement] = []
         if done:
-            self._done = []
+            self._done, self._records = [], []
             try:
-                flags, leased = self.client.reserve_many(
-                    self.queue_name, self.lease, count, 0.0, done
-                )
+                flags, leased = self._reserve_many(count, done, records)
             except BaseException:
-                self._done = done + self._done
+                self._done, self._records = done + self._done, records + self._records
                 self.heartbeat.hold(self._done)
                 raise
             settled = _settlements(done, flags)
@@ -177,10 +189,16 @@ class Prefetcher:
     def flush(self) -> list[Settlement]:
         """Ack every finished task now (one call per task: a stop is rare)."""
         done, self._done = self._done, []
+        records, self._records = self._records, []
         settled = []
-        for reservation in done:
+        for i, reservation in enumerate(done):
             try:
-                acked = self.client.ack(self.queue_name, reservation)
+                if self.results is not None and self.results.queue is not None:
+                    acked = self.results.queue.complete(
+                        self.queue_name, reservation, result=records[i], ttl=self.results.ttl
+                    )
+                else:
+                    acked = self.client.ack(self.queue_name, reservation)
             except AlligatorError as exc:
                 log.warning("could not ack task %s: %s", reservation.task_id, exc)
                 acked = False
@@ -210,6 +228,18 @@ class Prefetcher:
             self.heartbeat.clear()
 
     # -- internals ---------------------------------------------------------
+
+    def _reserve_many(
+        self, count: int, done: list[Reservation], records: list[bytes]
+    ) -> tuple[list[bool], list[Reservation]]:
+        """Ack ``done`` (storing their outcomes, results on) and lease up to ``count``, no wait."""
+        results = self.results
+        if results is None:
+            return self.client.reserve_many(self.queue_name, self.lease, count, 0.0, done)
+        fused = cast(ResultPrefetchClient, self.client)
+        return fused.reserve_many(
+            self.queue_name, self.lease, count, 0.0, done, results=records, ttl=results.ttl
+        )
 
     def _lease(self, count: int, timeout: float) -> list[Reservation]:
         _, leased = self.client.reserve_many(self.queue_name, self.lease, count, timeout)

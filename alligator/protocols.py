@@ -30,6 +30,7 @@ __all__ = [
     "QueueNameValidator",
     "ReliableClient",
     "ResultClient",
+    "ResultPrefetchClient",
     "ResultStore",
     "Task",
     "TaskClass",
@@ -337,6 +338,33 @@ class ResultClient(ReliableClient, ResultStore, Protocol):
         Returns:
             The removed payload and the ids of the dependents it buried, or
             ``None`` (changing nothing) when no waiting task has that id.
+        """
+        ...
+
+
+@runtime_checkable
+class ResultPrefetchClient(PrefetchClient, ResultClient, Protocol):
+    """Prefetch with results on: the fused acks of ``reserve_many`` store outcomes too.
+
+    Told apart from a plain :class:`PrefetchClient` by the ``results``
+    parameter (read once by :func:`alligator.capabilities.capabilities_of`).
+    """
+
+    def reserve_many(
+        self,
+        queue_name: str,
+        lease: float,
+        count: int,
+        timeout: float = 0.0,
+        done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
+    ) -> tuple[list[bool], list[Reservation]]:
+        """As :meth:`PrefetchClient.reserve_many`, each ack a :meth:`ResultClient.complete`.
+
+        ``results`` holds one outcome per task of ``done`` (empty: plain
+        acks), kept for ``ttl`` seconds.
         """
         ...
 

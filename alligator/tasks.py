@@ -7,15 +7,23 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, Final, Generic, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self
 
 from alligator import arguments, codecs
 from alligator._typing import P, R
 from alligator.constants import ENVELOPE_VERSION, Status
-from alligator.exceptions import InvalidTaskError, MultipleDelaysError, NoResultError
+from alligator.exceptions import (
+    ConfigurationError,
+    InvalidTaskError,
+    MultipleDelaysError,
+    NoResultError,
+)
 from alligator.protocols import Codec
 from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
+
+if TYPE_CHECKING:
+    from alligator.results import Results
 
 log = logging.getLogger("alligator.task")
 
@@ -81,7 +89,7 @@ class Task(Generic[R]):
         on_start: Callable[[Task[Any]], object] | None = None,
         on_success: Callable[[Task[R], R], object] | None = None,
         on_error: Callable[[Task[Any], Exception], object] | None = None,
-        depends_on: Iterable[str] | None = None,
+        depends_on: Iterable[str | Task[Any]] | None = None,
         delay_until: DelayUntil | None = None,
         delay_by: float | None = None,
         priority: int | None = None,
@@ -103,7 +111,9 @@ class Task(Generic[R]):
         self.on_start = on_start
         self.on_success = on_success
         self.on_error = on_error
-        self.depends_on: list[str] = [] if depends_on is None else list(depends_on)
+        self.depends_on: list[str] = (
+            [] if depends_on is None else [_task_id_of(d) for d in depends_on]
+        )
         self.delay_until: float | None = (
             None
             if delay_until is None and delay_by is None
@@ -120,6 +130,8 @@ class Task(Generic[R]):
         self._result: R | _NoResult = _NO_RESULT
         #: What an ``on_success`` or ``on_error`` hook raised in the last run, if anything.
         self.hook_error: Exception | None = None
+        #: Where its outcome will be kept: set by the Gator that pushed it.
+        self.results: Results | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -234,6 +246,33 @@ class Task(Generic[R]):
     def result(self, value: R) -> None:
         self._result = value
 
+    def wait(self, timeout: float | None = None) -> R:
+        """The function's return value, once a worker ran the task and stored it.
+
+        Typed: ``gator.task(add, 1, 2).wait()`` is an ``int``, and the stored
+        value is converted into the function's declared return type.
+
+        Args:
+            timeout: Seconds to wait at most; ``None`` waits as long as it takes.
+
+        Raises:
+            ConfigurationError: the Gator that pushed the task keeps no
+                outcomes (``Gator(..., results=True)`` turns them on), or a
+                negative timeout.
+            TaskFailed: the task failed for good (the remote error's type,
+                message and traceback are on it), lost a dependency, or was
+                canceled.
+            ResultTimeout: no outcome within ``timeout`` (also a ``TimeoutError``).
+        """
+        results = self.results
+        if results is None:
+            raise ConfigurationError(
+                f"task {self.task_id} was not pushed by a Gator that keeps outcomes: make the "
+                "Gator with Gator(..., results=True) (or results='<dsn>') to wait on it"
+            )
+        value: R = results.wait(self.task_id, timeout, self.func)
+        return value
+
     def run(self) -> Self:
         """Run ``on_start``, the function, then ``on_success`` or ``on_error``.
 
@@ -280,6 +319,16 @@ class Task(Generic[R]):
                 exc_info=exc,
                 extra={"task_id": self.task_id, "hook": name},
             )
+
+
+def _task_id_of(dependency: str | Task[Any]) -> str:
+    if isinstance(dependency, str):
+        if not dependency:
+            raise InvalidTaskError("depends_on holds an empty task id")
+        return dependency
+    if isinstance(dependency, Task):
+        return dependency.task_id
+    raise InvalidTaskError(f"depends_on takes tasks or task ids, got {dependency!r}")
 
 
 class _NoResult:

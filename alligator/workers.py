@@ -128,8 +128,12 @@ class Worker:
         self.hook_errors = 0
         self.keep_running = False
         self._stop = threading.Event()
+        atomic_results = gator.results is not None and gator.results.queue is not None
         self.prefetch = (
-            prefetch and gator.capabilities.prefetch and type(self).claim is Worker.claim
+            prefetch
+            and gator.capabilities.prefetch
+            and (gator.capabilities.results_prefetch or not atomic_results)
+            and type(self).claim is Worker.claim
         )
         self._strategy: OneByOne | Prefetching = self._one_by_one()
         self._reporter = Reporter(self.events)
@@ -212,7 +216,7 @@ class Worker:
                 failure.__cause__ = exc
                 outcome = self.retry(claim, task, failure)
             else:
-                outcome = Outcome(task, result, None, "ack", True)
+                outcome = consumer.succeeded(reservation, task, result)
         settled = self._strategy.settle(claim, outcome)
         duration = time.perf_counter() - started
         if outcome.action == "ack":

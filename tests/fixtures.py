@@ -78,7 +78,9 @@ FAST = Capabilities(
 
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
 DECLARED = {
-    "locmem": msgspec.structs.replace(FAST, in_process=True),
+    "locmem": msgspec.structs.replace(
+        FAST, in_process=True, result_store=True, results=True, results_prefetch=True
+    ),
     "sqlite": FAST,
     "redis": FAST,
     "redis-cluster": FAST,

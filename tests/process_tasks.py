@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+from tests.servers import wait_until
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -83,6 +85,21 @@ class Workers:
         log.close()
         self.procs.append(proc)
         return proc
+
+    def wait_started(self, timeout: float = 30.0) -> None:
+        """Wait until every worker's loop is up (it checked the backend and logged its start).
+
+        A server crashed before a worker finished starting makes that worker
+        exit at once (the start-up check), which a restart test must not take
+        for a worker that failed to reconnect.
+        """
+        logs = [self.tmp_path / f"worker-{n}.log" for n in range(len(self.procs))]
+        wait_until(
+            lambda: all("starting" in log.read_text() for log in logs),
+            timeout,
+            0.05,
+            message="every worker to start",
+        )
 
     def stop_all(self) -> list[int]:
         """SIGTERM every worker (finish, ack, exit 0); SIGKILL stragglers."""

@@ -231,3 +231,18 @@ async def fetch_page(url: str) -> bytes:
 
 def keyword_only(a: int, *, b: int) -> int:
     return a + b
+
+
+def today_plus(days: int) -> dt.date:
+    """A result msgpack carries as text: wait() gives it back as a date."""
+    return dt.date(2026, 12, 2) + dt.timedelta(days=days)
+
+
+def unstorable() -> object:
+    """A result no codec can store."""
+    return object()
+
+
+def total(*parts: int) -> int:
+    """Fan-in: the sum of what the parts returned (passed in by the test)."""
+    return sum(parts)

@@ -114,6 +114,17 @@ class Queue:
         self.schedule(task, due)
         return self.heap[0][2] is task
 
+    def add_buried(self, task_id: str, data: bytes, reason: str, now: float) -> None:
+        """Store a task that never ran straight among the buried (replacing any namesake)."""
+        old = self.tasks.get(task_id)
+        if old is not None:
+            self.unlink(old)
+        task = Task(task_id, data, now, next(self.seq))
+        task.state = BURIED
+        task.reason = reason
+        task.buried_at = now
+        self.tasks[task_id] = task
+
     def lease(self, task: Task, token: str, deadline: float) -> None:
         """Reserve a task taken by :meth:`take_due` (waiting, or a lease that expired)."""
         if task.state == RESERVED:

@@ -38,13 +38,14 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
+from alligator.backends._locmem_results import Results
 from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "reset_stores"]
 
 
-class Client:
+class Client(Results):
     """A :class:`~alligator.protocols.PrefetchClient` over a named in-process store.
 
     Args:
@@ -91,6 +92,7 @@ class Client:
         """Remove every task of the queue: waiting, reserved and buried."""
         with self._lock:
             queue = self._store.queues.get(queue_name)
+            self.drop_results_state(queue_name)
             if queue is None:
                 return
             queue.clear()
@@ -195,19 +197,28 @@ class Client:
         count: int,
         timeout: float = 0.0,
         done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
     ) -> tuple[list[bool], list[Reservation]]:
         """Ack ``done`` and lease up to ``count`` due tasks under one lock hold.
 
         The acks happen first, before any wait; the lock is released while
-        waiting, as in :meth:`reserve`.
+        waiting, as in :meth:`reserve`. With ``results`` (one per task of
+        ``done``) each ack is a :meth:`complete`: outcome kept, dependents
+        released.
         """
         deadline = time.monotonic() + timeout
         with self._lock:
             acked: list[bool] = []
-            for reservation in done:
+            for i, reservation in enumerate(done):
                 held = self._held(queue_name, reservation)
                 if held is not None:
                     held[0].unlink(held[1])
+                    if results:
+                        self._finish(
+                            held[0], queue_name, reservation.task_id, results[i], ttl, ok=True
+                        )
                 acked.append(held is not None)
             queue = self._store.queue(queue_name)
             if count <= 0:

@@ -162,6 +162,7 @@ _KIT = (
     "prefetch_machine",
     "reliable_contract",
     "reliable_machine",
+    "results_contract",
     "support",
 )
 pytest.register_assert_rewrite(*(f"alligator.testing.{name}" for name in _KIT))

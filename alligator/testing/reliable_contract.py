@@ -15,6 +15,7 @@ from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.prefetch_contract import PrefetchContract
+from alligator.testing.results_contract import ResultsContract
 
 __all__ = ["ReliableClientContract"]
 
@@ -22,7 +23,7 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(PrefetchContract, ClientContract):
+class ReliableClientContract(ResultsContract, PrefetchContract, ClientContract):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
     Also runs the :class:`PrefetchContract` tests, which skip themselves for a

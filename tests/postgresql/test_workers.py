@@ -113,6 +113,7 @@ def test_server_crash_restart_mid_run_loses_no_task(
                     batch.task(tasks.record_when_open, str(ledger), str(i), str(gate))
             workers.start(lease=2)
             workers.start(lease=2)
+            workers.wait_started()
             wait_until(lambda: len(tasks.lines(ledger)) >= 200, 60, message="workers under way")
             # When the server crashes (immediate stop: no shutdown checkpoint) and restarts
             own_cluster.restart("immediate")

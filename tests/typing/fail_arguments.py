@@ -48,3 +48,8 @@ gator.task(42)  # E: arg-type
 Task(retries="3")  # E: arg-type
 Gator("locmem://typing", queue_name=None)  # E: arg-type
 Worker(gator, max_tasks="3")  # E: arg-type
+
+# The result type of wait() is the function's.
+wrong: str = gator.task(add, 1, 2).wait()  # E: assignment
+with gator.options(retries=2) as typed:
+    also_wrong: bytes = typed.task(add, 1, 2).wait()  # E: assignment

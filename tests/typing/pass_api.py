@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, assert_type
 
-from alligator import Gator, Task, Worker, codecs, protocols
+from alligator import Gator, Status, Task, Worker, codecs, protocols
 from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
 from alligator.options import Batch, Options, Unpinned
 
@@ -114,3 +114,16 @@ assert_type(gator.pop(), Task[Any] | None)
 assert_type(gator.get("some-id"), Task[Any] | None)
 assert_type(gator.push(Task[int](is_async=False), add, 1, 2).result, int)
 assert_type(Worker(gator).run_forever(), int)
+
+# wait() is typed by the task's function, on every path that makes a task.
+assert_type(gator.task(add, 1, 2).wait(), int)
+assert_type(gator.task(greet, "x").wait(timeout=1.5), str)
+with gator.options(retries=3) as unpinned:
+    assert_type(unpinned.task(add, 1, 2).wait(), int)
+with gator.options(on_success=on_add_success) as pinned:
+    assert_type(pinned.task(add, 1, 2).wait(), int)
+with gator.batch() as waited:
+    assert_type(waited.task(greet, "z").wait(), str)
+assert_type(gator.wait("some-id"), Any)
+assert_type(gator.status("some-id"), Status | None)
+assert_type(Task(depends_on=[gator.task(add, 1, 2), "an-id"]), Task[Any])
