@@ -33,12 +33,14 @@ __all__ = [
     "MultipleDelaysError",
     "NoResultError",
     "NotImportableError",
+    "OutcomeUnknownError",
     "PayloadTooLarge",
     "ResultTimeout",
     "SignatureError",
     "TaskExitError",
     "TaskFailed",
     "TaskImportError",
+    "TaskInProgressError",
     "TaskNotFoundError",
     "TaskTimeoutError",
     "UnknownBackendError",
@@ -136,6 +138,28 @@ class TaskNotFoundError(AlligatorError, LookupError):
     """No task with that id is in the state the operation needs (e.g. buried)."""
 
 
+class TaskInProgressError(AlligatorError):
+    """A push named the id of a task a worker is running (its lease is held).
+
+    Pushing an id the queue holds replaces a waiting, delayed or buried task;
+    a task that is running is never replaced, so it cannot run twice at once.
+    The push changed nothing (for ``push_many``: none of its tasks was stored).
+
+    Attributes:
+        task_id: The id that is in progress.
+        queue_name: The queue it is in.
+    """
+
+    def __init__(self, task_id: str, queue_name: str = "") -> None:
+        where = f" in queue {queue_name!r}" if queue_name else ""
+        super().__init__(
+            f"task {task_id!r}{where} is running (a worker holds its lease): "
+            "it cannot be replaced until it is acked, released, buried or its lease expires"
+        )
+        self.task_id = task_id
+        self.queue_name = queue_name
+
+
 class NoResultError(AlligatorError, AttributeError):
     """A task's ``result`` was read before the task ran successfully in this process."""
 
@@ -211,6 +235,16 @@ class BackendError(AlligatorError):
 
 class BackendConnectionError(BackendError, ConnectionError):
     """The backend server cannot be reached or the connection was lost."""
+
+
+class OutcomeUnknownError(BackendConnectionError):
+    """The connection failed after the request was sent: it may or may not have run.
+
+    Raised instead of sending the request again when running it twice could
+    change the outcome (a push, a reserve, an ack...). Nothing is lost either
+    way: a task that was pushed is in the queue, a lease that was taken
+    expires, a settlement that did not happen is retried by the worker.
+    """
 
 
 class LeaseLostError(BackendError):

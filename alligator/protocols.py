@@ -97,11 +97,29 @@ class ReliableClient(Client, Protocol):
         data: bytes,
         delay_until: float | None = None,
     ) -> str:
-        """Store a task, not to be reserved before ``delay_until`` (epoch seconds)."""
+        """Store a task, not to be reserved before ``delay_until`` (epoch seconds).
+
+        On a backend that stores tasks under the caller's ids, a push of an
+        id the queue holds replaces that task when it is waiting, delayed,
+        buried or its lease expired; while its lease is held the push raises
+        :class:`~alligator.exceptions.TaskInProgressError` and changes
+        nothing, so a running task never runs twice at once. Due times are
+        absolute; a backend with a server judges them by the server's clock.
+
+        Raises:
+            TaskInProgressError: The id names a task whose lease is held.
+            InvalidTaskError: The id or due time cannot be stored (empty,
+                unencodable, not a finite number).
+        """
         ...
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        """Store several tasks in one round trip; all are stored or none."""
+        """Store several tasks in one round trip; all are stored or none.
+
+        Raises:
+            TaskInProgressError: An id names a task whose lease is held;
+                none of the tasks is stored.
+        """
         ...
 
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
@@ -112,6 +130,11 @@ class ReliableClient(Client, Protocol):
         FIFO by due time unless the backend documents otherwise (beanstalkd
         orders by priority, then job id). Returns ``None`` when nothing
         became due in time.
+
+        An entry of the store that cannot be handed out as a task (written
+        there by something other than the backend: an id that is not text, a
+        due time that is not a number) is buried with the reason by the
+        backend, never returned, and never stops the tasks behind it.
         """
         ...
 

@@ -1,6 +1,7 @@
 """``make bench``: every measurement of issue 5 in one run, then the report.
 
     python -m benchmarks [--quick] [-n N] [--repeats R] [--skip peers,pool,...]
+        [--scale-n N] [--scale-samples S]
 
 Starts one private redis-server and one beanstalkd on free loopback ports,
 installs the peers into their own venv (benchmarks/.venv-peers) on first use,
@@ -28,7 +29,7 @@ import redis
 
 from alligator import Gator
 from alligator.prefetch import MAX_BATCH
-from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, report, tasks
+from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, redis_scale, report, tasks
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
 from benchmarks.servers import beanstalkd, find_binary, redis_server
@@ -43,7 +44,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
     parser.add_argument(
-        "--skip", default="", help="comma-separated: alligator,wake,peers,raw,pool,postgres,bloat"
+        "--skip",
+        default="",
+        help="comma-separated: alligator,wake,scale,peers,raw,pool,postgres,bloat",
+    )
+    parser.add_argument(
+        "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
+    )
+    parser.add_argument(
+        "--scale-samples", type=int, default=200, help="gets, cancels, replaces timed at scale"
     )
     parser.add_argument("--out", type=Path, default=RESULTS, help="where results go")
     parser.add_argument(
@@ -57,6 +66,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.pool_tasks = 300 if args.quick else 2000
     # Tasks through the PostgreSQL table before its size is read (issue 17: 1,000,000).
     args.bloat_tasks = 100_000 if args.quick else postgres_bench.BLOAT_TASKS
+    args.scale_n = args.scale_n or (100_000 if args.quick else 1_000_000)
     args.skip = {s for s in args.skip.split(",") if s}
     return args
 
@@ -89,6 +99,12 @@ def queued_bytes(client: redis.Redis) -> int:
     return int(info["used_memory"]) - overhead
 
 
+def script_stats(client: redis.Redis) -> tuple[int, int]:
+    """Script calls the server ran so far, and the microseconds they took."""
+    found = client.info("commandstats").get("cmdstat_evalsha", {})
+    return int(found.get("calls", 0)), int(found.get("usec", 0))
+
+
 def sample_payload() -> bytes:
     """An Alligator msgpack envelope of ``add(1, 2)``: the raw baselines' payload."""
     with Gator("locmem://bench-payload", codec="msgpack") as gator:
@@ -97,17 +113,20 @@ def sample_payload() -> bytes:
         return gator.serialize(task)
 
 
+def flushed_dsn(client: redis.Redis, port: int) -> Callable[[], str]:
+    """A DSN factory that flushes the benchmark's server first."""
+
+    def fresh() -> str:
+        client.flushdb()
+        return f"redis://127.0.0.1:{port}/0"
+
+    return fresh
+
+
 def backends(
     redis_port: int, beanstalk_port: int, workdir: Path, client: redis.Redis
 ) -> list[Backend]:
     counter = itertools.count()
-
-    def flushed() -> Callable[[], str]:
-        def fresh() -> str:
-            client.flushdb()
-            return f"redis://127.0.0.1:{redis_port}/0"
-
-        return fresh
 
     def memory() -> int:
         return queued_bytes(client)
@@ -119,7 +138,7 @@ def backends(
         return f"locmem://bench-{next(counter)}"
 
     found = [
-        Backend(f"redis {codec}", flushed(), codec, memory)
+        Backend(f"redis {codec}", flushed_dsn(client, redis_port), codec, memory)
         for codec in ("msgpack", "json", "json+bz2")
     ]
     found.append(Backend("sqlite msgpack", sqlite, "msgpack"))
@@ -171,6 +190,15 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 rows += alligator_bench.measure_wake(
                     backend, args.wake_n, args.repeats, idle=args.idle
                 )
+        if "scale" not in args.skip:
+            log(f"alligator redis at scale: {args.scale_n:,} ready tasks")
+            rows += redis_scale.measure_scale(
+                flushed_dsn(client, rserver.port),
+                lambda: queued_bytes(client),
+                args.scale_n,
+                args.scale_samples,
+                lambda: script_stats(client),
+            )
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())
             for peer in peers_bench.PEERS:

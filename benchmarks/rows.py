@@ -22,6 +22,11 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "wake_p99": ("wake p99 ms", False),
     "idle_cpu": ("idle worker CPU %", False),
     "pg_growth_mb": ("PG table growth MB after 1M", False),
+    "bytes_scale": ("Redis B/task at scale", False),
+    "get_ms": ("get by id ms", False),
+    "cancel_ms": ("cancel by id ms", False),
+    "replace_ms": ("replacing push ms", False),
+    "script_us": ("server time per script call us", False),
 }
 
 

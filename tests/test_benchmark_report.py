@@ -41,3 +41,24 @@ def test_idle_cpu_shows_the_p50_and_p99_of_its_samples() -> None:
     rows[0].values = [0.1] * 197 + [4.0] * 3
     [ours] = [line for line in report._main_table(rows) if line.startswith(f"| {OURS} |")]
     assert ours.endswith("| 0.10 / 4.00 |")
+
+
+def test_the_scale_run_has_its_table_and_target() -> None:
+    # Given lookups at a million ready tasks: fast medians, one slow outlier
+    rows = [
+        Row(OURS, "alligator", "get_ms", [0.1] * 199 + [9.0], n=1_000_000),
+        Row(OURS, "alligator", "cancel_ms", [0.2] * 100, n=1_000_000),
+        Row(OURS, "alligator", "bytes_scale", [174.0], n=1_000_000),
+    ]
+    # Then the target is judged on the medians and shows the p99s
+    [target] = [t for t in report.targets(rows) if "at scale" in t.name]
+    assert target.verdict == "met"
+    assert target.figure == "0.100 / 0.200 ms at 1,000,000 (p99 0.10 / 0.20 ms)"
+    # And a median over 1 ms is not met
+    rows[1].values = [1.5] * 100
+    [target] = [t for t in report.targets(rows) if "at scale" in t.name]
+    assert target.verdict == "NOT met"
+    # And the scale table lists every figure
+    table = "\n".join(report._scale_table(rows))
+    assert "| get by id ms | 0.100 | 0.100 | 9.000 | 200 | 1,000,000 |" in table
+    assert "| Redis B/task at scale | 174 |" in table

@@ -9,7 +9,7 @@ import pytest
 
 from alligator.backends import _locmem_driver
 from alligator.backends.locmem_backend import Client, reset_stores
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, TaskInProgressError
 from alligator.records import PushItem, QueueStats, Reservation
 from tests.servers import wait_until
 
@@ -222,7 +222,12 @@ def test_drop_all_removes_every_state_of_that_queue_only(client: Client, clock: 
 def test_push_existing_id_replaces_the_task(client: Client, clock: FakeClock) -> None:
     client.push(Q, "t", b"old")
     held = reserve(client)
-    # When a task is pushed under an id already reserved
+    # When a task is pushed under the id of a task being run / Then it is refused
+    with pytest.raises(TaskInProgressError):
+        client.push(Q, "t", b"new", delay_until=clock.now + 5)
+    assert client.stats(Q) == QueueStats(reserved=1)
+    # When it is pushed again once the lease expired
+    clock.advance(31)
     assert client.push(Q, "t", b"new", delay_until=clock.now + 5) == "t"
     # Then the old reservation is stale and only the new task exists
     assert not client.ack(Q, held)

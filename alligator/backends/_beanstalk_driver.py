@@ -43,13 +43,18 @@ from alligator.exceptions import (
 __all__ = [
     "BURIED_SUFFIX",
     "ERRORS",
+    "HEADER",
     "Connection",
     "Settings",
     "check_uint32",
     "delay_seconds",
     "delete_quietly",
+    "format_task_id",
+    "frame",
     "parse_dsn",
     "parse_job_id",
+    "parse_task_id",
+    "unframe",
     "validate_queue_name",
 ]
 
@@ -300,16 +305,22 @@ class Connection:
 
     # -- puts ----------------------------------------------------------------
 
-    def check_size(self, data: bytes) -> None:
-        """Refuse an oversized body before sending it; called inside a session."""
+    def check_size(self, data: bytes, header: int = 0) -> None:
+        """Refuse an oversized payload before sending it; called inside a session.
+
+        ``header`` is what the body adds to ``data`` (Alligator's check, see
+        :func:`frame`): the payload may use what is left of the job size.
+        """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise ConfigurationError(f"beanstalkd job bodies are bytes, got {type(data).__name__}")
-        limit = self.max_job_size
+        limit = self.max_job_size - header
         if len(data) > limit:
+            extra = f", less the {header}-byte header Alligator adds" if header else ""
             raise PayloadTooLarge(
                 f"task payload is {len(data):,} bytes but {self.where} accepts at most "
-                f"{limit:,} bytes per job (max-job-size). Use a compressing codec "
-                f"(e.g. codec='msgpack+bz2') or start beanstalkd with a larger -z."
+                f"{limit:,} bytes per task (max-job-size {self.max_job_size:,}{extra}). Use "
+                f"a compressing codec (e.g. codec='msgpack+bz2') or start beanstalkd with a "
+                f"larger -z."
             )
 
     def put(
@@ -326,12 +337,53 @@ class Connection:
             ) from exc
 
 
-def parse_job_id(task_id: str) -> int | None:
-    """A beanstalkd job id from Alligator's string id; ``None`` if it cannot be one."""
-    if not isinstance(task_id, str) or not (task_id.isascii() and task_id.isdigit()):
+#: Starts the body of every job Alligator puts: then 4 bytes, the task's check.
+MAGIC: Final = b"\xa7\x1cAG"
+#: Bytes :func:`frame` puts before a payload.
+HEADER: Final = len(MAGIC) + 4
+
+
+def frame(data: bytes, check: int) -> bytes:
+    """The job body for ``data``: a small header holding the task's check, then ``data``.
+
+    A restarted beanstalkd without a binlog reuses job ids, so a job id alone
+    cannot tell a task from an unrelated one put after the restart. The task
+    id Alligator hands out is the job id *and* this check (see
+    :func:`format_task_id`), and every operation by id compares them first.
+    """
+    return MAGIC + check.to_bytes(4, "big") + data
+
+
+def unframe(body: bytes) -> tuple[int | None, bytes]:
+    """The check and the payload of a job body; ``None`` for a body put by other tools."""
+    if body[: len(MAGIC)] == MAGIC and len(body) >= HEADER:
+        return int.from_bytes(body[len(MAGIC) : HEADER], "big"), body[HEADER:]
+    return None, body
+
+
+def format_task_id(job_id: int, check: int | None) -> str:
+    """Alligator's id of a job: ``<job id>-<check in hex>``, or the job id alone."""
+    return str(job_id) if check is None else f"{job_id}-{check:08x}"
+
+
+def parse_task_id(task_id: str) -> tuple[int, int | None] | None:
+    """The job id and check of an id :func:`format_task_id` made; ``None`` if it is not one."""
+    if not isinstance(task_id, str) or not task_id.isascii():
         return None
-    number = int(task_id)
-    return number if 0 < number <= 2**64 - 1 else None
+    number, dash, check = task_id.partition("-")
+    if not number.isdigit() or not 0 < int(number) <= 2**64 - 1:
+        return None
+    if not dash:
+        return int(number), None
+    if len(check) != 8 or any(c not in "0123456789abcdef" for c in check):
+        return None
+    return int(number), int(check, 16)
+
+
+def parse_job_id(task_id: str) -> int | None:
+    """The beanstalkd job id of Alligator's string id; ``None`` if it cannot be one."""
+    found = parse_task_id(task_id)
+    return None if found is None else found[0]
 
 
 def delete_quietly(client: greenstalk.Client[bytes], job_id: int) -> None:

@@ -30,9 +30,13 @@ import msgspec
 
 from alligator.backends._beanstalk_driver import (
     BURIED_SUFFIX,
+    HEADER,
     Connection,
     delete_quietly,
+    format_task_id,
+    frame,
     parse_job_id,
+    unframe,
 )
 from alligator.records import BuriedTask, Reservation
 
@@ -242,15 +246,16 @@ def list_buried(conn: Connection, client: greenstalk.Client[bytes], tube: str) -
             stats = client.stats_job(job_id)
             if stats["tube"] != tube or stats["state"] != "buried":
                 continue  # kicked, or a bury still in flight: keep the record
-            body = client.peek(job_id).body
+            check, data = unframe(client.peek(job_id).body)
         except greenstalk.NotFoundError:
             # The job is gone (acked after a kick, deleted): its records too.
             for record_id, stale in records:
                 if stale.job_id == job_id:
                     delete_quietly(client, record_id)
             continue
-        found.append(BuriedTask(str(job_id), body, record.reason, record.buried_at))
-    found.sort(key=lambda task: (task.buried_at, int(task.task_id)))
+        task_id = format_task_id(job_id, check)
+        found.append(BuriedTask(task_id, data, record.reason, record.buried_at))
+    found.sort(key=lambda task: (task.buried_at, parse_job_id(task.task_id) or 0))
     return found
 
 
@@ -271,29 +276,40 @@ def forget_records(
 
 
 def requeue(
-    conn: Connection, client: greenstalk.Client[bytes], tube: str, job_id: int, data: bytes | None
+    conn: Connection,
+    client: greenstalk.Client[bytes],
+    tube: str,
+    found: tuple[int, int | None],
+    data: bytes | None,
 ) -> int | None:
-    """Kick a buried job back to ready, or replace it when ``data`` is new; its id.
+    """Kick a buried job back to ready, or replace it when ``data`` is new; its job id.
 
-    ``kick-job`` is atomic and keeps the id, and beanstalkd's ``reserves``
-    count continues. A new body is put first and the buried job deleted
-    after, so a crash in between leaves both, never neither; the new job
-    has a new id. The job's bury records are deleted last (a leftover one
-    is ignored by :func:`list_buried` once the job is no longer buried).
-    ``None`` when the job is not buried in ``tube``.
+    ``found`` is the job id and the check the task id names; a job carrying
+    another check (an unrelated job with the same number, after a restart
+    without a binlog) is left alone. ``kick-job`` is atomic and keeps the
+    id, and beanstalkd's ``reserves`` count continues. A new body is put
+    first and the buried job deleted after, so a crash in between leaves
+    both, never neither; the new job has a new id. The job's bury records are
+    deleted last (a leftover one is ignored by :func:`list_buried` once the
+    job is no longer buried). ``None`` when the job is not buried in ``tube``.
     """
+    job_id, check = found
+    body = None if data is None or check is None else frame(data, check)
     if data is not None:
-        conn.check_size(data)
+        conn.check_size(data, 0 if body is None else HEADER)
     try:
         stats = client.stats_job(job_id)
         if stats["tube"] != tube or stats["state"] != "buried":
             return None
-        if data is None or data == client.peek(job_id).body:
+        stored, payload = unframe(client.peek(job_id).body)
+        if stored != check:
+            return None
+        if data is None or data == payload:
             client.kick_job(job_id)
             new_id = job_id
         else:
             conn.use(client, tube)
-            new_id = conn.put(client, data, stats["pri"], 0, stats["ttr"])
+            new_id = conn.put(client, body or data, stats["pri"], 0, stats["ttr"])
             client.delete(job_id)
     except greenstalk.NotFoundError:
         return None  # kicked or deleted by someone else meanwhile
@@ -301,10 +317,16 @@ def requeue(
     return new_id
 
 
-def purge(conn: Connection, client: greenstalk.Client[bytes], tube: str, job_id: int | None) -> int:
-    """Delete one (``job_id``) or every buried job of ``tube``, then their records."""
+def purge(
+    conn: Connection,
+    client: greenstalk.Client[bytes],
+    tube: str,
+    found: tuple[int, int | None] | None,
+) -> int:
+    """Delete one (``found``: job id and check) or every buried job of ``tube``, then records."""
     deleted: set[int] = set()
-    if job_id is None:
+    job_id = None if found is None else found[0]
+    if found is None:
         conn.use(client, tube)
         while True:
             try:
@@ -314,9 +336,12 @@ def purge(conn: Connection, client: greenstalk.Client[bytes], tube: str, job_id:
             delete_quietly(client, job.id)
             deleted.add(job.id)
     else:
+        job_id, check = found
         try:
             stats = client.stats_job(job_id)
             if stats["tube"] != tube or stats["state"] != "buried":
+                return 0
+            if unframe(client.peek(job_id).body)[0] != check:
                 return 0
             client.delete(job_id)
         except greenstalk.NotFoundError:

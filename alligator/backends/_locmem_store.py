@@ -10,12 +10,23 @@ entry: rescheduling pushes a new entry and leaves the old one stale, to be
 skipped when it surfaces and dropped when stale entries pile up.
 
 Nothing here locks: every method is called with the store's lock held.
+
+Only this module and the client write these structures, but they are plain
+Python objects other code can reach, so a task that surfaces at the top of
+the heap is checked before it is handed out: an id that is not a non-empty
+``str``, a payload that is not ``bytes``, or a due time that is not a finite
+number gets the task buried with the reason (renamed ``corrupt:<n>`` when
+its id cannot be listed), and a heap that can no longer be ordered (a due
+time of another type) is rebuilt from the tasks, burying the bad ones. A heap
+entry whose task the queue does not hold is dropped with a logged reason.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
+import math
 import threading
 
 __all__ = ["BURIED", "GONE", "RESERVED", "WAITING", "Queue", "Store", "Task"]
@@ -24,6 +35,23 @@ WAITING, RESERVED, BURIED, GONE = 0, 1, 2, 3
 
 #: Rebuild a heap once it holds this many entries more than twice its live tasks.
 COMPACT_SLACK = 64
+
+log = logging.getLogger("alligator.backends.locmem")
+
+
+def malformed(task: Task) -> str | None:
+    """Why ``task`` cannot be handed out, or ``None`` when it is well-formed."""
+    # Typed as object: these are what other code may have put there.
+    task_id: object = task.task_id
+    data: object = task.data
+    run_at: object = task.run_at
+    if not isinstance(task_id, str) or not task_id:
+        return f"task id {task_id!r} is not a non-empty str"
+    if not isinstance(data, bytes):
+        return f"payload is {type(data).__name__}, not bytes"
+    if isinstance(run_at, bool) or not isinstance(run_at, int | float) or not math.isfinite(run_at):
+        return f"due time {run_at!r} is not a finite number"
+    return None
 
 
 class Task:
@@ -77,15 +105,38 @@ class Queue:
         """Give ``task`` a new heap entry at ``run_at``; its old one goes stale."""
         task.run_at = run_at
         task.seq = seq = next(self.seq)
-        heapq.heappush(self.heap, (run_at, seq, task))
+        try:
+            heapq.heappush(self.heap, (run_at, seq, task))
+        except TypeError:  # the heap holds a due time that does not compare
+            self.repair(run_at)  # (the time of this call is not known here: run_at stands in)
 
     def take_due(self, now: float) -> Task | None:
-        """Pop the first task due at ``now`` off the heap, or return ``None``."""
+        """Pop the first task due at ``now`` off the heap, or return ``None``.
+
+        A malformed task met on the way is buried (see the module docstring).
+        """
+        try:
+            return self._take_due(now)
+        except TypeError:  # a due time that does not compare: rebuild and go on
+            self.repair(now)
+            return self._take_due(now)
+
+    def _take_due(self, now: float) -> Task | None:
         heap = self.heap
         while heap:
             run_at, seq, task = heap[0]
             if task.seq != seq or task.state >= BURIED:
                 heapq.heappop(heap)
+            elif self.tasks.get(task.task_id) is not task:
+                heapq.heappop(heap)
+                log.warning("dropped a heap entry of a task the queue does not hold: %r", task)
+            elif (why := malformed(task)) is not None:
+                heapq.heappop(heap)
+                self.quarantine(task, why, now)
+                # A due time that compares with nothing (nan) may have kept
+                # entries from their place: put the heap in order again.
+                self.repair(now)
+                heap = self.heap
             elif run_at <= now:
                 heapq.heappop(heap)
                 return task
@@ -96,12 +147,47 @@ class Queue:
     def next_due(self) -> float | None:
         """When the first task comes due (or its lease ends); ``None`` if none will."""
         heap = self.heap
-        while heap:
-            _, seq, task = heap[0]
-            if task.seq == seq and task.state < BURIED:
-                return heap[0][0]
-            heapq.heappop(heap)
+        try:
+            while heap:
+                run_at, seq, task = heap[0]
+                if task.seq == seq and task.state < BURIED and malformed(task) is None:
+                    return run_at
+                if task.seq == seq and task.state < BURIED:
+                    return 0.0  # due now: the next take buries it
+                heapq.heappop(heap)
+        except TypeError:
+            return 0.0  # the next take rebuilds the heap
         return None
+
+    def repair(self, now: float) -> None:
+        """Bury every malformed task and rebuild the heap from the tasks left."""
+        for task in list(self.tasks.values()):
+            why = malformed(task)
+            if why is not None and task.state < BURIED:
+                self.quarantine(task, why, now)
+        self.heap = [(t.run_at, t.seq, t) for t in self.tasks.values() if t.state < BURIED]
+        heapq.heapify(self.heap)
+
+    def quarantine(self, task: Task, reason: str, now: float) -> None:
+        """Bury a malformed waiting or reserved task with ``reason``, listable as any other."""
+        if task.state == WAITING:
+            self.waiting -= 1
+        elif task.state == RESERVED:
+            self.leased.pop(task.task_id, None)
+        key: object = task.task_id
+        data: object = task.data
+        task.seq = next(self.seq)
+        if not isinstance(key, str) or not key:
+            self.tasks.pop(task.task_id, None)
+            task.task_id = f"corrupt:{task.seq}"
+            self.tasks[task.task_id] = task
+        if not isinstance(data, bytes):
+            task.data = repr(data).encode("utf-8", "backslashreplace")
+        task.state = BURIED
+        task.token = ""
+        task.reason = f"malformed task: {reason}"
+        task.buried_at = now
+        log.warning("buried malformed task %s: %s", task.task_id, reason)
 
     def add(self, task_id: str, data: bytes, due: float) -> bool:
         """Store a waiting task (replacing any namesake); ``True`` if it is the new head."""
@@ -164,8 +250,7 @@ class Queue:
         task.state = GONE
         del self.tasks[task.task_id]
         if len(self.heap) > 2 * (self.waiting + len(self.leased)) + COMPACT_SLACK:
-            self.heap = [(t.run_at, t.seq, t) for t in self.tasks.values() if t.state < BURIED]
-            heapq.heapify(self.heap)
+            self.repair(task.run_at)  # compacts; buries what cannot be ordered
 
     def clear(self) -> None:
         """Forget every task; clients still holding one see it gone."""

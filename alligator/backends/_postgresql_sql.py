@@ -148,7 +148,6 @@ ADVISORY_LOCK: Final = "SELECT pg_advisory_xact_lock(%(key)s)"
 class Statements(NamedTuple):
     """Every statement of the backend with the table names filled in."""
 
-    push: str
     push_many: str
     reserve: str
     pop: str
@@ -191,28 +190,28 @@ def ddl(schema: str, template: str) -> str:
     return template.format(**tables(schema))
 
 
-_PUSH = f"""
-INSERT INTO {{tasks}} AS t (queue, task_id, data, priority, run_at, state)
-VALUES (%(queue)s, %(task_id)s, %(data)s, %(priority)s, {_DUE},
-        CASE WHEN {_DUE} <= {NOW} THEN 0 ELSE 3 END)
-ON CONFLICT (queue, task_id) DO UPDATE SET {_REPLACE}
-RETURNING pg_notify(%(channel)s, '') IS NULL"""
-
 # One row per item in batch order (WITH ORDINALITY), so ids follow it; a
 # notification only if a row was written (duplicates in one transaction fold).
+# The rows the batch would replace are locked first (claims skip them), so a
+# task found running refuses the whole batch and none can start meanwhile.
 _PUSH_MANY = f"""
 WITH items AS (
     SELECT * FROM unnest(%(ids)s::text[], %(datas)s::bytea[], %(dues)s::float8[],
                          %(priorities)s::integer[])
         WITH ORDINALITY AS i(task_id, data, due, priority, n)),
+existing AS (
+    SELECT r.task_id, r.state = 1 AND r.run_at > {NOW} AS running FROM {{tasks}} AS r
+    WHERE r.queue = %(queue)s AND r.task_id = ANY(%(ids)s::text[]) FOR UPDATE),
 written AS (
     INSERT INTO {{tasks}} AS t (queue, task_id, data, priority, run_at, state)
     SELECT %(queue)s, task_id, data, priority, coalesce(due, {NOW}),
            CASE WHEN coalesce(due, {NOW}) <= {NOW} THEN 0 ELSE 3 END
-    FROM items ORDER BY n
+    FROM items WHERE NOT EXISTS (SELECT 1 FROM existing WHERE running) ORDER BY n
     ON CONFLICT (queue, task_id) DO UPDATE SET {_REPLACE}
     RETURNING 1)
-SELECT (SELECT count(*) FROM written), pg_notify(%(channel)s, '') IS NULL"""
+SELECT (SELECT count(*) FROM written),
+       (SELECT task_id FROM existing WHERE running LIMIT 1),
+       pg_notify(%(channel)s, '') IS NULL"""
 
 # Acks of ``done`` (locked in id order, so it never deadlocks with a renewal),
 # then the lease of the first ``count`` due rows, in ONE statement. Rows come
@@ -308,7 +307,6 @@ _QUEUES = "SELECT DISTINCT queue FROM {tasks} ORDER BY queue"
 
 # In the field order of :class:`Statements`.
 _TEMPLATES: Final = (
-    _PUSH,
     _PUSH_MANY,
     _RESERVE,
     _POP,

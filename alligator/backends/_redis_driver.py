@@ -11,9 +11,18 @@ above it is plain typed Python.
 Script calls on a single server are packed here (the ``EVALSHA <sha>`` head
 and each key's encoding cached) and sent on a per-thread pooled connection,
 skipping redis-py's per-command packing, pool hand-offs and hooks, which cost
-more than the round trip; on a connection error they fall back to redis-py's
-own path, with its retries. A Redis Cluster client routes every call through
+more than the round trip. A Redis Cluster client routes every call through
 redis-py, which picks the node by key slot.
+
+A call that fails before its request reached the server whole (it could not
+connect, or could not write) is sent again, with redis-py's retries. A call
+whose reply is lost after the request was sent (a read timeout, a connection
+closed by the server) may or may not have run: only a script marked safe to
+re-send (running it twice gives the same answer) is sent again; any other
+raises :class:`~alligator.exceptions.OutcomeUnknownError`, never a blind
+second run that could, say, remove a task and hand its payload to nobody.
+Before such a call, a connection that sat idle is checked for a server
+that went away meanwhile (a restart), so that case is a plain reconnect.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import hashlib
 import os
 import re
 import threading
+import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -40,6 +50,7 @@ from alligator.exceptions import (
     BackendError,
     ConfigurationError,
     Family,
+    OutcomeUnknownError,
     Translation,
     translated,
 )
@@ -89,6 +100,15 @@ _SET: Final = translated(ERRORS, "redis: set command failed")
 
 #: Most encoded key names kept (a queue has 1,032 keys at most).
 _BULK_CACHE: Final = 50_000
+
+#: Seconds a thread's connection may sit unused before a call that must not
+#: be re-sent first checks that the server did not close it meanwhile.
+_IDLE_CHECK: Final = 1.0
+
+#: Words of redis-py's connection errors raised before a request was sent
+#: whole: connecting, or writing to the socket. Any other connection error
+#: may have come after the server received the request.
+_NOT_SENT: Final = ("connecting to", "writing to socket", "Timeout connecting")
 
 #: Script results are nested lists of these (RESP2 through Lua).
 Reply = bytes | int | None | list["Reply"]
@@ -190,6 +210,7 @@ class Connection:
 
     def __init__(self, target: Target, *, retries: int = 3) -> None:
         retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=retries)
+        self._retry = retry
         with _CONNECT, _bad_options(target.url):
             self._client: redis.Redis | RedisCluster
             if target.cluster:
@@ -219,11 +240,27 @@ class Connection:
             None if isinstance(self._client, RedisCluster) else self._client.connection_pool
         )
 
-    def run(self, source: str, keys: Sequence[str], args: Sequence[bytes | str]) -> Reply:
+    def run(
+        self,
+        source: str,
+        keys: Sequence[str],
+        args: Sequence[bytes | str],
+        *,
+        resend: bool = False,
+    ) -> Reply:
         """EVALSHA ``source``, loading it first if the server lacks it; narrow the reply.
 
         The SHA is computed here once; a ``NOSCRIPT`` reply (first use, a
-        restarted server, ``SCRIPT FLUSH``) loads the script and retries once.
+        restarted server, ``SCRIPT FLUSH``) loads the script and retries once
+        (the script did not run).
+
+        Args:
+            resend: Running the script twice gives the same answer, so it may
+                be sent again when its reply was lost.
+
+        Raises:
+            OutcomeUnknownError: The reply was lost after the request was
+                sent, and ``resend`` is off.
         """
         head = self._heads.get(source)
         if head is None:
@@ -231,29 +268,69 @@ class Connection:
             head = self._heads[source] = b"$7\r\nEVALSHA\r\n$40\r\n" + sha + b"\r\n"
         with _SCRIPT:
             try:
-                reply = self._call(head, keys, args)
+                reply = self._call(head, keys, args, resend)
             except rexc.NoScriptError:
                 self._client.script_load(source)
-                reply = self._call(head, keys, args)
+                reply = self._call(head, keys, args, resend)
         return narrow(reply)
 
-    def _call(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> object:
+    def _call(
+        self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
+    ) -> object:
         pool = self._pool
         if pool is None:
-            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+            return self._cluster_call(head, keys, args, resend)
         packed = self._pack(head, keys, args)
-        conn = self._connection(pool)
+        holder = self._holder(pool)
+        conn = holder.conn
+        now = time.monotonic()
+        if not resend and now - holder.used > _IDLE_CHECK:
+            _drop_if_closed(conn)
+        holder.used = now
+        # send/read disconnect the connection themselves on any failure; it
+        # reconnects on its next use.
+        send: Callable[[list[bytes]], None] = conn.send_packed_command
         try:
-            # send/read disconnect the connection themselves on any failure;
-            # it reconnects on its next use.
-            send: Callable[[list[bytes]], None] = conn.send_packed_command
             send([packed])
-            return conn.read_response()
         except _CONNECTION_ERRORS:
+            # Nothing reached the server whole: sending again is safe.
+            if resend:
+                return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+            drop: Callable[[], None] = conn.disconnect
+            self._retry.call_with_retry(lambda: send([packed]), lambda _: drop())
+        try:
+            return conn.read_response()
+        except _CONNECTION_ERRORS as exc:
+            if not resend:
+                raise _unknown(exc) from exc
             # redis-py's own path retries with backoff and reconnects.
             return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
 
-    def _connection(self, pool: redis.ConnectionPool) -> PooledConnection:
+    def _cluster_call(
+        self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
+    ) -> object:
+        sha = head[-42:-2].decode()
+        if resend:
+            return self._execute("EVALSHA", sha, len(keys), *keys, *args)
+        # One node, no retries after a lost reply: naming the target node
+        # turns redis-py's cluster retries off (redirections still followed:
+        # a MOVED or ASK reply means the script did not run).
+        cluster = self._client
+        assert isinstance(cluster, RedisCluster)
+        # get_node_from_key is unannotated in redis-py; this is its real shape.
+        find: Callable[[str], ClusterNode] = cluster.get_node_from_key
+        try:
+            node = find(keys[0])
+        except rexc.RedisError:
+            return self._execute("EVALSHA", sha, len(keys), *keys, *args)
+        try:
+            return self._execute("EVALSHA", sha, len(keys), *keys, *args, target_nodes=node)
+        except _CONNECTION_ERRORS as exc:
+            if any(words in str(exc) for words in _NOT_SENT):
+                raise
+            raise _unknown(exc) from exc
+
+    def _holder(self, pool: redis.ConnectionPool) -> _Holder:
         """This thread's own pooled connection, taken once (again after a fork).
 
         It goes back to the pool when the thread ends (its thread-local holder
@@ -266,8 +343,8 @@ class Connection:
             weakref.finalize(holder, pool.release, holder.conn)
             local.holder = holder
             local.pid = pid
-        conn: PooledConnection = local.holder.conn
-        return conn
+        found: _Holder = local.holder
+        return found
 
     def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
         """The RESP array of one EVALSHA, with each key's encoding cached."""
@@ -287,7 +364,9 @@ class Connection:
                 bulk = bulks[key] = b"$%d\r\n%b\r\n" % (len(raw), raw)
             parts.append(bulk)
         for arg in args:
-            raw = arg.encode() if isinstance(arg, str) else arg
+            # Ids read back from the store may carry undecodable bytes as
+            # escapes (see Client.buried): they go back as those bytes.
+            raw = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else arg
             parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
         return b"".join(parts)
 
@@ -322,10 +401,34 @@ class Connection:
 class _Holder:
     """Owns one thread's connection; its finalizer returns it to the pool."""
 
-    __slots__ = ("__weakref__", "conn")
+    __slots__ = ("__weakref__", "conn", "used")
 
     def __init__(self, conn: PooledConnection) -> None:
         self.conn = conn
+        self.used = time.monotonic()
+
+
+def _drop_if_closed(conn: PooledConnection) -> None:
+    """Disconnect a connection the server closed (or wrote to) while it sat idle.
+
+    An idle connection has nothing to read; if it does, the server went away
+    (or restarted) meanwhile, and the next send would only find out on the
+    read, too late to tell a lost request from a lost reply.
+    """
+    try:
+        stale = conn.can_read(timeout=0)
+    except (*_CONNECTION_ERRORS, OSError):
+        stale = True
+    if stale:
+        drop: Callable[[], None] = conn.disconnect
+        drop()
+
+
+def _unknown(exc: Exception) -> OutcomeUnknownError:
+    return OutcomeUnknownError(
+        f"redis: the connection failed after the request was sent, so it may or may not "
+        f"have run (it is not sent again): {type(exc).__name__}: {exc}"
+    )
 
 
 def narrow(reply: object) -> Reply:

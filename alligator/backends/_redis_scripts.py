@@ -9,7 +9,10 @@ assembled here once, at import:
   the fixed keys it declares, ``-- keys: ready, delayed, ...``, in the order
   the client passes them in ``KEYS`` (Redis Cluster requires every key a
   script touches to be declared); index buckets, when the call names ids,
-  follow them.
+  follow them. A second line ``-- resend: safe`` marks a script that may be
+  sent again after its reply was lost (running it twice gives the same
+  answer); any other script is never re-sent once it may have reached the
+  server (see :class:`~alligator.exceptions.OutcomeUnknownError`).
 * ``redis_lua/lib/<name>.lua`` defines one helper, ``local function <name>``.
   A script gets exactly the helpers its body calls, and the helpers those
   call, found by looking for ``<name>(`` in the code (whole-line ``--``
@@ -24,17 +27,20 @@ Before the prelude the loader writes one ``local`` per key name (``ready``,
 forbidding globals in scripts) and ``NK``, the number of fixed keys.
 
 All keys of a script share the queue's hash tag, so each script runs on one
-Cluster slot. Times arrive as ``ARGV`` strings
-from the client's clock (never ``TIME``), so tests can inject a clock and
-every client of a queue agrees on one time base.
+Cluster slot. The time of a call is the server's (``TIME`` inside the
+script), so every worker judges leases and due times by one clock whatever
+its own machine's clock says; a client built with an injected clock (tests)
+sends its time as the first ``ARGV`` instead. Due times are absolute epoch
+seconds, as producers give them.
 
-Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``), built so that a
-waiting task that is due costs one list entry plus one small index entry:
+Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
 
-* ``<tag>:ready`` LIST of due tasks, oldest first. Each entry is the task
-  itself: one byte holding the id's length (or ``\\xff<length>:`` for ids of
-  255 bytes and more), the id, then the payload. Nothing else is stored for a
-  ready task that was never reserved.
+* ``<tag>:ready`` STREAM of due tasks, oldest first. Each entry *is* the task:
+  one field, the task id, whose value is the payload; its stream id is
+  Redis's own (``XADD *``). Nothing else is stored for a ready task that was
+  never reserved but its index entry. Reserving reads the first entries
+  (``XRANGE``) and deletes them (``XDEL``); finding a ready task by id reads
+  the one entry its index entry names: O(log n), never a scan.
 * ``<tag>:delayed`` ZSET of tasks not yet due, scored by due time; the member
   is a 12-hex-digit per-queue sequence number followed by the id, so equal due
   times come out in push order. Every script that appends to ``ready`` first
@@ -46,24 +52,35 @@ waiting task that is due costs one list entry plus one small index entry:
   larger burst the rest move on the next calls, so tasks pushed meanwhile can
   go ahead of them.
 * ``<tag>:data`` HASH id -> sequence prefix + payload, for tasks that are
-  delayed, leased or buried (the prefix finds a delayed task's member).
+  delayed, leased or buried (the prefix finds a delayed task's member; it is
+  twelve zeros for a leased or buried one).
 * ``<tag>:leased`` ZSET id -> lease deadline; ``<tag>:buried`` ZSET id ->
   sequence number at burial (listing order must not depend on the clock).
 * ``<tag>:meta`` HASH of per-task extras, by field prefix: ``t:<id>`` the
   lease token of the current holder, ``a:<id>`` times reserved (absent: 0),
-  ``r:<id>`` burial time, a space, the reason.
-* ``<tag>:i:<n>`` HASH id -> ``""``: the index of every task in the queue,
-  whatever its state, split over :data:`INDEX_BUCKETS` keys by CRC32 of the
-  id (the client names the bucket, so it is a declared key) to keep each
-  bucket small and compactly encoded. A push consults it to replace an id
-  the queue holds; ``get``/``cancel`` consult it before looking further.
-  Finding a *ready* task by id (replace, get, cancel) scans ``ready``: O(n),
-  for operations that are rare next to push and reserve.
+  ``r:<id>`` burial time, a space, the reason, ``s:<id>`` the stream id of a
+  task that came back to ``ready`` (after a delay, an expired lease, a
+  release or a requeue), which its index entry cannot record: the scripts
+  that move it there do not know its index bucket.
+* ``<tag>:i:<n>`` HASH id -> the stream id its push gave the task in
+  ``ready`` (``""`` when it went to ``delayed``): the index of every task in
+  the queue, whatever its state, split over :data:`INDEX_BUCKETS` keys by
+  CRC32 of the id (the client names the bucket, so it is a declared key).
+  A push consults it to replace an id the queue holds; ``get``/``cancel``
+  consult it to find a task (``s:<id>`` first, then this).
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 
 A lease is held while its token matches and its deadline lies in the future;
 a reserve first moves expired leases back to the end of ``ready``.
+
+Every script reads what it needs before it writes, or buries a malformed
+entry itself: a ``ready`` entry that is not one task id (non-empty, UTF-8,
+not held elsewhere in the queue) with its payload, a ``delayed`` member that
+names no delayed task, and a lease with no stored task are each buried as
+``corrupt:<n>`` with the reason ``malformed ...``, and the call goes on. A
+counter overwritten with text (``seq``, an ``a:<id>`` attempt count)
+restarts. So no malformed entry stops a call half-way.
 """
 
 from __future__ import annotations
@@ -103,6 +120,7 @@ KEY_SUFFIXES: Final = ("ready", "delayed", "data", "leased", "meta", "buried", "
 INDEX_BUCKETS: Final = 1024
 
 _KEYS_LINE: Final = re.compile(r"-- keys: (?P<names>[a-z]+(?:, [a-z]+)*)")
+_RESEND_LINE: Final = "-- resend: safe"
 
 
 class Script(NamedTuple):
@@ -114,11 +132,14 @@ class Script(NamedTuple):
             (one per id the call names) follow them.
         files: The ``.lua`` files it was assembled from, relative to
             ``redis_lua/`` (for the test that every file is used).
+        resend: Running it twice gives the same answer, so it may be sent
+            again after a reply was lost.
     """
 
     source: str
     keys: tuple[str, ...]
     files: tuple[str, ...]
+    resend: bool = False
 
 
 def _code(text: str) -> str:
@@ -176,7 +197,9 @@ def load(folder: Traversable) -> dict[str, Script]:
         if not entry.name.endswith(".lua") or entry.name == "prelude.lua":
             continue
         text = entry.read_text(encoding="utf-8")
-        declared = _KEYS_LINE.fullmatch(text.partition("\n")[0])
+        lines = text.split("\n", 2)
+        declared = _KEYS_LINE.fullmatch(lines[0])
+        resend = len(lines) > 1 and lines[1] == _RESEND_LINE
         keys = tuple(declared["names"].split(", ")) if declared else ()
         if not keys or not set(keys) <= set(KEY_SUFFIXES) or len(set(keys)) < len(keys):
             raise RuntimeError(
@@ -192,7 +215,7 @@ def load(folder: Traversable) -> dict[str, Script]:
         header = f"local {', '.join(KEY_SUFFIXES)} = {', '.join(values)}\nlocal NK = {len(keys)}\n"
         source = header + prelude + "".join(library.code[name] for name in helpers) + body
         files = ("prelude.lua", *(f"lib/{name}.lua" for name in helpers), entry.name)
-        scripts[entry.name.removesuffix(".lua")] = Script(source, keys, files)
+        scripts[entry.name.removesuffix(".lua")] = Script(source, keys, files, resend)
     return scripts
 
 

@@ -10,14 +10,28 @@ first connection; and every ``sqlite3`` error turned into Alligator's tree
 by :func:`~alligator.exceptions.translated`. ``sqlite3`` puts "the database
 is busy or cannot be opened" and "this SQL is wrong" in one class,
 ``OperationalError``, so :data:`ERRORS` tells them apart by the message.
+
+A database file deleted or replaced under open connections (``rm q.db*`` to
+"reset" a queue, a restored copy moved into place) would leave them working
+on the old file while new processes use the new one: producers' tasks would
+never reach running workers. So, at most every :data:`CHECK_EVERY` seconds, a
+client compares the device and inode of the database, ``-wal`` and ``-shm``
+files with those it saw while its connections were open; when one changed or
+vanished it logs a warning and every thread reopens its connection at its
+next statement. Closing the old connections checkpoints what they wrote into
+the file they had open; what was written to a deleted database is gone with
+it. Measured with SQLite 3.40: connections opened after the ``-wal`` or
+``-shm`` was deleted fail (disk I/O error) until every old connection closed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
@@ -31,7 +45,18 @@ from alligator.exceptions import (
     translated,
 )
 
-__all__ = ["ERRORS", "Database", "parse_dsn"]
+__all__ = ["CHECK_EVERY", "ERRORS", "Database", "parse_dsn"]
+
+log = logging.getLogger("alligator.backends.sqlite")
+
+#: Seconds between two checks that the database files are still those opened.
+CHECK_EVERY: Final = 0.25
+
+#: The files of one database whose identity is watched.
+_SUFFIXES: Final = ("", "-wal", "-shm")
+
+#: A file's identity: device and inode, or ``None`` when it does not exist.
+_Identity = tuple[int, int] | None
 
 #: Words of a driver message meaning "the file cannot be used right now".
 _CONNECTION_TROUBLE: Final = (
@@ -104,6 +129,14 @@ def parse_dsn(conn_string: str) -> str:
     return path
 
 
+def _identity(path: str) -> _Identity:
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return (found.st_dev, found.st_ino)
+
+
 class Database:
     """One SQLite file, shared by threads: each gets its own connection.
 
@@ -124,16 +157,72 @@ class Database:
         # all and connections of finished threads are closed, not leaked.
         self._connections: list[tuple[threading.Thread, sqlite3.Connection]] = []
         self._schema_ready = False
+        # The files' identities while connections are open, and a generation
+        # that grows when they changed: each thread then reopens.
+        self._seen: list[_Identity] = [None] * len(_SUFFIXES)
+        self._generation = 0
+        self._checked = 0.0
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
+        """This thread's connection, opened on first use (again after the file changed)."""
+        if time.monotonic() - self._checked > CHECK_EVERY:
+            self._check_files()
+        local = self._local
         try:
-            conn: sqlite3.Connection = self._local.conn
+            conn: sqlite3.Connection = local.conn
         except AttributeError:
-            conn = self._connect()
+            return self._connect()
+        if local.generation != self._generation:
+            self._forget(conn)
+            return self._connect()
         return conn
 
+    def _check_files(self) -> None:
+        """Notice a database, ``-wal`` or ``-shm`` file deleted or replaced under us."""
+        now = [_identity(self.path + suffix) for suffix in _SUFFIXES]
+        with self._lock:
+            self._checked = time.monotonic()
+            if not self._connections:
+                self._seen = now
+                return
+            changed = [
+                self.path + suffix
+                for suffix, old, new in zip(_SUFFIXES, self._seen, now, strict=True)
+                if old is not None and old != new
+            ]
+            self._seen = [
+                new if new is not None else old for old, new in zip(self._seen, now, strict=True)
+            ]
+            if not changed:
+                return
+            self._generation += 1
+            self._seen = [None] * len(_SUFFIXES)
+        log.warning(
+            "SQLite file(s) %s were deleted or replaced while open: reopening the database "
+            "(anything written to a deleted database is gone with it)",
+            ", ".join(changed),
+        )
+
+    def _forget(self, conn: sqlite3.Connection) -> None:
+        """Close this thread's connection to files that changed.
+
+        It first copies what its write-ahead log holds into the database file
+        it has open: when only the ``-wal`` (or ``-shm``) was deleted, that
+        log is the one copy of the latest commits.
+        """
+        with self._lock:
+            self._connections = [(t, c) for t, c in self._connections if c is not conn]
+            if not self._connections:
+                self._seen = [None] * len(_SUFFIXES)
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+
     def _connect(self) -> sqlite3.Connection:
+        # (A file deleted and recreated meanwhile has no schema yet.)
+        if not os.path.exists(self.path):
+            self._schema_ready = False
         with translated(
             {sqlite3.Error: BackendConnectionError}, f"SQLite: cannot open {self.path!r}"
         ):
@@ -155,7 +244,14 @@ class Database:
                     self._schema_ready = True
                 self._prune_finished_threads()
                 self._connections.append((threading.current_thread(), conn))
+                generation = self._generation
+                # Watch the files this connection opened (the first one made them).
+                self._seen = [
+                    seen if seen is not None else _identity(self.path + suffix)
+                    for suffix, seen in zip(_SUFFIXES, self._seen, strict=True)
+                ]
         self._local.conn = conn
+        self._local.generation = generation
         return conn
 
     def _prune_finished_threads(self) -> None:
@@ -173,30 +269,40 @@ class Database:
         with self._lock:
             connections, self._connections = self._connections, []
             self._local = threading.local()
+            self._seen = [None] * len(_SUFFIXES)
         with _STATEMENT:
             for _, conn in connections:
                 conn.close()
 
     def one(self, statement: str, params: Row) -> Row | None:
         """The first row of one statement, read to the end (which commits it)."""
-        with _STATEMENT:
+        with self._failing(), _STATEMENT:
             rows = self.connection().execute(statement, params).fetchall()
         return rows[0] if rows else None
 
     def all(self, statement: str, params: Row) -> list[Row]:
         """Every row of one statement."""
-        with _STATEMENT:
+        with self._failing(), _STATEMENT:
             return self.connection().execute(statement, params).fetchall()
 
     def count(self, statement: str, params: Row) -> int:
         """How many rows one writing statement changed."""
-        with _STATEMENT:
+        with self._failing(), _STATEMENT:
             return int(self.connection().execute(statement, params).rowcount)
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        """After a failed statement, check the files at the next one (not in 0.25 s)."""
+        try:
+            yield
+        except Exception:
+            self._checked = 0.0
+            raise
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """One ``BEGIN IMMEDIATE`` transaction: committed if the block ends, else rolled back."""
-        with _STATEMENT:
+        with self._failing(), _STATEMENT:
             conn = self.connection()
             conn.execute("BEGIN IMMEDIATE")
             try:

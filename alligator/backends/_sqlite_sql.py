@@ -2,6 +2,14 @@
 
 Queue names and every value are bound parameters; nothing here is formatted
 from user input (the f-strings only splice these constant fragments).
+
+What a row hands back is read defensively, because rows may be written by
+other code: ids come back with their type (``typeof``) and as bytes, and
+payloads as bytes (``CAST(... AS BLOB)``), so a value that is not UTF-8 text
+never fails a read (which would roll back every batch holding that row); the
+backend buries such a row instead. A ``run_at`` that is not a number sorts
+after every number, so the due ranges (``run_at <= now``) never reach it, and
+:data:`BURY_ODD_RUN_AT` buries it.
 """
 
 from __future__ import annotations
@@ -10,8 +18,12 @@ __all__ = [
     "ACK",
     "BURIED",
     "BURY",
+    "BURY_MALFORMED",
+    "BURY_ODD_RUN_AT",
     "DATA_VERSION",
+    "DELETE_SEQ",
     "DROP",
+    "DROP_CHUNK",
     "DUE_MANY",
     "FIRST_DUE",
     "GET",
@@ -22,12 +34,14 @@ __all__ = [
     "POP",
     "PURGE_ALL",
     "PURGE_ONE",
+    "PURGE_RAW",
     "PUSH",
     "QUEUES",
     "RELEASE",
     "RENEW",
     "REQUEUE",
     "RESERVE",
+    "RUNNING",
     "SCHEMA",
     "STATS",
     "lease_many",
@@ -61,15 +75,44 @@ FIRST_DUE = (
 HELD = "queue = ? AND task_id = ? AND state = 1 AND token = ? AND run_at > ?"
 NEXT_SEQ = "(SELECT max(seq) + 1 FROM alligator_tasks)"
 
-PUSH = "INSERT OR REPLACE INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, ?)"
+# Stores a task, replacing a namesake that is waiting, buried or whose lease
+# expired; a namesake whose lease is held is left alone (0 rows changed).
+# Parameters: queue, task_id, data, run_at, now.
+PUSH = (
+    "INSERT INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (queue, task_id) DO UPDATE SET data = excluded.data, state = 0,"
+    " run_at = excluded.run_at, token = NULL, attempts = 0, reason = NULL, buried_at = NULL,"
+    f" seq = {NEXT_SEQ} WHERE state != 1 OR run_at <= ?"
+)
+# What a claim returns: the row, its id's type and bytes, its payload's bytes.
+_CLAIMED = "seq, typeof(task_id), CAST(task_id AS BLOB), CAST(data AS BLOB), attempts"
 RESERVE = (
     "UPDATE alligator_tasks SET state = 1, run_at = ?, token = ?, attempts = attempts + 1"
-    f" WHERE seq = ({FIRST_DUE}) RETURNING task_id, data, attempts"
+    f" WHERE seq = ({FIRST_DUE}) RETURNING {_CLAIMED}"
 )
-POP = f"DELETE FROM alligator_tasks WHERE seq = ({FIRST_DUE}) RETURNING data"
+POP = f"DELETE FROM alligator_tasks WHERE seq = ({FIRST_DUE}) RETURNING CAST(data AS BLOB)"
 GET = (
     "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND state < 2"
-    " AND (state = 0 OR run_at <= ?) RETURNING data"
+    " AND (state = 0 OR run_at <= ?) RETURNING CAST(data AS BLOB)"
+)
+# Buries a claimed row that cannot be handed out, under a new id; parameters:
+# new id, reason, buried_at, seq. OR IGNORE: if the new id is taken, nothing
+# changes and the caller deletes the row instead (DELETE_SEQ).
+BURY_MALFORMED = (
+    "UPDATE OR IGNORE alligator_tasks SET state = 2, token = NULL, task_id = ?,"
+    " data = CAST(data AS BLOB), reason = ?, buried_at = ? WHERE seq = ?"
+)
+DELETE_SEQ = "DELETE FROM alligator_tasks WHERE seq = ?"
+# Whether a task's lease is held; parameters: queue, task_id, now.
+RUNNING = (
+    "SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ? AND state = 1 AND run_at > ?"
+)
+# Buries waiting rows whose run_at is not a number (TEXT and BLOB sort after
+# every number: the index finds them at the end); parameters: buried_at, queue.
+BURY_ODD_RUN_AT = (
+    "UPDATE alligator_tasks SET state = 2, token = NULL,"
+    " reason = 'malformed task: run_at ' || quote(run_at) || ' is not a number',"
+    " buried_at = ? WHERE queue = ? AND state < 2 AND run_at >= ''"
 )
 ACK = f"DELETE FROM alligator_tasks WHERE {HELD}"
 RELEASE = (
@@ -85,21 +128,41 @@ LEN = (
     "SELECT count(*) FROM alligator_tasks WHERE queue = ? AND state < 2"
     " AND (state = 0 OR run_at <= ?)"
 )
-NEXT_DUE = "SELECT min(run_at) FROM alligator_tasks WHERE queue = ? AND state < 2"
-STATS = "SELECT state, run_at <= ?, count(*) FROM alligator_tasks WHERE queue = ? GROUP BY 1, 2"
+# The earliest due time or lease deadline, and whether some waiting row has a
+# run_at that is not a number (to bury); parameters: queue, queue.
+NEXT_DUE = (
+    "SELECT (SELECT min(run_at) FROM alligator_tasks WHERE queue = ? AND state < 2"
+    " AND run_at < ''), EXISTS (SELECT 1 FROM alligator_tasks WHERE queue = ? AND state < 2"
+    " AND run_at >= '')"
+)
+STATS = (
+    "SELECT state, run_at <= ?, count(*) FROM alligator_tasks WHERE queue = ?"
+    " AND state IN (0, 1, 2) GROUP BY 1, 2"
+)
 BURIED = (
-    "SELECT task_id, data, reason, buried_at FROM alligator_tasks"
-    " WHERE queue = ? AND state = 2 ORDER BY seq"
+    "SELECT CAST(task_id AS BLOB), CAST(data AS BLOB), CAST(reason AS BLOB), buried_at"
+    " FROM alligator_tasks WHERE queue = ? AND state = 2 ORDER BY seq"
 )
 DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
 # Every queue with a row, whatever its state (read off the (queue, task_id) index).
 QUEUES = "SELECT DISTINCT queue FROM alligator_tasks ORDER BY queue"
+
+# One chunk of a drop, so no statement holds the write lock for long;
+# parameters: queue, chunk size.
+DROP_CHUNK = (
+    "DELETE FROM alligator_tasks WHERE seq IN"
+    " (SELECT seq FROM alligator_tasks WHERE queue = ? LIMIT ?)"
+)
+
 REQUEUE = (
     "UPDATE alligator_tasks SET state = 0, run_at = ?, data = coalesce(?, data), attempts = 0,"
     f" reason = NULL, buried_at = NULL, seq = {NEXT_SEQ}"
     " WHERE queue = ? AND task_id = ? AND state = 2"
 )
 PURGE_ONE = "DELETE FROM alligator_tasks WHERE queue = ? AND task_id = ? AND state = 2"
+PURGE_RAW = (
+    "DELETE FROM alligator_tasks WHERE queue = ? AND CAST(task_id AS BLOB) = ? AND state = 2"
+)
 PURGE_ALL = "DELETE FROM alligator_tasks WHERE queue = ? AND state = 2"
 
 # The first ``count`` reservable rows, in the order reserve takes them;
@@ -126,7 +189,6 @@ def lease_many(count: int) -> str:
         marks = ", ".join("?" * count)
         sql = _LEASE_MANY[count] = (
             "UPDATE alligator_tasks SET state = 1, run_at = ?, token = ? || seq,"
-            f" attempts = attempts + 1 WHERE seq IN ({marks}) RETURNING seq, task_id, data,"
-            " attempts, token"
+            f" attempts = attempts + 1 WHERE seq IN ({marks}) RETURNING {_CLAIMED}, token"
         )
     return sql

@@ -7,12 +7,18 @@ How Alligator's protocol maps onto beanstalkd:
 
 * **Queue = tube.** Names must be valid tubes (see :func:`validate_queue_name`);
   a bad one is a :class:`~alligator.exceptions.ConfigurationError`.
-* **Ids are beanstalkd's numeric job ids**, as strings. The ``task_id``
-  passed to :meth:`Client.push` is ignored (beanstalkd picks ids): the id
-  ``push`` returns is the one ``get``/``cancel`` accept and the one a
-  :class:`~alligator.records.Reservation` carries. Ids are server-wide and
-  restart at 1 when beanstalkd restarts without a binlog (``-b DIR``); with a
-  binlog they continue and every job (reserved ones come back ready) survives.
+* **Ids are beanstalkd's job ids plus a check**: ``<job id>-<8 hex digits>``.
+  The ``task_id`` passed to :meth:`Client.push` is ignored (beanstalkd picks
+  ids): the id ``push`` returns is the one ``get``/``cancel`` accept and the
+  one a :class:`~alligator.records.Reservation` carries. Job ids are
+  server-wide and restart at 1 when beanstalkd restarts without a binlog
+  (``-b DIR``); with a binlog they continue and every job (reserved ones come
+  back ready) survives. So that an id kept from before such a restart never
+  reaches an unrelated new job, every body starts with a small header (see
+  :func:`~alligator.backends._beanstalk_driver.frame`) holding a random
+  check, which is the id's second part: ``get``, ``requeue`` and ``purge``
+  compare it before they touch a job. A job put by other tools has no header:
+  its id is the job id alone and its body is handed out as it is.
 * **The lease is the job's TTR, fixed at put time** from this client's ``ttr``
   (default 30 s). ``reserve``'s ``lease`` cannot change it and ``renew``
   (beanstalkd ``touch``) restarts the countdown from the job's own TTR, so a
@@ -74,6 +80,8 @@ from __future__ import annotations
 
 import logging
 import math
+import random
+import secrets
 import time
 from collections.abc import Sequence
 from typing import Final
@@ -83,14 +91,19 @@ import greenstalk
 from alligator.backends import _beanstalk_records as records
 from alligator.backends._beanstalk_driver import (
     BURIED_SUFFIX,
+    HEADER,
     Connection,
     check_uint32,
     delay_seconds,
     delete_quietly,
+    format_task_id,
+    frame,
     parse_dsn,
-    parse_job_id,
+    parse_task_id,
+    unframe,
     validate_queue_name,
 )
+from alligator.backends._checks import safe_text
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "validate_queue_name"]
@@ -130,6 +143,9 @@ class Client:
         self._conn = Connection(self.settings)
         self._holds = records.Holds(self._conn)
         self._warned_lease = False
+        # The checks of task ids (see the module docstring): random, and
+        # cheap to draw on every push.
+        self._checks = random.Random(secrets.randbits(64))
 
     def __repr__(self) -> str:
         return f"<beanstalk Client {self.settings.host}:{self.settings.port}>"
@@ -159,28 +175,34 @@ class Client:
         tube = validate_queue_name(queue_name)
         pri = self._priority(priority)
         delay = delay_seconds(delay_until)
+        check = self._checks.getrandbits(32)
         with self._conn.session() as client:
-            self._conn.check_size(data)
+            self._conn.check_size(data, HEADER)
+            body = frame(data, check)
             self._conn.use(client, tube)
-            return str(self._conn.put(client, data, pri, delay, self.settings.ttr))
+            return format_task_id(
+                self._conn.put(client, body, pri, delay, self.settings.ttr), check
+            )
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         """Put several jobs; on failure the ones already put are deleted (best effort)."""
         tube = validate_queue_name(queue_name)
         pri = self._priority(None)
         delays = [delay_seconds(item.delay_until) for item in items]
+        checks = [self._checks.getrandbits(32) for _ in items]
         done: list[int] = []
         with self._conn.session() as client:
             for item in items:
-                self._conn.check_size(item.data)
+                self._conn.check_size(item.data, HEADER)
+            bodies = [frame(item.data, check) for item, check in zip(items, checks, strict=True)]
             self._conn.use(client, tube)
             try:
-                for item, delay in zip(items, delays, strict=True):
-                    done.append(self._conn.put(client, item.data, pri, delay, self.settings.ttr))
+                for body, delay in zip(bodies, delays, strict=True):
+                    done.append(self._conn.put(client, body, pri, delay, self.settings.ttr))
             except BaseException:
                 self._undo_puts(done)
                 raise
-        return [str(job_id) for job_id in done]
+        return [format_task_id(job_id, check) for job_id, check in zip(done, checks, strict=True)]
 
     def pop(self, queue_name: str) -> bytes | None:
         """Reserve and delete at once (at-most-once), or ``None`` if nothing is ready."""
@@ -192,25 +214,33 @@ class Client:
             except (greenstalk.TimedOutError, greenstalk.DeadlineSoonError):
                 return None
             client.delete(job)
-            return job.body
+            return unframe(job.body)[1]
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
-        """Remove and return a ready or delayed job of this tube by id."""
+        """Remove and return a ready or delayed job of this tube by id.
+
+        The job must carry the check the id names (see the module
+        docstring): an id from before a restart without a binlog never
+        removes the unrelated job that now has its number.
+        """
         tube = validate_queue_name(queue_name)
-        found = parse_job_id(task_id)
+        found = parse_task_id(task_id)
         if found is None:
             return None
+        job_id, check = found
         with self._conn.session() as client:
             try:
-                stats = client.stats_job(found)
+                stats = client.stats_job(job_id)
                 if stats["tube"] != tube or stats["state"] not in ("ready", "delayed"):
                     return None
-                body = client.peek(found).body
+                stored, data = unframe(client.peek(job_id).body)
+                if stored != check:
+                    return None
                 # Refused (NOT_FOUND) if another connection reserved it meanwhile.
-                client.delete(found)
+                client.delete(job_id)
             except greenstalk.NotFoundError:
                 return None
-            return body
+            return data
 
     def drop_all(self, queue_name: str) -> None:
         """Delete every job of the tube that any connection may delete, and its records."""
@@ -261,9 +291,10 @@ class Client:
                 stats["ttr"],
                 stats["ttr"],
             )
+        check, data = unframe(job.body)
         return Reservation(
-            task_id=str(job.id),
-            data=job.body,
+            task_id=format_task_id(job.id, check),
+            data=data,
             token=held.token,
             attempts=stats["reserves"],
             lease=float(stats["ttr"]),
@@ -289,11 +320,12 @@ class Client:
         delay = delay_seconds(delay_until)
         with self._conn.session() as client:
             if data is not None and data != reservation.data:
-                self._conn.check_size(data)
+                self._conn.check_size(data, HEADER)
             held = self._holds.holding(queue_name, reservation)
             if held is None:
                 return False
-            if data is None or data == held.job.body:
+            check, payload = unframe(held.job.body)
+            if data is None or data == payload:
                 try:  # NOT_FOUND unless this connection still holds the job
                     client.release(held.job, priority=held.priority, delay=delay)
                 except greenstalk.NotFoundError:
@@ -301,8 +333,9 @@ class Client:
             else:
                 if not self._holds.still_ours(client, held):
                     return False
+                body = data if check is None else frame(data, check)
                 self._conn.use(client, held.queue)
-                self._conn.put(client, data, held.priority, delay, held.ttr)
+                self._conn.put(client, body, held.priority, delay, held.ttr)
                 client.delete(held.job)
             return True
 
@@ -312,7 +345,9 @@ class Client:
             held = self._holds.holding(queue_name, reservation, forget=False)
             if held is None:
                 return False
-            record_id = records.put_record(self._conn, client, held.queue, held.job.id, reason)
+            record_id = records.put_record(
+                self._conn, client, held.queue, held.job.id, safe_text(reason)
+            )
             self._holds.forget(held)
             try:
                 client.bury(held.job, priority=held.priority)
@@ -369,17 +404,17 @@ class Client:
         under a new id. Its bury records are deleted last.
         """
         tube = validate_queue_name(queue_name)
-        found = parse_job_id(task_id)
+        found = parse_task_id(task_id)
         if found is None:
             return None
         with self._conn.session() as client:
             new_id = records.requeue(self._conn, client, tube, found, data)
-        return None if new_id is None else str(new_id)
+        return None if new_id is None else format_task_id(new_id, found[1])
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried job of the tube, then their bury records."""
         tube = validate_queue_name(queue_name)
-        found = None if task_id is None else parse_job_id(task_id)
+        found = None if task_id is None else parse_task_id(task_id)
         with self._conn.session() as client:
             if task_id is not None and found is None:
                 return 0

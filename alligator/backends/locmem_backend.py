@@ -21,12 +21,21 @@ How the contract is met:
   push and release, and sleeps at most until the next task is due.
 
 Semantics shared with the SQLite backend: pushing an existing ``task_id``
-replaces that task whatever its state (ready, delayed, reserved or buried)
-with a fresh one at the back of its due time, attempts reset to 0, and any
-reservation of the old one becomes stale. A lease is held until its deadline
-exactly: at or after it, ack/release/bury/renew return ``False`` and the task
-counts as ready. ``release`` puts the task behind tasks already due at the
-same time. Nothing is copied: payloads are the ``bytes`` objects given.
+replaces that task (ready, delayed, buried, or reserved with an expired
+lease) with a fresh one at the back of its due time, attempts reset to 0, and
+any reservation of the old one becomes stale; pushing the id of a task whose
+lease is held raises :class:`~alligator.exceptions.TaskInProgressError` and
+changes nothing, so a running task never runs twice at once. A lease is held
+until its deadline exactly: at or after it, ack/release/bury/renew return
+``False`` and the task counts as ready. ``release`` puts the task behind tasks
+already due at the same time. Nothing is copied: payloads are the ``bytes``
+objects given.
+
+Entries that did not come through this client (anything put into a store's
+structures by other code) are checked when a reserve meets them: a task
+whose id, payload or due time is not of the right kind is buried with the
+reason (see :mod:`alligator.backends._locmem_store`), never handed out or
+left to block the queue.
 """
 
 from __future__ import annotations
@@ -37,9 +46,17 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Final
 
+from alligator.backends._checks import (
+    QueueNames,
+    check_due,
+    check_items,
+    check_task_id,
+    safe_text,
+)
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
 from alligator.backends._locmem_results import Results
 from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
+from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["Client", "reset_stores"]
@@ -66,10 +83,27 @@ class Client(Results):
         # random prefix per client and a counter, not an urandom call per lease.
         self._token_prefix = secrets.token_hex(8) + "-"
         self._tokens = itertools.count(1)
+        self._names = QueueNames()
+
+    def _queue(self, queue_name: str) -> Queue:
+        """The queue, created on first use (caller holds the lock)."""
+        return self._store.queue(self._names.check(queue_name))
+
+    def _existing(self, queue_name: str) -> Queue | None:
+        """The queue if it exists (caller holds the lock)."""
+        return self._store.queues.get(self._names.check(queue_name))
+
+    def _refuse_running(self, queue: Queue, task_ids: Sequence[str], queue_name: str) -> None:
+        """Raise if a push would replace a task whose lease is held (caller holds the lock)."""
+        now = self._clock()
+        for task_id in task_ids:
+            task = queue.leased.get(task_id)
+            if task is not None and task.run_at > now:
+                raise TaskInProgressError(task_id, queue_name)
 
     def _held(self, queue_name: str, reservation: Reservation) -> tuple[Queue, Task] | None:
         """The queue and task of a lease still held (caller holds the lock)."""
-        queue = self._store.queues.get(queue_name)
+        queue = self._existing(queue_name)
         if queue is None:
             return None
         task = queue.leased.get(reservation.task_id)
@@ -82,7 +116,7 @@ class Client(Results):
     def len(self, queue_name: str) -> int:
         """Ready plus delayed tasks; a task whose lease expired counts as ready."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             if queue is None:
                 return 0
             now = self._clock()
@@ -91,7 +125,7 @@ class Client(Results):
     def drop_all(self, queue_name: str) -> None:
         """Remove every task of the queue: waiting, reserved and buried."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             self.drop_results_state(queue_name)
             if queue is None:
                 return
@@ -100,11 +134,18 @@ class Client(Results):
     def push(
         self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
     ) -> str:
-        """Store a task due at ``delay_until`` (or now); replaces a namesake."""
+        """Store a task due at ``delay_until`` (or now); replaces a namesake.
+
+        Raises:
+            TaskInProgressError: A task of that id is running (its lease is held).
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
         with self._lock:
             now = self._clock()
             due = now if delay_until is None else delay_until
-            queue = self._store.queue(queue_name)
+            queue = self._queue(queue_name)
+            self._refuse_running(queue, (task_id,), queue_name)
             is_head = queue.add(task_id, data, due)
             if due <= now:
                 queue.cond.notify()
@@ -115,7 +156,7 @@ class Client(Results):
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             if queue is None:
                 return None
             task = queue.take_due(self._clock())
@@ -127,7 +168,7 @@ class Client(Results):
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a ready or delayed task; reserved and buried ones stay."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             task = None if queue is None else queue.tasks.get(task_id)
             if queue is None or task is None or task.state == BURIED:
                 return None
@@ -139,10 +180,16 @@ class Client(Results):
     # -- ReliableClient ----------------------------------------------------
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        """Store several tasks under one lock hold: all or nothing."""
+        """Store several tasks under one lock hold: all or nothing.
+
+        Raises:
+            TaskInProgressError: A task of one of the ids is running; nothing is stored.
+        """
+        check_items(items)
         with self._lock:
             now = self._clock()
-            queue = self._store.queue(queue_name)
+            queue = self._queue(queue_name)
+            self._refuse_running(queue, [item.task_id for item in items], queue_name)
             ready = 0
             new_head = False
             for task_id, data, delay_until in items:
@@ -187,7 +234,7 @@ class Client(Results):
         """Lease the first due task, waiting up to ``timeout`` seconds for one."""
         deadline = time.monotonic() + timeout
         with self._lock:
-            leased = self._wait_and_lease(self._store.queue(queue_name), lease, 1, deadline)
+            leased = self._wait_and_lease(self._queue(queue_name), lease, 1, deadline)
         return leased[0] if leased else None
 
     def reserve_many(
@@ -220,7 +267,7 @@ class Client(Results):
                             held[0], queue_name, reservation.task_id, results[i], ttl, ok=True
                         )
                 acked.append(held is not None)
-            queue = self._store.queue(queue_name)
+            queue = self._queue(queue_name)
             if count <= 0:
                 return acked, []
             return acked, self._wait_and_lease(queue, lease, count, deadline)
@@ -265,7 +312,7 @@ class Client(Results):
             if held is None:
                 return False
             queue, task = held
-            queue.bury(task, reason, self._clock())
+            queue.bury(task, safe_text(reason), self._clock())
             return True
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
@@ -295,7 +342,7 @@ class Client(Results):
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; expired leases count as ready. ``O(n)``: not for hot paths."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             if queue is None:
                 return QueueStats()
             now = self._clock()
@@ -314,7 +361,7 @@ class Client(Results):
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried (not by a clock that may jump)."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             if queue is None:
                 return []
             tasks = sorted(
@@ -333,7 +380,7 @@ class Client(Results):
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0), under the store's lock."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             task = None if queue is None else queue.tasks.get(task_id)
             if queue is None or task is None or task.state != BURIED:
                 return None
@@ -349,7 +396,7 @@ class Client(Results):
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried task, under the store's lock."""
         with self._lock:
-            queue = self._store.queues.get(queue_name)
+            queue = self._existing(queue_name)
             if queue is None:
                 return 0
             if task_id is None:

@@ -93,7 +93,12 @@ from alligator.backends._postgresql_driver import (
     schema_version,
     translating,
 )
-from alligator.exceptions import BackendError, ConfigurationError, InvalidTaskError
+from alligator.exceptions import (
+    BackendError,
+    ConfigurationError,
+    InvalidTaskError,
+    TaskInProgressError,
+)
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["QUIET_RECHECK", "Client", "migrate"]
@@ -204,39 +209,33 @@ class Client:
         *,
         priority: int | None = None,
     ) -> str:
-        """Store (or replace) a task and wake the queue's waiting workers, in one statement."""
-        self._db.rows(
-            self._sql.push, self._push_params(queue_name, task_id, data, delay_until, priority)
-        )
-        self._changed(queue_name)
+        """Store (or replace) a task and wake the queue's waiting workers, in one statement.
+
+        Raises:
+            TaskInProgressError: a worker holds the lease of a task with that
+                id (nothing is stored).
+        """
+        self._push(queue_name, [PushItem(task_id, data, delay_until)], priority)
         return task_id
 
-    def _push_params(
-        self,
-        queue_name: str,
-        task_id: str,
-        data: bytes,
-        delay_until: float | None,
-        priority: int | None,
-    ) -> dict[str, Any]:
-        if not task_id:
-            raise InvalidTaskError("a task id may not be empty")
-        return {
-            "queue": queue_name,
-            "task_id": task_id,
-            "data": data,
-            "priority": _priority(priority),
-            "due": delay_until,
-            "now": self._now(),
-            "channel": self._channel(queue_name),
-        }
-
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        """Store several tasks in one statement: all or none, one wake-up."""
+        """Store several tasks in one statement: all or none, one wake-up.
+
+        Raises:
+            TaskInProgressError: a worker holds the lease of a task with one of
+                the ids (nothing is stored).
+        """
         if items:
-            self._db.rows(self._sql.push_many, self._many_params(queue_name, items, None))
-            self._changed(queue_name)
+            self._push(queue_name, items, None)
         return [item.task_id for item in items]
+
+    def _push(self, queue_name: str, items: Sequence[PushItem], priority: int | None) -> None:
+        [(_, running, _)] = self._db.rows(
+            self._sql.push_many, self._many_params(queue_name, items, priority)
+        )
+        if running is not None:
+            raise TaskInProgressError(str(running), queue_name)
+        self._changed(queue_name)
 
     def _many_params(
         self, queue_name: str, items: Sequence[PushItem], priority: int | None
@@ -534,17 +533,14 @@ class Client:
         assert isinstance(connection, psycopg.Connection)
         if not items:
             return []
-        if len(items) == 1:
-            task_id, data, delay_until = items[0]
-            statement = self._sql.push
-            params = self._push_params(queue_name, task_id, data, delay_until, priority)
-        else:
-            statement = self._sql.push_many
-            params = self._many_params(queue_name, items, priority)
+        params = self._many_params(queue_name, items, priority)
         with translating("PostgreSQL: enqueue in the caller's transaction failed"):
             cursor = connection.cursor(row_factory=tuple_row)
             with cursor:
-                cursor.execute(statement, params, prepare=self.target.prepare)
+                cursor.execute(self._sql.push_many, params, prepare=self.target.prepare)
+                row = cursor.fetchone()
+        if row is not None and row[1] is not None:
+            raise TaskInProgressError(str(row[1]), queue_name)
         return [item.task_id for item in items]
 
     # -- life cycle ----------------------------------------------------------

@@ -23,16 +23,25 @@ to ready at the next reserve, and a stale token changes nothing. Delivery is
 at-least-once. Durability is Redis's own: run it with AOF (``appendonly
 yes``) if a restart must lose nothing.
 
+Time is the server's: every script reads ``TIME``, so leases and due times
+are judged by one clock whatever the workers' machines say (a client built
+with ``clock=``, for tests, sends its own time instead). A malformed entry
+written into a queue's keys by something other than Alligator is buried by
+the script that meets it (as ``corrupt:<n>``, with the reason), never left to
+fail a call half-way. A script whose reply is lost after it was sent is
+re-sent only if running it twice gives the same answer; otherwise
+:class:`~alligator.exceptions.OutcomeUnknownError` is raised.
+
 Cost per task: a push of a new id is one script call (a push that replaces an
 id the queue holds costs a second one); :meth:`Client.reserve_many` acks the
 tasks a worker finished and leases the next ones in one call (the
 :class:`~alligator.protocols.PrefetchClient` protocol). A due task that was
-never reserved takes one list entry plus one small index entry in Redis.
-Finding a *ready* task by id (``get``, ``cancel``, a replacing push) scans the
-ready list, O(n) in the queue's length; delayed, leased and buried tasks are
-found in O(1). On a single server the driver packs the script calls and sends them
-on a pooled connection, skipping redis-py's per-command work; a ``NOSCRIPT``
-reply (restart, ``SCRIPT FLUSH``) loads the script and retries.
+never reserved takes one stream entry plus one small index entry in Redis.
+Finding a task by id (``get``, ``cancel``, a replacing push) reads its index
+entry and the one stream entry it names: O(log n) whatever its state. On a
+single server the driver packs the script calls and sends them on a pooled
+connection, skipping redis-py's per-command work; a ``NOSCRIPT`` reply
+(restart, ``SCRIPT FLUSH``) loads the script and retries.
 
 Queue names: the first push of each client to a queue adds its name to the
 SET ``{<namespace>}:queues`` (one ``SADD``, once per client and queue; a
@@ -56,6 +65,12 @@ import zlib
 from collections.abc import Callable, Sequence
 
 from alligator.backends import _redis_scripts as lua
+from alligator.backends._checks import (
+    QueueNames,
+    check_items,
+    check_task_id,
+    safe_text,
+)
 from alligator.backends._redis_driver import (
     Connection,
     Reply,
@@ -65,7 +80,14 @@ from alligator.backends._redis_driver import (
     as_list,
     parse_dsn,
 )
-from alligator.exceptions import BackendConnectionError, ConfigurationError, InvalidTaskError
+from alligator.exceptions import (
+    AlligatorError,
+    BackendConnectionError,
+    ConfigurationError,
+    InvalidTaskError,
+    OutcomeUnknownError,
+    TaskInProgressError,
+)
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["DEFAULT_NAMESPACE", "Client"]
@@ -73,7 +95,8 @@ __all__ = ["DEFAULT_NAMESPACE", "Client"]
 #: Key prefix used when neither the DSN nor the constructor names one.
 DEFAULT_NAMESPACE = "alligator"
 
-#: Lease of the reserve inside :meth:`Client.pop`, acked at once.
+#: Lease of the reserve inside :meth:`Client.pop` (and of the task ``get``
+#: takes by id), acked at once: if the ack never comes, the task is back then.
 _POP_LEASE = 60.0
 
 #: Longest single BLPOP, so a changed clock or a lost wake-up costs at most this.
@@ -92,7 +115,7 @@ class Client:
         self,
         conn_string: str,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] | None = None,
         namespace: str | None = None,
         retries: int = 3,
     ) -> None:
@@ -100,9 +123,10 @@ class Client:
 
         Args:
             conn_string: A DSN as described in the module docstring.
-            clock: Epoch seconds; every due time and lease deadline is taken
-                from it, so tests can inject a fake one. All clients of one
-                queue must share a time base.
+            clock: Epoch seconds, for tests: every due time and lease
+                deadline is then taken from it instead of the server's
+                ``TIME``. All clients of one queue must share a time base,
+                so leave it out in production.
             namespace: Key prefix; overrides the DSN's ``namespace`` option.
             retries: How often redis-py retries a command after a connection
                 error before :class:`BackendConnectionError` is raised.
@@ -120,6 +144,7 @@ class Client:
         self._clock = clock
         self._redis = Connection(target, retries=retries)
         self._keys: dict[str, dict[str, str]] = {}
+        self._names = QueueNames()
         self._declared: dict[tuple[str, str], list[str]] = {}
         self._token_prefix = secrets.token_hex(8) + "."
         self._counter = itertools.count(1)
@@ -136,6 +161,7 @@ class Client:
     def _fixed(self, queue_name: str) -> dict[str, str]:
         found = self._keys.get(queue_name)
         if found is None:
+            self._names.check(queue_name)
             tag = f"{{{self.namespace}:{queue_name}}}"
             found = {suffix: f"{tag}:{suffix}" for suffix in lua.KEY_SUFFIXES}
             self._keys[queue_name] = found
@@ -151,7 +177,7 @@ class Client:
 
     def _bucket(self, queue_name: str, task_id: str) -> str:
         """The index bucket key of ``task_id``: CRC32 of the id, so every client agrees."""
-        n = zlib.crc32(task_id.encode()) % lua.INDEX_BUCKETS
+        n = zlib.crc32(task_id.encode("utf-8", "surrogateescape")) % lua.INDEX_BUCKETS
         return f"{{{self.namespace}:{queue_name}}}:i:{n:x}"
 
     def _run(
@@ -164,7 +190,7 @@ class Client:
         keys = self._script_keys(script, queue_name)
         if ids:
             keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
-        return self._redis.run(script.source, keys, args)
+        return self._redis.run(script.source, keys, args, resend=script.resend)
 
     def _name(self, queue_name: str) -> None:
         """Add the queue to the SET of queue names, the first time this client pushes to it."""
@@ -173,6 +199,9 @@ class Client:
             self._named.add(queue_name)
 
     def _now(self) -> str:
+        """The injected clock's time, or ``""``: the script then reads the server's ``TIME``."""
+        if self._clock is None:
+            return ""
         # repr() round-trips a float exactly; Redis parses it back bit for bit.
         return repr(float(self._clock()))
 
@@ -191,9 +220,10 @@ class Client:
 
     def drop_all(self, queue_name: str) -> None:
         """Delete every key of the queue, index buckets included, in one ``DEL``."""
+        fixed = self.keys(queue_name)
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
-        self._redis.run(lua.DROP.source, [*self.keys(queue_name), *buckets], ())
+        self._redis.run(lua.DROP.source, [*fixed, *buckets], (), resend=lua.DROP.resend)
 
     def push(
         self,
@@ -202,34 +232,41 @@ class Client:
         data: bytes,
         delay_until: float | None = None,
     ) -> str:
-        """Store (or replace) a task and wake one blocked reserver; one round trip."""
-        if not task_id:
-            raise InvalidTaskError("a task id may not be empty")
-        self._name(queue_name)
-        due = "" if delay_until is None else repr(float(delay_until))
-        args = (self._now(), task_id, data, due)
-        if as_int(self._run(lua.PUSH, queue_name, args, (task_id,))) < 0:
-            self._run(lua.PUSH_REPLACE, queue_name, args, (task_id,))
-        return task_id
+        """Store (or replace) a task and wake one blocked reserver; one round trip.
+
+        Raises:
+            InvalidTaskError: An empty or unencodable id, or a due time that
+                is not a finite number.
+            TaskInProgressError: The id is leased to a worker right now.
+        """
+        return self.push_many(queue_name, [PushItem(task_id, data, delay_until)])[0]
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         """Store several tasks in one script call: all are stored or none.
 
         A second call is made only when an id is already in the queue (a
-        replacement), never for fresh ids.
+        replacement), never for fresh ids. A waiting, delayed or buried task
+        is replaced; a task whose lease is held is not.
+
+        Raises:
+            InvalidTaskError: An empty or unencodable id, or a due time that
+                is not a finite number (nothing is stored).
+            TaskInProgressError: An id is leased to a worker right now
+                (nothing is stored).
         """
         if not items:
             return []
-        ids = [item.task_id for item in items]
-        if not all(ids):
-            raise InvalidTaskError("a task id may not be empty")
+        check_items(items)
         self._name(queue_name)
+        ids = [item.task_id for item in items]
         args: list[bytes | str] = [self._now()]
         for item in items:
             due = "" if item.delay_until is None else repr(float(item.delay_until))
             args += (item.task_id, item.data, due)
         if as_int(self._run(lua.PUSH, queue_name, args, ids)) < 0:
-            self._run(lua.PUSH_REPLACE, queue_name, args, ids)
+            reply = self._run(lua.PUSH_REPLACE, queue_name, args, ids)
+            if isinstance(reply, list):
+                raise TaskInProgressError(as_bytes(reply[1]).decode(), queue_name)
         return ids
 
     def pop(self, queue_name: str) -> bytes | None:
@@ -248,11 +285,37 @@ class Client:
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a waiting task; ``None`` if unknown, leased or buried.
 
-        O(1) for a delayed task or an unknown id; a ready task is found by a
-        scan of the ready list (O(n)).
+        O(log n) whatever the task's state. Two calls, each safe to send
+        again after a lost reply: the task is leased by id under a fresh
+        token (a second send with that token returns the same payload), then
+        acked. If the ack is never confirmed the task is not lost: its lease
+        expires after 60 s and it is ready again.
+
+        Raises:
+            OutcomeUnknownError: The task was taken but its removal could not
+                be confirmed (it comes back in 60 s unless it was removed).
         """
-        reply = self._run(lua.TAKE, queue_name, (self._now(), task_id), (task_id,))
-        return None if reply is None else as_bytes(reply)
+        try:
+            check_task_id(task_id)
+        except InvalidTaskError:
+            return None
+        token = self._token()
+        args = (self._now(), task_id, token, repr(_POP_LEASE))
+        reply = self._run(lua.TAKE, queue_name, args, (task_id,))
+        if reply is None:
+            return None
+        data = as_bytes(reply)
+        ack = (self._now(), task_id, token)
+        keys = [*self._script_keys(lua.ACK, queue_name), self._bucket(queue_name, task_id)]
+        try:
+            self._redis.run(lua.ACK.source, keys, ack, resend=True)
+        except BackendConnectionError as exc:
+            raise OutcomeUnknownError(
+                f"redis: task {task_id!r} was taken off queue {queue_name!r} but its removal "
+                f"was not confirmed; unless it was removed, it is ready again in "
+                f"{_POP_LEASE:.0f} s: {exc}"
+            ) from exc
+        return data
 
     def cancel(self, queue_name: str, task_id: str) -> bool:
         """Remove a waiting task; ``True`` if there was one."""
@@ -298,6 +361,7 @@ class Client:
             if tasks:
                 return acks, [
                     Reservation(
+                        # The script buries ids that are not UTF-8 before leasing.
                         task_id=as_bytes(tasks[i]).decode(),
                         data=as_bytes(tasks[i + 1]),
                         token=as_bytes(tasks[i + 2]).decode(),
@@ -309,10 +373,12 @@ class Client:
             if count < 1 or remaining <= 0:
                 return acks, []
             wait = min(remaining, _MAX_BLOCK, self._redis.longest_block)
+            now = as_float(reply[4]) or 0.0  # the script's clock: the server's, or ours
             for next_due in (as_float(reply[2]), as_float(reply[3])):
                 if next_due is not None:
-                    wait = min(wait, max(next_due - self._clock(), 0.0))
-            self._redis.blpop(self._fixed(queue_name)["notify"], wait)
+                    wait = min(wait, max(next_due - now, 0.0))
+            if wait > 0:
+                self._redis.blpop(self._fixed(queue_name)["notify"], wait)
             ids = []
             args = [self._now(), repr(float(lease)), self._token(), str(count)]
 
@@ -335,7 +401,7 @@ class Client:
 
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
         """Keep a leased task aside with ``reason``; it is never reserved again."""
-        return self._held(lua.BURY, queue_name, reservation, reason)
+        return self._held(lua.BURY, queue_name, reservation, safe_text(reason))
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """Move the lease deadline to ``lease`` seconds from now."""
@@ -379,10 +445,12 @@ class Client:
         rows = as_list(self._run(lua.BURIED, queue_name, ()))
         return [
             BuriedTask(
-                task_id=as_bytes(rows[i]).decode(),
+                # An id written by hand may not be UTF-8: kept as escapes,
+                # which requeue and purge turn back into the same bytes.
+                task_id=as_bytes(rows[i]).decode("utf-8", "surrogateescape"),
                 data=as_bytes(rows[i + 1]),
-                reason=as_bytes(rows[i + 2]).decode(),
-                buried_at=as_float(rows[i + 3]) or 0.0,
+                reason=as_bytes(rows[i + 2]).decode("utf-8", "replace"),
+                buried_at=_seconds(rows[i + 3]),
             )
             for i in range(0, len(rows), 4)
         ]
@@ -390,7 +458,8 @@ class Client:
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0): one atomic script."""
         flag = "0" if data is None else "1"
-        reply = self._run(lua.REQUEUE, queue_name, (self._now(), task_id, flag, data or b""))
+        args = (self._now(), task_id, flag, data or b"")
+        reply = self._run(lua.REQUEUE, queue_name, args, (task_id,))
         return task_id if as_int(reply) == 1 else None
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
@@ -412,3 +481,11 @@ class Client:
         """Close pooled connections; a blocked reserve in another thread fails."""
         with contextlib.suppress(BackendConnectionError):
             self._redis.close()
+
+
+def _seconds(reply: Reply) -> float:
+    """A time stored as text; 0.0 when it is not a number (written by hand)."""
+    try:
+        return as_float(reply) or 0.0
+    except (ValueError, AlligatorError):
+        return 0.0

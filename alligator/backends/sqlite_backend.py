@@ -42,16 +42,37 @@ deadline exactly; at or after it ack/release/bury/renew return ``False``.
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from alligator.backends import _sqlite_sql as sql
+from alligator.backends._checks import (
+    QueueNames,
+    check_due,
+    check_items,
+    check_task_id,
+    safe_text,
+)
 from alligator.backends._sqlite_driver import Database, parse_dsn
+from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
-__all__ = ["Client"]
+__all__ = ["DROP_CHUNK", "Client"]
+
+log = logging.getLogger("alligator.backends.sqlite")
+
+#: Rows ``drop_all`` deletes per statement (a few milliseconds each).
+DROP_CHUNK = 5000
+#: Longest pause between two chunks of a drop (each pause is as long as the
+#: chunk took, so another writer waiting on the lock always gets a turn).
+_DROP_PAUSE = 0.02
+#: Most malformed rows one reserve buries before it gives up for this call.
+_MAX_MALFORMED = 100
 
 # An idle reserve checks ``PRAGMA data_version`` (a read of shared memory, no
 # lock) every few ms. Each sleep-and-check costs ~25 us of CPU (mostly the
@@ -97,6 +118,7 @@ class Client:
         # across processes without an urandom call per lease.
         self._token_prefix = secrets.token_hex(8) + "-"
         self._tokens = itertools.count(1)
+        self._names = QueueNames()
 
     def close(self) -> None:
         """Close every connection this client opened; later calls reopen lazily."""
@@ -108,48 +130,112 @@ class Client:
         return self._db.count(statement, params) > 0
 
     def _held(self, queue_name: str, reservation: Reservation) -> tuple[str, str, str, float]:
-        return (queue_name, reservation.task_id, reservation.token, self._clock())
+        queue = self._names.check(queue_name)
+        return (queue, reservation.task_id, reservation.token, self._clock())
+
+    def _claimed(
+        self, conn: sqlite3.Connection, row: tuple[Any, ...], token: str, now: float
+    ) -> Reservation | None:
+        """The reservation of a claimed row, or ``None`` having buried it (inside ``conn``'s txn).
+
+        Row: seq, the id's type, the id's bytes, the payload's bytes, attempts.
+        """
+        seq, kind, raw_id, data, attempts = row[:5]
+        try:
+            if kind != "text":
+                raise ValueError(f"stored as {kind}")
+            task_id = bytes(raw_id).decode("utf-8")
+        except ValueError:
+            shown = bytes(raw_id)[:32].hex() + ("..." if len(raw_id) > 32 else "")
+            reason = f"malformed task: task id is not UTF-8 text ({kind}): bytes {shown}"
+            new_id = f"corrupt:{seq}"
+            if conn.execute(sql.BURY_MALFORMED, (new_id, reason, now, seq)).rowcount == 0:
+                conn.execute(sql.DELETE_SEQ, (seq,))
+                log.warning("deleted a row not buried (%s is taken): %s", new_id, reason)
+            else:
+                log.warning("buried row %s as %s: %s", seq, new_id, reason)
+            return None
+        return Reservation(task_id, bytes(data), token, int(attempts))
 
     # -- Client (1.0) ------------------------------------------------------
 
     def len(self, queue_name: str) -> int:
         """Ready plus delayed tasks; a task whose lease expired counts as ready."""
-        row = self._db.one(sql.LEN, (queue_name, self._clock()))
+        row = self._db.one(sql.LEN, (self._names.check(queue_name), self._clock()))
         return int(row[0]) if row else 0
 
     def drop_all(self, queue_name: str) -> None:
-        """Remove every task of the queue: waiting, reserved and buried."""
-        self._change(sql.DROP, (queue_name,))
+        """Remove every task of the queue: waiting, reserved and buried.
+
+        In chunks of :data:`DROP_CHUNK` rows, each its own transaction, with
+        a pause after each as long as it took: a big queue never holds the
+        write lock longer than a chunk, so other writers get in.
+        """
+        queue_name = self._names.check(queue_name)
+        while True:
+            started = time.monotonic()
+            if self._db.count(sql.DROP_CHUNK, (queue_name, DROP_CHUNK)) < DROP_CHUNK:
+                return
+            time.sleep(min(time.monotonic() - started, _DROP_PAUSE))
 
     def push(
         self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
     ) -> str:
-        """Store a task due at ``delay_until`` (or now); replaces a namesake."""
-        due = self._clock() if delay_until is None else delay_until
-        self._change(sql.PUSH, (queue_name, task_id, data, due))
+        """Store a task due at ``delay_until`` (or now); replaces a namesake.
+
+        Raises:
+            InvalidTaskError: An empty or unencodable id, or a due time that
+                is not a finite number.
+            TaskInProgressError: A task of that id is running (its lease is held).
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
+        now = self._clock()
+        due = now if delay_until is None else delay_until
+        queue = self._names.check(queue_name)
+        if not self._change(sql.PUSH, (queue, task_id, data, due, now)):
+            raise TaskInProgressError(task_id, queue_name)
         return task_id
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""
-        row = self._db.one(sql.POP, (queue_name, self._clock()))
-        return None if row is None else row[0]
+        row = self._db.one(sql.POP, (self._names.check(queue_name), self._clock()))
+        return None if row is None else bytes(row[0])
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a ready or delayed task; reserved and buried ones stay."""
-        row = self._db.one(sql.GET, (queue_name, task_id, self._clock()))
-        return None if row is None else row[0]
+        queue = self._names.check(queue_name)
+        try:
+            check_task_id(task_id)
+        except ValueError:
+            return None
+        row = self._db.one(sql.GET, (queue, task_id, self._clock()))
+        return None if row is None else bytes(row[0])
 
     # -- ReliableClient ----------------------------------------------------
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        """Store several tasks in one transaction: all or nothing."""
+        """Store several tasks in one transaction: all or nothing.
+
+        Raises:
+            TaskInProgressError: A task of one of the ids is running; nothing
+                is stored.
+        """
+        check_items(items)
+        queue = self._names.check(queue_name)
         now = self._clock()
         rows = [
-            (queue_name, task_id, data, now if delay_until is None else delay_until)
+            (queue, task_id, data, now if delay_until is None else delay_until, now)
             for task_id, data, delay_until in items
         ]
         with self._db.write() as conn:
-            conn.executemany(sql.PUSH, rows)
+            if conn.executemany(sql.PUSH, rows).rowcount < len(rows):
+                running = next(
+                    item.task_id
+                    for item in items
+                    if conn.execute(sql.RUNNING, (queue, item.task_id, now)).fetchone()
+                )
+                raise TaskInProgressError(running, queue_name)  # rolls the batch back
         return [item.task_id for item in items]
 
     def _token(self) -> str:
@@ -157,14 +243,22 @@ class Client:
         return f"{self._token_prefix}{next(self._tokens)}"
 
     def _claim(self, queue_name: str, lease: float) -> Reservation | None:
-        now = self._clock()
-        token = self._token()
-        row = self._db.one(sql.RESERVE, (now + lease, token, queue_name, now))
-        if row is None:
-            return None
-        self._local.last_claim = time.monotonic()
-        task_id, data, attempts = row
-        return Reservation(task_id, data, token, attempts)
+        queue_name = self._names.check(queue_name)
+        for _ in range(_MAX_MALFORMED):
+            now = self._clock()
+            token = self._token()
+            row = self._db.one(sql.RESERVE, (now + lease, token, queue_name, now))
+            if row is None:
+                return None
+            self._local.last_claim = time.monotonic()
+            if row[1] == "text":  # the common case, without a transaction
+                found = self._claimed(self._db.connection(), row, token, now)
+            else:
+                with self._db.write() as conn:
+                    found = self._claimed(conn, row, token, now)
+            if found is not None:
+                return found
+        return None
 
     def _wait_for_due(self, queue_name: str, deadline: float) -> bool:
         """Wait until a task may be due, or ``deadline`` (monotonic); ``True`` if one may.
@@ -197,12 +291,19 @@ class Client:
                 next_due = self._next_due(queue_name)
 
     def _next_due(self, queue_name: str) -> float | None:
-        """The earliest due time or lease deadline of the queue, if it has any."""
-        row = self._db.one(sql.NEXT_DUE, (queue_name,))
-        return None if row is None else row[0]
+        """The earliest due time or lease deadline of the queue, if it has any.
+
+        Waiting rows whose ``run_at`` is not a number are buried on the way.
+        """
+        row = self._db.one(sql.NEXT_DUE, (queue_name, queue_name))
+        if row is not None and row[1]:
+            buried = self._db.count(sql.BURY_ODD_RUN_AT, (self._clock(), queue_name))
+            log.warning("buried %d task(s) of %r whose run_at is not a number", buried, queue_name)
+        return None if row is None or row[0] is None else float(row[0])
 
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
         """Lease the first due task, polling up to ``timeout`` seconds for one."""
+        queue_name = self._names.check(queue_name)
         found = self._claim(queue_name, lease)
         if found is not None or timeout <= 0:
             return found
@@ -215,8 +316,13 @@ class Client:
 
     def _settle_and_lease(
         self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
-    ) -> tuple[list[bool], list[Reservation]]:
-        """Ack ``done`` and lease up to ``count`` rows in one write transaction."""
+    ) -> tuple[list[bool], list[Reservation], int]:
+        """Ack ``done`` and lease up to ``count`` rows in one write transaction.
+
+        Returns the ack flags, the leases, and how many rows were claimed
+        (malformed ones, buried, included).
+        """
+        queue_name = self._names.check(queue_name)
         now = self._clock()
         acked: list[bool] = []
         leased: list[Reservation] = []
@@ -232,9 +338,13 @@ class Client:
                 by_seq = {row[0]: row for row in rows.fetchall()}
                 self._local.last_claim = time.monotonic()
                 for seq in seqs:
-                    _, task_id, data, attempts, token = by_seq[seq]
-                    leased.append(Reservation(task_id, data, token, attempts))
-        return acked, leased
+                    row = by_seq[seq]
+                    found = self._claimed(conn, row, row[5], now)
+                    if found is not None:
+                        leased.append(found)
+            if 0 < len(seqs) < count:  # the queue ran short: bury rows never due
+                conn.execute(sql.BURY_ODD_RUN_AT, (now, queue_name))
+        return acked, leased, len(seqs)
 
     def reserve_many(
         self,
@@ -250,12 +360,16 @@ class Client:
         call polls as :meth:`reserve` does (reads only) and leases with a
         fresh transaction once something may be due.
         """
-        acked, leased = self._settle_and_lease(queue_name, lease, count, done)
+        acked, leased, claimed = self._settle_and_lease(queue_name, lease, count, done)
+        for _ in range(_MAX_MALFORMED):  # a batch of only malformed rows: the next one
+            if leased or not claimed:
+                break
+            _, leased, claimed = self._settle_and_lease(queue_name, lease, count, ())
         if leased or timeout <= 0 or count <= 0:
             return acked, leased
         deadline = time.monotonic() + timeout
         while self._wait_for_due(queue_name, deadline):
-            _, leased = self._settle_and_lease(queue_name, lease, count, ())
+            _, leased, _ = self._settle_and_lease(queue_name, lease, count, ())
             if leased:
                 break
         return acked, leased
@@ -264,6 +378,7 @@ class Client:
         self, queue_name: str, reservations: Sequence[Reservation], lease: float
     ) -> list[bool]:
         """Renew several held leases in one write transaction; one flag each."""
+        queue_name = self._names.check(queue_name)
         now = self._clock()
         with self._db.write() as conn:
             return [
@@ -284,6 +399,7 @@ class Client:
         delay_until: float | None = None,
     ) -> bool:
         """Make a held task waiting again, with new ``data`` if given."""
+        check_due(delay_until)
         now = self._clock()
         due = now if delay_until is None else delay_until
         return self._change(sql.RELEASE, (due, data, *self._held(queue_name, reservation)))
@@ -291,7 +407,7 @@ class Client:
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
         """Keep a held task aside with ``reason``; only drop_all or push remove it."""
         held = self._held(queue_name, reservation)
-        return self._change(sql.BURY, (reason, held[3], *held))
+        return self._change(sql.BURY, (safe_text(reason), held[3], *held))
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """Move a held lease's deadline to ``lease`` seconds from now."""
@@ -300,7 +416,7 @@ class Client:
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; expired leases count as ready."""
-        rows = self._db.all(sql.STATS, (self._clock(), queue_name))
+        rows = self._db.all(sql.STATS, (self._clock(), self._names.check(queue_name)))
         counts = {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0}
         for state, due, count in rows:
             if state == 2:
@@ -314,9 +430,16 @@ class Client:
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried (not by a clock that may jump)."""
-        rows = self._db.all(sql.BURIED, (queue_name,))
+        rows = self._db.all(sql.BURIED, (self._names.check(queue_name),))
         return [
-            BuriedTask(task_id, data, reason, buried_at)
+            BuriedTask(
+                # An id written by other code may not be UTF-8: kept as
+                # escapes, which purge turns back into the same bytes.
+                bytes(task_id).decode("utf-8", "surrogateescape"),
+                bytes(data),
+                bytes(reason or b"").decode("utf-8", "replace"),
+                _seconds(buried_at),
+            )
             for task_id, data, reason, buried_at in rows
         ]
 
@@ -328,14 +451,31 @@ class Client:
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0): one UPDATE, atomic."""
-        params = (self._clock(), data, queue_name, task_id)
+        params = (self._clock(), data, self._names.check(queue_name), task_id)
+        try:
+            check_task_id(task_id)
+        except ValueError:
+            return None
         return task_id if self._change(sql.REQUEUE, params) else None
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried task in one DELETE (one transaction)."""
+        queue_name = self._names.check(queue_name)
         params: tuple[object, ...]
         if task_id is None:
             statement, params = sql.PURGE_ALL, (queue_name,)
         else:
-            statement, params = sql.PURGE_ONE, (queue_name, task_id)
+            try:
+                statement, params = sql.PURGE_ONE, (queue_name, check_task_id(task_id))
+            except ValueError:  # an id listed from bytes that are not UTF-8
+                raw = task_id.encode("utf-8", "surrogateescape")
+                statement, params = sql.PURGE_RAW, (queue_name, raw)
         return self._db.count(statement, params)
+
+
+def _seconds(value: object) -> float:
+    """A time stored by whoever wrote the row; 0.0 when it is not a number."""
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0

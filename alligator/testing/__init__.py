@@ -85,9 +85,11 @@ still checks everything that stays meaningful:
     non-empty string no live task of the queue has, and checks that ``get``,
     ``Reservation.task_id`` and ``BuriedTask.task_id`` use exactly that id.
 ``replaces_on_push`` (default ``True``)
-    Pushing an id the queue already holds replaces that task, whatever its
-    state. ``False`` (implied by ``caller_ids=False``): the kit never pushes a
-    duplicate id and skips the replace test.
+    Pushing an id the queue already holds replaces that task when it is
+    waiting, delayed, buried or its lease expired, and is refused with
+    :class:`~alligator.exceptions.TaskInProgressError` (changing nothing) while
+    a worker holds its lease. ``False`` (implied by ``caller_ids=False``): the
+    kit never pushes a duplicate id and skips those tests.
 ``release_with_data_keeps_id_and_attempts`` (default ``True``)
     ``release(data=...)`` with a new payload keeps the task's id and its
     ``attempts`` count. ``False`` for a backend that stores a new job instead

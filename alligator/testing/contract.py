@@ -50,8 +50,9 @@ class ClientContract(abc.ABC):
             ``False`` for a backend that picks its own ids (beanstalkd): the
             tests then use the id ``push`` returned for ``get`` and compare
             it with ``Reservation.task_id`` and ``BuriedTask.task_id``.
-        replaces_on_push: Pushing an id the queue holds replaces that task
-            (only meaningful with ``caller_ids``); ``False`` skips that test.
+        replaces_on_push: Pushing an id the queue holds replaces that task,
+            unless its lease is held: that push raises ``TaskInProgressError``
+            (only meaningful with ``caller_ids``); ``False`` skips those tests.
         release_with_data_keeps_id_and_attempts: ``release`` with a new
             payload keeps the task's id and ``attempts``. ``False`` for a
             backend that stores a new job instead: the task must still come

@@ -102,8 +102,9 @@ def reliable_client_machine(
     Args are those of :func:`client_machine` (delays are always on), plus:
 
     Args:
-        replaces_on_push: Pushing an id the queue holds replaces that task;
-            ``False`` (or ``caller_ids=False``): the machine never does it.
+        replaces_on_push: Pushing an id the queue holds replaces that task,
+            and is refused with ``TaskInProgressError`` while its lease is
+            held; ``False`` (or ``caller_ids=False``): the machine never does it.
         release_with_data_keeps_id_and_attempts: ``release`` with a new
             payload keeps the task's id and ``attempts``; ``False`` for a
             backend that stores it as a new job, which must then come back

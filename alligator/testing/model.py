@@ -8,9 +8,12 @@ form of the contract in :mod:`alligator.protocols`:
   (its lease is held while ``now < deadline``), or *buried*. A reserved task
   whose deadline has passed counts as ready; its old token is stale.
 * ``len`` is ready + delayed: reserved and buried tasks are not counted.
-* ``push`` of an id already in the queue, in any state, replaces it with a
-  fresh task (new payload and due time, attempts back to 0); reservations of
-  the old one become stale.
+* ``push`` of an id already in the queue replaces it with a fresh task (new
+  payload and due time, attempts back to 0) when it is waiting, delayed,
+  buried, or leased with an expired lease; reservations of the old one become
+  stale. A task whose lease is held (it is running) is never replaced: the
+  push raises :class:`~alligator.exceptions.TaskInProgressError` and changes
+  nothing (a ``push_many`` naming it stores none of its tasks).
 * ``reserve`` takes a due task in order of due time; among equal due times
   the task whose due time was set first (push, replace or release) goes first.
   A task whose lease expired may be taken in any order (backends differ in
@@ -91,8 +94,13 @@ class QueueModel:
         return self.queues.setdefault(queue, {})
 
     def push(self, queue: str, task_id: str, data: bytes, due: float) -> None:
-        """Store a fresh task, replacing a namesake whatever its state."""
+        """Store a fresh task, replacing a namesake (check :meth:`in_progress` first)."""
         self.tasks(queue)[task_id] = ModelTask(task_id, data, due, next(self._seq))
+
+    def in_progress(self, queue: str, task_id: str, now: float) -> bool:
+        """Whether a push of ``task_id`` must be refused: its lease is held."""
+        task = self.tasks(queue).get(task_id)
+        return task is not None and task.held(now)
 
     def drop_all(self, queue: str) -> None:
         """Forget every task of the queue."""

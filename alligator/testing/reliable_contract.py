@@ -10,6 +10,7 @@ from typing import cast
 
 import pytest
 
+from alligator.exceptions import TaskInProgressError
 from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
@@ -277,6 +278,44 @@ class ReliableClientContract(ResultsContract, PrefetchContract, ClientContract):
         assert client.len(queue) == 1
         assert client.pop(queue) == b"new"
         assert client.pop(queue) is None
+
+    def test_push_refuses_the_id_of_a_running_task(
+        self, client: ReliableClient, queue: str, clock: Clock
+    ) -> None:
+        if not (self.caller_ids and self.replaces_on_push):
+            pytest.skip("replaces_on_push is off: the backend does not replace a task by id")
+        # Given a task a worker holds, and one waiting
+        client.push_many(queue, [PushItem("running", b"v1"), PushItem("waiting", b"w1")])
+        held = client.reserve(queue, LONG)
+        assert held is not None and held.task_id == "running"
+        # When either id is pushed again, alone or in a batch
+        with pytest.raises(TaskInProgressError) as caught:
+            client.push(queue, "running", b"v2")
+        assert caught.value.task_id == "running"
+        with pytest.raises(TaskInProgressError):
+            client.push_many(queue, [PushItem("fresh", b"f"), PushItem("running", b"v2")])
+        client.push(queue, "waiting", b"w2")
+        # Then the running task is untouched, the refused batch stored nothing,
+        # and the waiting task was replaced
+        assert client.stats(queue) == QueueStats(ready=1, reserved=1)
+        assert client.ack(queue, held) is True
+        assert client.get(queue, "waiting") == b"w2"
+
+    def test_push_replaces_a_task_whose_lease_expired(
+        self, client: ReliableClient, queue: str, clock: Clock
+    ) -> None:
+        if not (self.caller_ids and self.replaces_on_push):
+            pytest.skip("replaces_on_push is off: the backend does not replace a task by id")
+        self.needs_expiry()
+        if not isinstance(clock, FakeClock):
+            pytest.skip("needs a fake clock to let the lease run out")
+        client.push(queue, "slow", b"v1")
+        stale = client.reserve(queue, self.unit)
+        assert stale is not None
+        clock.advance(2 * self.unit)
+        client.push(queue, "slow", b"v2")
+        assert client.ack(queue, stale) is False
+        assert client.get(queue, "slow") == b"v2"
 
     def test_drop_all_clears_every_state(
         self, client: ReliableClient, queue: str, clock: Clock

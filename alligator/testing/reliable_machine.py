@@ -11,6 +11,7 @@ from __future__ import annotations
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, invariant, multiple, rule
 
+from alligator.exceptions import TaskInProgressError
 from alligator.protocols import ReliableClient
 from alligator.records import PushItem, Reservation
 from alligator.testing.clock import Clock
@@ -58,7 +59,14 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         now = self.now()
         delay_until = self.delay(offset)
         taken = set() if self.replacing else set(self.model.tasks(queue))
-        returned = self.reliable.push(queue, task_id, data, delay_until)
+        busy = self.model.in_progress(queue, task_id, now)
+        try:
+            returned = self.reliable.push(queue, task_id, data, delay_until)
+        except TaskInProgressError as exc:
+            assert busy, f"push of {task_id!r} was refused, but no lease on it is held"
+            assert exc.task_id == task_id, f"the refusal names {exc.task_id!r}, not {task_id!r}"
+            return
+        assert not busy, f"push of {task_id!r} replaced a task whose lease is held"
         task_id = self.check_id(queue, task_id, returned, taken)
         self.model.push(queue, task_id, data, now if delay_until is None else delay_until)
 
@@ -78,7 +86,14 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
             unique = self.unique(data, {item.data for item in batch})
             fresh = task_id if self.replacing else self.fresh_id(queue, task_id)
             batch.append(PushItem(fresh, unique, self.delay(offset)))
-        returned = self.reliable.push_many(queue, batch)
+        busy = [i.task_id for i in batch if self.model.in_progress(queue, i.task_id, now)]
+        try:
+            returned = self.reliable.push_many(queue, batch)
+        except TaskInProgressError as exc:
+            assert busy, f"push_many of {_ids_of(batch)} was refused, but no lease on them is held"
+            assert exc.task_id in busy, f"the refusal names {exc.task_id!r}, not one of {busy}"
+            return  # and nothing was stored: the invariants compare every count
+        assert not busy, f"push_many replaced {busy}, whose leases are held"
         assert isinstance(returned, list) and len(returned) == len(batch), (
             f"push_many of {len(batch)} tasks returned {returned!r}"
         )
@@ -196,6 +211,10 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
 
 def _ids(tasks: list[ModelTask]) -> list[str]:
     return [t.task_id for t in tasks]
+
+
+def _ids_of(items: list[PushItem]) -> list[str]:
+    return [item.task_id for item in items]
 
 
 def _stale_msg(op: str, task: ModelTask | None) -> str:

@@ -41,6 +41,14 @@ def _pct(values: list[float], pct: float) -> float:
     return ordered[rank]
 
 
+def _n(rows: list[dict[str, Any]], system: str, metric: str) -> str:
+    """How many tasks a row was measured with, as prose writes it."""
+    for row in rows:
+        if row["system"] == system and row["metric"] == metric and row.get("n"):
+            return format(int(row["n"]), ",")
+    return MISSING
+
+
 def figures(root: Path) -> dict[str, str]:
     """Substitution name -> text, for every figure the prose quotes."""
     rows = _rows(root)
@@ -79,6 +87,12 @@ def figures(root: Path) -> dict[str, str]:
             _values(rows, "alligator redis json", "bytes"), "median", ",.0f"
         ),
         "bench-redis-bytes-delayed": fmt(_values(rows, redis, "bytes_delayed"), "median", ",.0f"),
+        "bench-redis-scale-n": _n(rows, redis, "bytes_scale"),
+        "bench-redis-scale-bytes": fmt(_values(rows, redis, "bytes_scale"), "median", ",.0f"),
+        "bench-redis-get-p50": fmt(_values(rows, redis, "get_ms"), "p50", ".2f"),
+        "bench-redis-get-p99": fmt(_values(rows, redis, "get_ms"), "p99", ".2f"),
+        "bench-redis-cancel-p50": fmt(_values(rows, redis, "cancel_ms"), "p50", ".2f"),
+        "bench-redis-replace-p50": fmt(_values(rows, redis, "replace_ms"), "p50", ".2f"),
     }
 
 

@@ -16,8 +16,9 @@ from tests.servers import wait_until
 def test_push_returns_beanstalkd_job_id_that_get_accepts(client: Client) -> None:
     # Given a pushed task whose own id is a uuid
     job_id = client.push(QUEUE, "6f1c0a8e-uuid-of-the-envelope", b"payload")
-    # Then the id that counts is beanstalkd's numeric job id
-    assert job_id.isdigit()
+    # Then the id that counts is beanstalkd's numeric job id and the job's check
+    number, check = job_id.split("-")
+    assert number.isdigit() and len(check) == 8
     # When it is fetched by that id
     # Then it is removed and returned
     assert client.get(QUEUE, job_id) == b"payload"
@@ -103,18 +104,18 @@ def test_binary_payloads_round_trip(client: Client) -> None:
 
 
 def test_oversized_payload_names_size_limit_and_fix(client: Client) -> None:
-    # Given beanstalkd's default max job size of 65,535 bytes
-    client.push(QUEUE, "fits", b"x" * 65_535)
+    # Given beanstalkd's default max job size of 65,535 bytes, 8 of them Alligator's header
+    client.push(QUEUE, "fits", b"x" * 65_527)
     # When a larger payload is pushed
     with pytest.raises(PayloadTooLarge) as caught:
-        client.push(QUEUE, "big", b"x" * 65_536)
+        client.push(QUEUE, "big", b"x" * 65_528)
     # Then the error names the size, the limit and the fixes
     message = str(caught.value)
-    assert "65,536" in message and "65,535" in message
+    assert "65,528" in message and "65,527" in message and "65,535" in message
     assert "msgpack+bz2" in message and "-z" in message
     # And the connection is still usable
     assert client.len(QUEUE) == 1
-    assert client.pop(QUEUE) == b"x" * 65_535
+    assert client.pop(QUEUE) == b"x" * 65_527
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alligator import Gator, Worker
+from alligator.backends._beanstalk_driver import parse_job_id
 from tests import process_tasks as tasks
 
 
@@ -17,8 +18,8 @@ def test_a_task_priority_is_honoured_and_the_id_is_the_job_id(dsn: str, tmp_path
             second = opts.task(tasks.record, ledger, "second")
         with gator.options(priority=0) as opts:
             urgent = opts.task(tasks.record, ledger, "urgent")
-        # Then each id is beanstalkd's numeric job id
-        assert all(t.task_id.isdigit() for t in (first, second, urgent))
+        # Then each id is beanstalkd's numeric job id, then the job's check
+        assert all(parse_job_id(t.task_id) for t in (first, second, urgent))
         # When a worker drains the queue
         Worker(gator, max_tasks=3, poll_timeout=0.2).run_forever()
     # Then the urgent task ran first, the others in push order

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import greenstalk
 import pytest
 
+from alligator.backends._beanstalk_driver import parse_job_id
 from alligator.backends.beanstalk_backend import Client
 from alligator.protocols import ReliableClient
 from alligator.records import QueueStats, Reservation
@@ -178,7 +179,7 @@ def test_release_with_new_payload_changes_the_id(client: Client) -> None:
     assert client.stats(QUEUE) == QueueStats(reserved=1)
     # The priority and TTR of the job are kept
     with client._conn.session() as conn:
-        stats = conn.stats_job(int(again.task_id))
+        stats = conn.stats_job(parse_job_id(again.task_id) or 0)
     assert (stats["pri"], stats["ttr"]) == (5, 10)
 
 
@@ -221,7 +222,7 @@ def test_buried_task_kicked_and_acked_leaves_no_record(client: Client) -> None:
     job_id = client.push(QUEUE, "a", b"x")
     assert client.bury(QUEUE, reserve_soon(client), "first failure")
     with client._conn.session() as conn:
-        conn.kick_job(int(job_id))
+        conn.kick_job(parse_job_id(job_id) or 0)
     # A kicked job is no longer listed as buried
     assert client.buried(QUEUE) == []
     again = reserve_soon(client)
@@ -229,7 +230,7 @@ def test_buried_task_kicked_and_acked_leaves_no_record(client: Client) -> None:
     assert client.bury(QUEUE, again, "second failure")
     assert [b.reason for b in client.buried(QUEUE)] == ["second failure"]
     with client._conn.session() as conn:
-        conn.kick_job(int(job_id))
+        conn.kick_job(parse_job_id(job_id) or 0)
     assert client.ack(QUEUE, reserve_soon(client))
     # Listing cleans the records of jobs that are gone
     assert client.buried(QUEUE) == []

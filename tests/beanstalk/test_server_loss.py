@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from alligator.backends._beanstalk_driver import parse_job_id
 from alligator.backends.beanstalk_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError
 from alligator.records import QueueStats
@@ -34,7 +35,8 @@ def test_restart_with_binlog_keeps_jobs_and_client_recovers(
     # And the old reservation is dead
     assert not client.ack(QUEUE, held)
     # And ids continue from the binlog
-    assert int(client.push(QUEUE, "d", b"new")) > int(held_id)
+    new_number, held_number = parse_job_id(client.push(QUEUE, "d", b"new")), parse_job_id(held_id)
+    assert new_number is not None and held_number is not None and new_number > held_number
     got = sorted(r.data for r in iter(lambda: client.reserve(QUEUE, lease=10), None))
     assert got == [b"held", b"new", b"ready"]
 

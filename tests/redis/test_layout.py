@@ -1,10 +1,10 @@
 """The compact Redis layout and the prefetch calls, on one server and a cluster.
 
-The ready LIST holds a due task as one entry and an index bucket names its
-id; these tests pin what that layout must still do: replace, get and cancel
-by id anywhere in a long list, keep FIFO by due time when delayed tasks come
-due, carry any id, clean up after itself, and settle plus claim tasks in one
-round trip.
+The ready STREAM holds a due task as one entry (field: its id, value: its
+payload) and an index bucket maps its id to that entry; these tests pin what
+that layout must still do: replace, get and cancel by id anywhere in a long
+queue, keep FIFO by due time when delayed tasks come due, carry any id, clean
+up after itself, and settle plus claim tasks in one round trip.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def test_only_a_replacing_push_costs_a_second_call(
     client.close()
 
 
-def test_a_waiting_ready_task_is_one_list_entry_and_one_index_entry(
+def test_a_waiting_ready_task_is_one_stream_entry_and_one_index_entry(
     single_server: ServerProcess, namespace: str
 ) -> None:
     # Given ready tasks that were never reserved
@@ -143,10 +143,20 @@ def test_a_waiting_ready_task_is_one_list_entry_and_one_index_entry(
     with redis.Redis(port=single_server.port) as raw:
         tag = f"{{{namespace}:{Q}}}"
         suffixes = {k.decode().removeprefix(tag + ":") for k in raw.scan_iter(f"{tag}:*")}
-        # Then only the ready list, index buckets and wake-up tokens exist
-        assert {s for s in suffixes if not s.startswith("i:")} == {"ready", "notify"}
-        assert raw.llen(f"{tag}:ready") == 3
-        assert sum(raw.hlen(f"{tag}:{s}") for s in suffixes if s.startswith("i:")) == 3
+        # Then only the ready stream, index buckets, the sequence and wake-up tokens exist
+        assert {s for s in suffixes if not s.startswith("i:")} == {"ready", "seq", "notify"}
+        entries = raw.xrange(f"{tag}:ready")
+        assert [fields for _, fields in entries] == [
+            {f"id{i}".encode(): b"payload"} for i in range(3)
+        ]
+        # And each index entry names its task's stream entry (0-<n> by its n)
+        index: dict[bytes, bytes] = {}
+        for s in suffixes:
+            if s.startswith("i:"):
+                index.update(raw.hgetall(f"{tag}:{s}"))
+        assert {id_: b"0-" + n for id_, n in index.items()} == {
+            f"id{i}".encode(): sid for i, (sid, _) in enumerate(entries)
+        }
         # And drop_all deletes every key, index buckets included
         client.drop_all(Q)
         assert list(raw.scan_iter(f"{tag}:*")) == []

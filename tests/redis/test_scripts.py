@@ -64,9 +64,11 @@ def test_every_script_is_run_by_some_client_operation(
     ran: set[str] = set()
     run = client._redis.run
 
-    def recording(source: str, keys: Sequence[str], args: Sequence[bytes | str]) -> Reply:
+    def recording(
+        source: str, keys: Sequence[str], args: Sequence[bytes | str], *, resend: bool = False
+    ) -> Reply:
         ran.add(source)
-        return run(source, keys, args)
+        return run(source, keys, args, resend=resend)
 
     monkeypatch.setattr(client._redis, "run", recording)
     # When every operation of the client is used once

@@ -1,11 +1,12 @@
 -- keys: data, leased, meta
 --
--- KEYS: the fixed keys above, then the task's index bucket. ARGV: now, id,
--- token. Returns 1 when acked, 0 when the lease was lost.
+-- KEYS: the fixed keys above, then the task's index bucket. ARGV: now ('' for
+-- the server's clock), id, token. Returns 1 when acked, 0 when the lease was
+-- lost.
 local id = ARGV[2]
-if not held(id, ARGV[3], ARGV[1]) then return 0 end
+if not held(id, ARGV[3], clock(ARGV[1])) then return 0 end
 redis.call('ZREM', leased, id)
 redis.call('HDEL', data, id)
-redis.call('HDEL', meta, 't:' .. id, 'a:' .. id)
+redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id)
 redis.call('HDEL', KEYS[NK + 1], id)
 return 1

@@ -1,7 +1,8 @@
 -- keys: leased, meta, buried, seq
 --
--- ARGV: now, id, token, reason. Returns 1, or 0 when the lease was lost.
-local now, id = ARGV[1], ARGV[2]
+-- ARGV: now ('' for the server's clock), id, token, reason. Returns 1, or 0
+-- when the lease was lost.
+local now, id = clock(ARGV[1]), ARGV[2]
 if not held(id, ARGV[3], now) then return 0 end
 redis.call('ZREM', leased, id)
 redis.call('HDEL', meta, 't:' .. id)

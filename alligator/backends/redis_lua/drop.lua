@@ -1,4 +1,5 @@
 -- keys: ready, delayed, data, leased, meta, buried, seq, notify
+-- resend: safe
 --
 -- KEYS: every fixed key, then every index bucket. Deletes them all.
 return redis.call('DEL', unpack(KEYS))

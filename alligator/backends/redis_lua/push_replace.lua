@@ -1,16 +1,23 @@
 -- keys: ready, delayed, data, seq, notify, leased, meta, buried
 --
--- Push replacing ids the queue holds, in any state. KEYS and ARGV as push's
--- (more fixed keys). Returns the count.
+-- Push replacing ids the queue holds: waiting, delayed, buried, or leased
+-- with an expired lease. KEYS and ARGV as push's (more fixed keys). Returns
+-- the count, or {'busy', id} having changed nothing when an id is leased
+-- and its lease still runs (a running task is never replaced).
 local n = (#ARGV - 1) / 3
-local now = ARGV[1]
-migrate(now)
+local now = clock(ARGV[1])
 for i = 1, n do
   local id = ARGV[3 * i - 1]
-  if redis.call('HSET', KEYS[NK + i], id, '') == 0 then forget(id) end
-  local out = {}
-  store(id, ARGV[3 * i], ARGV[3 * i + 1], now, out)
-  append(out)
+  local deadline = redis.call('ZSCORE', leased, id)
+  if deadline and tonumber(deadline) > tonumber(now) then return {'busy', id} end
+end
+migrate(now)
+local base = nextseq(n) - 1
+for i = 1, n do
+  local id, index = ARGV[3 * i - 1], KEYS[NK + i]
+  local pushed = redis.call('HGET', index, id)
+  if pushed then forget(id, pushed) end
+  redis.call('HSET', index, id, store(id, ARGV[3 * i], ARGV[3 * i + 1], now, base + i))
 end
 wake(n)
 return n

@@ -1,17 +1,16 @@
--- keys: ready, delayed, data, seq, notify, leased, meta
+-- keys: ready, delayed, data, seq, notify, leased, meta, buried
 --
--- ARGV: now, id, token, has-data flag, data, due-or-empty. Returns 1, or 0
--- when the lease was lost.
-local now, id = ARGV[1], ARGV[2]
+-- ARGV: now ('' for the server's clock), id, token, has-data flag, data,
+-- due-or-empty. Returns 1, or 0 when the lease was lost.
+local now, id = clock(ARGV[1]), ARGV[2]
 if not held(id, ARGV[3], now) then return 0 end
 local payload = ARGV[5]
-if ARGV[4] ~= '1' then payload = string.sub(redis.call('HGET', data, id), W + 1) end
+if ARGV[4] ~= '1' then payload = string.sub(redis.call('HGET', data, id) or '', W + 1) end
+migrate(now)
 redis.call('ZREM', leased, id)
 redis.call('HDEL', meta, 't:' .. id)
 redis.call('HDEL', data, id)
-migrate(now)
-local out = {}
-store(id, payload, ARGV[6], now, out)
-append(out)
+local at = store(id, payload, ARGV[6], now, nextseq(1))
+if at ~= '' then redis.call('HSET', meta, 's:' .. id, at) end
 wake(1)
 return 1

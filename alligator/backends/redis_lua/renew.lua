@@ -1,7 +1,9 @@
 -- keys: leased, meta
+-- resend: safe
 --
--- ARGV: now, lease seconds, then (id, token) per lease. Returns one flag each.
-local now = ARGV[1]
+-- ARGV: now ('' for the server's clock), lease seconds, then (id, token) per
+-- lease. Returns one flag each.
+local now = clock(ARGV[1])
 local deadline = tonumber(now) + tonumber(ARGV[2])
 local flags = {}
 for i = 1, (#ARGV - 2) / 2 do

@@ -1,19 +1,27 @@
--- keys: ready, delayed, data, leased, meta
+-- keys: ready, delayed, data, leased, meta, buried, seq
 --
--- Settle and claim. KEYS: the fixed keys above, then one index bucket per task
--- acked. ARGV: now, lease seconds, token prefix, count, then (id, token) per
--- task to ack. Returns {ack flags, tasks, next delayed score, next lease
--- deadline}: tasks flat as (id, payload, token, attempts); the two scores
--- (strings, empty when none) only when no task was due, so a blocking caller
--- knows how long it may sleep.
-local now = ARGV[1]
+-- Claim and settle. KEYS: the fixed keys above, then one index bucket per
+-- task acked. ARGV: now ('' for the server's clock), lease seconds, token
+-- prefix, count, then (id, token) per task to ack. Returns {ack flags,
+-- tasks, next delayed score, next lease deadline, now}: tasks flat as (id,
+-- payload, token, attempts); the scores (strings, empty when none) and the
+-- time of the call only when no task was due, so a blocking caller knows
+-- how long it may sleep.
+--
+-- Every entry taken from `ready` is checked before anything is written for
+-- it: one field (the task id, not empty, valid UTF-8, not a task the queue
+-- already holds elsewhere) and its payload. A malformed entry is buried as
+-- `corrupt:<n>` with the reason, and the batch goes on with the next entry,
+-- burying at most about a hundred per call. The acks come first, so the
+-- structures holding leases stay small (and compactly encoded).
+local now = clock(ARGV[1])
 local flags = {}
 for i = 1, (#ARGV - 4) / 2 do
   local id, tok = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
   if held(id, tok, now) then
     redis.call('ZREM', leased, id)
     redis.call('HDEL', data, id)
-    redis.call('HDEL', meta, 't:' .. id, 'a:' .. id)
+    redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id)
     redis.call('HDEL', KEYS[NK + i], id)
     flags[i] = 1
   else
@@ -21,26 +29,57 @@ for i = 1, (#ARGV - 4) / 2 do
   end
 end
 local count = tonumber(ARGV[4])
-if count < 1 then return {flags, {}} end
-migrate(now)
-recover(now)
-local got = redis.call('LPOP', ready, count)
-if not got then
-  local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
-  local l = redis.call('ZRANGE', leased, 0, 0, 'WITHSCORES')
-  return {flags, {}, d[2] or '', l[2] or ''}
-end
-local deadline = tonumber(now) + tonumber(ARGV[2])
 local out = {}
-for i, e in ipairs(got) do
-  local id, payload = split(e)
-  local tok = ARGV[3] .. '.' .. i
-  redis.call('ZADD', leased, deadline, id)
-  redis.call('HSET', data, id, PAD .. payload)
-  redis.call('HSET', meta, 't:' .. id, tok)
-  out[#out + 1] = id
-  out[#out + 1] = payload
-  out[#out + 1] = tok
-  out[#out + 1] = redis.call('HINCRBY', meta, 'a:' .. id, 1)
+local more = false
+if count > 0 then
+  migrate(now)
+  recover(now)
+  local deadline = tonumber(now) + tonumber(ARGV[2])
+  local budget = count + 100
+  local taken = 0
+  while taken < count and budget > 0 do
+    local got = redis.call('XRANGE', ready, '-', '+', 'COUNT', count - taken)
+    if #got == 0 then break end
+    for _, e in ipairs(got) do
+      budget = budget - 1
+      local f = e[2]
+      local id, payload = f[1], f[2] or ''
+      local bad
+      if #f ~= 2 then
+        bad = (#f / 2) .. ' fields, not one task id with its payload'
+      elseif id == '' then
+        bad = 'empty task id'
+      elseif not utf8ok(id) then
+        bad = 'task id is not UTF-8: ' .. show(id)
+      elseif redis.call('HSETNX', data, id, PAD .. payload) == 0 then
+        bad = 'task id ' .. show(id) .. ' is already in the queue'
+      end
+      if bad then
+        if #f ~= 2 then payload = table.concat(f, '\n') end
+        quarantine('ready entry ' .. e[1] .. ': ' .. bad, payload, now)
+      else
+        taken = taken + 1
+        local tok = ARGV[3] .. '.' .. taken
+        redis.call('ZADD', leased, deadline, id)
+        redis.call('HSET', meta, 't:' .. id, tok)
+        local attempts = redis.pcall('HINCRBY', meta, 'a:' .. id, 1)
+        if type(attempts) ~= 'number' then
+          redis.call('HSET', meta, 'a:' .. id, 1)
+          attempts = 1
+        end
+        out[#out + 1] = id
+        out[#out + 1] = payload
+        out[#out + 1] = tok
+        out[#out + 1] = attempts
+      end
+    end
+    consumed(#got, got[#got][1])
+  end
+  more = budget <= 0 and taken < count
 end
-return {flags, out}
+if #out > 0 or count < 1 then return {flags, out} end
+local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
+local l = redis.call('ZRANGE', leased, 0, 0, 'WITHSCORES')
+-- Malformed entries used up the budget: the caller should call again now.
+if more then d = {'', now} end
+return {flags, {}, d[2] or '', l[2] or '', now}
