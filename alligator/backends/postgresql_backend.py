@@ -81,6 +81,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from alligator.backends import _postgresql_sql as sql
+from alligator.backends._checks import QueueNames, check_items, safe_text
 from alligator.backends._postgresql_driver import (
     Database,
     Janitor,
@@ -96,7 +97,6 @@ from alligator.backends._postgresql_driver import (
 from alligator.exceptions import (
     BackendError,
     ConfigurationError,
-    InvalidTaskError,
     TaskInProgressError,
 )
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
@@ -156,6 +156,7 @@ class Client:
         self._janitor = Janitor(self._db, sql.tables(target.schema)["tasks"], target.vacuum)
         self._listener = Listener(target.conninfo) if target.poll is None else None
         self._channels: dict[str, str] = {}
+        self._names = QueueNames()
         self._quiet: dict[str, _Quiet] = {}
         self._closing = threading.Event()
         self._token_prefix = secrets.token_hex(8) + "."
@@ -172,6 +173,7 @@ class Client:
     def _channel(self, queue_name: str) -> str:
         channel = self._channels.get(queue_name)
         if channel is None:
+            self._names.check(queue_name)
             channel = self._channels[queue_name] = channel_of(self.target.schema, queue_name)
         return channel
 
@@ -193,12 +195,14 @@ class Client:
 
     def len(self, queue_name: str) -> int:
         """Ready plus delayed tasks; a task whose lease expired counts as ready."""
-        rows = self._db.rows(self._sql.length, {"queue": queue_name, "now": self._now()})
+        rows = self._db.rows(
+            self._sql.length, {"queue": self._names.check(queue_name), "now": self._now()}
+        )
         return int(rows[0][0])
 
     def drop_all(self, queue_name: str) -> None:
         """Delete every task of the queue: waiting, reserved and buried."""
-        self._db.count(self._sql.drop, {"queue": queue_name})
+        self._db.count(self._sql.drop, {"queue": self._names.check(queue_name)})
 
     def push(
         self,
@@ -243,11 +247,10 @@ class Client:
         # An id twice in one batch: the last one wins, at its place (as two pushes would).
         last = {item.task_id: i for i, item in enumerate(items)}
         kept = [item for i, item in enumerate(items) if last[item.task_id] == i]
-        if not all(item.task_id for item in kept):
-            raise InvalidTaskError("a task id may not be empty")
+        check_items(kept)
         level = _priority(priority)
         return {
-            "queue": queue_name,
+            "queue": self._names.check(queue_name),
             "ids": [item.task_id for item in kept],
             "datas": [item.data for item in kept],
             "dues": [item.delay_until for item in kept],
@@ -258,12 +261,14 @@ class Client:
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once), in one statement."""
-        rows = self._db.rows(self._sql.pop, {"queue": queue_name, "count": 1, "now": self._now()})
+        rows = self._db.rows(
+            self._sql.pop, {"queue": self._names.check(queue_name), "count": 1, "now": self._now()}
+        )
         return rows[0][0] if rows else None
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
         """Remove and return a waiting task; reserved and buried ones stay."""
-        params = {"queue": queue_name, "task_id": task_id, "now": self._now()}
+        params = {"queue": self._names.check(queue_name), "task_id": task_id, "now": self._now()}
         rows = self._db.rows(self._sql.get, params)
         return rows[0][0] if rows else None
 
@@ -282,7 +287,7 @@ class Client:
         self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
     ) -> tuple[set[tuple[str, str]], list[Reservation], tuple[float | None, float]]:
         params = {
-            "queue": queue_name,
+            "queue": self._names.check(queue_name),
             "ids": [r.task_id for r in done],
             "tokens": [r.token for r in done],
             "count": max(count, 0),
@@ -387,7 +392,7 @@ class Client:
 
     def _held(self, queue_name: str, reservation: Reservation) -> dict[str, Any]:
         return {
-            "queue": queue_name,
+            "queue": self._names.check(queue_name),
             "task_id": reservation.task_id,
             "token": reservation.token,
             "now": self._now(),
@@ -417,7 +422,7 @@ class Client:
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
         """Keep a held task aside with ``reason``; it is never reserved again."""
         params = self._held(queue_name, reservation)
-        params["reason"] = reason
+        params["reason"] = safe_text(reason)
         return self._db.count(self._sql.bury, params, durable=False) > 0
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
@@ -431,7 +436,7 @@ class Client:
         if not reservations:
             return []
         params = {
-            "queue": queue_name,
+            "queue": self._names.check(queue_name),
             "ids": [r.task_id for r in reservations],
             "tokens": [r.token for r in reservations],
             "lease": float(lease),
@@ -445,7 +450,9 @@ class Client:
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; an expired lease and a delayed task come due count as ready."""
-        rows = self._db.rows(self._sql.stats, {"queue": queue_name, "now": self._now()})
+        rows = self._db.rows(
+            self._sql.stats, {"queue": self._names.check(queue_name), "now": self._now()}
+        )
         counts = {"ready": 0, "delayed": 0, "reserved": 0, "buried": 0}
         for state, due, count in rows:
             if state == 2:
@@ -463,13 +470,13 @@ class Client:
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried."""
-        rows = self._db.rows(self._sql.buried, {"queue": queue_name})
+        rows = self._db.rows(self._sql.buried, {"queue": self._names.check(queue_name)})
         return [BuriedTask(task_id, data, reason, at) for task_id, data, reason, at in rows]
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0): one UPDATE, atomic."""
         params = {
-            "queue": queue_name,
+            "queue": self._names.check(queue_name),
             "task_id": task_id,
             "data": data,
             "now": self._now(),
@@ -483,8 +490,10 @@ class Client:
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried task in one DELETE (one transaction)."""
         if task_id is None:
-            return self._db.count(self._sql.purge_all, {"queue": queue_name})
-        return self._db.count(self._sql.purge_one, {"queue": queue_name, "task_id": task_id})
+            return self._db.count(self._sql.purge_all, {"queue": self._names.check(queue_name)})
+        return self._db.count(
+            self._sql.purge_one, {"queue": self._names.check(queue_name), "task_id": task_id}
+        )
 
     # -- transactional enqueue -----------------------------------------------
 

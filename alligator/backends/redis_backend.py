@@ -195,6 +195,7 @@ class Client:
     def _name(self, queue_name: str) -> None:
         """Add the queue to the SET of queue names, the first time this client pushes to it."""
         if queue_name not in self._named:
+            self._names.check(queue_name)
             self._redis.add_member(self._queues_key, queue_name)
             self._named.add(queue_name)
 
