@@ -50,11 +50,20 @@ class Client(Protocol):
     """
 
     def len(self, queue_name: str) -> int:
-        """Count the tasks waiting in the queue (ready and delayed)."""
+        """Count the tasks waiting in the queue: ready and delayed, not leased or buried.
+
+        ``0`` for a queue that never held a task; never an error for an
+        unknown queue.
+        """
         ...
 
     def drop_all(self, queue_name: str) -> None:
-        """Remove every task of the queue, whatever its state."""
+        """Remove every task of the queue, whatever its state (ready, delayed, leased, buried).
+
+        A worker still holding a lease on a dropped task finds its ``ack``
+        and ``release`` refused (``False``); a queue that does not exist is
+        not an error.
+        """
         ...
 
     def push(self, queue_name: str, task_id: str, data: bytes) -> str:
@@ -74,7 +83,13 @@ class Client(Protocol):
         ...
 
     def get(self, queue_name: str, task_id: str) -> bytes | None:
-        """Remove and return the task stored under ``task_id``, or ``None``."""
+        """Remove and return the waiting task stored under ``task_id``, or ``None``.
+
+        Waiting means ready or delayed, whatever its due time: ``get`` skips
+        a task whose lease is held (it is running; ``None``) and a buried one
+        (``None``; see :class:`FailedTasksClient`). Atomic like :meth:`pop`:
+        of two callers asking for the same id, one gets it.
+        """
         ...
 
 
@@ -139,7 +154,12 @@ class ReliableClient(Client, Protocol):
         ...
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
-        """Delete a task that ran; ``False`` if the lease was lost."""
+        """Delete a task that ran; ``False`` (changing nothing) if the lease was lost.
+
+        The lease is lost once its deadline has passed (whether or not
+        another worker reserved the task since), or when the task was
+        dropped, replaced or taken by ``get``.
+        """
         ...
 
     def release(
@@ -149,19 +169,39 @@ class ReliableClient(Client, Protocol):
         data: bytes | None = None,
         delay_until: float | None = None,
     ) -> bool:
-        """Put a leased task back, optionally with a new payload and a delay."""
+        """Put a leased task back, optionally with a new payload and a delay.
+
+        The task keeps its id and attempt count (beanstalkd, storing a new
+        payload as a new job, gives a new id and says so) and is due at
+        ``delay_until``, or now. ``False`` (changing nothing) if the lease
+        was lost.
+        """
         ...
 
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
-        """Move a leased task aside with ``reason``; it is kept, never run again."""
+        """Move a leased task aside with ``reason``; it is kept, never run again.
+
+        Buried tasks are not counted by :meth:`len`, are listed by
+        :meth:`buried` with their reason and time, and are only ever run
+        again through :meth:`FailedTasksClient.requeue`. ``False``
+        (changing nothing) if the lease was lost.
+        """
         ...
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
-        """Push the lease deadline ``lease`` seconds from now."""
+        """Push the lease deadline ``lease`` seconds from now (the server's now, where it has one).
+
+        ``False`` (changing nothing) if the lease was lost: the holder should
+        stop treating the task as its own.
+        """
         ...
 
     def stats(self, queue_name: str) -> QueueStats:
-        """Count the queue's tasks by state."""
+        """Count the queue's tasks by state: ready, delayed, reserved, buried.
+
+        A leased task whose deadline passed counts as ready (it can be
+        reserved again); counts of an unknown queue are all ``0``.
+        """
         ...
 
     def buried(self, queue_name: str) -> list[BuriedTask]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from hypothesis import note
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
@@ -61,6 +62,15 @@ class ClientMachine(RuleBasedStateMachine):
             self.client.drop_all(queue)
         if capabilities_of(self.client).closes:
             cast(Any, self.client).close()
+
+    def said(self, call: str, result: object) -> None:
+        """Print the call as made, with the ids and payloads actually used.
+
+        Hypothesis prints each step with its drawn arguments, but a step
+        rewrites them (a fresh id, a unique payload, an id taken from an
+        earlier push), so a failing run is replayed by hand from these lines.
+        """
+        note(f"client.{call} -> {result!r}")
 
     def now(self) -> float:
         return self.clock()
@@ -127,6 +137,7 @@ class ClientMachine(RuleBasedStateMachine):
         else:  # the 1.0 protocol has no delay_until; this client's push takes it
             push: Any = self.client.push
             returned = push(queue, task_id, data, delay_until=delay_until)
+        self.said(f"push({queue!r}, {task_id!r}, {data!r}, delay_until={delay_until!r})", returned)
         task_id = self.check_id(queue, task_id, returned, set(self.model.tasks(queue)))
         self.model.push(queue, task_id, data, now if delay_until is None else delay_until)
 
@@ -135,6 +146,7 @@ class ClientMachine(RuleBasedStateMachine):
         queue = self.queues[q]
         choices = self.model.acceptable(queue, self.now())
         data = self.client.pop(queue)
+        self.said(f"pop({queue!r})", data)
         if not choices:
             assert data is None, f"pop returned {data!r} from a queue with nothing due"
             return
@@ -150,6 +162,7 @@ class ClientMachine(RuleBasedStateMachine):
         now = self.now()
         task = self.model.gettable(queue, task_id, now)
         data = self.client.get(queue, task_id)
+        self.said(f"get({queue!r}, {task_id!r})", data)
         if task is None:
             assert data is None, f"get({task_id!r}) returned {data!r}, expected None"
             return
@@ -162,6 +175,7 @@ class ClientMachine(RuleBasedStateMachine):
     @rule(q=QUEUES)
     def drop_all(self, q: int) -> None:
         self.client.drop_all(self.queues[q])
+        self.said(f"drop_all({self.queues[q]!r})", None)
         self.model.drop_all(self.queues[q])
 
     @precondition(lambda self: self.delaying and not self.real_time)

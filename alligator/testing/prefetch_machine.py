@@ -48,6 +48,7 @@ class PrefetchRules:
         def now(self) -> float: ...
         def lease(self, lease: float) -> float: ...
         def check_leased(self, queue: str, got: Reservation, now: float, lease: float) -> None: ...
+        def said(self, call: str, result: object) -> None: ...
 
     @property
     def prefetch(self) -> PrefetchClient:
@@ -75,7 +76,9 @@ class PrefetchRules:
             expected.append(task is not None)
             if task is not None:
                 self.model.remove(queue, res.task_id)
-        flags, leased = self.prefetch.reserve_many(queue, lease, count, 0.0, [r for _, r in done])
+        acks = [r for _, r in done]
+        flags, leased = self.prefetch.reserve_many(queue, lease, count, 0.0, acks)
+        self.said(f"reserve_many({queue!r}, {lease!r}, {count!r}, 0.0, {acks!r})", (flags, leased))
         assert flags == expected, f"reserve_many acked {flags}, expected {expected}"
         assert len(leased) <= count, f"reserve_many leased {len(leased)} > count {count}"
         for got in leased:
@@ -92,7 +95,9 @@ class PrefetchRules:
         lease = self.lease(lease)
         now = self.now()
         tasks = [self.model.holder(queue, res.task_id, res.token, now) for _, res in held]
-        flags = self.prefetch.renew_many(queue, [r for _, r in held], lease)
+        renewing = [r for _, r in held]
+        flags = self.prefetch.renew_many(queue, renewing, lease)
+        self.said(f"renew_many({queue!r}, {renewing!r}, {lease!r})", flags)
         expected = [task is not None for task in tasks]
         assert flags == expected, f"renew_many renewed {flags}, expected {expected}"
         for task in tasks:

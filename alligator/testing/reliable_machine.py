@@ -63,9 +63,11 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         try:
             returned = self.reliable.push(queue, task_id, data, delay_until)
         except TaskInProgressError as exc:
+            self.said(f"push({queue!r}, {task_id!r}, {data!r}, {delay_until!r})", exc)
             assert busy, f"push of {task_id!r} was refused, but no lease on it is held"
             assert exc.task_id == task_id, f"the refusal names {exc.task_id!r}, not {task_id!r}"
             return
+        self.said(f"push({queue!r}, {task_id!r}, {data!r}, {delay_until!r})", returned)
         assert not busy, f"push of {task_id!r} replaced a task whose lease is held"
         task_id = self.check_id(queue, task_id, returned, taken)
         self.model.push(queue, task_id, data, now if delay_until is None else delay_until)
@@ -90,9 +92,11 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         try:
             returned = self.reliable.push_many(queue, batch)
         except TaskInProgressError as exc:
+            self.said(f"push_many({queue!r}, {batch!r})", exc)
             assert busy, f"push_many of {_ids_of(batch)} was refused, but no lease on them is held"
             assert exc.task_id in busy, f"the refusal names {exc.task_id!r}, not one of {busy}"
             return  # and nothing was stored: the invariants compare every count
+        self.said(f"push_many({queue!r}, {batch!r})", returned)
         assert not busy, f"push_many replaced {busy}, whose leases are held"
         assert isinstance(returned, list) and len(returned) == len(batch), (
             f"push_many of {len(batch)} tasks returned {returned!r}"
@@ -111,6 +115,7 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         now = self.now()
         choices = self.model.acceptable(queue, now)
         got = self.reliable.reserve(queue, lease)
+        self.said(f"reserve({queue!r}, {lease!r})", got)
         if not choices:
             assert got is None, f"reserve returned {got!r} from a queue with nothing due"
             return multiple()
@@ -142,7 +147,9 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         if elsewhere == 0:  # a token is only good in its own queue
             queue = self.queues[1 - self.queues.index(queue)]
         task = self.model.holder(queue, res.task_id, res.token, self.now())
-        assert self.reliable.ack(queue, res) is (task is not None), _stale_msg("ack", task)
+        acked = self.reliable.ack(queue, res)
+        self.said(f"ack({queue!r}, {res!r})", acked)
+        assert acked is (task is not None), _stale_msg("ack", task)
         if task is not None:
             self.model.remove(queue, res.task_id)
 
@@ -159,6 +166,7 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         if data is not None:
             data = self.unique(data)
         ok = self.reliable.release(queue, res, data=data, delay_until=delay_until)
+        self.said(f"release({queue!r}, {res!r}, data={data!r}, delay_until={delay_until!r})", ok)
         assert ok is (task is not None), _stale_msg("release", task)
         if task is not None:
             due = now if delay_until is None else delay_until
@@ -170,9 +178,9 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         queue, res = held
         now = self.now()
         task = self.model.holder(queue, res.task_id, res.token, now)
-        assert self.reliable.bury(queue, res, reason) is (task is not None), _stale_msg(
-            "bury", task
-        )
+        buried = self.reliable.bury(queue, res, reason)
+        self.said(f"bury({queue!r}, {res!r}, {reason!r})", buried)
+        assert buried is (task is not None), _stale_msg("bury", task)
         if task is not None:
             self.model.bury(task, reason)
             task.deadline = now  # remembered as the burial time
@@ -183,9 +191,9 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         lease = self.lease(lease)
         now = self.now()
         task = self.model.holder(queue, res.task_id, res.token, now)
-        assert self.reliable.renew(queue, res, lease) is (task is not None), _stale_msg(
-            "renew", task
-        )
+        renewed = self.reliable.renew(queue, res, lease)
+        self.said(f"renew({queue!r}, {res!r}, {lease!r})", renewed)
+        assert renewed is (task is not None), _stale_msg("renew", task)
         if task is not None:
             self.model.renew(task, now + lease)
 

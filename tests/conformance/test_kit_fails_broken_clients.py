@@ -9,6 +9,7 @@ pass both, so a failure here is the fault and not the harness.
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 
@@ -195,3 +196,14 @@ def test_the_machines_pass_the_correct_clients() -> None:
     run_reliable_client_machine(
         lambda clock: LocmemClient("locmem://kit-m-good", clock=clock), settings=CONTROL
     )
+
+
+def test_a_failing_machine_shows_the_calls_it_made() -> None:
+    # Given a client that pops the newest task first
+    with pytest.raises(AssertionError) as failed:
+        run_client_machine(lambda clock: kit_clients.PopsLifo(), settings=HUNT)
+    # Then the report holds each call as made: the ids and payloads actually used
+    notes = "\n".join(getattr(failed.value, "__notes__", []))
+    push = r"client\.push\('[^']+', '[^']+', b'[^']*', delay_until=None\) -> '"
+    assert re.search(push, notes), notes
+    assert re.search(r"client\.pop\('[^']+'\) -> b'", notes), notes
