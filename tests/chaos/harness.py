@@ -4,13 +4,15 @@ Tasks are ``tests.tasks.record(ledger, key)``: each run appends its key to a
 ledger file with one ``O_APPEND`` write, so the ledger is the ground truth of
 what ran, however workers die. The harness enqueues the tasks, starts real
 ``python -m alligator worker`` processes, SIGKILLs a random one about every
-second (starting a replacement), optionally disrupts the server once
-mid-run, and waits until every key is in the ledger and the queue is empty.
+second (starting a replacement) or SIGSTOPs one past its lease and
+SIGCONTs it later, optionally disrupts the server once mid-run, and waits
+until every key is in the ledger and the queue is empty.
 """
 
 from __future__ import annotations
 
 import random
+import signal
 import subprocess
 import sys
 import time
@@ -38,6 +40,7 @@ class Report:
     backend: str
     tasks: int
     kills: int = 0
+    stops: int = 0
     restarts: int = 0
     lost: int = 0
     duplicates: int = 0
@@ -50,7 +53,7 @@ class Report:
         if self.fuzzed:
             return f"{self.backend:<30} fuzzed={self.fuzzed:<4} buried={self.buried}"
         return (
-            f"{self.backend:<30} tasks={self.tasks:<5} kills={self.kills:<3} "
+            f"{self.backend:<30} tasks={self.tasks:<5} kills={self.kills:<3} stops={self.stops:<3} "
             f"restarts={self.restarts} lost={self.lost} duplicates={self.duplicates:<3} "
             f"buried={self.buried} wall={self.wall:.1f}s"
         )
@@ -63,6 +66,8 @@ class Workers:
         self.dsn, self.queue, self.lease, self.logdir = dsn, queue, lease, logdir
         self.live: list[subprocess.Popen[bytes]] = []
         self.started = 0
+        #: Paused workers and the monotonic time at which each is resumed.
+        self.paused: dict[subprocess.Popen[bytes], float] = {}
 
     def start(self) -> None:
         log = (self.logdir / f"worker-{self.started}.log").open("wb")
@@ -83,7 +88,24 @@ class Workers:
         self.live.remove(victim)
         self.start()
 
+    def pause_one(self, rng: random.Random, seconds: float) -> bool:
+        """SIGSTOP a running worker for ``seconds``; whether one was paused."""
+        running = [proc for proc in self.live if proc not in self.paused]
+        if not running:
+            return False
+        victim = rng.choice(running)
+        victim.send_signal(signal.SIGSTOP)
+        self.paused[victim] = time.monotonic() + seconds
+        return True
+
+    def resume_due(self, now: float) -> None:
+        for proc, due in list(self.paused.items()):
+            if now >= due:
+                proc.send_signal(signal.SIGCONT)
+                del self.paused[proc]
+
     def stop(self) -> None:
+        self.resume_due(float("inf"))
         for proc in self.live:
             if proc.poll() is None:
                 proc.terminate()
@@ -121,6 +143,7 @@ def run_chaos(
     *,
     count: int,
     kill_every: float | None = 1.0,
+    stop_every: float | None = None,
     disrupt: Callable[[], bool] | None = None,
     lease: float = 2.0,
     workers: int = 4,
@@ -128,7 +151,12 @@ def run_chaos(
     timeout: float = 100.0,
     seed: int = 0,
 ) -> Report:
-    """Enqueue ``count`` tasks, drain them under fire, and report."""
+    """Enqueue ``count`` tasks, drain them under fire, and report.
+
+    ``stop_every`` pauses a worker (SIGSTOP) for twice the lease about that
+    often: its leases expire while it is frozen, its tasks go to others, and
+    when it wakes it must not start the stale tasks it had prefetched.
+    """
     report = Report(backend, count)
     ledger = workdir / "ledger"
     rng = random.Random(seed)
@@ -140,6 +168,7 @@ def run_chaos(
             for _ in range(workers):
                 pool.start()
             next_kill = time.monotonic() + (kill_every or 0)
+            next_stop = time.monotonic() + (stop_every or 0)
             disrupted = False
             deadline = time.monotonic() + timeout
             while True:
@@ -157,6 +186,10 @@ def run_chaos(
                     pool.kill_one(rng)
                     report.kills += 1
                     next_kill = now + kill_every * rng.uniform(0.5, 1.5)
+                if stop_every is not None and now >= next_stop:
+                    report.stops += 1 if pool.pause_one(rng, lease * 2) else 0
+                    next_stop = now + stop_every * rng.uniform(0.5, 1.5)
+                pool.resume_due(now)
                 time.sleep(0.05)
             # Tasks of killed workers come back after their lease and run again.
             wait_until(lambda: _settled(gator), 30, 0.1, message=f"{backend} queue to empty")

@@ -10,6 +10,8 @@ write lock, deletes every task inside its transaction, and is SIGKILLed
 while holding it. The cluster run has kills only. At the end every task ran
 at least once, nothing is left or buried, and the duplicates (allowed by
 at-least-once) are counted. A run with no kills must have no duplicates.
+A third run freezes workers (SIGSTOP) past their lease instead of killing
+them: the woken worker's stale prefetched tasks must not be lost or buried.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ pytestmark = pytest.mark.slow
 
 KILL_RUN_TASKS = 5_000
 CALM_RUN_TASKS = 2_000
+STOP_RUN_TASKS = 1_000
 BACKENDS = ("sqlite", "redis", "redis-cluster", "beanstalk", "postgresql")
 
 
@@ -162,3 +165,23 @@ def test_without_kills_every_task_runs_exactly_once(
     _check(report)
     assert (report.kills, report.restarts) == (0, 0), report.line()
     assert report.duplicates == 0, report.line()
+
+
+@pytest.mark.parametrize("target", BACKENDS, indirect=True)
+def test_workers_frozen_past_their_lease_lose_nothing(
+    target: Target, queue_name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    backend = request.node.callspec.id
+    # Given 1,000 tasks and 4 workers, one frozen for twice its lease about every second
+    report = run_chaos(
+        f"{backend} (SIGSTOP past lease)",
+        target.dsn,
+        queue_name,
+        tmp_path,
+        count=STOP_RUN_TASKS,
+        kill_every=None,
+        stop_every=1.0,
+    )
+    # Then workers were frozen, and every task ran with nothing left or buried
+    assert report.stops > 0, report.line()
+    _check(report)
