@@ -7,7 +7,6 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
-from alligator.exceptions import InvalidTaskError
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task
@@ -57,6 +56,8 @@ class Options(Generic[RO]):
         self.timeout = timeout
         # Validate now, so a bad option fails where it was written.
         self._new_task()
+        if priority is not None and is_async:
+            gator.prioritized()
 
     def __enter__(self) -> Self:
         return self
@@ -130,13 +131,11 @@ class Batch:
         if not task.is_async:
             return self.gator.run_eagerly(task)
         if task.priority is not None:
-            raise InvalidTaskError(
-                "priority is not carried by gator.batch() yet: push this task outside the batch"
-            )
+            self.gator.prioritized()  # refuses a backend that would ignore it
         data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)
-        self._items.append(PushItem(task.task_id, data, task.delay_until))
+        self._items.append(PushItem(task.task_id, data, task.delay_until, task.priority))
         self._depends_on.append(depends_on)
         return task
 

@@ -15,7 +15,7 @@ from alligator import Gator
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends._postgresql_driver import channel_of, parse_dsn, redacted
 from alligator.backends.postgresql_backend import Client, migrate
-from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.exceptions import BackendConnectionError, ConfigurationError, InvalidTaskError
 from alligator.records import PushItem
 from tests.postgresql.cluster import PostgresCluster, free_port
 from tests.servers import wait_until
@@ -97,7 +97,7 @@ def test_lower_priority_first_then_fifo(client: Client) -> None:
 
 
 def test_out_of_range_priority_is_refused(client: Client) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidTaskError, match="priority"):
         client.push("q", "a", b"", priority=2**31)
 
 
