@@ -403,7 +403,7 @@ class PriorityClient(ReliableClient, Protocol):
     priorities keep the queue's first-in, first-out order. A task keeps its
     priority for its whole life: released (a retry, delayed or not), its
     lease expired, or buried and requeued, it comes back with it.
-    ``push_many`` honours each item's :attr:`~alligator.records.PushItem.priority`.
+    ``push_many`` honours each item's :attr:`~alligator.PushItem.priority`.
     A priority outside the range raises
     :class:`~alligator.exceptions.InvalidTaskError` and stores nothing.
 
