@@ -69,8 +69,10 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   task that came back to ``ready`` (after a delay, an expired lease, a
   release or a requeue), which its index entry cannot record: the scripts
   that move it there do not know its index bucket; ``p:<id>`` the task's
-  priority when it is not 0, kept for its whole life, so a task that comes
-  back after a delay, a lease or a burial goes to ``prio`` again.
+  priority, when it is not 0, while it is delayed, leased or buried (in
+  ``prio`` its score holds it; a reserve writes ``p:<id>`` as it leases the
+  task), so a task that comes back after a delay, a lease or a burial goes
+  to ``prio`` again.
 * ``<tag>:i:<n>`` HASH id -> the stream id its push gave the task in
   ``ready`` (``""`` when it went to ``delayed``): the index of every task in
   the queue, whatever its state, split over :data:`INDEX_BUCKETS` keys by

@@ -58,15 +58,21 @@ end
 -- is buried as malformed.
 local function ranked(lo, hi)
   while taken < count and budget > 0 do
-    local got = redis.call('ZRANGEBYSCORE', prio, lo, hi, 'LIMIT', 0, count - taken)
+    local got = redis.call(
+      'ZRANGEBYSCORE', prio, lo, hi, 'WITHSCORES', 'LIMIT', 0, count - taken)
     if #got == 0 then return end
-    for _, m in ipairs(got) do
+    local members = {}
+    for k = 1, #got, 2 do
+      local m = got[k]
+      members[#members + 1] = m
       budget = budget - 1
       local prefix, id = string.sub(m, 1, W), string.sub(m, W + 1)
       local old = #m > W and prefix ~= PAD and redis.call('HGET', data, id)
       if old and string.sub(old, 1, W) == prefix and utf8ok(id) then
         local payload = string.sub(old, W + 1)
         redis.call('HSET', data, id, PAD .. payload)
+        -- Leased, it keeps its priority beside its token, for a release or a lost lease.
+        redis.call('HSET', meta, 'p:' .. id, got[k + 1])
         lease(id, payload)
       elseif old and string.sub(old, 1, W) == prefix then
         quarantine('prio entry: task id is not UTF-8: ' .. show(id), string.sub(old, W + 1), now)
@@ -76,7 +82,7 @@ local function ranked(lo, hi)
         quarantine('prio entry: member ' .. show(m) .. ' names no ready task', '', now)
       end
     end
-    redis.call('ZREM', prio, unpack(got))
+    redis.call('ZREM', prio, unpack(members))
   end
 end
 if count > 0 then

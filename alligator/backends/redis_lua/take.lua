@@ -24,8 +24,12 @@ if sid then
 elseif old then
   local prefix = string.sub(old, 1, W)
   if prefix ~= PAD then
-    if redis.call('ZREM', delayed, prefix .. id) == 0
-      and redis.call('ZREM', prio, prefix .. id) == 0 then return false end
+    if redis.call('ZREM', delayed, prefix .. id) == 0 then
+      local pri = redis.call('ZSCORE', prio, prefix .. id)
+      if not pri then return false end
+      redis.call('ZREM', prio, prefix .. id)
+      redis.call('HSET', meta, 'p:' .. id, pri)
+    end
   else
     local deadline = redis.call('ZSCORE', leased, id)
     if not deadline or tonumber(deadline) > tonumber(now) then return false end
