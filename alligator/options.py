@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
+from alligator.exceptions import InvalidTaskError
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task
@@ -132,6 +133,14 @@ class Batch:
             return self.gator.run_eagerly(task)
         if task.priority is not None:
             self.gator.prioritized()  # refuses a backend that would ignore it
+        if (task.priority is not None and any(self._depends_on)) or (
+            depends_on and any(t.priority is not None for t in self.tasks)
+        ):
+            # Such a batch goes through push_after, which orders nothing by priority.
+            raise InvalidTaskError(
+                "a batch cannot mix tasks with depends_on and tasks with a priority: "
+                "send them in two batches"
+            )
         data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)

@@ -90,6 +90,22 @@ def test_a_batch_carries_each_tasks_priority(tmp_path: Path) -> None:
     assert tasks.read_ledger(ledger) == ["urgent", "plain-first", "plain-second", "lazy"]
 
 
+def test_a_batch_does_not_mix_dependencies_and_priorities() -> None:
+    # Given a Gator whose queue runs dependencies
+    gator = Gator("locmem://priorities-deps", queue_name="q", results=True)
+    parent = gator.task(tasks.record, "/dev/null", "parent")
+    # When one batch holds a dependent task and a prioritised one, in either order
+    for first, second in (
+        (Task[str](depends_on=[parent]), Task[str](priority=1)),
+        (Task[str](priority=1), Task[str](depends_on=[parent])),
+    ):
+        with pytest.raises(InvalidTaskError, match="cannot mix"), gator.batch() as batch:
+            batch.push(first, tasks.record, "/dev/null", "a")
+            batch.push(second, tasks.record, "/dev/null", "b")
+    # Then neither batch stored anything (push_after would drop the priority)
+    assert gator.len() == 1
+
+
 def test_priorities_are_drained_in_order_on_every_backend(
     any_dsn: str,
     request: pytest.FixtureRequest,
