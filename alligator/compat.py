@@ -71,7 +71,7 @@ class SimpleClientAdapter:
         return str(push(queue_name, task_id, data, delay_until=delay_until))
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
-        return [self.push(queue_name, *item) for item in items]
+        return [self.push(queue_name, i.task_id, i.data, i.delay_until) for i in items]
 
     def pop(self, queue_name: str) -> bytes | None:
         return self.client.pop(queue_name)

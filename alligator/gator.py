@@ -32,7 +32,7 @@ from alligator.exceptions import ConfigurationError
 from alligator.inprocess import InProcess
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
-from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
+from alligator.protocols import Client, Codec, PriorityClient, QueueNameValidator, ResultClient
 from alligator.records import PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
@@ -239,19 +239,35 @@ class Gator(InProcess, Waiting):
             return self.run_eagerly(task)
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
-        prioritized = self._priority_broker
         if depends_on:
             queue = cast(ResultClient, self.broker)  # checked by dependencies_of
             [task.task_id] = queue.push_after(
                 self.queue_name, [PushItem(task.task_id, data, task.delay_until)], [depends_on]
             )
-        elif task.priority is not None and prioritized is not None:
-            task.task_id = prioritized.push(
+        elif task.priority is not None:
+            task.task_id = self.prioritized().push(
                 self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
             )
         else:
             task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
         return task
+
+    def prioritized(self) -> PriorityClient:
+        """The backend as a :class:`~alligator.protocols.PriorityClient`, for a prioritised push.
+
+        Raises:
+            ConfigurationError: The backend cannot order tasks by priority; a
+                ``priority=`` it would ignore is refused instead.
+        """
+        prioritized = self._priority_broker
+        if prioritized is None:
+            raise ConfigurationError(
+                f"the {type(self.backend).__module__}.{type(self.backend).__name__} backend "
+                "cannot order tasks by priority (its push takes no priority=): leave "
+                "priority unset, or use a backend that has it (locmem, sqlite, redis, "
+                "beanstalk, postgresql)"
+            )
+        return prioritized
 
     def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
         """Enqueue ``func(*args, **kwargs)`` with default options."""

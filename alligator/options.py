@@ -57,6 +57,8 @@ class Options(Generic[RO]):
         self.timeout = timeout
         # Validate now, so a bad option fails where it was written.
         self._new_task()
+        if priority is not None and is_async:
+            gator.prioritized()
 
     def __enter__(self) -> Self:
         return self
@@ -130,13 +132,19 @@ class Batch:
         if not task.is_async:
             return self.gator.run_eagerly(task)
         if task.priority is not None:
+            self.gator.prioritized()  # refuses a backend that would ignore it
+        if (task.priority is not None and any(self._depends_on)) or (
+            depends_on and any(t.priority is not None for t in self.tasks)
+        ):
+            # Such a batch goes through push_after, which orders nothing by priority.
             raise InvalidTaskError(
-                "priority is not carried by gator.batch() yet: push this task outside the batch"
+                "a batch cannot mix tasks with depends_on and tasks with a priority: "
+                "send them in two batches"
             )
         data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)
-        self._items.append(PushItem(task.task_id, data, task.delay_until))
+        self._items.append(PushItem(task.task_id, data, task.delay_until, task.priority))
         self._depends_on.append(depends_on)
         return task
 

@@ -436,8 +436,22 @@ class ResultPrefetchClient(PrefetchClient, ResultClient, Protocol):
 class PriorityClient(ReliableClient, Protocol):
     """Orders ready tasks by a per-task priority given at push time.
 
+    The scale is Alligator's, the same on every backend (see
+    :mod:`alligator.priority`): an ``int`` from -2**31 to 2**31 - 1, lower
+    first, ``None`` meaning 0. Among the due tasks of a queue ``reserve``
+    and ``reserve_many`` take the lowest priority first, and among equal
+    priorities keep the queue's first-in, first-out order. A task keeps its
+    priority for its whole life: released (a retry, delayed or not), its
+    lease expired, or buried and requeued, it comes back with it.
+    ``push_many`` honours each item's :attr:`~alligator.PushItem.priority`.
+    A priority outside the range raises
+    :class:`~alligator.exceptions.InvalidTaskError` and stores nothing.
+
     ``isinstance`` cannot see keyword arguments, so this capability is read
     from ``push``'s signature, once, by :func:`alligator.capabilities.capabilities_of`.
+    A client without it is refused a prioritised task at enqueue
+    (:class:`~alligator.exceptions.ConfigurationError`), never handed one to
+    ignore.
     """
 
     def push(
@@ -449,7 +463,11 @@ class PriorityClient(ReliableClient, Protocol):
         *,
         priority: int | None = None,
     ) -> str:
-        """Store a task; among due tasks a lower ``priority`` is reserved first."""
+        """Store a task; among due tasks a lower ``priority`` is reserved first.
+
+        Raises:
+            InvalidTaskError: ``priority`` is not an ``int`` in range.
+        """
         ...
 
 

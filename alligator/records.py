@@ -30,11 +30,19 @@ class Reservation(msgspec.Struct, frozen=True, gc=False):
 
 
 class PushItem(NamedTuple):
-    """One task of a batch push."""
+    """One task of a batch push.
+
+    ``priority`` is only set for a client that declares the ``priority``
+    capability (a :class:`~alligator.protocols.PriorityClient`), which must
+    honour it per item; the Gator refuses a prioritised task for any other
+    (see :mod:`alligator.priority`). Read the fields by name: a client that
+    unpacks an item as a 3-tuple breaks on the fourth field.
+    """
 
     task_id: str
     data: bytes
     delay_until: float | None = None
+    priority: int | None = None
 
 
 #: Where a task stands in its queue, for :meth:`~alligator.protocols.ResultClient.task_state`.

@@ -18,6 +18,7 @@ from alligator.exceptions import (
     MultipleDelaysError,
     NoResultError,
 )
+from alligator.priority import check_priority
 from alligator.protocols import Codec
 from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
@@ -119,7 +120,7 @@ class Task(Generic[R]):
             if delay_until is None and delay_by is None
             else normalize_delay(delay_until, delay_by)
         )
-        self.priority = priority
+        self.priority = None if priority is None else check_priority(priority)
         if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < 1e9):
             raise InvalidTaskError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         self.timeout = None if timeout is None else float(timeout)

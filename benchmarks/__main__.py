@@ -1,6 +1,6 @@
 """``make bench``: every measurement of issue 5 in one run, then the report.
 
-    python -m benchmarks [--quick] [-n N] [--repeats R] [--skip peers,pool,...]
+    python -m benchmarks [--quick] [-n N] [--repeats R] [--skip peers,pool,priority,...]
         [--scale-n N] [--scale-samples S]
 
 Starts one private redis-server and one beanstalkd on free loopback ports,
@@ -29,7 +29,16 @@ import redis
 
 from alligator import Gator
 from alligator.prefetch import MAX_BATCH
-from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, redis_scale, report, tasks
+from benchmarks import (
+    alligator_bench,
+    peers_bench,
+    postgres_bench,
+    priority_bench,
+    raw,
+    redis_scale,
+    report,
+    tasks,
+)
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
 from benchmarks.servers import beanstalkd, find_binary, redis_server
@@ -46,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: alligator,wake,scale,peers,raw,pool,postgres,bloat",
+        help="comma-separated: alligator,wake,scale,priority,peers,raw,pool,postgres,bloat",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -198,6 +207,11 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 args.scale_n,
                 args.scale_samples,
                 lambda: script_stats(client),
+            )
+        if "priority" not in args.skip:
+            log("alligator redis with priorities against without")
+            rows += priority_bench.measure_priorities(
+                flushed_dsn(client, rserver.port), args.n, args.repeats, args.batch_size
             )
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from benchmarks import priority_bench
 from benchmarks.rows import METRICS, Row
 
 __all__ = ["Target", "pg_targets", "render", "targets"]
@@ -100,6 +101,10 @@ def targets(rows: Sequence[Row]) -> list[Target]:
             )
         )
     out.append(_lookup_target(index))
+    for metric, ratio, goal_met in priority_bench.ratios(rows):
+        if goal_met is not None:
+            name = f"Redis {metric} with priorities >= {priority_bench.GOAL} x without (issue 20)"
+            out.append(Target(name, f"{ratio:.2f} x", goal_met))
     ours = index.get((OURS, "bytes"))
     peers = [r for r in rows if r.group == "peer" and r.metric == "bytes"]
     if ours is None or not peers:

@@ -71,7 +71,7 @@ FAST = Capabilities(
     delays=True,
     prefetch=True,
     failed_tasks=True,
-    priority=False,
+    priority=True,
     closes=True,
     lists_queues=True,
 )
@@ -95,7 +95,7 @@ DECLARED = {
         assigns_ids=True,
         lists_queues=True,
     ),
-    "postgresql": msgspec.structs.replace(FAST, priority=True, transactional=True),
+    "postgresql": msgspec.structs.replace(FAST, transactional=True),
 }
 
 #: The backends declared to lease ahead in batches (``reserve_many``, a

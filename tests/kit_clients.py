@@ -19,6 +19,7 @@ __all__ = [
     "GetKeepsTheTask",
     "HandsOutLeasedTasks",
     "IgnoresDelay",
+    "IgnoresPriority",
     "IgnoresReliableDelay",
     "LosesTasks",
     "PopsLifo",
@@ -127,9 +128,34 @@ class IgnoresReliableDelay(LocmemClient):
     """Takes ``delay_until`` in ``push`` and ``push_many`` and makes every task due now."""
 
     def push(
-        self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
     ) -> str:
-        return super().push(queue_name, task_id, data)
+        return super().push(queue_name, task_id, data, priority=priority)
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         return [self.push(queue_name, item.task_id, item.data) for item in items]
+
+
+class IgnoresPriority(LocmemClient):
+    """Takes ``priority`` in ``push`` and ``push_many`` (declaring the capability), drops it."""
+
+    def push(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
+    ) -> str:
+        return super().push(queue_name, task_id, data, delay_until)
+
+    def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        plain = [PushItem(item.task_id, item.data, item.delay_until) for item in items]
+        return super().push_many(queue_name, plain)

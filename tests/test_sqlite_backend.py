@@ -234,14 +234,54 @@ def test_queue_name_is_data_never_sql(client: Client) -> None:
     assert client.len(Q) == 1
 
 
-def test_file_uses_wal_and_reserve_uses_the_due_index(client: Client, dsn: str) -> None:
+def test_file_uses_wal_and_reserve_uses_the_due_indexes(client: Client, dsn: str) -> None:
     client.push(Q, "t", b"x")
     with sqlite3.connect(client.path) as raw:
         assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         plan = raw.execute("EXPLAIN QUERY PLAN " + RESERVE, (1.0, "tok", Q, 2.0)).fetchall()
     raw.close()
-    assert "alligator_tasks_due" in str(plan)
-    assert "TEMP B-TREE" not in str(plan)  # no sort: FIFO comes from the index
+    steps = [row[3] for row in plan]
+    # Each of the three heads (priorities below 0, 0, above 0) is an index range...
+    assert "SEARCH alligator_tasks USING INDEX alligator_tasks_fifo (queue=? AND run_at<?)" in steps
+    ranked = "SEARCH alligator_tasks USING INDEX alligator_tasks_ranked (queue=? AND priority{}?)"
+    assert ranked.format("<") in steps and ranked.format(">") in steps
+    # ...no table is scanned, and the only sort merges the (at most 3) heads
+    assert not [s for s in steps if s.startswith("SCAN alligator_tasks")]
+    assert [s for s in steps if "TEMP B-TREE" in s] == ["USE TEMP B-TREE FOR ORDER BY"]
+
+
+def test_a_file_made_before_priorities_gets_the_column(tmp_path: Path) -> None:
+    # Given a database written by a version without priorities, holding a task
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute(
+            "CREATE TABLE alligator_tasks (seq INTEGER PRIMARY KEY, queue TEXT NOT NULL,"
+            " task_id TEXT NOT NULL, data BLOB NOT NULL, state INTEGER NOT NULL DEFAULT 0,"
+            " run_at REAL NOT NULL, token TEXT, attempts INTEGER NOT NULL DEFAULT 0,"
+            " reason TEXT, buried_at REAL)"
+        )
+        raw.execute(
+            "CREATE INDEX alligator_tasks_due ON alligator_tasks (queue, run_at, seq)"
+            " WHERE state < 2"
+        )
+        raw.execute(
+            "INSERT INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, 0)",
+            (Q, "old", b"o"),
+        )
+    raw.close()
+    # When a client opens it and pushes a prioritised task
+    client = Client(f"sqlite:///{path}")
+    client.push(Q, "urgent", b"u", priority=-1)
+    # Then the old task kept its place at priority 0, behind the urgent one
+    assert [client.pop(Q), client.pop(Q), client.pop(Q)] == [b"u", b"o", None]
+    with sqlite3.connect(path) as raw:
+        indexes = {
+            name for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'index'")
+        }
+    raw.close()
+    assert "alligator_tasks_due" not in indexes
+    assert {"alligator_tasks_fifo", "alligator_tasks_ranked"} <= indexes
+    client.close()
 
 
 def test_locked_database_raises_backend_connection_error(dsn: str) -> None:

@@ -36,9 +36,11 @@ from alligator.exceptions import (
     BackendError,
     ConfigurationError,
     Family,
+    InvalidTaskError,
     PayloadTooLarge,
     translated,
 )
+from alligator.priority import check_priority
 
 __all__ = [
     "BURIED_SUFFIX",
@@ -51,6 +53,7 @@ __all__ = [
     "delete_quietly",
     "format_task_id",
     "frame",
+    "native_priority",
     "parse_dsn",
     "parse_job_id",
     "parse_task_id",
@@ -61,7 +64,9 @@ __all__ = [
 DEFAULT_PORT: Final = 11300
 #: Beanstalkd's own default is 2**31 too: the middle of the range, so tasks can
 #: be made both more and less urgent than the default.
-DEFAULT_PRIORITY: Final = 2**31
+#: beanstalkd's priority of Alligator's priority 0 (its own default): Alligator's
+#: scale (-2**31 .. 2**31 - 1, lower first) shifted onto beanstalkd's 0 .. 2**32 - 1.
+PRIORITY_OFFSET: Final = 2**31
 DEFAULT_TTR: Final = 30.0
 DEFAULT_SOCKET_TIMEOUT: Final = 10.0
 MAX_UINT32: Final = 2**32 - 1
@@ -155,12 +160,32 @@ def delay_seconds(delay_until: float | None, now: float | None = None) -> int:
     return check_uint32("delay", max(0, math.ceil(delay_until - now)))
 
 
+def native_priority(priority: int | None, default: int = PRIORITY_OFFSET) -> int:
+    """beanstalkd's priority for Alligator's ``priority`` (``default``, native, for ``None``).
+
+    Raises:
+        InvalidTaskError: ``priority`` is out of Alligator's range.
+    """
+    if priority is None:
+        return default
+    return check_priority(priority) + PRIORITY_OFFSET
+
+
+def _default_priority(priority: int | None) -> int:
+    """The DSN's ``priority=`` (Alligator's scale) as beanstalkd's, refused with a clear error."""
+    try:
+        return native_priority(priority)
+    except InvalidTaskError as exc:
+        raise ConfigurationError(f"beanstalk DSN option priority: {exc}") from None
+
+
 class Settings(msgspec.Struct, frozen=True):
     """What a ``beanstalk://`` DSN and the constructor's keywords configure."""
 
     host: str
     port: int
     ttr: int
+    #: beanstalkd's own priority of pushes that name none (from Alligator's scale).
     priority: int
     socket_timeout: float
 
@@ -206,7 +231,7 @@ def parse_dsn(
         host=parts.hostname or "localhost",
         port=port,
         ttr=ttr_seconds(DEFAULT_TTR if ttr_value is None else ttr_value),
-        priority=check_uint32("priority", DEFAULT_PRIORITY if pri_value is None else pri_value),
+        priority=_default_priority(pri_value),
         socket_timeout=timeout,
     )
 

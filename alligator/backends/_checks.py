@@ -8,6 +8,8 @@ or a stuck queue later:
   :class:`~alligator.exceptions.ConfigurationError` naming the queue;
 * a task id must be non-empty text the stores can encode:
   :class:`~alligator.exceptions.InvalidTaskError`;
+* a priority must be an ``int`` in Alligator's range (see
+  :mod:`alligator.priority`): :class:`~alligator.exceptions.InvalidTaskError`;
 * a due time must be a finite number (``nan`` would never come due, or
   stall a heap): :class:`~alligator.exceptions.InvalidTaskError`;
 * a burial reason is made encodable rather than refused (it often quotes a
@@ -20,9 +22,17 @@ import math
 from collections.abc import Iterable
 
 from alligator.exceptions import ConfigurationError, InvalidTaskError
+from alligator.priority import check_priority
 from alligator.records import PushItem
 
-__all__ = ["QueueNames", "check_due", "check_items", "check_task_id", "safe_text"]
+__all__ = [
+    "QueueNames",
+    "check_due",
+    "check_items",
+    "check_priority",
+    "check_task_id",
+    "safe_text",
+]
 
 
 class QueueNames:
@@ -91,10 +101,12 @@ def check_due(delay_until: float | None) -> float | None:
 
 
 def check_items(items: Iterable[PushItem]) -> None:
-    """Check every id and due time of a batch before any of it is stored."""
+    """Check every id, due time and priority of a batch before any of it is stored."""
     for item in items:
         check_task_id(item.task_id)
         check_due(item.delay_until)
+        if item.priority is not None:
+            check_priority(item.priority)
 
 
 def safe_text(text: str) -> str:

@@ -189,7 +189,8 @@ class Results:
             queue = self._store.queue(queue_name)
             book, now = book_of(self._store), self._clock()
             plans = self._plan(queue, queue_name, items, depends_on, now)
-            for (task_id, data, delay_until), (pending, failed) in zip(items, plans, strict=True):
+            for item, (pending, failed) in zip(items, plans, strict=True):
+                task_id, data, delay_until = item.task_id, item.data, item.delay_until
                 if failed is not None:
                     queue.add_buried(task_id, data, f"dependency {failed} failed", now)
                 elif pending:

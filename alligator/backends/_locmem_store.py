@@ -45,12 +45,15 @@ def malformed(task: Task) -> str | None:
     task_id: object = task.task_id
     data: object = task.data
     run_at: object = task.run_at
+    priority: object = task.priority
     if not isinstance(task_id, str) or not task_id:
         return f"task id {task_id!r} is not a non-empty str"
     if not isinstance(data, bytes):
         return f"payload is {type(data).__name__}, not bytes"
     if isinstance(run_at, bool) or not isinstance(run_at, int | float) or not math.isfinite(run_at):
         return f"due time {run_at!r} is not a finite number"
+    if type(priority) is not int:
+        return f"priority {priority!r} is not an int"
     return None
 
 
@@ -61,6 +64,7 @@ class Task:
         "attempts",
         "buried_at",
         "data",
+        "priority",
         "reason",
         "run_at",
         "seq",
@@ -69,11 +73,14 @@ class Task:
         "token",
     )
 
-    def __init__(self, task_id: str, data: bytes, run_at: float, seq: int) -> None:
+    def __init__(
+        self, task_id: str, data: bytes, run_at: float, seq: int, priority: int = 0
+    ) -> None:
         self.task_id = task_id
         self.data = data
         self.run_at = run_at
         self.seq = seq
+        self.priority = priority
         self.state = WAITING
         self.token = ""
         self.attempts = 0
@@ -84,18 +91,29 @@ class Task:
 class Queue:
     """A queue's tasks, heap and counters; guarded by its store's lock.
 
+    Priorities: while no task of the queue has a priority other than 0,
+    tasks are taken straight off :attr:`heap` in due order, as ever. Once
+    one has (:attr:`ranked` counts them), a take first moves every due task
+    off :attr:`heap` onto :attr:`ready`, a heap of ``(priority, run_at, seq,
+    task)``, and takes the top of that: lowest priority first, then due
+    order. Each task still has one valid entry, named by its ``seq``.
+
     Attributes:
         tasks: Every task of the queue by id, whatever its state.
         leased: The reserved tasks by id (their leases may have expired).
         waiting: How many tasks wait (ready or delayed).
+        ranked: How many tasks of the queue have a priority other than 0.
+        ready: Due tasks by priority, used while :attr:`ranked` (or it) is not empty.
         cond: Signalled when a task may have become reservable.
     """
 
-    __slots__ = ("cond", "heap", "leased", "seq", "tasks", "waiting")
+    __slots__ = ("cond", "heap", "leased", "ranked", "ready", "seq", "tasks", "waiting")
 
     def __init__(self, lock: threading.Lock, seq: itertools.count[int]) -> None:
         self.tasks: dict[str, Task] = {}
         self.heap: list[tuple[float, int, Task]] = []
+        self.ready: list[tuple[int, float, int, Task]] = []
+        self.ranked = 0
         self.leased: dict[str, Task] = {}
         self.waiting = 0
         self.cond = threading.Condition(lock)
@@ -116,10 +134,23 @@ class Queue:
         A malformed task met on the way is buried (see the module docstring).
         """
         try:
+            if self.ranked or self.ready:
+                return self._take_ranked(now)
             return self._take_due(now)
         except TypeError:  # a due time that does not compare: rebuild and go on
             self.repair(now)
-            return self._take_due(now)
+            return self._take_due(now) if not self.ranked else self._take_ranked(now)
+
+    def _take_ranked(self, now: float) -> Task | None:
+        """The due task of the lowest priority (then earliest due), off :attr:`ready`."""
+        ready = self.ready
+        while (task := self._take_due(now)) is not None:
+            heapq.heappush(ready, (task.priority, task.run_at, task.seq, task))
+        while ready:
+            _, _, seq, task = heapq.heappop(ready)
+            if task.seq == seq and task.state < BURIED and self.tasks.get(task.task_id) is task:
+                return task
+        return None
 
     def _take_due(self, now: float) -> Task | None:
         heap = self.heap
@@ -167,6 +198,7 @@ class Queue:
                 self.quarantine(task, why, now)
         self.heap = [(t.run_at, t.seq, t) for t in self.tasks.values() if t.state < BURIED]
         heapq.heapify(self.heap)
+        self.ready = []
 
     def quarantine(self, task: Task, reason: str, now: float) -> None:
         """Bury a malformed waiting or reserved task with ``reason``, listable as any other."""
@@ -189,13 +221,15 @@ class Queue:
         task.buried_at = now
         log.warning("buried malformed task %s: %s", task.task_id, reason)
 
-    def add(self, task_id: str, data: bytes, due: float) -> bool:
+    def add(self, task_id: str, data: bytes, due: float, priority: int = 0) -> bool:
         """Store a waiting task (replacing any namesake); ``True`` if it is the new head."""
         old = self.tasks.get(task_id)
         if old is not None:
             self.unlink(old)
-        task = Task(task_id, data, due, 0)
+        task = Task(task_id, data, due, 0, priority)
         self.tasks[task_id] = task
+        if priority:
+            self.ranked += 1
         self.waiting += 1
         self.schedule(task, due)
         return self.heap[0][2] is task
@@ -249,6 +283,8 @@ class Queue:
             del self.leased[task.task_id]
         task.state = GONE
         del self.tasks[task.task_id]
+        if task.priority:
+            self.ranked -= 1
         if len(self.heap) > 2 * (self.waiting + len(self.leased)) + COMPACT_SLACK:
             self.repair(task.run_at)  # compacts; buries what cannot be ordered
 
@@ -259,7 +295,9 @@ class Queue:
         self.tasks.clear()
         self.leased.clear()
         self.heap.clear()
+        self.ready.clear()
         self.waiting = 0
+        self.ranked = 0
 
 
 class Store:

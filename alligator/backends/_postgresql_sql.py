@@ -27,11 +27,13 @@ cannot take:
   leases, by the time they come due. The due ones are the prefix
   ``run_at <= now``; the first entry is the next time anything comes due.
 
-A claim takes up to ``count`` rows from the head of each (both with ``FOR
-UPDATE SKIP LOCKED``, so concurrent workers pass each other instead of
-queueing on a lock), merges them by ``(priority, run_at, id)`` and leases the
-first ``count``. Both index range scans stop after ``count`` rows, so a claim
-costs the same with a million delayed tasks as with none. Finished tasks are
+A claim takes up to ``count`` rows from the head of ``ready`` and up to 1,000
+due ones from the head of ``timers`` (both with ``FOR UPDATE SKIP LOCKED``,
+so concurrent workers pass each other instead of queueing on a lock), merges
+them by ``(priority, run_at, id)`` and leases the first ``count``; the due
+timed rows it did not lease become ready rows (state 0), so later claims take
+them in priority order. Both index range scans stop early, so a claim costs
+the same with a million delayed tasks (not yet due) as with none. Finished tasks are
 deleted (the ack), and the table's autovacuum thresholds are set low so the
 space is reused at once instead of growing.
 
@@ -78,7 +80,14 @@ _REPLACE: Final = (
     " reason = NULL, buried_at = NULL"
 )
 
-#: The due rows a claim may take: the head of each index, merged.
+#: Most due delayed rows and expired leases one claim considers (and moves to ready).
+PROMOTE_MAX: Final = 1000
+
+#: The due rows a claim may take: the head of each index, merged. The due
+#: delayed rows and expired leases it considered but did not take become
+#: ready rows, so the next claim finds them in the ready index in priority
+#: order: a backlog of tasks that came due at once is drained by priority
+#: too, not by due time (at most PROMOTE_MAX of them per claim).
 _PICK: Final = f"""
 ready AS (
     SELECT id, priority, run_at FROM {{tasks}}
@@ -88,12 +97,15 @@ ready AS (
 timed AS (
     SELECT id, priority, run_at FROM {{tasks}}
     WHERE queue = %(queue)s AND state IN (1, 3) AND run_at <= {NOW}
-    ORDER BY run_at, id LIMIT %(count)s
+    ORDER BY run_at, id LIMIT {PROMOTE_MAX}
     FOR UPDATE SKIP LOCKED),
 picked AS (
     SELECT id, priority, run_at FROM ready
     UNION ALL SELECT id, priority, run_at FROM timed
-    ORDER BY priority, run_at, id LIMIT %(count)s)"""
+    ORDER BY priority, run_at, id LIMIT %(count)s),
+promoted AS (
+    UPDATE {{tasks}} AS p SET state = 0, token = NULL FROM timed
+    WHERE p.id = timed.id AND timed.id NOT IN (SELECT id FROM picked))"""
 
 #: Version 1: the task table, its indexes, and the meta table.
 _V1: Final = (

@@ -51,9 +51,16 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   most 1,000 delayed tasks (and recovers at most 1,000 expired leases); in a
   larger burst the rest move on the next calls, so tasks pushed meanwhile can
   go ahead of them.
+* ``<tag>:prio`` ZSET of due tasks whose priority is not 0 (see
+  :mod:`alligator.priority`), scored by priority; the member is a sequence
+  number and the id, as in ``delayed``, so equal priorities come out in the
+  order they became due. Only a queue that uses priorities has it: tasks of
+  priority 0 (every task pushed without one) stay in ``ready``. A reserve
+  takes the negative scores first, then ``ready``, then the positive ones.
 * ``<tag>:data`` HASH id -> sequence prefix + payload, for tasks that are
-  delayed, leased or buried (the prefix finds a delayed task's member; it is
-  twelve zeros for a leased or buried one).
+  delayed, leased or buried, or ready in ``prio`` (the prefix finds a
+  delayed or prioritised task's member; it is twelve zeros for a leased or
+  buried one).
 * ``<tag>:leased`` ZSET id -> lease deadline; ``<tag>:buried`` ZSET id ->
   sequence number at burial (listing order must not depend on the clock).
 * ``<tag>:meta`` HASH of per-task extras, by field prefix: ``t:<id>`` the
@@ -61,7 +68,11 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   ``r:<id>`` burial time, a space, the reason, ``s:<id>`` the stream id of a
   task that came back to ``ready`` (after a delay, an expired lease, a
   release or a requeue), which its index entry cannot record: the scripts
-  that move it there do not know its index bucket.
+  that move it there do not know its index bucket; ``p:<id>`` the task's
+  priority, when it is not 0, while it is delayed, leased or buried (in
+  ``prio`` its score holds it; a reserve writes ``p:<id>`` as it leases the
+  task), so a task that comes back after a delay, a lease or a burial goes
+  to ``prio`` again.
 * ``<tag>:i:<n>`` HASH id -> the stream id its push gave the task in
   ``ready`` (``""`` when it went to ``delayed``): the index of every task in
   the queue, whatever its state, split over :data:`INDEX_BUCKETS` keys by
@@ -113,7 +124,17 @@ __all__ = [
 ]
 
 #: Every fixed key of a queue, ``ready`` first; the index buckets come on top.
-KEY_SUFFIXES: Final = ("ready", "delayed", "data", "leased", "meta", "buried", "seq", "notify")
+KEY_SUFFIXES: Final = (
+    "ready",
+    "delayed",
+    "data",
+    "leased",
+    "meta",
+    "buried",
+    "seq",
+    "notify",
+    "prio",
+)
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
 #: every client of a queue must agree on it.

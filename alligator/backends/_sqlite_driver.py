@@ -90,6 +90,21 @@ _OPEN_ERRORS: Final[Mapping[type[Exception], Family]] = {sqlite3.Error: BackendC
 _STATEMENT: Final = translated(ERRORS, "SQLite")
 
 
+def _add_priority(conn: sqlite3.Connection) -> None:
+    """Give a table made before priorities its column, once, under the write lock."""
+    if "priority" in {name for (name,) in conn.execute(sql.COLUMNS)}:
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        if "priority" not in {name for (name,) in conn.execute(sql.COLUMNS)}:
+            for statement in sql.ADD_PRIORITY:
+                conn.execute(statement)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
 def parse_dsn(conn_string: str) -> str:
     """The absolute database path of a SQLite DSN, checked but not created.
 
@@ -239,7 +254,9 @@ class Database:
             with self._lock:
                 if not self._schema_ready:
                     conn.execute("PRAGMA journal_mode = WAL")
-                    for statement in sql.SCHEMA:
+                    conn.execute(sql.SCHEMA[0])
+                    _add_priority(conn)
+                    for statement in sql.SCHEMA[1:]:
                         conn.execute(statement)
                     self._schema_ready = True
                 self._prune_finished_threads()

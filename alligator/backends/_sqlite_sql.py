@@ -10,16 +10,35 @@ never fails a read (which would roll back every batch holding that row); the
 backend buries such a row instead. A ``run_at`` that is not a number sorts
 after every number, so the due ranges (``run_at <= now``) never reach it, and
 :data:`BURY_ODD_RUN_AT` buries it.
+
+Priorities (see :mod:`alligator.priority`, lower first) split the live rows
+over two partial indexes, so the plain FIFO queue keeps its one index range:
+
+* ``alligator_tasks_fifo`` on ``(queue, run_at, seq)`` for rows of priority 0
+  (every task pushed without one);
+* ``alligator_tasks_ranked`` on ``(queue, priority, run_at, seq)`` for the
+  others.
+
+A claim (:func:`pick`) reads the due heads of three ranges, negative
+priorities, priority 0 and positive priorities, each stopping after the
+batch size, and merges them by ``(priority, run_at, seq)``. Within one
+priority the due rows come before the others in the ranked index, so a
+claim only walks rows it cannot take (delayed, or leased) at the levels more
+urgent than the first one with a due row. A queue that never used
+priorities finds its two ranked ranges empty at once.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "ACK",
+    "ADD_PRIORITY",
     "BURIED",
     "BURY",
     "BURY_MALFORMED",
+    "BURY_ODD_FIFO",
     "BURY_ODD_RUN_AT",
+    "COLUMNS",
     "DATA_VERSION",
     "DELETE_SEQ",
     "DROP",
@@ -45,6 +64,7 @@ __all__ = [
     "SCHEMA",
     "STATS",
     "lease_many",
+    "pick",
 ]
 
 SCHEMA = (
@@ -58,37 +78,74 @@ SCHEMA = (
         token TEXT,
         attempts INTEGER NOT NULL DEFAULT 0,
         reason TEXT,
-        buried_at REAL)""",
+        buried_at REAL,
+        priority INTEGER NOT NULL DEFAULT 0)""",
     "CREATE UNIQUE INDEX IF NOT EXISTS alligator_tasks_id ON alligator_tasks (queue, task_id)",
-    "CREATE INDEX IF NOT EXISTS alligator_tasks_due"
-    " ON alligator_tasks (queue, run_at, seq) WHERE state < 2",
+    "CREATE INDEX IF NOT EXISTS alligator_tasks_fifo"
+    " ON alligator_tasks (queue, run_at, seq) WHERE state < 2 AND priority = 0",
+    "CREATE INDEX IF NOT EXISTS alligator_tasks_ranked"
+    " ON alligator_tasks (queue, priority, run_at, seq) WHERE state < 2 AND priority <> 0",
     "CREATE INDEX IF NOT EXISTS alligator_tasks_buried"
     " ON alligator_tasks (queue, seq) WHERE state = 2",
 )
+#: Whether the table has the priority column (a file made before priorities).
+COLUMNS = "SELECT name FROM pragma_table_info('alligator_tasks')"
+#: Brings such a file up to date, inside one ``BEGIN IMMEDIATE``; SCHEMA follows.
+ADD_PRIORITY = (
+    "ALTER TABLE alligator_tasks ADD COLUMN priority INTEGER NOT NULL DEFAULT 0",
+    "DROP INDEX IF EXISTS alligator_tasks_due",
+)
+
+# The live rows of priority 0, and of any other, as the partial indexes name them.
+_FIFO = "state < 2 AND priority = 0"
+_RANKED = "state < 2 AND priority <> 0"
+# (The planner would read the ranked rows through the id index, visiting every
+# row of the queue: named, the ranked index visits only the ranked ones.)
+_RANKED_ROWS = "alligator_tasks INDEXED BY alligator_tasks_ranked"
+
+
+def pick(queue: str, now: str, limit: str) -> str:
+    """The seqs of the first ``limit`` reservable rows, in the order a claim takes them.
+
+    The arguments are the statement's placeholders (``?3``...) for the queue,
+    the time and the batch size.
+    """
+    due = f"queue = {queue} AND run_at <= {now}"
+    ranked = f"ORDER BY priority, run_at, seq LIMIT {limit}"
+    return (
+        "SELECT seq FROM ("
+        "SELECT * FROM (SELECT seq, priority AS p, run_at AS r FROM alligator_tasks"
+        f" WHERE {due} AND {_RANKED} AND priority < 0 {ranked})"
+        " UNION ALL SELECT * FROM (SELECT seq, 0 AS p, run_at AS r FROM alligator_tasks"
+        f" WHERE {due} AND {_FIFO} ORDER BY run_at, seq LIMIT {limit})"
+        " UNION ALL SELECT * FROM (SELECT seq, priority AS p, run_at AS r FROM alligator_tasks"
+        f" WHERE {due} AND {_RANKED} AND priority > 0 {ranked})"
+        f") ORDER BY p, r, seq LIMIT {limit}"
+    )
+
 
 # The first reservable row of a queue; parameters: queue, now.
-FIRST_DUE = (
-    "SELECT seq FROM alligator_tasks WHERE queue = ? AND state < 2 AND run_at <= ?"
-    " ORDER BY run_at, seq LIMIT 1"
-)
+FIRST_DUE = pick("?1", "?2", "1")
 # A lease still held; parameters: queue, task_id, token, now.
 HELD = "queue = ? AND task_id = ? AND state = 1 AND token = ? AND run_at > ?"
 NEXT_SEQ = "(SELECT max(seq) + 1 FROM alligator_tasks)"
 
 # Stores a task, replacing a namesake that is waiting, buried or whose lease
 # expired; a namesake whose lease is held is left alone (0 rows changed).
-# Parameters: queue, task_id, data, run_at, now.
+# Parameters: queue, task_id, data, run_at, now, priority.
 PUSH = (
-    "INSERT INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, ?)"
+    "INSERT INTO alligator_tasks (queue, task_id, data, run_at, priority)"
+    " VALUES (?1, ?2, ?3, ?4, ?6)"
     " ON CONFLICT (queue, task_id) DO UPDATE SET data = excluded.data, state = 0,"
     " run_at = excluded.run_at, token = NULL, attempts = 0, reason = NULL, buried_at = NULL,"
-    f" seq = {NEXT_SEQ} WHERE state != 1 OR run_at <= ?"
+    f" priority = excluded.priority, seq = {NEXT_SEQ} WHERE state != 1 OR run_at <= ?5"
 )
 # What a claim returns: the row, its id's type and bytes, its payload's bytes.
 _CLAIMED = "seq, typeof(task_id), CAST(task_id AS BLOB), CAST(data AS BLOB), attempts"
+# Parameters: lease deadline, token, queue, now.
 RESERVE = (
-    "UPDATE alligator_tasks SET state = 1, run_at = ?, token = ?, attempts = attempts + 1"
-    f" WHERE seq = ({FIRST_DUE}) RETURNING {_CLAIMED}"
+    "UPDATE alligator_tasks SET state = 1, run_at = ?1, token = ?2, attempts = attempts + 1"
+    f" WHERE seq = ({pick('?3', '?4', '1')}) RETURNING {_CLAIMED}"
 )
 POP = f"DELETE FROM alligator_tasks WHERE seq = ({FIRST_DUE}) RETURNING CAST(data AS BLOB)"
 GET = (
@@ -109,10 +166,18 @@ RUNNING = (
 )
 # Buries waiting rows whose run_at is not a number (TEXT and BLOB sort after
 # every number: the index finds them at the end); parameters: buried_at, queue.
-BURY_ODD_RUN_AT = (
+_BURY_ODD = (
     "UPDATE alligator_tasks SET state = 2, token = NULL,"
     " reason = 'malformed task: run_at ' || quote(run_at) || ' is not a number',"
-    " buried_at = ? WHERE queue = ? AND state < 2 AND run_at >= ''"
+    " buried_at = ?1 WHERE seq IN (SELECT seq FROM alligator_tasks WHERE queue = ?2"
+    f" AND {_FIFO} AND run_at >= ''"
+)
+#: Those of priority 0: one index range, cheap after every short batch.
+BURY_ODD_FIFO = _BURY_ODD + ")"
+#: Every one (the ranked index has them at the end of each priority): when idle.
+BURY_ODD_RUN_AT = (
+    _BURY_ODD + f" UNION ALL SELECT seq FROM {_RANKED_ROWS} WHERE queue = ?2 AND {_RANKED}"
+    " AND run_at >= '')"
 )
 ACK = f"DELETE FROM alligator_tasks WHERE {HELD}"
 RELEASE = (
@@ -129,11 +194,18 @@ LEN = (
     " AND (state = 0 OR run_at <= ?)"
 )
 # The earliest due time or lease deadline, and whether some waiting row has a
-# run_at that is not a number (to bury); parameters: queue, queue.
+# run_at that is not a number (to bury); parameter: queue.
+_FIRST_FIFO = (
+    f"(SELECT min(run_at) FROM alligator_tasks WHERE queue = ?1 AND {_FIFO} AND run_at < '')"
+)
+_FIRST_RANKED = (
+    f"(SELECT min(run_at) FROM {_RANKED_ROWS} WHERE queue = ?1 AND {_RANKED} AND run_at < '')"
+)
 NEXT_DUE = (
-    "SELECT (SELECT min(run_at) FROM alligator_tasks WHERE queue = ? AND state < 2"
-    " AND run_at < ''), EXISTS (SELECT 1 FROM alligator_tasks WHERE queue = ? AND state < 2"
-    " AND run_at >= '')"
+    f"SELECT min(coalesce({_FIRST_FIFO}, {_FIRST_RANKED}),"
+    f" coalesce({_FIRST_RANKED}, {_FIRST_FIFO})),"
+    f" EXISTS (SELECT 1 FROM alligator_tasks WHERE queue = ?1 AND {_FIFO} AND run_at >= '')"
+    f" OR EXISTS (SELECT 1 FROM {_RANKED_ROWS} WHERE queue = ?1 AND {_RANKED} AND run_at >= '')"
 )
 STATS = (
     "SELECT state, run_at <= ?, count(*) FROM alligator_tasks WHERE queue = ?"
@@ -167,10 +239,7 @@ PURGE_ALL = "DELETE FROM alligator_tasks WHERE queue = ? AND state = 2"
 
 # The first ``count`` reservable rows, in the order reserve takes them;
 # parameters: queue, now, count.
-DUE_MANY = (
-    "SELECT seq FROM alligator_tasks WHERE queue = ? AND state < 2 AND run_at <= ?"
-    " ORDER BY run_at, seq LIMIT ?"
-)
+DUE_MANY = pick("?1", "?2", "?3")
 # Changes whenever another connection commits: a cheap "anything new?" check.
 DATA_VERSION = "PRAGMA data_version"
 

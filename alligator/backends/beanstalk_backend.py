@@ -52,8 +52,12 @@ How Alligator's protocol maps onto beanstalkd:
   ``<queue>.buried``, which no worker watches; :meth:`Client.buried` pairs
   those records with the buried jobs (see
   :mod:`alligator.backends._beanstalk_records`).
-* **Priority**: ``push(..., priority=N)`` (0 most urgent .. 2**32-1, default
-  2**31) is honoured natively; among equal priorities order is FIFO by id.
+* **Priority**: ``push(..., priority=N)`` and ``push_many`` items take
+  Alligator's scale (:mod:`alligator.priority`: -2**31 .. 2**31 - 1, lower
+  first, default 0), put as beanstalkd's native ``N + 2**31`` (0 most urgent
+  .. 2**32 - 1, 2**31 its own default), so the order is the same as on every
+  other backend; among equal priorities order is FIFO by job id. Release,
+  bury and kick keep a job's priority.
 * **Counts** come from ``stats-tube``; a tube beanstalkd dropped (no jobs, no
   watchers) counts 0. ``len`` is ready + delayed.
 * ``get`` removes a ready or delayed job of that tube; a reserved or buried one
@@ -98,6 +102,7 @@ from alligator.backends._beanstalk_driver import (
     delete_quietly,
     format_task_id,
     frame,
+    native_priority,
     parse_dsn,
     parse_task_id,
     unframe,
@@ -133,7 +138,8 @@ class Client:
             conn_string: ``beanstalk://host[:port][?ttr=S&priority=N&timeout=S]``.
             ttr: Lease of every job this client puts, in seconds (rounded up,
                 at least 1; default 30).
-            priority: Priority of pushes that name none (default 2**31).
+            priority: Priority of pushes that name none, in Alligator's scale
+                (default 0, beanstalkd's 2**31).
             socket_timeout: Seconds to wait for the server beyond a reserve's
                 own timeout before the connection counts as lost (default 10).
         """
@@ -170,7 +176,8 @@ class Client:
 
         Raises:
             PayloadTooLarge: ``data`` exceeds the server's max job size.
-            ConfigurationError: priority or delay out of beanstalkd's range.
+            ConfigurationError: delay out of beanstalkd's range.
+            InvalidTaskError: priority out of Alligator's range.
         """
         tube = validate_queue_name(queue_name)
         pri = self._priority(priority)
@@ -187,7 +194,7 @@ class Client:
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         """Put several jobs; on failure the ones already put are deleted (best effort)."""
         tube = validate_queue_name(queue_name)
-        pri = self._priority(None)
+        pris = [self._priority(item.priority) for item in items]
         delays = [delay_seconds(item.delay_until) for item in items]
         checks = [self._checks.getrandbits(32) for _ in items]
         done: list[int] = []
@@ -197,7 +204,7 @@ class Client:
             bodies = [frame(item.data, check) for item, check in zip(items, checks, strict=True)]
             self._conn.use(client, tube)
             try:
-                for body, delay in zip(bodies, delays, strict=True):
+                for body, pri, delay in zip(bodies, pris, delays, strict=True):
                     done.append(self._conn.put(client, body, pri, delay, self.settings.ttr))
             except BaseException:
                 self._undo_puts(done)
@@ -429,9 +436,7 @@ class Client:
     # -- helpers -----------------------------------------------------------
 
     def _priority(self, priority: int | None) -> int:
-        if priority is None:
-            return self.settings.priority
-        return check_uint32("priority", priority)
+        return native_priority(priority, self.settings.priority)
 
     def _undo_puts(self, job_ids: list[int]) -> None:
         try:

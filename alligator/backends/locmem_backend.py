@@ -12,7 +12,11 @@ How the contract is met:
 * Order: each queue keeps one heap of ``(run_at, seq, task)`` where ``run_at``
   is the due time of a waiting task or the lease deadline of a reserved one,
   so reserve is ``O(log n)`` and an expired lease makes its task reservable
-  again with no sweeper. Entries made stale by ack, release, renew, push or
+  again with no sweeper. Priorities (a
+  :class:`~alligator.protocols.PriorityClient`): once a task of the queue has
+  one other than 0, due tasks move to a second heap ordered by ``(priority,
+  run_at, seq)`` and are taken from there; a task keeps its priority through
+  releases, lease expiry and requeues. Entries made stale by ack, release, renew, push or
   get are skipped lazily and compacted when they pile up (see
   :mod:`alligator.backends._locmem_store`).
 * Prefetch: ``reserve_many`` acks the finished tasks and leases the next ones
@@ -50,6 +54,7 @@ from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
+    check_priority,
     check_task_id,
     safe_text,
 )
@@ -132,21 +137,29 @@ class Client(Results):
             queue.clear()
 
     def push(
-        self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
     ) -> str:
         """Store a task due at ``delay_until`` (or now); replaces a namesake.
 
         Raises:
             TaskInProgressError: A task of that id is running (its lease is held).
+            InvalidTaskError: A bad id, due time or priority.
         """
         check_task_id(task_id)
         check_due(delay_until)
+        rank = 0 if priority is None else check_priority(priority)
         with self._lock:
             now = self._clock()
             due = now if delay_until is None else delay_until
             queue = self._queue(queue_name)
             self._refuse_running(queue, (task_id,), queue_name)
-            is_head = queue.add(task_id, data, due)
+            is_head = queue.add(task_id, data, due, rank)
             if due <= now:
                 queue.cond.notify()
             elif is_head:
@@ -192,9 +205,9 @@ class Client(Results):
             self._refuse_running(queue, [item.task_id for item in items], queue_name)
             ready = 0
             new_head = False
-            for task_id, data, delay_until in items:
+            for task_id, data, delay_until, priority in items:
                 due = now if delay_until is None else delay_until
-                new_head = queue.add(task_id, data, due) or new_head
+                new_head = queue.add(task_id, data, due, priority or 0) or new_head
                 ready += due <= now
             if new_head and ready < len(items):
                 queue.cond.notify_all()

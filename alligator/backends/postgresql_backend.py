@@ -28,10 +28,12 @@ How the contract is met (the SQL and the reasons are in
   one row, and neither waits for the other. A lease is a deadline and a
   token (a random per-client prefix, a counter and the row's id); ack,
   release, bury and renew match the token and an unexpired deadline.
-* **Order**: lower ``priority`` first (default 0), then earliest due, then
-  push order. A delayed task that came due, or an expired lease, competes by
-  its priority with the ready ones; when more than one batch of them is due
-  at once, the earliest due are considered first.
+* **Order**: lower ``priority`` first (default 0; see
+  :mod:`alligator.priority`), then earliest due, then push order. A delayed
+  task that came due, or an expired lease, competes by its priority with the
+  ready ones; a claim considers up to 1,000 of those at once (the earliest
+  due) and makes the ones it did not take ready rows, so a larger burst is
+  ordered by priority from the next claims on.
 * **Prefetch**: :meth:`Client.reserve_many` acks the finished tasks and
   leases the next batch in ONE statement (one round trip, one commit).
 * **Time**: due times and leases use the injected ``clock`` when one is
@@ -99,6 +101,7 @@ from alligator.exceptions import (
     ConfigurationError,
     TaskInProgressError,
 )
+from alligator.priority import check_priority
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["QUIET_RECHECK", "Client", "migrate"]
@@ -108,8 +111,6 @@ QUIET_RECHECK: Final = 30.0
 
 #: Pause before claiming again when a due row was skipped because another held it.
 _LOCKED_PAUSE: Final = 0.005
-
-_PRIORITY_RANGE: Final = (-(2**31), 2**31 - 1)
 
 
 class _Quiet(NamedTuple):
@@ -248,13 +249,16 @@ class Client:
         last = {item.task_id: i for i, item in enumerate(items)}
         kept = [item for i, item in enumerate(items) if last[item.task_id] == i]
         check_items(kept)
-        level = _priority(priority)
         return {
             "queue": self._names.check(queue_name),
             "ids": [item.task_id for item in kept],
             "datas": [item.data for item in kept],
             "dues": [item.delay_until for item in kept],
-            "priorities": [level] * len(kept),
+            # Each item's own priority, else the call's (push, push_within's keyword).
+            "priorities": [
+                check_priority(priority if item.priority is None else item.priority)
+                for item in kept
+            ],
             "now": self._now(),
             "channel": self._channel(queue_name),
         }
@@ -600,16 +604,6 @@ def _flags(done: Sequence[Reservation], acked: set[tuple[str, str]]) -> list[boo
         flags.append(key in acked)
         acked.discard(key)
     return flags
-
-
-def _priority(priority: int | None) -> int:
-    if priority is None:
-        return 0
-    if not isinstance(priority, int) or not _PRIORITY_RANGE[0] <= priority <= _PRIORITY_RANGE[1]:
-        raise ConfigurationError(
-            f"a PostgreSQL priority is a 32-bit integer (lower runs first), got {priority!r}"
-        )
-    return priority
 
 
 def _with_schema(conn_string: str, schema: str) -> str:

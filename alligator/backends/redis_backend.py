@@ -32,6 +32,12 @@ fail a call half-way. A script whose reply is lost after it was sent is
 re-sent only if running it twice gives the same answer; otherwise
 :class:`~alligator.exceptions.OutcomeUnknownError` is raised.
 
+Priorities (:mod:`alligator.priority`): a task of priority 0 (any task pushed
+without one) is a ``ready`` stream entry as above; the others wait in a
+sorted set of their own scored by priority, which only a queue using them
+has, and keep their priority through delays, leases and burials. A reserve
+takes negative priorities first, then the stream, then positive ones.
+
 Cost per task: a push of a new id is one script call (a push that replaces an
 id the queue holds costs a second one); :meth:`Client.reserve_many` acks the
 tasks a worker finished and leases the next ones in one call (the
@@ -232,15 +238,17 @@ class Client:
         task_id: str,
         data: bytes,
         delay_until: float | None = None,
+        *,
+        priority: int | None = None,
     ) -> str:
         """Store (or replace) a task and wake one blocked reserver; one round trip.
 
         Raises:
-            InvalidTaskError: An empty or unencodable id, or a due time that
-                is not a finite number.
+            InvalidTaskError: An empty or unencodable id, a due time that is
+                not a finite number, or a priority out of range.
             TaskInProgressError: The id is leased to a worker right now.
         """
-        return self.push_many(queue_name, [PushItem(task_id, data, delay_until)])[0]
+        return self.push_many(queue_name, [PushItem(task_id, data, delay_until, priority)])[0]
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         """Store several tasks in one script call: all are stored or none.
@@ -263,7 +271,9 @@ class Client:
         args: list[bytes | str] = [self._now()]
         for item in items:
             due = "" if item.delay_until is None else repr(float(item.delay_until))
-            args += (item.task_id, item.data, due)
+            # Checked by check_items; 0 (the default) is sent as none: it goes to ready.
+            rank = str(item.priority) if item.priority else ""
+            args += (item.task_id, item.data, due, rank)
         if as_int(self._run(lua.PUSH, queue_name, args, ids)) < 0:
             reply = self._run(lua.PUSH_REPLACE, queue_name, args, ids)
             if isinstance(reply, list):

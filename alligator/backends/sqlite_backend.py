@@ -9,7 +9,11 @@ Several processes and threads share one database file. How the contract is met:
   row (``state = 0``), the lease deadline of a reserved one (``state = 1``).
   So "ready and due, or reserved with an expired lease" is the single indexed
   range ``state < 2 AND run_at <= now``, and FIFO is ``ORDER BY run_at, seq``
-  on a partial index: reserve is ``O(log n)`` with no sweeper. ``token`` proves
+  on a partial index: reserve is ``O(log n)`` with no sweeper. Rows with a
+  priority other than 0 live in a second partial index ordered by priority
+  first; a claim merges the heads of both (see
+  :mod:`alligator.backends._sqlite_sql`), and a row keeps its priority
+  through release, lease expiry, burial and requeue. ``token`` proves
   ownership of a lease; buried rows (``state = 2``) keep ``reason`` and
   ``buried_at``.
 * Atomicity: every read-then-write that is one statement (reserve, pop, get,
@@ -55,6 +59,7 @@ from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
+    check_priority,
     check_task_id,
     safe_text,
 )
@@ -179,21 +184,28 @@ class Client:
             time.sleep(min(time.monotonic() - started, _DROP_PAUSE))
 
     def push(
-        self, queue_name: str, task_id: str, data: bytes, delay_until: float | None = None
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        priority: int | None = None,
     ) -> str:
         """Store a task due at ``delay_until`` (or now); replaces a namesake.
 
         Raises:
-            InvalidTaskError: An empty or unencodable id, or a due time that
-                is not a finite number.
+            InvalidTaskError: An empty or unencodable id, a due time that is
+                not a finite number, or a priority out of range.
             TaskInProgressError: A task of that id is running (its lease is held).
         """
         check_task_id(task_id)
         check_due(delay_until)
+        rank = check_priority(priority)
         now = self._clock()
         due = now if delay_until is None else delay_until
         queue = self._names.check(queue_name)
-        if not self._change(sql.PUSH, (queue, task_id, data, due, now)):
+        if not self._change(sql.PUSH, (queue, task_id, data, due, now, rank)):
             raise TaskInProgressError(task_id, queue_name)
         return task_id
 
@@ -225,8 +237,8 @@ class Client:
         queue = self._names.check(queue_name)
         now = self._clock()
         rows = [
-            (queue, task_id, data, now if delay_until is None else delay_until, now)
-            for task_id, data, delay_until in items
+            (queue, task_id, data, now if delay_until is None else delay_until, now, priority or 0)
+            for task_id, data, delay_until, priority in items
         ]
         with self._db.write() as conn:
             if conn.executemany(sql.PUSH, rows).rowcount < len(rows):
@@ -295,7 +307,7 @@ class Client:
 
         Waiting rows whose ``run_at`` is not a number are buried on the way.
         """
-        row = self._db.one(sql.NEXT_DUE, (queue_name, queue_name))
+        row = self._db.one(sql.NEXT_DUE, (queue_name,))
         if row is not None and row[1]:
             buried = self._db.count(sql.BURY_ODD_RUN_AT, (self._clock(), queue_name))
             log.warning("buried %d task(s) of %r whose run_at is not a number", buried, queue_name)
@@ -343,7 +355,7 @@ class Client:
                     if found is not None:
                         leased.append(found)
             if 0 < len(seqs) < count:  # the queue ran short: bury rows never due
-                conn.execute(sql.BURY_ODD_RUN_AT, (now, queue_name))
+                conn.execute(sql.BURY_ODD_FIFO, (now, queue_name))
         return acked, leased, len(seqs)
 
     def reserve_many(

@@ -26,8 +26,12 @@ blocking ``reserve(timeout=...)``, plus the optional protocols when the client
 offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
 ``reserve_many``/``renew_many`` (``PrefetchClient``: leases oldest due first,
 acks of ``done`` in the same call even when nothing is due, stale or forged
-``done`` refused, per-task leases that renew and expire on their own). Those
-tests skip themselves for a client without the protocol.
+``done`` refused, per-task leases that renew and expire on their own) and
+``push(priority=...)`` (``PriorityClient``: lower priority first, first in
+first out among equals, ``None`` as 0, each ``push_many`` item's own
+priority, kept through release, delay, lease expiry and requeue, and out of
+range refused with ``InvalidTaskError``). Those tests skip themselves for a
+client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the
 kit is safe on a shared server. ``self.tmp_path`` is a fresh directory when
@@ -61,6 +65,11 @@ Or, to use pytest fixtures, run it inside a test::
 
     def test_machine(tmp_path: Path) -> None:
         run_reliable_client_machine(lambda clock: MyClient(f"my://{tmp_path}", clock=clock))
+
+When the client declares priorities (its ``push`` takes ``priority``), the
+reliable machine pushes with random priorities, the ends of the range
+included, and holds every reserve, ``pop`` and ``reserve_many`` to the
+lowest priority first.
 
 ``client_machine`` / ``run_client_machine`` do the same for a plain 1.0
 client; when its ``push`` takes ``delay_until`` the machine pushes delayed
@@ -161,6 +170,7 @@ _KIT = (
     "model",
     "plain_machine",
     "prefetch_contract",
+    "priority_contract",
     "prefetch_machine",
     "reliable_contract",
     "reliable_machine",
@@ -183,6 +193,7 @@ from alligator.testing.machine import (  # noqa: E402
 )
 from alligator.testing.model import QueueModel  # noqa: E402
 from alligator.testing.prefetch_contract import PrefetchContract  # noqa: E402
+from alligator.testing.priority_contract import PriorityContract  # noqa: E402
 from alligator.testing.reliable_contract import ReliableClientContract  # noqa: E402
 
 __all__ = [  # noqa: RUF022 - grouped by heading, not sorted
@@ -194,6 +205,7 @@ __all__ = [  # noqa: RUF022 - grouped by heading, not sorted
     "BINARY_PAYLOADS",
     "ClientContract",
     "PrefetchContract",
+    "PriorityContract",
     "ReliableClientContract",
     "unique_queue_name",
     # state machines

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-__all__ = ["ADVANCES", "DELAYS", "FAR", "PAYLOADS", "REASONS", "TASK_IDS"]
+__all__ = ["ADVANCES", "DELAYS", "FAR", "PAYLOADS", "PRIORITIES", "REASONS", "TASK_IDS"]
 
 #: Clock steps and delays are multiples of 0.5 s (exact in floating point), so
 #: a task becomes due exactly when the clock reaches its time; leases end on a
@@ -13,6 +13,10 @@ ADVANCES = (0.5, 1.0, 1.5, 2.5, 6.0)
 DELAYS = (None, None, 0.0, 0.5, 1.5, 4.0)
 #: Real-time mode never waits: delays and leases are too long to end in a run.
 FAR = 3600.0
+
+#: Priorities for a client that orders by them (mostly none, so ties are common;
+#: 0 given explicitly must behave as none; the range's ends must order too).
+PRIORITIES = (None, None, None, 0, -3, 2, 2, -(2**31), 2**31 - 1)
 
 #: Few ids, so pushes and gets of an id the queue holds are frequent.
 TASK_IDS = st.sampled_from(["a", "b", "c", "d", "e"])

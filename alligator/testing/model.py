@@ -14,8 +14,10 @@ form of the contract in :mod:`alligator.protocols`:
   stale. A task whose lease is held (it is running) is never replaced: the
   push raises :class:`~alligator.exceptions.TaskInProgressError` and changes
   nothing (a ``push_many`` naming it stores none of its tasks).
-* ``reserve`` takes a due task in order of due time; among equal due times
-  the task whose due time was set first (push, replace or release) goes first.
+* ``reserve`` takes a due task in order of priority (lower first; 0 when
+  none was given, see :mod:`alligator.priority`), then of due time; among
+  equal due times the task whose due time was set first (push, replace or
+  release) goes first. A task keeps its priority when it is released.
   A task whose lease expired may be taken in any order (backends differ in
   when they notice the expiry). ``attempts`` counts reservations.
 * ``get`` removes and returns a waiting task, or one whose lease expired;
@@ -48,6 +50,7 @@ class ModelTask:
     data: bytes
     due: float
     seq: int
+    priority: int = 0
     attempts: int = 0
     token: str | None = None
     deadline: float = 0.0
@@ -93,9 +96,12 @@ class QueueModel:
         """The tasks of ``queue`` (created empty on first use)."""
         return self.queues.setdefault(queue, {})
 
-    def push(self, queue: str, task_id: str, data: bytes, due: float) -> None:
+    def push(
+        self, queue: str, task_id: str, data: bytes, due: float, priority: int | None = None
+    ) -> None:
         """Store a fresh task, replacing a namesake (check :meth:`in_progress` first)."""
-        self.tasks(queue)[task_id] = ModelTask(task_id, data, due, next(self._seq))
+        task = ModelTask(task_id, data, due, next(self._seq), priority or 0)
+        self.tasks(queue)[task_id] = task
 
     def in_progress(self, queue: str, task_id: str, now: float) -> bool:
         """Whether a push of ``task_id`` must be refused: its lease is held."""
@@ -143,7 +149,7 @@ class QueueModel:
             return due
         expired = [t for t in due if t.expired(now)]
         waiting = [t for t in due if not t.expired(now)]
-        first = min(waiting, key=lambda t: (t.due, t.seq), default=None)
+        first = min(waiting, key=lambda t: (t.priority, t.due, t.seq), default=None)
         return expired + ([first] if first is not None else [])
 
     def reserve(self, queue: str, task_id: str, token: str, deadline: float) -> ModelTask:

@@ -16,6 +16,7 @@ from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.prefetch_contract import PrefetchContract
+from alligator.testing.priority_contract import PriorityContract
 from alligator.testing.results_contract import ResultsContract
 
 __all__ = ["ReliableClientContract"]
@@ -24,11 +25,13 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(ResultsContract, PrefetchContract, ClientContract):
+class ReliableClientContract(ResultsContract, PriorityContract, PrefetchContract, ClientContract):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
-    Also runs the :class:`PrefetchContract` tests, which skip themselves for a
-    client that is not a :class:`~alligator.protocols.PrefetchClient`.
+    Also runs the :class:`PrefetchContract` and :class:`PriorityContract`
+    tests, which skip themselves for a client that is not a
+    :class:`~alligator.protocols.PrefetchClient` or
+    :class:`~alligator.protocols.PriorityClient`.
     """
 
     @abc.abstractmethod

@@ -2,20 +2,26 @@
 
 Adds delays, leases, ``ack``/``release``/``bury``/``renew``, ``push_many``,
 ``stats`` and ``buried`` to :class:`~alligator.testing.plain_machine.ClientMachine`,
+priorities on ``push`` and ``push_many`` for a client that declares them (a
+:class:`~alligator.protocols.PriorityClient`: every reserve, ``pop`` and
+``reserve_many`` is then checked to take the lowest priority first),
 plus the :class:`~alligator.testing.prefetch_machine.PrefetchRules`. Use it
 through :func:`~alligator.testing.reliable_client_machine`.
 """
 
 from __future__ import annotations
 
+import functools
+
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, MultipleResults, invariant, multiple, rule
 
+from alligator.capabilities import capabilities_of, priority_view
 from alligator.exceptions import TaskInProgressError
-from alligator.protocols import ReliableClient
+from alligator.protocols import PriorityClient, ReliableClient
 from alligator.records import PushItem, Reservation
 from alligator.testing.clock import Clock
-from alligator.testing.draws import DELAYS, FAR, PAYLOADS, REASONS, TASK_IDS
+from alligator.testing.draws import DELAYS, FAR, PAYLOADS, PRIORITIES, REASONS, TASK_IDS
 from alligator.testing.model import ModelTask
 from alligator.testing.plain_machine import ClientMachine
 from alligator.testing.prefetch_machine import LEASES, QUEUES, Held, PrefetchRules
@@ -50,8 +56,21 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         """Whether pushing an id the queue holds replaces that task (else never done)."""
         return self.caller_ids and self.replaces_on_push
 
-    @rule(q=QUEUES, task_id=TASK_IDS, data=PAYLOADS, offset=st.sampled_from(DELAYS))
-    def push(self, q: int, task_id: str, data: bytes, offset: float | None) -> None:
+    @functools.cached_property
+    def prioritized(self) -> PriorityClient | None:
+        """The client as a :class:`PriorityClient` when it orders by priority, else ``None``."""
+        return priority_view(self.reliable, capabilities_of(self.client))
+
+    @rule(
+        q=QUEUES,
+        task_id=TASK_IDS,
+        data=PAYLOADS,
+        offset=st.sampled_from(DELAYS),
+        priority=st.sampled_from(PRIORITIES),
+    )
+    def push(
+        self, q: int, task_id: str, data: bytes, offset: float | None, priority: int | None
+    ) -> None:
         queue = self.queues[q]
         if not self.replacing:
             task_id = self.fresh_id(queue, task_id)
@@ -60,8 +79,14 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         delay_until = self.delay(offset)
         taken = set() if self.replacing else set(self.model.tasks(queue))
         busy = self.model.in_progress(queue, task_id, now)
+        prioritized = self.prioritized
+        if prioritized is None:
+            priority = None
         try:
-            returned = self.reliable.push(queue, task_id, data, delay_until)
+            if prioritized is not None and priority is not None:
+                returned = prioritized.push(queue, task_id, data, delay_until, priority=priority)
+            else:
+                returned = self.reliable.push(queue, task_id, data, delay_until)
         except TaskInProgressError as exc:
             self.said(f"push({queue!r}, {task_id!r}, {data!r}, {delay_until!r})", exc)
             assert busy, f"push of {task_id!r} was refused, but no lease on it is held"
@@ -70,24 +95,26 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
         self.said(f"push({queue!r}, {task_id!r}, {data!r}, {delay_until!r})", returned)
         assert not busy, f"push of {task_id!r} replaced a task whose lease is held"
         task_id = self.check_id(queue, task_id, returned, taken)
-        self.model.push(queue, task_id, data, now if delay_until is None else delay_until)
+        due = now if delay_until is None else delay_until
+        self.model.push(queue, task_id, data, due, priority)
 
     @rule(
         q=QUEUES,
         items=st.lists(
-            st.tuples(TASK_IDS, PAYLOADS, st.sampled_from(DELAYS)),
+            st.tuples(TASK_IDS, PAYLOADS, st.sampled_from(DELAYS), st.sampled_from(PRIORITIES)),
             max_size=3,
             unique_by=lambda item: item[0],
         ),
     )
-    def push_many(self, q: int, items: list[tuple[str, bytes, float | None]]) -> None:
+    def push_many(self, q: int, items: list[tuple[str, bytes, float | None, int | None]]) -> None:
         queue = self.queues[q]
         now = self.now()
+        ranks = self.prioritized is not None
         batch: list[PushItem] = []
-        for task_id, data, offset in items:
+        for task_id, data, offset, priority in items:
             unique = self.unique(data, {item.data for item in batch})
             fresh = task_id if self.replacing else self.fresh_id(queue, task_id)
-            batch.append(PushItem(fresh, unique, self.delay(offset)))
+            batch.append(PushItem(fresh, unique, self.delay(offset), priority if ranks else None))
         busy = [i.task_id for i in batch if self.model.in_progress(queue, i.task_id, now)]
         try:
             returned = self.reliable.push_many(queue, batch)
@@ -106,7 +133,7 @@ class ReliableClientMachine(PrefetchRules, ClientMachine):
             task_id = self.check_id(queue, item.task_id, got, taken)
             taken.add(task_id)
             due = now if item.delay_until is None else item.delay_until
-            self.model.push(queue, task_id, item.data, due)
+            self.model.push(queue, task_id, item.data, due, item.priority)
 
     @rule(target=reservations, q=QUEUES, lease=st.sampled_from(LEASES))
     def reserve(self, q: int, lease: float) -> Held | MultipleResults[Held]:

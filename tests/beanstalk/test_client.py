@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from alligator.backends._beanstalk_driver import parse_job_id
 from alligator.backends.beanstalk_backend import Client, validate_queue_name
-from alligator.exceptions import ConfigurationError, PayloadTooLarge
+from alligator.exceptions import ConfigurationError, InvalidTaskError, PayloadTooLarge
 from alligator.records import PushItem, QueueStats
 from tests.beanstalk.conftest import QUEUE
 from tests.servers import wait_until
@@ -88,11 +89,20 @@ def test_past_delay_is_ready_now(client: Client) -> None:
 
 
 def test_fifo_within_a_priority_and_priority_first(client: Client) -> None:
+    # Alligator's scale (lower first, 0 the default) on beanstalkd's native one
     client.push(QUEUE, "1", b"first")
-    client.push(QUEUE, "2", b"second")
-    client.push(QUEUE, "3", b"urgent", priority=0)
-    client.push(QUEUE, "4", b"lazy", priority=2**32 - 1)
+    client.push(QUEUE, "2", b"second", priority=0)
+    client.push(QUEUE, "3", b"urgent", priority=-(2**31))
+    client.push(QUEUE, "4", b"lazy", priority=2**31 - 1)
     assert [client.pop(QUEUE) for _ in range(5)] == [b"urgent", b"first", b"second", b"lazy", None]
+
+
+def test_priorities_map_onto_beanstalkds_native_ones(client: Client) -> None:
+    ids = client.push_many(QUEUE, [PushItem("a", b"a", None, -5), PushItem("b", b"b")])
+    ids.append(client.push(QUEUE, "c", b"c", priority=7))
+    with client._conn.session() as conn:
+        native = [conn.stats_job(parse_job_id(i) or 0)["pri"] for i in ids]
+    assert native == [2**31 - 5, 2**31, 2**31 + 7]
 
 
 def test_binary_payloads_round_trip(client: Client) -> None:
@@ -148,13 +158,17 @@ def test_legal_unusual_queue_names_work(client: Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "kwargs",
-    [{"priority": -1}, {"priority": 2**32}, {"delay_until": float("inf")}],
+    ("kwargs", "error"),
+    [
+        ({"priority": -(2**31) - 1}, InvalidTaskError),
+        ({"priority": 2**31}, InvalidTaskError),
+        ({"delay_until": float("inf")}, ConfigurationError),
+    ],
 )
 def test_out_of_range_values_are_refused_before_sending(
-    client: Client, kwargs: dict[str, float]
+    client: Client, kwargs: dict[str, float], error: type[Exception]
 ) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(error):
         client.push(QUEUE, "t", b"x", **kwargs)  # type: ignore[arg-type]
     # The connection was not desynchronised
     assert client.push(QUEUE, "t", b"ok")
@@ -174,7 +188,7 @@ def test_delay_beyond_beanstalkd_range_is_refused(client: Client) -> None:
         "beanstalk://h:1?bogus=1",
         "beanstalk://h:1?ttr=x",
         "beanstalk://h:1?ttr=0",
-        "beanstalk://h:1?priority=-4",
+        "beanstalk://h:1?priority=-2147483649",
     ],
 )
 def test_bad_dsns_are_configuration_errors(dsn: str) -> None:
@@ -184,8 +198,9 @@ def test_bad_dsns_are_configuration_errors(dsn: str) -> None:
 
 def test_dsn_options_and_defaults() -> None:
     assert Client("beanstalk://example").settings.port == 11300
-    settings = Client("beanstalk://h:1?ttr=2.5&priority=7&timeout=3").settings
-    assert (settings.ttr, settings.priority, settings.socket_timeout) == (3, 7, 3.0)
+    settings = Client("beanstalk://h:1?ttr=2.5&priority=-7&timeout=3").settings
+    assert (settings.ttr, settings.priority, settings.socket_timeout) == (3, 2**31 - 7, 3.0)
+    assert Client("beanstalk://example").settings.priority == 2**31  # Alligator's 0
     assert Client("beanstalk://h:1?ttr=2", ttr=9).settings.ttr == 9
 
 

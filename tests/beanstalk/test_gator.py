@@ -13,10 +13,10 @@ def test_a_task_priority_is_honoured_and_the_id_is_the_job_id(dsn: str, tmp_path
     # Given three tasks pushed in order, the last one the most urgent
     ledger = f"{tmp_path}/ledger"
     with Gator(dsn, queue_name="prio") as gator:
-        with gator.options(priority=2**31) as opts:
+        with gator.options(priority=0) as opts:
             first = opts.task(tasks.record, ledger, "first")
             second = opts.task(tasks.record, ledger, "second")
-        with gator.options(priority=0) as opts:
+        with gator.options(priority=-1) as opts:
             urgent = opts.task(tasks.record, ledger, "urgent")
         # Then each id is beanstalkd's numeric job id, then the job's check
         assert all(parse_job_id(t.task_id) for t in (first, second, urgent))

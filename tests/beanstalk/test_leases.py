@@ -180,7 +180,7 @@ def test_release_with_new_payload_changes_the_id(client: Client) -> None:
     # The priority and TTR of the job are kept
     with client._conn.session() as conn:
         stats = conn.stats_job(parse_job_id(again.task_id) or 0)
-    assert (stats["pri"], stats["ttr"]) == (5, 10)
+    assert (stats["pri"], stats["ttr"]) == (2**31 + 5, 10)
 
 
 def test_release_with_delay(client: Client) -> None:

@@ -102,6 +102,16 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
             "kit_clients.IgnoresReliableDelay('locmem://kit-delay', clock=clock)",
             {"test_a_delayed_task_waits_until_due", "test_due_time_orders_reservations"},
         ),
+        (
+            "ReliableClientContract",
+            "kit_clients.IgnoresPriority('locmem://kit-priority', clock=clock)",
+            {
+                "test_lower_priority_first_and_fifo_among_equals",
+                "test_push_many_carries_each_items_priority",
+                "test_a_released_task_keeps_its_priority",
+                "test_reserve_many_takes_by_priority",
+            },
+        ),
     ],
     ids=[
         "loses-a-task",
@@ -110,6 +120,7 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
         "ignores-delay",
         "hands-out-leased",
         "reliable-ignores-delay",
+        "ignores-priority",
     ],
 )
 def test_the_contract_fails_a_broken_client(
@@ -181,8 +192,12 @@ def test_the_plain_machine_fails_a_broken_client(
             lambda clock: kit_clients.IgnoresReliableDelay("locmem://kit-m-delay", clock=clock),
             r"stats\(|(reserve|pop) returned",
         ),
+        (
+            lambda clock: kit_clients.IgnoresPriority("locmem://kit-m-priority", clock=clock),
+            r"(reserve|pop) (returned|took)|reserve_many left",
+        ),
     ],
-    ids=["hands-out-leased", "ignores-delay"],
+    ids=["hands-out-leased", "ignores-delay", "ignores-priority"],
 )
 def test_the_reliable_machine_fails_a_broken_client(
     make: Callable[[Clock], ReliableClient], message: str

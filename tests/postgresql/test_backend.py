@@ -15,7 +15,7 @@ from alligator import Gator
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends._postgresql_driver import channel_of, parse_dsn, redacted
 from alligator.backends.postgresql_backend import Client, migrate
-from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.exceptions import BackendConnectionError, ConfigurationError, InvalidTaskError
 from alligator.records import PushItem
 from tests.postgresql.cluster import PostgresCluster, free_port
 from tests.servers import wait_until
@@ -97,7 +97,7 @@ def test_lower_priority_first_then_fifo(client: Client) -> None:
 
 
 def test_out_of_range_priority_is_refused(client: Client) -> None:
-    with pytest.raises(ConfigurationError):
+    with pytest.raises(InvalidTaskError, match="priority"):
         client.push("q", "a", b"", priority=2**31)
 
 
@@ -267,3 +267,27 @@ def test_a_client_vacuums_the_table_as_rows_churn(pg_dsn: str) -> None:
     assert parse_dsn(f"{pg_dsn}&vacuum=0").vacuum == 0
     with pytest.raises(ConfigurationError):
         parse_dsn(f"{pg_dsn}&vacuum=often")
+
+
+def test_a_burst_of_delayed_tasks_coming_due_is_drained_by_priority(pg_dsn: str) -> None:
+    # Given ten delayed tasks due at once-ish, the least urgent due first
+    now = [1_700_000_000.0]
+    client = Client(pg_dsn, clock=lambda: now[0])
+    try:
+        items = [
+            PushItem(f"t{i}", bytes([i]), now[0] + 1 + i / 100, priority=9 - i) for i in range(10)
+        ]
+        client.push_many("q", items)
+        # When they are all due and claimed two at a time
+        now[0] += 5
+        order: list[bytes] = []
+        while True:
+            _, got = client.reserve_many("q", 30, 2)
+            if not got:
+                break
+            order += [r.data for r in got]
+        # Then the claims took them by priority, not by due time: the first
+        # claim leased two and made the other due ones ready rows in order
+        assert order == [bytes([i]) for i in range(9, -1, -1)]
+    finally:
+        client.close()

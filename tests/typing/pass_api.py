@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from alligator import Gator, Status, Task, Worker, codecs, protocols
-from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
+from alligator.backends import (
+    beanstalk_backend,
+    locmem_backend,
+    postgresql_backend,
+    redis_backend,
+    sqlite_backend,
+)
 from alligator.options import Batch, Options, Unpinned
 
 
@@ -77,6 +83,7 @@ with gator.batch() as batch:
     assert_type(batch, Batch)
     assert_type(batch.task(add, 1, 2), Task[int])
     assert_type(batch.push(Task(on_success=on_add_success), add, 1, 2), Task[int])
+    assert_type(batch.push(Task[int](priority=-1), add, 1, 2), Task[int])
 assert_type(batch.flush(), list[str])
 
 # Built-in classes conform to the protocols, by assignment.
@@ -86,6 +93,10 @@ sqlite_client: protocols.ReliableClient = sqlite_backend.Client("sqlite://typing
 sqlite_plain: protocols.Client = sqlite_backend.Client("sqlite://typing.db")
 locmem_lister: protocols.QueueLister = locmem_backend.Client("locmem://typing")
 sqlite_lister: protocols.QueueLister = sqlite_backend.Client("sqlite://typing.db")
+locmem_priority: protocols.PriorityClient = locmem_backend.Client("locmem://typing")
+sqlite_priority: protocols.PriorityClient = sqlite_backend.Client("sqlite://typing.db")
+redis_priority: protocols.PriorityClient = redis_backend.Client("redis://typing")
+beanstalk_priority: protocols.PriorityClient = beanstalk_backend.Client("beanstalk://typing")
 pg = postgresql_backend.Client("postgresql://typing/db")
 pg_prefetch: protocols.PrefetchClient = pg
 pg_failed: protocols.FailedTasksClient = pg

@@ -6,7 +6,7 @@ local n = 0
 for i, id in ipairs(ARGV) do
   if redis.call('ZREM', buried, id) == 1 then
     redis.call('HDEL', data, id)
-    redis.call('HDEL', meta, 'r:' .. id, 'a:' .. id, 's:' .. id)
+    redis.call('HDEL', meta, 'r:' .. id, 'a:' .. id, 's:' .. id, 'p:' .. id)
     redis.call('HDEL', KEYS[NK + i], id)
     n = n + 1
   end

@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, seq, notify, leased, meta, buried
+-- keys: ready, delayed, data, seq, notify, leased, meta, buried, prio
 --
 -- ARGV: now ('' for the server's clock), id, token, has-data flag, data,
 -- due-or-empty. Returns 1, or 0 when the lease was lost.
@@ -10,7 +10,7 @@ migrate(now)
 redis.call('ZREM', leased, id)
 redis.call('HDEL', meta, 't:' .. id)
 redis.call('HDEL', data, id)
-local at = store(id, payload, ARGV[6], now, nextseq(1))
+local at = store(id, payload, ARGV[6], now, nextseq(1), redis.call('HGET', meta, 'p:' .. id) or '')
 if at ~= '' then redis.call('HSET', meta, 's:' .. id, at) end
 wake(1)
 return 1

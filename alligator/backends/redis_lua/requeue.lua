@@ -1,8 +1,9 @@
--- keys: ready, delayed, data, seq, notify, meta, buried
+-- keys: ready, delayed, data, seq, notify, meta, buried, prio
 --
 -- KEYS: the fixed keys above, then the id's index bucket. ARGV: now ('' for
 -- the server's clock), id, has-data flag, data. Moves a buried task back to
--- ready, due now, attempts from 0, reason dropped; returns 1, or 0 when not
+-- ready (or `prio`, keeping its priority), due now, attempts from 0, reason
+-- dropped; returns 1, or 0 when not
 -- buried. The index entry is made if it was missing (a `corrupt:<n>` id).
 local now, id = clock(ARGV[1]), ARGV[2]
 if redis.call('ZREM', buried, id) == 0 then return 0 end

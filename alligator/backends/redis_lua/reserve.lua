@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, leased, meta, buried, seq
+-- keys: ready, delayed, data, leased, meta, buried, seq, prio
 --
 -- Claim and settle. KEYS: the fixed keys above, then one index bucket per
 -- task acked. ARGV: now ('' for the server's clock), lease seconds, token
@@ -14,6 +14,11 @@
 -- `corrupt:<n>` with the reason, and the batch goes on with the next entry,
 -- burying at most about a hundred per call. The acks come first, so the
 -- structures holding leases stay small (and compactly encoded).
+--
+-- Priorities: tasks of priority 0 are the entries of `ready`; the others wait
+-- in `prio`, scored by priority. A claim takes the negative ones first, then
+-- `ready`, then the positive ones, each in its own order, so the merge is
+-- exact. A queue whose `prio` does not exist pays one ZCARD for it.
 local now = clock(ARGV[1])
 local flags = {}
 for i = 1, (#ARGV - 4) / 2 do
@@ -21,7 +26,7 @@ for i = 1, (#ARGV - 4) / 2 do
   if held(id, tok, now) then
     redis.call('ZREM', leased, id)
     redis.call('HDEL', data, id)
-    redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id)
+    redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id, 'p:' .. id)
     redis.call('HDEL', KEYS[NK + i], id)
     flags[i] = 1
   else
@@ -31,12 +36,61 @@ end
 local count = tonumber(ARGV[4])
 local out = {}
 local more = false
+local budget, taken, deadline = count + 100, 0, 0
+-- Leases a task whose payload is in `data` now, with the batch's token.
+local function lease(id, payload)
+  taken = taken + 1
+  local tok = ARGV[3] .. '.' .. taken
+  redis.call('ZADD', leased, deadline, id)
+  redis.call('HSET', meta, 't:' .. id, tok)
+  local attempts = redis.pcall('HINCRBY', meta, 'a:' .. id, 1)
+  if type(attempts) ~= 'number' then
+    redis.call('HSET', meta, 'a:' .. id, 1)
+    attempts = 1
+  end
+  out[#out + 1] = id
+  out[#out + 1] = payload
+  out[#out + 1] = tok
+  out[#out + 1] = attempts
+end
+-- Leases the first members of `prio` scored from `lo` to `hi`. A member that
+-- names no ready task of its priority (its `data` entry has another prefix)
+-- is buried as malformed.
+local function ranked(lo, hi)
+  while taken < count and budget > 0 do
+    local got = redis.call(
+      'ZRANGEBYSCORE', prio, lo, hi, 'WITHSCORES', 'LIMIT', 0, count - taken)
+    if #got == 0 then return end
+    local members = {}
+    for k = 1, #got, 2 do
+      local m = got[k]
+      members[#members + 1] = m
+      budget = budget - 1
+      local prefix, id = string.sub(m, 1, W), string.sub(m, W + 1)
+      local old = #m > W and prefix ~= PAD and redis.call('HGET', data, id)
+      if old and string.sub(old, 1, W) == prefix and utf8ok(id) then
+        local payload = string.sub(old, W + 1)
+        redis.call('HSET', data, id, PAD .. payload)
+        -- Leased, it keeps its priority beside its token, for a release or a lost lease.
+        redis.call('HSET', meta, 'p:' .. id, got[k + 1])
+        lease(id, payload)
+      elseif old and string.sub(old, 1, W) == prefix then
+        quarantine('prio entry: task id is not UTF-8: ' .. show(id), string.sub(old, W + 1), now)
+        redis.call('HDEL', data, id)
+        redis.call('HDEL', meta, 'p:' .. id)
+      else
+        quarantine('prio entry: member ' .. show(m) .. ' names no ready task', '', now)
+      end
+    end
+    redis.call('ZREM', prio, unpack(members))
+  end
+end
 if count > 0 then
   migrate(now)
   recover(now)
-  local deadline = tonumber(now) + tonumber(ARGV[2])
-  local budget = count + 100
-  local taken = 0
+  deadline = tonumber(now) + tonumber(ARGV[2])
+  local ranks = redis.call('ZCARD', prio) > 0
+  if ranks then ranked('-inf', '(0') end
   while taken < count and budget > 0 do
     local got = redis.call('XRANGE', ready, '-', '+', 'COUNT', count - taken)
     if #got == 0 then break end
@@ -58,23 +112,12 @@ if count > 0 then
         if #f ~= 2 then payload = table.concat(f, '\n') end
         quarantine('ready entry ' .. e[1] .. ': ' .. bad, payload, now)
       else
-        taken = taken + 1
-        local tok = ARGV[3] .. '.' .. taken
-        redis.call('ZADD', leased, deadline, id)
-        redis.call('HSET', meta, 't:' .. id, tok)
-        local attempts = redis.pcall('HINCRBY', meta, 'a:' .. id, 1)
-        if type(attempts) ~= 'number' then
-          redis.call('HSET', meta, 'a:' .. id, 1)
-          attempts = 1
-        end
-        out[#out + 1] = id
-        out[#out + 1] = payload
-        out[#out + 1] = tok
-        out[#out + 1] = attempts
+        lease(id, payload)
       end
     end
     consumed(#got, got[#got][1])
   end
+  if ranks then ranked('(0', '+inf') end
   more = budget <= 0 and taken < count
 end
 if #out > 0 or count < 1 then return {flags, out} end

@@ -1,4 +1,4 @@
--- keys: ready, delayed, leased, buried
+-- keys: ready, delayed, leased, buried, prio
 -- resend: safe
 --
 -- ARGV: now ('' for the server's clock). Read-only. Returns {ready,
@@ -8,7 +8,7 @@ local now = clock(ARGV[1])
 local due = redis.call('ZCOUNT', delayed, '-inf', now)
 local expired = redis.call('ZCOUNT', leased, '-inf', now)
 return {
-  redis.call('XLEN', ready) + due + expired,
+  redis.call('XLEN', ready) + redis.call('ZCARD', prio) + due + expired,
   redis.call('ZCARD', delayed) - due,
   redis.call('ZCARD', leased) - expired,
   redis.call('ZCARD', buried),

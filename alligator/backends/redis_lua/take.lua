@@ -1,8 +1,8 @@
--- keys: ready, delayed, data, leased, meta, buried
+-- keys: ready, delayed, data, leased, meta, buried, prio
 -- resend: safe
 --
--- The first half of get/cancel: leases a waiting task (ready, delayed, or
--- with an expired lease) by id under the caller's token, for the caller to
+-- The first half of get/cancel: leases a waiting task (ready in `ready` or
+-- `prio`, delayed, or with an expired lease) by id under the caller's token, for the caller to
 -- ack. KEYS: the fixed keys above, then the id's index bucket. ARGV: now (''
 -- for the server's clock), id, token, lease seconds. Returns the payload, or
 -- false when the id is unknown, held or buried. Sent again with the same
@@ -24,7 +24,12 @@ if sid then
 elseif old then
   local prefix = string.sub(old, 1, W)
   if prefix ~= PAD then
-    if redis.call('ZREM', delayed, prefix .. id) == 0 then return false end
+    if redis.call('ZREM', delayed, prefix .. id) == 0 then
+      local pri = redis.call('ZSCORE', prio, prefix .. id)
+      if not pri then return false end
+      redis.call('ZREM', prio, prefix .. id)
+      redis.call('HSET', meta, 'p:' .. id, pri)
+    end
   else
     local deadline = redis.call('ZSCORE', leased, id)
     if not deadline or tonumber(deadline) > tonumber(now) then return false end
@@ -33,7 +38,7 @@ elseif old then
 else
   -- An index entry with no task behind it: drop it.
   redis.call('HDEL', index, id)
-  redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 'r:' .. id, 's:' .. id)
+  redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 'r:' .. id, 's:' .. id, 'p:' .. id)
   return false
 end
 redis.call('ZADD', leased, tonumber(now) + tonumber(ARGV[4]), id)

@@ -7,8 +7,9 @@ local function forget(id, pushed)
   if old then
     redis.call('HDEL', data, id)
     redis.call('ZREM', delayed, string.sub(old, 1, W) .. id)
+    redis.call('ZREM', prio, string.sub(old, 1, W) .. id)
     redis.call('ZREM', leased, id)
     redis.call('ZREM', buried, id)
   end
-  redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 'r:' .. id, 's:' .. id)
+  redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 'r:' .. id, 's:' .. id, 'p:' .. id)
 end

@@ -10,7 +10,6 @@ local function migrate(now)
     local old = #m > W and prefix ~= PAD and redis.call('HGET', data, id)
     if old and string.sub(old, 1, W) == prefix then
       comeback(id, string.sub(old, W + 1), n + i - 1)
-      redis.call('HDEL', data, id)
     else
       quarantine('delayed entry: member ' .. show(m) .. ' names no delayed task', '', now)
     end

@@ -10,7 +10,6 @@ local function recover(now)
     redis.call('HDEL', meta, 't:' .. id)
     if old then
       comeback(id, string.sub(old, W + 1), n + i - 1)
-      redis.call('HDEL', data, id)
     else
       quarantine('lease entry: ' .. show(id) .. ' has no task data', '', now)
     end
