@@ -35,7 +35,7 @@ from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
 from alligator.records import PushItem
 from alligator.retry import Backoff
-from alligator.tasks import DelayUntil, Task
+from alligator.tasks import DelayUntil, Task, enqueue_time
 from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -237,6 +237,7 @@ class Gator(InProcess, Waiting):
         depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
+        task.enqueued_at = enqueue_time()
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
         prioritized = self._priority_broker

@@ -10,7 +10,7 @@ from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
-from alligator.tasks import DelayUntil, Task
+from alligator.tasks import DelayUntil, Task, enqueue_time
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
@@ -133,6 +133,7 @@ class Batch:
             raise InvalidTaskError(
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
             )
+        task.enqueued_at = enqueue_time()
         data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alligator.task")
 
-__all__ = ["Task", "normalize_delay"]
+__all__ = ["Task", "enqueue_time", "normalize_delay"]
 
 DelayUntil = float | int | dt.datetime
 
@@ -60,6 +60,15 @@ def normalize_delay(
     if not math.isfinite(delay_until) or delay_until < 0:
         raise InvalidTaskError(f"delay_until must be a finite timestamp >= 0, got {delay_until!r}")
     return float(delay_until)
+
+
+def enqueue_time() -> float:
+    """Now, in epoch seconds to the millisecond: what a payload carries as its enqueue time.
+
+    Milliseconds are what a queue-wait histogram resolves, and the shorter
+    number costs fewer bytes per queued task.
+    """
+    return round(time.time(), 3)
 
 
 class Task(Generic[R]):
@@ -132,6 +141,8 @@ class Task(Generic[R]):
         self.hook_error: Exception | None = None
         #: Where its outcome will be kept: set by the Gator that pushed it.
         self.results: Results | None = None
+        #: Epoch seconds it was first enqueued (stamped by the Gator that pushed it).
+        self.enqueued_at: float | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -190,6 +201,8 @@ class Task(Generic[R]):
         )
         if self.timeout is not None:
             envelope.timeout = self.timeout
+        if self.enqueued_at is not None:
+            envelope.enqueued_at = self.enqueued_at
         return envelope
 
     def serialize(self) -> bytes:
@@ -217,6 +230,7 @@ class Task(Generic[R]):
         )
         task.delay_until = envelope.delay_until
         task.attempts = envelope.attempts
+        task.enqueued_at = envelope.enqueued_at
         task.on_start = _import_hook(envelope.on_start, allowed)
         task.on_success = _import_hook(envelope.on_success, allowed)
         task.on_error = _import_hook(envelope.on_error, allowed)
