@@ -34,8 +34,9 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
+from alligator._metrics_local import LocalSeries, LocalTasks
 from alligator.compat import as_reliable
 from alligator.events import TaskDone, TaskStarted, WorkerStarted, WorkerStopped
 from alligator.exceptions import AlligatorError, ConfigurationError
@@ -128,35 +129,16 @@ class Metrics:
         self.host = check_host(host)
         self.depth_interval = depth_interval
         self.registry: CollectorRegistry = registry or prom.CollectorRegistry()
-        self.tasks = prom.Counter(
-            "alligator_tasks",
-            "Tasks settled, by outcome: success, retry (released for another try), buried.",
-            ["queue", "task", "outcome"],
-            registry=self.registry,
-        )
-        self.duration = prom.Histogram(
-            "alligator_task_duration_seconds",
-            "Seconds from claiming a task to settling it (decode, hooks, the call).",
-            ["queue", "task"],
-            buckets=DURATION_BUCKETS,
-            registry=self.registry,
-        )
-        self.queue_wait = prom.Histogram(
-            "alligator_task_queue_wait_seconds",
-            "Seconds a task waited between becoming due (enqueued, or its delay ended) "
-            "and starting to run.",
-            ["queue", "task"],
-            buckets=WAIT_BUCKETS,
-            registry=self.registry,
-        )
-        self.in_progress = prom.Gauge(
-            "alligator_tasks_in_progress",
-            "Tasks running now.",
-            ["queue", "task"],
-            multiprocess_mode="livesum",
-            registry=self.registry,
-        )
+        # A pool's child records into the pool's files, read by its parent;
+        # a process of its own keeps plain counts, rendered when scraped.
+        self._store: LocalTasks | _FileTasks
+        if os.environ.get(MULTIPROC_ENV):
+            self._store = _FileTasks(prom, self.registry)
+        else:
+            self._store = LocalTasks(_OUTCOMES, DURATION_BUCKETS, WAIT_BUCKETS)
+            self.registry.register(self._store)
         self._lock = threading.Lock()
+        self._series: dict[tuple[str, str], LocalSeries | _Series] = {}
         self._users = 0
         self._server: Any = None
         self._depth: QueueDepth | None = None
@@ -167,22 +149,23 @@ class Metrics:
         pass
 
     def on_task_done(self, event: TaskDone) -> None:
-        self.tasks.labels(event.queue, event.task, _OUTCOMES[event.action]).inc()
-        self.duration.labels(event.queue, event.task).observe(event.duration)
+        series = self._series.get((event.queue, event.task)) or self._new_series(event)
+        series.outcomes[event.action].inc()
+        series.duration.observe(event.duration)
 
     def on_worker_stop(self, event: WorkerStopped) -> None:
         pass
 
-    @contextlib.contextmanager
-    def running(self, event: TaskStarted) -> Iterator[None]:
+    def running(self, event: TaskStarted) -> contextlib.AbstractContextManager[None]:
+        series = self._series.get((event.queue, event.task)) or self._new_series(event)
         if event.queue_wait is not None:
-            self.queue_wait.labels(event.queue, event.task).observe(event.queue_wait)
-        gauge = self.in_progress.labels(event.queue, event.task)
-        gauge.inc()
-        try:
-            yield
-        finally:
-            gauge.dec()
+            series.queue_wait.observe(event.queue_wait)
+        return series.running
+
+    def _new_series(self, event: TaskDone | TaskStarted) -> LocalSeries | _Series:
+        series = self._store.new(event.queue, event.task)
+        with self._lock:
+            return self._series.setdefault((event.queue, event.task), series)
 
     # -- serving -------------------------------------------------------------
 
@@ -210,6 +193,80 @@ class Metrics:
         if depth is not None:
             self.registry.unregister(depth)
             depth.close()
+
+
+class _Running:
+    """Counts one task in progress while it runs; shared by every run of its series."""
+
+    __slots__ = ("gauge",)
+
+    def __init__(self, gauge: Any) -> None:
+        self.gauge = gauge
+
+    def __enter__(self) -> None:
+        self.gauge.inc()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.gauge.dec()
+
+
+class _Series(NamedTuple):
+    """The labelled children of one queue and task, looked up once."""
+
+    outcomes: dict[str, Any]
+    duration: Any
+    queue_wait: Any
+    running: _Running
+
+
+class _FileTasks:
+    """The per-task metrics as prometheus_client objects: a pool child's, in multiprocess files.
+
+    A file outlives its process, so what a child counted is still summed
+    after it exits or is killed.
+    """
+
+    def __init__(self, prom: Any, registry: CollectorRegistry) -> None:
+        self.tasks = prom.Counter(
+            "alligator_tasks",
+            "Tasks settled, by outcome: success, retry (released for another try), buried.",
+            ["queue", "task", "outcome"],
+            registry=registry,
+        )
+        self.duration = prom.Histogram(
+            "alligator_task_duration_seconds",
+            "Seconds from claiming a task to settling it (decode, hooks, the call).",
+            ["queue", "task"],
+            buckets=DURATION_BUCKETS,
+            registry=registry,
+        )
+        self.queue_wait = prom.Histogram(
+            "alligator_task_queue_wait_seconds",
+            "Seconds a task waited between becoming due (enqueued, or its delay ended) "
+            "and starting to run.",
+            ["queue", "task"],
+            buckets=WAIT_BUCKETS,
+            registry=registry,
+        )
+        self.in_progress = prom.Gauge(
+            "alligator_tasks_in_progress",
+            "Tasks running now.",
+            ["queue", "task"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+
+    def new(self, queue: str, task: str) -> _Series:
+        # labels() costs microseconds (a lock, a tuple, a dict): looked up once per task name.
+        return _Series(
+            outcomes={
+                action: self.tasks.labels(queue, task, outcome)
+                for action, outcome in _OUTCOMES.items()
+            },
+            duration=self.duration.labels(queue, task),
+            queue_wait=self.queue_wait.labels(queue, task),
+            running=_Running(self.in_progress.labels(queue, task)),
+        )
 
 
 def serve(registry: CollectorRegistry, host: str, port: int) -> Any:

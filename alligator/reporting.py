@@ -50,6 +50,8 @@ class Reporter:
         self._missing_modules: set[str] = set()
         #: Who wraps each run (metrics in progress, a tracing span), read once.
         self._observer = events if isinstance(events, TaskRunObserver) else None
+        #: ``module:qualname`` by function, built once each.
+        self._names: dict[object, str] = {}
 
     def listening(self) -> bool:
         """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
@@ -65,12 +67,19 @@ class Reporter:
         event = TaskStarted(
             task_id=task.task_id,
             queue=claim.queue,
-            task=task_name(task),
+            task=self._name(task),
             attempt=claim.reservation.attempts,
             queue_wait=queue_wait(task),
             trace=getattr(task, "trace", None),
         )
         return _Guarded(observer, event)
+
+    def _name(self, task: Task[Any]) -> str:
+        func = getattr(task, "func", None)
+        name = self._names.get(func)
+        if name is None:
+            name = self._names[func] = task_name(task)
+        return name
 
     def deferred(self, claim: Claim, outcome: Outcome, duration: float) -> None:
         """A success whose ack rides on a later claim: reported once that ack is known."""
@@ -103,7 +112,7 @@ class Reporter:
             settled=outcome.settled,
             error=None if error is None else f"{type(error).__name__}: {error}",
             hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
-            task="?" if task is None else task_name(task),
+            task="?" if task is None else self._name(task),
         )
         # The duration is how long the task ran; a retry's delay is in the consumer's INFO line.
         log.debug(
