@@ -40,6 +40,7 @@ from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
     from alligator.failed import FailedTasks
+    from alligator.tracing import Tracing
 
 __all__ = ["DEFAULT_DSN", "Gator"]
 
@@ -83,6 +84,10 @@ class Gator(InProcess, Waiting):
             of killing worker after worker forever.
         clock: Source of the epoch seconds retry delays count from; give the
             backend's injected clock in tests.
+        tracing: OpenTelemetry spans (``alligator[otel]``): ``True`` for the
+            global tracer provider, or a :class:`~alligator.tracing.Tracing`.
+            Each push is a ``send`` span whose context the task carries, and
+            workers built on this Gator run each task in a ``process`` span.
     """
 
     def __init__(
@@ -104,6 +109,7 @@ class Gator(InProcess, Waiting):
         results: bool | str = False,
         result_ttl: float = DEFAULT_RESULT_TTL,
         clock: Callable[[], float] = time.time,
+        tracing: bool | Tracing = False,
     ) -> None:
         if not lease > 0:
             raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
@@ -144,6 +150,7 @@ class Gator(InProcess, Waiting):
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
+        self.tracing = _tracing(tracing)
         self.results = outcomes.connect(
             results, result_ttl, self.broker, self.capabilities, queue_name
         )
@@ -238,6 +245,13 @@ class Gator(InProcess, Waiting):
         if not task.is_async:
             return self.run_eagerly(task)
         task.enqueued_at = enqueue_time()
+        if self.tracing is None:
+            return self._send(task, depends_on)
+        with self.tracing.send(task, self.queue_name):
+            return self._send(task, depends_on)
+
+    def _send(self, task: Task[R], depends_on: list[str]) -> Task[R]:
+        """Encode ``task`` and store it on the queue (after its ``depends_on``)."""
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
         prioritized = self._priority_broker
@@ -323,3 +337,16 @@ class Gator(InProcess, Waiting):
         from alligator.failed import FailedTasks
 
         return FailedTasks(self.consumer())
+
+
+def _tracing(tracing: bool | Tracing) -> Tracing | None:
+    """The Gator's tracer: none, one on OpenTelemetry's global provider, or the one given."""
+    if tracing is False:
+        return None
+    from alligator.tracing import Tracing
+
+    if tracing is True:
+        return Tracing()
+    if not isinstance(tracing, Tracing):
+        raise ConfigurationError(f"tracing must be True, False or a Tracing, got {tracing!r}")
+    return tracing

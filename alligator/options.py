@@ -134,7 +134,12 @@ class Batch:
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
             )
         task.enqueued_at = enqueue_time()
-        data = self.gator.serialize(task)
+        tracing = self.gator.tracing
+        if tracing is None:
+            data = self.gator.serialize(task)
+        else:
+            with tracing.send(task, self.gator.queue_name):
+                data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)
         self._items.append(PushItem(task.task_id, data, task.delay_until))

@@ -143,6 +143,8 @@ class Task(Generic[R]):
         self.results: Results | None = None
         #: Epoch seconds it was first enqueued (stamped by the Gator that pushed it).
         self.enqueued_at: float | None = None
+        #: The producer's trace context, carried to the worker (see :mod:`alligator.tracing`).
+        self.trace: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -203,6 +205,8 @@ class Task(Generic[R]):
             envelope.timeout = self.timeout
         if self.enqueued_at is not None:
             envelope.enqueued_at = self.enqueued_at
+        if self.trace is not None:
+            envelope.trace = self.trace
         return envelope
 
     def serialize(self) -> bytes:
@@ -231,6 +235,7 @@ class Task(Generic[R]):
         task.delay_until = envelope.delay_until
         task.attempts = envelope.attempts
         task.enqueued_at = envelope.enqueued_at
+        task.trace = envelope.trace
         task.on_start = _import_hook(envelope.on_start, allowed)
         task.on_success = _import_hook(envelope.on_success, allowed)
         task.on_error = _import_hook(envelope.on_error, allowed)

@@ -81,7 +81,8 @@ class Worker:
         beacon: Where a pool child records the task it runs (set by the CLI).
         metrics: Prometheus metrics of this worker (see :mod:`alligator.metrics`),
             heard besides ``events``; its ``/metrics`` endpoint is served
-            while the loop runs.
+            while the loop runs. A Gator with ``tracing`` on is heard too:
+            each task runs in a ``process`` span (:mod:`alligator.tracing`).
 
     Attributes:
         tasks_complete: Tasks that ran successfully (what ``max_tasks``
@@ -130,7 +131,7 @@ class Worker:
         self.nap_time = nap_time
         self.poll_timeout = poll_timeout
         self.metrics = metrics
-        listeners = [e for e in (events, metrics) if e is not None]
+        listeners = [e for e in (events, metrics, gator.tracing) if e is not None]
         self.events: WorkerEvents = (
             NullEvents()
             if not listeners

@@ -159,6 +159,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="seconds between two reads of the queues' depth (default: 15)",
     )
     parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run each task in an OpenTelemetry 'process' span continuing the producer's "
+        "trace (needs alligator[otel] and a tracer provider: opentelemetry-instrument, or "
+        "one set up by an --import module)",
+    )
+    parser.add_argument(
         "-l",
         "--log-level",
         default="INFO",
@@ -253,6 +260,7 @@ def _gator(args: argparse.Namespace) -> Gator:
         lease=args.lease,
         allowed_modules=args.allowed_modules,
         max_deliveries=args.max_deliveries,
+        tracing=args.tracing,
     )
 
 
