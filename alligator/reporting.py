@@ -52,10 +52,11 @@ class Reporter:
         self._observer = events if isinstance(events, TaskRunObserver) else None
         #: ``module:qualname`` by function, built once each.
         self._names: dict[object, str] = {}
+        self._heard = type(events) is not NullEvents
 
     def listening(self) -> bool:
         """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
-        return type(self.events) is not NullEvents or log.isEnabledFor(logging.DEBUG)
+        return self._heard or log.isEnabledFor(logging.DEBUG)
 
     # -- per task --------------------------------------------------------------
 
@@ -64,13 +65,14 @@ class Reporter:
         observer = self._observer
         if observer is None:
             return _NOTHING
+        # Positional, in field order: this runs once per task.
         event = TaskStarted(
-            task_id=task.task_id,
-            queue=claim.queue,
-            task=self._name(task),
-            attempt=claim.reservation.attempts,
-            queue_wait=queue_wait(task),
-            trace=getattr(task, "trace", None),
+            task.task_id,
+            claim.queue,
+            self._name(task),
+            claim.reservation.attempts,
+            queue_wait(task),
+            getattr(task, "trace", None),
         )
         return _Guarded(observer, event)
 
@@ -103,33 +105,36 @@ class Reporter:
         task = outcome.task
         task_id = task.task_id if task is not None else claim.reservation.task_id
         error, hook_error = outcome.error, None if task is None else task.hook_error
-        event = TaskDone(
-            task_id=task_id,
-            queue=claim.queue,
-            action=outcome.action,
-            duration=duration,
-            attempt=claim.reservation.attempts,
-            settled=outcome.settled,
-            error=None if error is None else f"{type(error).__name__}: {error}",
-            hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
-            task="?" if task is None else self._name(task),
-        )
-        # The duration is how long the task ran; a retry's delay is in the consumer's INFO line.
-        log.debug(
-            "task %s from %r: %s (ran %.3fs, attempt %d)",
+        event = TaskDone(  # positional, in field order: this runs once per task
             task_id,
             claim.queue,
             outcome.action,
             duration,
-            event.attempt,
-            extra={
-                "task_id": task_id,
-                "queue": claim.queue,
-                "duration": duration,
-                "attempt": event.attempt,
-                "action": outcome.action,
-            },
+            claim.reservation.attempts,
+            outcome.settled,
+            None if error is None else f"{type(error).__name__}: {error}",
+            None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
+            "?" if task is None else self._name(task),
         )
+        if log.isEnabledFor(logging.DEBUG):
+            # The duration is how long the task ran; a retry's delay is in the consumer's line.
+            log.debug(
+                "task %s from %r: %s (ran %.3fs, attempt %d)",
+                task_id,
+                claim.queue,
+                outcome.action,
+                duration,
+                event.attempt,
+                extra={
+                    "task_id": task_id,
+                    "queue": claim.queue,
+                    "duration": duration,
+                    "attempt": event.attempt,
+                    "action": outcome.action,
+                },
+            )
+        if not self._heard:
+            return
         try:
             self.events.on_task_done(event)
         except Exception:

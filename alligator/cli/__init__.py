@@ -16,7 +16,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from alligator.cli import failed, info, migrate, worker
+from alligator.cli import failed, info, migrate, web, worker
 from alligator.exceptions import AlligatorError, BackendConnectionError
 
 __all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
@@ -36,7 +36,7 @@ _DESCRIPTION = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (worker, info, failed, migrate):
+    for module in (worker, info, failed, migrate, web):
         module.register(commands)
     return parser
 
