@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 
 import msgspec
 
+from alligator import protocols
 from alligator.consumer import Action
 from alligator.protocols import TaskRunObserver, WorkerEvents
 
@@ -141,7 +142,7 @@ class Fanout:
     and tracing all listen to the same worker.
     """
 
-    def __init__(self, *receivers: WorkerEvents) -> None:
+    def __init__(self, *receivers: protocols.WorkerEvents) -> None:
         self.receivers = receivers
         self._observers = [r for r in receivers if isinstance(r, TaskRunObserver)]
 

@@ -36,11 +36,11 @@ from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
 from alligator.records import PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task, enqueue_time
+from alligator.tracing import Tracing
 from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
     from alligator.failed import FailedTasks
-    from alligator.tracing import Tracing
 
 __all__ = ["DEFAULT_DSN", "Gator"]
 
@@ -110,6 +110,7 @@ class Gator(InProcess, Waiting):
         result_ttl: float = DEFAULT_RESULT_TTL,
         clock: Callable[[], float] = time.time,
         tracing: bool | Tracing = False,
+        timestamps: bool = True,
     ) -> None:
         if not lease > 0:
             raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
@@ -151,6 +152,7 @@ class Gator(InProcess, Waiting):
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
         self.tracing = _tracing(tracing)
+        self.timestamps = timestamps
         self.results = outcomes.connect(
             results, result_ttl, self.broker, self.capabilities, queue_name
         )
@@ -244,7 +246,8 @@ class Gator(InProcess, Waiting):
         depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
-        task.enqueued_at = enqueue_time()
+        if self.timestamps:
+            task.enqueued_at = enqueue_time()
         if self.tracing is None:
             return self._send(task, depends_on)
         with self.tracing.send(task, self.queue_name):
@@ -343,7 +346,6 @@ def _tracing(tracing: bool | Tracing) -> Tracing | None:
     """The Gator's tracer: none, one on OpenTelemetry's global provider, or the one given."""
     if tracing is False:
         return None
-    from alligator.tracing import Tracing
 
     if tracing is True:
         return Tracing()

@@ -133,7 +133,8 @@ class Batch:
             raise InvalidTaskError(
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
             )
-        task.enqueued_at = enqueue_time()
+        if self.gator.timestamps:
+            task.enqueued_at = enqueue_time()
         tracing = self.gator.tracing
         if tracing is None:
             data = self.gator.serialize(task)

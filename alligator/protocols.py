@@ -648,7 +648,7 @@ class WorkerEvents(Protocol):
 
 @runtime_checkable
 class TaskRunObserver(Protocol):
-    """Optional, beside :class:`WorkerEvents`: wraps each run of a task.
+    """Optional, beside :class:`~alligator.protocols.WorkerEvents`: wraps each run of a task.
 
     A metrics object counts a task in progress for exactly as long as it
     runs, and a tracer opens its span around it (the span is current while

@@ -34,7 +34,7 @@ from alligator.exceptions import ConfigurationError
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
 
-    from alligator.tasks import Task
+    from alligator import tasks
 
 __all__ = ["SYSTEM", "Tracing", "error_type"]
 
@@ -85,7 +85,7 @@ class Tracing:
         }
 
     @contextlib.contextmanager
-    def send(self, task: Task[Any], queue: str) -> Iterator[None]:
+    def send(self, task: tasks.Task[Any], queue: str) -> Iterator[None]:
         """The ``send`` span around one enqueue; the task carries its context on the wire."""
         kind = self._trace.SpanKind.PRODUCER
         with self.tracer.start_as_current_span(

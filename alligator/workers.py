@@ -23,7 +23,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
@@ -37,11 +37,9 @@ from alligator.exceptions import (
     TaskExitError,
 )
 from alligator.gator import Gator
+from alligator.metrics import Metrics
 from alligator.protocols import Task, WorkerEvents
 from alligator.reporting import Reporter
-
-if TYPE_CHECKING:
-    from alligator.metrics import Metrics
 
 __all__ = ["Claim", "Worker"]
 

@@ -2,8 +2,8 @@
 
 ``worker`` runs a worker (or a pool with --processes), ``info`` shows a
 queue's counts by state, ``failed`` lists, shows, requeues and purges buried
-tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables.
-``latergator DSN`` is a shortcut for ``worker``.
+tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables,
+``web`` serves a dashboard. ``latergator DSN`` is a shortcut for ``worker``.
 """
 
 # Each subcommand lives in its own module with a ``register(subparsers)``
@@ -29,7 +29,7 @@ EXIT_UNREACHABLE = 1
 _DESCRIPTION = (
     "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
     "--processes), 'info' shows a queue's counts by state, 'failed' lists, shows, requeues "
-    "and purges buried tasks."
+    "and purges buried tasks, 'web' serves a dashboard."
 )
 
 
