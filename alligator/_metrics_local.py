@@ -19,7 +19,18 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from prometheus_client.core import Metric
 
-__all__ = ["LocalSeries", "LocalTasks"]
+__all__ = ["HELP", "LocalSeries", "LocalTasks"]
+
+#: Each per-task metric's name and help text, the same in both kinds of recording.
+HELP = {
+    "alligator_tasks": "Tasks settled, by outcome: success, retry (released for another try), "
+    "buried.",
+    "alligator_task_duration_seconds": "Seconds from claiming a task to settling it (decode, "
+    "hooks, the call).",
+    "alligator_task_queue_wait_seconds": "Seconds a task waited between becoming due "
+    "(enqueued, or its delay ended) and starting to run.",
+    "alligator_tasks_in_progress": "Tasks running now.",
+}
 
 
 class _Histogram:
@@ -71,16 +82,13 @@ class _Timings:
             self.histogram.observe(value)
 
 
-class _InProgress:
-    __slots__ = ("lock", "value")
+class _InProgress(_Counts):
+    """The tasks of a series running now: a context entered for each run."""
 
-    def __init__(self, lock: threading.Lock) -> None:
-        self.lock = lock
-        self.value = 0
+    __slots__ = ()
 
     def __enter__(self) -> None:
-        with self.lock:
-            self.value += 1
+        self.inc()
 
     def __exit__(self, *exc_info: object) -> None:
         with self.lock:
@@ -135,24 +143,16 @@ class LocalTasks:
             HistogramMetricFamily,
         )
 
+        labels = ["queue", "task"]
         tasks = CounterMetricFamily(
-            "alligator_tasks",
-            "Tasks settled, by outcome: success, retry (released for another try), buried.",
-            labels=["queue", "task", "outcome"],
+            "alligator_tasks", HELP["alligator_tasks"], labels=[*labels, "outcome"]
         )
-        duration = HistogramMetricFamily(
-            "alligator_task_duration_seconds",
-            "Seconds from claiming a task to settling it (decode, hooks, the call).",
-            labels=["queue", "task"],
-        )
-        wait = HistogramMetricFamily(
-            "alligator_task_queue_wait_seconds",
-            "Seconds a task waited between becoming due (enqueued, or its delay ended) "
-            "and starting to run.",
-            labels=["queue", "task"],
+        duration, wait = (
+            HistogramMetricFamily(name, HELP[name], labels=labels)
+            for name in ("alligator_task_duration_seconds", "alligator_task_queue_wait_seconds")
         )
         running = GaugeMetricFamily(
-            "alligator_tasks_in_progress", "Tasks running now.", labels=["queue", "task"]
+            "alligator_tasks_in_progress", HELP["alligator_tasks_in_progress"], labels=labels
         )
         with self.lock:
             for (queue, task), series in self.series.items():

@@ -36,9 +36,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
-from alligator._metrics_local import LocalSeries, LocalTasks
+from alligator._metrics_local import HELP, LocalSeries, LocalTasks
 from alligator.compat import as_reliable
-from alligator.events import TaskDone, TaskStarted, WorkerStarted, WorkerStopped
+from alligator.events import NullEvents, TaskDone, TaskStarted
 from alligator.exceptions import AlligatorError, ConfigurationError
 from alligator.protocols import ReliableClient
 
@@ -95,7 +95,7 @@ def check_host(host: str) -> str:
     return host
 
 
-class Metrics:
+class Metrics(NullEvents):
     """The worker's Prometheus metrics, and the ``/metrics`` endpoint that serves them.
 
     One object may serve several workers of a process (``--threads``): the
@@ -145,16 +145,10 @@ class Metrics:
 
     # -- WorkerEvents and TaskRunObserver ------------------------------------
 
-    def on_worker_start(self, event: WorkerStarted) -> None:
-        pass
-
     def on_task_done(self, event: TaskDone) -> None:
         series = self._series.get((event.queue, event.task)) or self._new_series(event)
         series.outcomes[event.action].inc()
         series.duration.observe(event.duration)
-
-    def on_worker_stop(self, event: WorkerStopped) -> None:
-        pass
 
     def running(self, event: TaskStarted) -> contextlib.AbstractContextManager[None]:
         series = self._series.get((event.queue, event.task)) or self._new_series(event)
@@ -227,33 +221,19 @@ class _FileTasks:
     """
 
     def __init__(self, prom: Any, registry: CollectorRegistry) -> None:
-        self.tasks = prom.Counter(
-            "alligator_tasks",
-            "Tasks settled, by outcome: success, retry (released for another try), buried.",
-            ["queue", "task", "outcome"],
-            registry=registry,
+        labels = ["queue", "task"]
+        name = "alligator_tasks"
+        self.tasks = prom.Counter(name, HELP[name], [*labels, "outcome"], registry=registry)
+        self.duration, self.queue_wait = (
+            prom.Histogram(name, HELP[name], labels, buckets=buckets, registry=registry)
+            for name, buckets in (
+                ("alligator_task_duration_seconds", DURATION_BUCKETS),
+                ("alligator_task_queue_wait_seconds", WAIT_BUCKETS),
+            )
         )
-        self.duration = prom.Histogram(
-            "alligator_task_duration_seconds",
-            "Seconds from claiming a task to settling it (decode, hooks, the call).",
-            ["queue", "task"],
-            buckets=DURATION_BUCKETS,
-            registry=registry,
-        )
-        self.queue_wait = prom.Histogram(
-            "alligator_task_queue_wait_seconds",
-            "Seconds a task waited between becoming due (enqueued, or its delay ended) "
-            "and starting to run.",
-            ["queue", "task"],
-            buckets=WAIT_BUCKETS,
-            registry=registry,
-        )
+        name = "alligator_tasks_in_progress"
         self.in_progress = prom.Gauge(
-            "alligator_tasks_in_progress",
-            "Tasks running now.",
-            ["queue", "task"],
-            multiprocess_mode="livesum",
-            registry=registry,
+            name, HELP[name], labels, multiprocess_mode="livesum", registry=registry
         )
 
     def new(self, queue: str, task: str) -> _Series:

@@ -28,7 +28,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Final
 
-from alligator.events import TaskDone, TaskStarted, WorkerStarted, WorkerStopped
+from alligator.events import NullEvents, TaskStarted
 from alligator.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def error_type(error: BaseException) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-class Tracing:
+class Tracing(NullEvents):
     """Makes the spans of one Gator and the workers built on it.
 
     Args:
@@ -103,16 +103,7 @@ class Tracing:
                 # Set once pushed: a backend that picks ids (beanstalkd) gives it only then.
                 span.set_attribute("messaging.message.id", task.task_id)
 
-    # -- WorkerEvents and TaskRunObserver ------------------------------------
-
-    def on_worker_start(self, event: WorkerStarted) -> None:
-        pass
-
-    def on_task_done(self, event: TaskDone) -> None:
-        pass
-
-    def on_worker_stop(self, event: WorkerStopped) -> None:
-        pass
+    # -- TaskRunObserver (the WorkerEvents are NullEvents' no-ops) -----------
 
     @contextlib.contextmanager
     def running(self, event: TaskStarted) -> Iterator[None]:

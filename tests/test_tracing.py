@@ -8,8 +8,6 @@ writes them to a file. The trace must continue from one to the other.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -21,7 +19,7 @@ from opentelemetry.trace import SpanKind
 from alligator import Gator, codecs
 from alligator.tracing import Tracing
 from tests import tasks
-from tests.conftest import ROOT
+from tests.test_cli import _run
 
 
 def test_the_worker_continues_the_producers_trace_in_another_process(
@@ -39,15 +37,7 @@ def test_the_worker_continues_the_producers_trace_in_another_process(
                 bad = batch.task(tasks.fail, "boom")
         # When a worker in another process runs both tasks
         out = tmp_path / "spans.jsonl"
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.otel_worker", sqlite_dsn, str(out), "2"],
-            cwd=ROOT,
-            env={**os.environ, "PYTHONPATH": str(ROOT)},
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = _run(sys.executable, "-m", "tests.otel_worker", sqlite_dsn, str(out), "2")
         assert done.returncode == 0, done.stderr
         assert gator.broker.stats("q").buried == 1
     # Then each enqueue was a PRODUCER span named for the queue, with the messaging attributes
