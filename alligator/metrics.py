@@ -166,13 +166,19 @@ class Metrics(NullEvents):
     def attach(self, gator: Gator, queues: Sequence[str]) -> None:
         """A worker starts: serve ``/metrics`` and poll ``queues`` if nobody does yet."""
         with self._lock:
-            self._users += 1
-            if self._users > 1 or self.port is None:
+            if self._users or self.port is None:
+                self._users += 1
                 return
-            self._depth = QueueDepth.of(gator, queues, self.depth_interval)
-            self.registry.register(self._depth)
-            self._server = serve(self.registry, self.host, self.port)
+            depth = QueueDepth.of(gator, queues, self.depth_interval)
+            try:
+                self._server = serve(self.registry, self.host, self.port)
+            except BaseException:
+                depth.close()
+                raise
+            self.registry.register(depth)
+            self._depth = depth
             self.port = self._server.server_address[1]
+            self._users = 1
 
     def detach(self) -> None:
         """A worker stopped: the last one closes the endpoint and the poller."""

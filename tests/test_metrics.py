@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import socket
 import subprocess
 import threading
 import time
@@ -22,6 +23,7 @@ import pytest
 
 from alligator import Gator, Worker, codecs
 from alligator.events import TaskStarted
+from alligator.exceptions import ConfigurationError
 from alligator.metrics import Metrics
 from alligator.wire import Envelope
 from tests import tasks
@@ -262,3 +264,20 @@ def _up(port: int) -> bool:
     except OSError:
         return False
     return True
+
+
+def test_a_port_in_use_is_a_clear_error_and_leaves_nothing_running(locmem_gator: Gator) -> None:
+    # Given a port something else listens on
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        metrics = Metrics(port)
+        # When a worker would serve its metrics there, then it says so and does not start
+        with pytest.raises(ConfigurationError, match=f"cannot serve metrics on 127.0.0.1:{port}"):
+            Worker(locmem_gator, metrics=metrics, max_tasks=1).run_forever()
+    # And once the port is free the same Metrics serves (nothing half-started was kept)
+    locmem_gator.task(tasks.add, 1, 1)
+    worker = Worker(locmem_gator, metrics=metrics, poll_timeout=0.1)
+    with running(worker):
+        wait_until(lambda: _up(port), timeout=20, message="the endpoint")
