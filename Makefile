@@ -21,10 +21,12 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m alligator.demo
 
-## servers: install redis-server, beanstalkd and PostgreSQL when missing (the tests start their own)
+## servers: install redis-server, beanstalkd, PostgreSQL and Chromium (the dashboard's browser
+## test drives it through Playwright) when missing; the tests start their own servers
 servers:
 	@missing=""; \
 	command -v redis-server >/dev/null 2>&1 || missing="$$missing redis-server"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	command -v beanstalkd >/dev/null 2>&1 || [ -x /usr/bin/beanstalkd ] || missing="$$missing beanstalkd"; \
 	{ command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1; } || \
 		ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing="$$missing postgresql"; \

@@ -43,6 +43,7 @@ from alligator import codecs, signing
 from alligator.exceptions import CodecError, ConfigurationError, TaskNotFoundError
 from alligator.protocols import FailedTasksClient
 from alligator.records import BuriedTask
+from alligator.tasks import enqueue_time
 
 if TYPE_CHECKING:
     from alligator.consumer import Consumer
@@ -161,6 +162,13 @@ class FailedTasks:
                 raise
             return None  # buried as undecodable: put back exactly as it was
         fresh = envelope.retries + envelope.attempts if retries is None else retries
-        envelope = msgspec.structs.replace(envelope, retries=fresh, attempts=0, delay_until=None)
+        envelope = msgspec.structs.replace(
+            envelope,
+            retries=fresh,
+            attempts=0,
+            delay_until=None,
+            # Its queue wait counts from the requeue, not from the first enqueue.
+            enqueued_at=None if envelope.enqueued_at is None else enqueue_time(),
+        )
         data = codec.encode(envelope)
         return payloads.sign(data, self.queue_name, buried.task_id)

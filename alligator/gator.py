@@ -35,7 +35,8 @@ from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, PriorityClient, QueueNameValidator, ResultClient
 from alligator.records import PushItem
 from alligator.retry import Backoff
-from alligator.tasks import DelayUntil, Task
+from alligator.tasks import DelayUntil, Task, enqueue_time
+from alligator.tracing import Tracing
 from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -83,6 +84,14 @@ class Gator(InProcess, Waiting):
             of killing worker after worker forever.
         clock: Source of the epoch seconds retry delays count from; give the
             backend's injected clock in tests.
+        tracing: OpenTelemetry spans (``alligator[otel]``): ``True`` for the
+            global tracer provider, or a :class:`~alligator.tracing.Tracing`.
+            Each push is a ``send`` span whose context the task carries, and
+            workers built on this Gator run each task in a ``process`` span.
+        timestamps: Stamp each payload with its enqueue time, which the
+            workers' ``alligator_task_queue_wait_seconds`` metric counts
+            from. Off by default: the stamp is the envelope's last field, so
+            it costs 23 bytes of msgpack (about 63 of JSON) per queued task.
     """
 
     def __init__(
@@ -104,6 +113,8 @@ class Gator(InProcess, Waiting):
         results: bool | str = False,
         result_ttl: float = DEFAULT_RESULT_TTL,
         clock: Callable[[], float] = time.time,
+        tracing: bool | Tracing = False,
+        timestamps: bool = False,
     ) -> None:
         if not lease > 0:
             raise ConfigurationError(f"lease must be > 0 seconds, got {lease!r}")
@@ -144,6 +155,8 @@ class Gator(InProcess, Waiting):
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
+        self.tracing = _tracing(tracing)
+        self.timestamps = timestamps
         self.results = outcomes.connect(
             results, result_ttl, self.broker, self.capabilities, queue_name
         )
@@ -237,6 +250,15 @@ class Gator(InProcess, Waiting):
         depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
+        if self.timestamps:
+            task.enqueued_at = enqueue_time()
+        if self.tracing is None:
+            return self._send(task, depends_on)
+        with self.tracing.send(task, self.queue_name):
+            return self._send(task, depends_on)
+
+    def _send(self, task: Task[R], depends_on: list[str]) -> Task[R]:
+        """Encode ``task`` and store it on the queue (after its ``depends_on``)."""
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
         if depends_on:
@@ -338,3 +360,15 @@ class Gator(InProcess, Waiting):
         from alligator.failed import FailedTasks
 
         return FailedTasks(self.consumer())
+
+
+def _tracing(tracing: bool | Tracing) -> Tracing | None:
+    """The Gator's tracer: none, one on OpenTelemetry's global provider, or the one given."""
+    if tracing is False:
+        return None
+
+    if tracing is True:
+        return Tracing()
+    if not isinstance(tracing, Tracing):
+        raise ConfigurationError(f"tracing must be True, False or a Tracing, got {tracing!r}")
+    return tracing

@@ -10,7 +10,7 @@ from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
-from alligator.tasks import DelayUntil, Task
+from alligator.tasks import DelayUntil, Task, enqueue_time
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
@@ -141,7 +141,14 @@ class Batch:
                 "a batch cannot mix tasks with depends_on and tasks with a priority: "
                 "send them in two batches"
             )
-        data = self.gator.serialize(task)
+        if self.gator.timestamps:
+            task.enqueued_at = enqueue_time()
+        tracing = self.gator.tracing
+        if tracing is None:
+            data = self.gator.serialize(task)
+        else:
+            with tracing.send(task, self.gator.queue_name):
+                data = self.gator.serialize(task)
         task.results = self.gator.results
         self.tasks.append(task)
         self._items.append(PushItem(task.task_id, data, task.delay_until, task.priority))

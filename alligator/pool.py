@@ -83,6 +83,8 @@ class Pool:
         kill_grace: Seconds past a task's time limit after which the child
             running it is killed (a task stuck in C code that ``SIGALRM``
             could not interrupt); it comes back by lease.
+        on_exit: Called with the pid of each child that exited, once it is
+            reaped (the pool's metrics forget a dead child's gauges).
     """
 
     def __init__(
@@ -96,6 +98,7 @@ class Pool:
         poll_interval: float = 0.1,
         threads: int = 1,
         kill_grace: float = 5.0,
+        on_exit: Callable[[int], None] | None = None,
     ) -> None:
         if processes < 1:
             raise ValueError(f"a pool needs at least one process, got {processes}")
@@ -106,6 +109,7 @@ class Pool:
         self.max_backoff = max_backoff
         self.poll_interval = poll_interval
         self.kill_grace = kill_grace
+        self.on_exit = on_exit
         self.slots = [
             _Slot(n, Beacon(Path(self._beacons.name) / f"worker-{n}", threads))
             for n in range(processes)
@@ -238,6 +242,8 @@ class Pool:
         if code is None:
             return True
         pid, slot.proc = slot.proc.pid, None
+        if self.on_exit is not None:
+            self.on_exit(pid)
         running = [task_id for task_id, _ in slot.beacon.running()]
         extra = {"slot": slot.number, "child_pid": pid, "exit_code": code, "tasks": running}
         # A child still starting up dies of the forwarded SIGTERM before its

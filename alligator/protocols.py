@@ -15,7 +15,9 @@ from alligator.constants import Status
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation, TaskState
 
 if TYPE_CHECKING:
-    from alligator.events import TaskDone, WorkerStarted, WorkerStopped
+    from contextlib import AbstractContextManager
+
+    from alligator.events import TaskDone, TaskStarted, WorkerStarted, WorkerStopped
     from alligator.wire import Envelope
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "ResultStore",
     "Task",
     "TaskClass",
+    "TaskRunObserver",
     "TransactionalClient",
     "Worker",
     "WorkerEvents",
@@ -698,4 +701,24 @@ class WorkerEvents(Protocol):
 
     def on_worker_stop(self, event: WorkerStopped) -> None:
         """The loop ended (signal, ``max_tasks``, ``keep_running = False``)."""
+        ...
+
+
+@runtime_checkable
+class TaskRunObserver(Protocol):
+    """Optional, beside :class:`~alligator.protocols.WorkerEvents`: wraps each run of a task.
+
+    A metrics object counts a task in progress for exactly as long as it
+    runs, and a tracer opens its span around it (the span is current while
+    the function runs, and sees the exception it raises). Whether an events
+    object offers it is read once, when the worker is built.
+    """
+
+    def running(self, event: TaskStarted) -> AbstractContextManager[object]:
+        """A context entered just before the task's hooks and function, exited after.
+
+        An exception the task raises passes through it (and is re-raised
+        whatever the context returns); one the context itself raises is
+        logged and ignored.
+        """
         ...

@@ -10,20 +10,24 @@ nobody consumes, a backend that went away.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import time
 from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Final
 
 from alligator.capabilities import queue_lister_view
 from alligator.claiming import Claim
 from alligator.consumer import Consumer, Outcome, Settlement
 from alligator.dsn import display_dsn
-from alligator.events import NullEvents, TaskDone, WorkerStarted, WorkerStopped
+from alligator.events import NullEvents, TaskDone, TaskStarted, WorkerStarted, WorkerStopped
 from alligator.exceptions import AlligatorError, BackendError, UnknownModuleError
 from alligator.gator import Gator
-from alligator.protocols import WorkerEvents
+from alligator.protocols import Task, TaskRunObserver, WorkerEvents
 
-__all__ = ["Reporter"]
+__all__ = ["Reporter", "queue_wait", "task_name"]
 
 log = logging.getLogger("alligator.worker")
 
@@ -44,12 +48,40 @@ class Reporter:
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
         #: Modules the worker could not import, each explained once.
         self._missing_modules: set[str] = set()
+        #: Who wraps each run (metrics in progress, a tracing span), read once.
+        self._observer = events if isinstance(events, TaskRunObserver) else None
+        #: ``module:qualname`` by function, built once each.
+        self._names: dict[object, str] = {}
+        self._heard = type(events) is not NullEvents
 
     def listening(self) -> bool:
         """Whether anyone wants per-task events or DEBUG lines (else skip building them)."""
-        return type(self.events) is not NullEvents or log.isEnabledFor(logging.DEBUG)
+        return self._heard or log.isEnabledFor(logging.DEBUG)
 
     # -- per task --------------------------------------------------------------
+
+    def running(self, claim: Claim, task: Task[Any]) -> contextlib.AbstractContextManager[object]:
+        """The context a task runs in: the observer's (see :class:`TaskRunObserver`), if any."""
+        observer = self._observer
+        if observer is None:
+            return _NOTHING
+        # Positional, in field order: this runs once per task.
+        event = TaskStarted(
+            task.task_id,
+            claim.queue,
+            self._name(task),
+            claim.reservation.attempts,
+            queue_wait(task),
+            getattr(task, "trace", None),
+        )
+        return _Guarded(observer, event)
+
+    def _name(self, task: Task[Any]) -> str:
+        func = getattr(task, "func", None)
+        name = self._names.get(func)
+        if name is None:
+            name = self._names[func] = task_name(task)
+        return name
 
     def deferred(self, claim: Claim, outcome: Outcome, duration: float) -> None:
         """A success whose ack rides on a later claim: reported once that ack is known."""
@@ -73,32 +105,36 @@ class Reporter:
         task = outcome.task
         task_id = task.task_id if task is not None else claim.reservation.task_id
         error, hook_error = outcome.error, None if task is None else task.hook_error
-        event = TaskDone(
-            task_id=task_id,
-            queue=claim.queue,
-            action=outcome.action,
-            duration=duration,
-            attempt=claim.reservation.attempts,
-            settled=outcome.settled,
-            error=None if error is None else f"{type(error).__name__}: {error}",
-            hook_error=None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
-        )
-        # The duration is how long the task ran; a retry's delay is in the consumer's INFO line.
-        log.debug(
-            "task %s from %r: %s (ran %.3fs, attempt %d)",
+        event = TaskDone(  # positional, in field order: this runs once per task
             task_id,
             claim.queue,
             outcome.action,
             duration,
-            event.attempt,
-            extra={
-                "task_id": task_id,
-                "queue": claim.queue,
-                "duration": duration,
-                "attempt": event.attempt,
-                "action": outcome.action,
-            },
+            claim.reservation.attempts,
+            outcome.settled,
+            None if error is None else f"{type(error).__name__}: {error}",
+            None if hook_error is None else f"{type(hook_error).__name__}: {hook_error}",
+            "?" if task is None else self._name(task),
         )
+        if log.isEnabledFor(logging.DEBUG):
+            # The duration is how long the task ran; a retry's delay is in the consumer's line.
+            log.debug(
+                "task %s from %r: %s (ran %.3fs, attempt %d)",
+                task_id,
+                claim.queue,
+                outcome.action,
+                duration,
+                event.attempt,
+                extra={
+                    "task_id": task_id,
+                    "queue": claim.queue,
+                    "duration": duration,
+                    "attempt": event.attempt,
+                    "action": outcome.action,
+                },
+            )
+        if not self._heard:
+            return
         try:
             self.events.on_task_done(event)
         except Exception:
@@ -197,3 +233,62 @@ class Reporter:
             os.getcwd(),
             extra={"missing_module": missing},
         )
+
+
+_NOTHING: Final = contextlib.nullcontext()
+
+
+def task_name(task: Task[Any]) -> str:
+    """``module:qualname`` of the task's function (``?`` for a task class that names none)."""
+    func = getattr(task, "func", None)  # alligator.Task's; the Task protocol has no name
+    if func is None:
+        return "?"
+    return f"{getattr(func, '__module__', '?')}:{getattr(func, '__qualname__', '?')}"
+
+
+def queue_wait(task: Task[Any], now: float | None = None) -> float | None:
+    """Seconds since ``task`` became due: enqueued, or its delay (or retry backoff) ended.
+
+    ``None`` when its payload carries no enqueue time (written by an older
+    producer, or a task class without one).
+    """
+    enqueued: float | None = getattr(task, "enqueued_at", None)  # alligator.Task's
+    if enqueued is None:
+        return None
+    due = max(enqueued, task.delay_until or 0.0)
+    return max(0.0, (time.time() if now is None else now) - due)
+
+
+class _Guarded:
+    """An observer's context whose own failures are logged, never the task's business."""
+
+    __slots__ = ("_context", "_event", "_observer")
+
+    def __init__(self, observer: TaskRunObserver, event: TaskStarted) -> None:
+        self._observer = observer
+        self._event = event
+        self._context: contextlib.AbstractContextManager[object] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            context = self._observer.running(self._event)
+            context.__enter__()
+        except Exception:
+            log.exception("metrics hook running() failed on entry; ignored")
+        else:
+            self._context = context
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        context, self._context = self._context, None
+        if context is not None:
+            try:
+                context.__exit__(exc_type, exc, traceback)
+            except Exception as failure:
+                if failure is not exc:
+                    log.exception("metrics hook running() failed on exit; ignored")
+        # None: the task's own exception always goes on.

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alligator.task")
 
-__all__ = ["Task", "normalize_delay"]
+__all__ = ["Task", "enqueue_time", "normalize_delay"]
 
 DelayUntil = float | int | dt.datetime
 
@@ -61,6 +61,15 @@ def normalize_delay(
     if not math.isfinite(delay_until) or delay_until < 0:
         raise InvalidTaskError(f"delay_until must be a finite timestamp >= 0, got {delay_until!r}")
     return float(delay_until)
+
+
+def enqueue_time() -> float:
+    """Now, in epoch seconds to the millisecond: what a payload carries as its enqueue time.
+
+    Milliseconds are what a queue-wait histogram resolves, and the shorter
+    number costs fewer bytes per queued task.
+    """
+    return round(time.time(), 3)
 
 
 class Task(Generic[R]):
@@ -133,6 +142,10 @@ class Task(Generic[R]):
         self.hook_error: Exception | None = None
         #: Where its outcome will be kept: set by the Gator that pushed it.
         self.results: Results | None = None
+        #: Epoch seconds it was first enqueued (stamped by the Gator that pushed it).
+        self.enqueued_at: float | None = None
+        #: The producer's trace context, carried to the worker (see :mod:`alligator.tracing`).
+        self.trace: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         name = getattr(self.func, "__qualname__", None)
@@ -191,6 +204,10 @@ class Task(Generic[R]):
         )
         if self.timeout is not None:
             envelope.timeout = self.timeout
+        if self.enqueued_at is not None:
+            envelope.enqueued_at = self.enqueued_at
+        if self.trace is not None:
+            envelope.trace = self.trace
         return envelope
 
     def serialize(self) -> bytes:
@@ -218,6 +235,8 @@ class Task(Generic[R]):
         )
         task.delay_until = envelope.delay_until
         task.attempts = envelope.attempts
+        task.enqueued_at = envelope.enqueued_at
+        task.trace = envelope.trace
         task.on_start = _import_hook(envelope.on_start, allowed)
         task.on_success = _import_hook(envelope.on_success, allowed)
         task.on_error = _import_hook(envelope.on_error, allowed)

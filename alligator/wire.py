@@ -42,6 +42,11 @@ class Envelope(msgspec.Struct, array_like=True, omit_defaults=True, gc=False):
     options: dict[str, Any] = msgspec.field(default_factory=dict)
     #: Seconds the task may run before a worker stops it (``None``: the worker's default).
     timeout: float | None = None
+    #: Epoch seconds the producer enqueued the task (``None``: written by an older producer).
+    #: A worker's queue-wait metric counts from it, or from ``delay_until`` when later.
+    enqueued_at: float | None = None
+    #: The producer's trace context (W3C ``traceparent``), when it traces (alligator.tracing).
+    trace: dict[str, str] | None = None
 
 
 def check_version(envelope: Envelope, data: bytes) -> Envelope:

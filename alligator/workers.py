@@ -30,13 +30,14 @@ from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
 from alligator.consumer import Consumer, Outcome
 from alligator.dsn import display_dsn
-from alligator.events import NullEvents
+from alligator.events import Fanout, NullEvents
 from alligator.exceptions import (
     AlligatorError,
     ConfigurationError,
     TaskExitError,
 )
 from alligator.gator import Gator
+from alligator.metrics import Metrics
 from alligator.protocols import Task, WorkerEvents
 from alligator.reporting import Reporter
 
@@ -76,6 +77,10 @@ class Worker:
             with ``SIGALRM`` when the worker runs in the main thread; see
             :mod:`alligator._limits` for threads and C code.
         beacon: Where a pool child records the task it runs (set by the CLI).
+        metrics: Prometheus metrics of this worker (see :mod:`alligator.metrics`),
+            heard besides ``events``; its ``/metrics`` endpoint is served
+            while the loop runs. A Gator with ``tracing`` on is heard too:
+            each task runs in a ``process`` span (:mod:`alligator.tracing`).
 
     Attributes:
         tasks_complete: Tasks that ran successfully (what ``max_tasks``
@@ -100,6 +105,7 @@ class Worker:
         recycle_after: int = 0,
         timeout: float | None = None,
         beacon: BeaconSlot | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         if max_tasks < 0 or recycle_after < 0:
             raise ConfigurationError(
@@ -122,7 +128,15 @@ class Worker:
         self.beacon = beacon
         self.nap_time = nap_time
         self.poll_timeout = poll_timeout
-        self.events: WorkerEvents = events or NullEvents()
+        self.metrics = metrics
+        listeners = [e for e in (events, metrics, gator.tracing) if e is not None]
+        self.events: WorkerEvents = (
+            NullEvents()
+            if not listeners
+            else listeners[0]
+            if len(listeners) == 1
+            else Fanout(*listeners)
+        )
         self.tasks_complete = 0
         self.deliveries = 0
         self.hook_errors = 0
@@ -206,7 +220,8 @@ class Worker:
             self._reporter.undecodable(self.ident(), exc)
         else:
             try:
-                result = self._run(task)
+                with self._reporter.running(claim, task):
+                    result = self._run(task)
             except Exception as exc:
                 outcome = self.retry(claim, task, exc)
             except BaseException as exc:
@@ -262,6 +277,8 @@ class Worker:
             self._strategy = Prefetching(
                 self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time
             )
+        if self.metrics is not None:
+            self.metrics.attach(self.gator, self.queues)
         self.starting()
         self._reporter.worker_started(self.ident(), self.queues)
         errors = 0
@@ -279,6 +296,8 @@ class Worker:
             self._close_strategy()
             self.stopping()
             self._reporter.worker_stopped(self.ident(), self.tasks_complete, self.deliveries)
+            if self.metrics is not None:
+                self.metrics.detach()
             self._stop.clear()
         return 0
 

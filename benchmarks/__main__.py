@@ -31,6 +31,7 @@ from alligator import Gator
 from alligator.prefetch import MAX_BATCH
 from benchmarks import (
     alligator_bench,
+    metrics_bench,
     peers_bench,
     postgres_bench,
     priority_bench,
@@ -55,7 +56,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: alligator,wake,scale,priority,peers,raw,pool,postgres,bloat",
+        help="comma-separated: alligator,wake,scale,priority,peers,raw,pool,postgres,bloat,metrics",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -227,6 +228,9 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                     memory=lambda: queued_bytes(client),
                 )
         client.close()
+    if "metrics" not in args.skip:
+        log("alligator drain with Prometheus metrics on and off")
+        rows += metrics_bench.measure_metrics(workdir, args.n, args.repeats)
     if "postgres" not in args.skip:
         log("postgresql: raw psycopg, alligator, procrastinate, bloat")
         pg_rows, pg_found = postgres_bench.measure_all(

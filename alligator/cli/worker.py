@@ -14,7 +14,8 @@ import logging
 import os
 import signal
 import sys
-from typing import Any
+import tempfile
+from typing import TYPE_CHECKING, Any
 
 from alligator._limits import BEACON_ENV, Beacon
 from alligator._signals import stop_signals
@@ -25,6 +26,9 @@ from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.gator import Gator
 from alligator.pool import PARENT_ENV, Pool, run_threads, watch_parent
 from alligator.workers import Worker
+
+if TYPE_CHECKING:
+    from alligator.metrics import Metrics
 
 __all__ = ["add_options", "add_queue_option", "queues_of", "register", "run"]
 
@@ -135,6 +139,33 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "back-off step); by default an unreachable backend at start-up is an error (exit 1)",
     )
     parser.add_argument(
+        "--metrics-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics on http://HOST:PORT/metrics (needs "
+        "alligator[metrics]); with --processes, one endpoint for the whole pool",
+    )
+    parser.add_argument(
+        "--metrics-host",
+        default="127.0.0.1",
+        metavar="HOST",
+        help="address the metrics endpoint listens on (default: 127.0.0.1, this machine only)",
+    )
+    parser.add_argument(
+        "--metrics-interval",
+        type=float,
+        default=15.0,
+        metavar="SECONDS",
+        help="seconds between two reads of the queues' depth (default: 15)",
+    )
+    parser.add_argument(
+        "--tracing",
+        action="store_true",
+        help="run each task in an OpenTelemetry 'process' span continuing the producer's "
+        "trace (needs alligator[otel] and a tracer provider: opentelemetry-instrument, or "
+        "one set up by an --import module)",
+    )
+    parser.add_argument(
         "-l",
         "--log-level",
         default="INFO",
@@ -171,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
         for worker in workers:
             worker.interrupt()
 
+    metrics = _metrics(args)
     try:
         with stop_signals(stop_early, then="keep"):
             gators.extend(_gator(args) for _ in range(args.threads))
@@ -188,6 +220,7 @@ def run(args: argparse.Namespace) -> int:
                     prefetch=args.prefetch,
                     timeout=args.timeout,
                     beacon=None if beacon is None else beacon.slot(n),
+                    metrics=metrics,
                 )
                 for n, gator in enumerate(gators)
             )
@@ -209,6 +242,17 @@ def run(args: argparse.Namespace) -> int:
     return code
 
 
+def _metrics(args: argparse.Namespace) -> Metrics | None:
+    """This process's metrics: a pool child's recorder, a served endpoint, or none."""
+    if args.metrics_port is None:
+        return None
+    from alligator.metrics import Metrics, child_metrics
+
+    return child_metrics() or Metrics(
+        args.metrics_port, host=args.metrics_host, depth_interval=args.metrics_interval
+    )
+
+
 def _gator(args: argparse.Namespace) -> Gator:
     first = argparse.Namespace(**{**vars(args), "queue": queues_of(args)[0]})
     return gator_from_args(
@@ -216,6 +260,7 @@ def _gator(args: argparse.Namespace) -> Gator:
         lease=args.lease,
         allowed_modules=args.allowed_modules,
         max_deliveries=args.max_deliveries,
+        tracing=args.tracing,
     )
 
 
@@ -248,4 +293,22 @@ def _run_pool(args: argparse.Namespace) -> int:
     with _gator(args) as gator:
         _reach(gator, args)
     command = [sys.executable, "-m", "alligator", *args.command_prefix, *args.argv]
-    return Pool([*command, "--processes", "0"], args.processes, threads=args.threads).run()
+    if args.metrics_port is None:
+        return Pool([*command, "--processes", "0"], args.processes, threads=args.threads).run()
+    from alligator.metrics import CHILD_DIR_ENV, PoolMetrics
+
+    with tempfile.TemporaryDirectory(prefix="alligator-metrics-") as directory:
+        metrics = PoolMetrics(directory, args.metrics_port, host=args.metrics_host)
+        pool = Pool(
+            [*command, "--processes", "0"],
+            args.processes,
+            threads=args.threads,
+            env={**os.environ, CHILD_DIR_ENV: directory},
+            on_exit=metrics.child_exited,
+        )
+        with _gator(args) as gator:
+            metrics.start(gator, queues_of(args), args.metrics_interval)
+        try:
+            return pool.run()
+        finally:
+            metrics.close()

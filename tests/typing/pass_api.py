@@ -138,3 +138,17 @@ with gator.batch() as waited:
 assert_type(gator.wait("some-id"), Any)
 assert_type(gator.status("some-id"), Status | None)
 assert_type(Task(depends_on=[gator.task(add, 1, 2), "an-id"]), Task[Any])
+
+# Metrics, tracing and the fan-out are worker events; each wraps a task's run.
+from alligator.events import Fanout  # noqa: E402
+from alligator.metrics import Metrics  # noqa: E402
+from alligator.tracing import Tracing  # noqa: E402
+
+metrics_events: protocols.WorkerEvents = Metrics(None)
+metrics_observer: protocols.TaskRunObserver = Metrics(None)
+tracing_events: protocols.WorkerEvents = Tracing()
+tracing_observer: protocols.TaskRunObserver = Tracing()
+fanout_events: protocols.WorkerEvents = Fanout(Metrics(None), Tracing())
+fanout_observer: protocols.TaskRunObserver = Fanout(Metrics(None), Tracing())
+assert_type(Worker(gator, metrics=Metrics(9100, host="127.0.0.1")).metrics, Metrics | None)
+assert_type(Gator("locmem://typing", tracing=True).tracing, Tracing | None)
