@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from alligator import Gator, Status, Task, Worker, codecs, protocols
-from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
+from alligator.backends import locmem_backend, postgresql_backend, redis_backend, sqlite_backend
 from alligator.options import Batch, Options, Unpinned
 
 
@@ -91,6 +91,9 @@ pg_prefetch: protocols.PrefetchClient = pg
 pg_failed: protocols.FailedTasksClient = pg
 pg_priority: protocols.PriorityClient = pg
 pg_transactional: protocols.TransactionalClient = pg
+redis_client = redis_backend.Client("redis://typing")
+redis_results: protocols.ResultPrefetchClient = redis_client
+redis_failed: protocols.FailedTasksClient = redis_client
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
