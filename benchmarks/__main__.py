@@ -29,7 +29,16 @@ import redis
 
 from alligator import Gator
 from alligator.prefetch import MAX_BATCH
-from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, redis_scale, report, tasks
+from benchmarks import (
+    alligator_bench,
+    peers_bench,
+    postgres_bench,
+    raw,
+    redis_scale,
+    report,
+    results_bench,
+    tasks,
+)
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
 from benchmarks.servers import beanstalkd, find_binary, redis_server
@@ -46,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: alligator,wake,scale,peers,raw,pool,postgres,bloat",
+        help="comma-separated: alligator,wake,scale,results,peers,raw,pool,postgres,bloat",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -67,6 +76,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # Tasks through the PostgreSQL table before its size is read (issue 17: 1,000,000).
     args.bloat_tasks = 100_000 if args.quick else postgres_bench.BLOAT_TASKS
     args.scale_n = args.scale_n or (100_000 if args.quick else 1_000_000)
+    args.result_samples = 100 if args.quick else 500  # wait() and dependent latency samples
     args.skip = {s for s in args.skip.split(",") if s}
     return args
 
@@ -199,6 +209,20 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 args.scale_samples,
                 lambda: script_stats(client),
             )
+        if "results" not in args.skip:
+            log("alligator results: drain on/off, wait and dependent latency, bytes per result")
+            rows += results_bench.measure_redis(
+                flushed_dsn(client, rserver.port),
+                lambda: queued_bytes(client),
+                args.n,
+                args.repeats,
+                args.result_samples,
+            )
+            rows += results_bench.measure_locmem(args.result_samples)
+            if peers_bench.python().exists():
+                rows += results_bench.measure_peer_bytes(
+                    url, args.n, client.flushdb, lambda: queued_bytes(client)
+                )
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())
             for peer in peers_bench.PEERS:
@@ -256,7 +280,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.rerender:
         return rerender(args.out)
-    if "peers" not in args.skip:
+    if "peers" not in args.skip or "results" not in args.skip:
         peers_bench.ensure_env()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alligator-bench-") as tmp:
