@@ -166,3 +166,16 @@ def test_a_dependents_outcome_written_apart_keeps_it_failed(client: Client) -> N
     # Then a task depending on the child is buried too
     client.push_after(Q, [PushItem("grandchild", b"g")], [["child"]])
     assert client.task_state(Q, "grandchild") == TaskState("buried")
+
+
+def test_a_fused_ack_releases_a_dependent_and_leases_it_in_the_same_call(client: Client) -> None:
+    # Given a parent leased by a prefetching worker, and a task depending on it
+    client.push(Q, "p", b"p")
+    client.push_after(Q, [PushItem("child", b"c")], [["p"]])
+    _, held = client.reserve_many(Q, LONG, 5)
+    assert [r.task_id for r in held] == ["p"]
+    # When its ack (with its outcome) goes with the next claim
+    flags, leased = client.reserve_many(Q, LONG, 5, 0.0, held, results=[b"ok"], ttl=LONG)
+    # Then the child was released and leased by that one call
+    assert flags == [True] and [r.task_id for r in leased] == ["child"]
+    assert client.fetch_result(Q, "p") == b"ok"

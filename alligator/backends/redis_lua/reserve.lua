@@ -24,6 +24,8 @@ local ms = ARGV[5]
 local stride = 2
 if ms ~= '' then stride = 3 end
 local acks = (#ARGV - 5) / stride
+-- Only a queue with dependents waiting has edges to look through.
+local graph = stride == 3 and redis.call('EXISTS', edges) == 1
 for i = 1, acks do
   local at = 5 + stride * (i - 1)
   local id, tok = ARGV[at + 1], ARGV[at + 2]
@@ -31,7 +33,7 @@ for i = 1, acks do
     settle(id, KEYS[NK + i])
     if stride == 3 then
       keep(KEYS[NK + acks + i], 'S', ARGV[at + 3], ms)
-      freed(id, now)
+      if graph then freed(id, now) end
     end
     flags[i] = 1
   else
