@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Final
 
 from alligator.backends import _redis_scripts as lua
-from alligator.backends._checks import check_items, check_task_id
+from alligator.backends._checks import QueueNames, check_items, check_task_id
 from alligator.backends._redis_driver import Connection, Reply, as_bytes, as_int, as_list
 from alligator.exceptions import (
     ConfigurationError,
@@ -63,6 +63,7 @@ class Results:
     if TYPE_CHECKING:  # provided by the client
         namespace: str
         _redis: Connection
+        _names: QueueNames
 
         def _now(self) -> str: ...
         def _bucket(self, queue_name: str, task_id: str) -> str: ...
@@ -70,8 +71,12 @@ class Results:
         def _name(self, queue_name: str) -> None: ...
 
     def result_key(self, queue_name: str, task_id: str) -> str:
-        """The key of a task's outcome, under the queue's hash tag."""
-        return f"{{{self.namespace}:{queue_name}}}:r:{task_id}"
+        """The key of a task's outcome, under the queue's hash tag.
+
+        Raises:
+            ConfigurationError: A queue name Redis cannot store.
+        """
+        return f"{{{self.namespace}:{self._names.check(queue_name)}}}:r:{task_id}"
 
     def _call(
         self, script: lua.Script, queue_name: str, extra: Sequence[str], args: Sequence[bytes | str]
@@ -88,7 +93,15 @@ class Results:
         self._call(lua.OUTCOME, queue_name, [key], (task_id, result, milliseconds(ttl)))
 
     def fetch_result(self, queue_name: str, task_id: str, timeout: float = 0.0) -> bytes | None:
-        """The outcome, blocking on its key (``BLMOVE``, no polling) up to ``timeout`` s."""
+        """The outcome, blocking on its key (``BLMOVE``, no polling) up to ``timeout`` s.
+
+        ``None`` at once for an id no outcome can be stored under (empty, or
+        not encodable).
+        """
+        try:
+            check_task_id(task_id)
+        except InvalidTaskError:
+            return None
         key = self.result_key(queue_name, task_id)
         redis = self._redis
         if not timeout > 0:

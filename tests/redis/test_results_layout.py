@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import threading
 
+import pytest
 import redis
 
 from alligator.backends.redis_backend import Client
+from alligator.exceptions import ConfigurationError
 from alligator.records import PushItem, TaskState
 from tests.servers import ServerProcess
 
@@ -179,3 +181,16 @@ def test_a_fused_ack_releases_a_dependent_and_leases_it_in_the_same_call(client:
     # Then the child was released and leased by that one call
     assert flags == [True] and [r.task_id for r in leased] == ["child"]
     assert client.fetch_result(Q, "p") == b"ok"
+
+
+def test_an_id_no_outcome_can_be_stored_under_has_none(client: Client) -> None:
+    assert client.fetch_result(Q, "bad\udcffid", 0.05) is None
+    assert client.fetch_result(Q, "") is None
+    assert client.task_state(Q, "bad\udcffid") is None
+
+
+def test_a_queue_name_redis_cannot_store_is_a_configuration_error(client: Client) -> None:
+    with pytest.raises(ConfigurationError, match="queue name"):
+        client.fetch_result("bad\udcffname", "t", 0.05)
+    with pytest.raises(ConfigurationError, match="queue name"):
+        client.store_result("bad\udcffname", "t", b"x", LONG)
