@@ -38,6 +38,7 @@ from benchmarks import (
     raw,
     redis_scale,
     report,
+    results_bench,
     tasks,
 )
 from benchmarks.alligator_bench import Backend
@@ -56,7 +57,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: alligator,wake,scale,priority,peers,raw,pool,postgres,bloat,metrics",
+        help="comma-separated: alligator,wake,scale,priority,results,peers,raw,pool,postgres,"
+        "bloat,metrics",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -77,6 +79,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     # Tasks through the PostgreSQL table before its size is read (issue 17: 1,000,000).
     args.bloat_tasks = 100_000 if args.quick else postgres_bench.BLOAT_TASKS
     args.scale_n = args.scale_n or (100_000 if args.quick else 1_000_000)
+    args.result_samples = 100 if args.quick else 500  # wait() and dependent latency samples
     args.skip = {s for s in args.skip.split(",") if s}
     return args
 
@@ -176,6 +179,33 @@ def run_pool(tasks_n: int) -> list[dict[str, Any]]:
     return result
 
 
+def measure_features(
+    args: argparse.Namespace, client: redis.Redis, port: int, url: str
+) -> list[Row]:
+    """Redis with priorities in use, and with results on, against the plain paths."""
+    rows: list[Row] = []
+    if "priority" not in args.skip:
+        log("alligator redis with priorities against without")
+        rows += priority_bench.measure_priorities(
+            flushed_dsn(client, port), args.n, args.repeats, args.batch_size
+        )
+    if "results" not in args.skip:
+        log("alligator results: drain on/off, wait and dependent latency, bytes per result")
+        rows += results_bench.measure_redis(
+            flushed_dsn(client, port),
+            lambda: queued_bytes(client),
+            args.n,
+            args.repeats,
+            args.result_samples,
+        )
+        rows += results_bench.measure_locmem(args.result_samples)
+        if peers_bench.python().exists():
+            rows += results_bench.measure_peer_bytes(
+                url, args.n, client.flushdb, lambda: queued_bytes(client)
+            )
+    return rows
+
+
 def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dict[str, str]]:
     rows: list[Row] = []
     with redis_server(workdir) as rserver, beanstalkd(workdir) as bserver:
@@ -209,11 +239,7 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 args.scale_samples,
                 lambda: script_stats(client),
             )
-        if "priority" not in args.skip:
-            log("alligator redis with priorities against without")
-            rows += priority_bench.measure_priorities(
-                flushed_dsn(client, rserver.port), args.n, args.repeats, args.batch_size
-            )
+        rows += measure_features(args, client, rserver.port, url)
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())
             for peer in peers_bench.PEERS:
@@ -274,7 +300,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.rerender:
         return rerender(args.out)
-    if "peers" not in args.skip:
+    if "peers" not in args.skip or "results" not in args.skip:
         peers_bench.ensure_env()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alligator-bench-") as tmp:

@@ -8,7 +8,7 @@ from typing import Any
 from benchmarks import priority_bench
 from benchmarks.rows import METRICS, Row
 
-__all__ = ["Target", "pg_targets", "render", "targets"]
+__all__ = ["Target", "pg_targets", "render", "results_targets", "targets"]
 
 RAW = "raw redis-py"
 #: metric -> the raw baseline metric it is a ratio to
@@ -54,7 +54,7 @@ def _fmt(value: float, metric: str) -> str:
         return f"{value:.3f}"
     if metric == "script_us":
         return f"{value:.1f}"
-    if metric in ("wake_p50", "wake_p99", "idle_cpu", "pg_growth_mb"):
+    if metric in ("wake_p50", "wake_p99", "idle_cpu", "pg_growth_mb", "wait_ms", "dependent_ms"):
         return f"{value:.2f}"
     return f"{value:,.0f}"
 
@@ -239,6 +239,71 @@ def pg_targets(rows: Sequence[Row]) -> list[Target]:
     return out
 
 
+#: The results run's latency rows (one sample per task), and issue 15's p50 targets.
+RESULT_LATENCY = {"wait_ms": 5.0, "dependent_ms": 10.0}
+LOCMEM_OURS = "alligator locmem msgpack"
+
+
+def results_targets(rows: Sequence[Row]) -> list[Target]:
+    """Issue 15's targets against this run (empty without its rows)."""
+    index = _index(rows)
+    off, on = index.get((OURS, "drain_plain")), index.get((OURS, "drain_results"))
+    if off is None and on is None:
+        return []
+    out: list[Target] = []
+    label = "Redis drain with results=True >= 0.8 x without"
+    if off is None or on is None:
+        out.append(Target(label, "missing", None))
+    else:
+        ratio = on.median / off.median
+        figure = f"{ratio:.2f} x ({on.median:,.0f}/s vs {off.median:,.0f}/s)"
+        out.append(Target(label, figure, ratio >= 0.8))
+    for system, metric, what in (
+        (OURS, "wait_ms", "Redis wait() after the ack"),
+        (LOCMEM_OURS, "wait_ms", "locmem wait() after the ack"),
+        (OURS, "dependent_ms", "Redis dependent start after its last parent's ack"),
+    ):
+        goal = RESULT_LATENCY[metric]
+        row = index.get((system, metric))
+        label = f"{what}: p50 <= {goal:g} ms"
+        if row is None:
+            out.append(Target(label, "missing", None))
+            continue
+        p50, p99 = row.percentile(50), row.percentile(99)
+        figure = f"{p50:.2f} ms (p99 {p99:.2f} ms, {len(row.values)} samples)"
+        out.append(Target(label, figure, p50 <= goal))
+    ours = index.get((OURS, "bytes_result"))
+    peers = [r for r in rows if r.group == "peer" and r.metric == "bytes_result"]
+    figure = "missing" if ours is None else f"{ours.median:,.0f} B"
+    if peers:
+        figure += " vs " + ", ".join(f"{r.system} {r.median:,.0f} B" for r in peers)
+    else:
+        figure += " (peers not measured)"
+    out.append(Target("Redis bytes per add(1, 2) result, beside RQ and Dramatiq", figure, None))
+    return out
+
+
+def _results_table(rows: Sequence[Row]) -> list[str]:
+    found = results_targets(rows)
+    if not found:
+        return []
+    return [
+        "",
+        "## Results and dependencies (issue 15)",
+        "",
+        "Drains as above, one worker process, results off and on interleaved. wait(): the "
+        "task returns the clock as it ends (its ack follows within a fraction of a ms) and "
+        "the producer, blocked in wait(), notes the clock when the value arrives; dependent: "
+        "the parent returns the clock as it ends, the dependent as it starts. Bytes: Redis "
+        "memory after the drain minus before the enqueue, over N, each system with its "
+        "default result lifetime (Alligator 1 h, RQ 500 s, Dramatiq 10 min).",
+        "",
+        "| target (issue 15) | this run | verdict |",
+        "|---|---|---|",
+        *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in found),
+    ]
+
+
 def _pg_table(rows: Sequence[Row]) -> list[str]:
     index = _index(rows)
     targets_found = pg_targets(rows)
@@ -330,6 +395,7 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         "|---|---|---|",
         *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets(rows)),
         *_pg_table(rows),
+        *_results_table(rows),
         "",
         "## Every figure, with its spread over repeats",
         "",

@@ -27,6 +27,11 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "cancel_ms": ("cancel by id ms", False),
     "replace_ms": ("replacing push ms", False),
     "script_us": ("server time per script call us", False),
+    "drain_plain": ("drain/s, results off", True),
+    "drain_results": ("drain/s, results=True", True),
+    "wait_ms": ("wait() after the ack ms", False),
+    "dependent_ms": ("dependent start after its parent's ack ms", False),
+    "bytes_result": ("Redis B/result", False),
 }
 
 

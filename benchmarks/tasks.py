@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 
-__all__ = ["FIRST_STAMP", "LATENCIES", "add", "stamp"]
+__all__ = ["FIRST_STAMP", "LATENCIES", "add", "now", "stamp"]
 
 #: Enqueue-to-start delays seen by :func:`stamp` in this process, in seconds.
 LATENCIES: list[float] = []
@@ -25,3 +25,8 @@ def stamp(enqueued_at: float) -> None:
     LATENCIES.append(time.time() - enqueued_at)
     if not FIRST_STAMP:
         FIRST_STAMP.append(time.perf_counter())
+
+
+def now() -> float:
+    """The wall clock when it ran: when a result was made, or when a dependent started."""
+    return time.time()

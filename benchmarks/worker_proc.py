@@ -1,8 +1,10 @@
 """A benchmark worker in its own process: ``python -m benchmarks.worker_proc``.
 
 Modes:
-    drain DSN CODEC N   run one Worker until N tasks have run; report the
-                        seconds from the loop's start to the Nth task.
+    drain DSN CODEC N [results]
+                        run one Worker until N tasks have run; report the
+                        seconds from the loop's start to the Nth task
+                        (``results``: its Gator keeps outcomes, results=True).
     wake DSN CODEC N    say ``ready``, then run N ``stamp`` tasks as they
                         arrive; report their enqueue-to-start delays and the
                         CPU the worker used while idle before the first one,
@@ -25,9 +27,9 @@ from benchmarks import tasks
 __all__ = ["main"]
 
 
-def drain(dsn: str, codec: str, n: int) -> dict[str, float]:
+def drain(dsn: str, codec: str, n: int, results: bool = False) -> dict[str, float]:
     """Time one worker draining ``n`` waiting tasks."""
-    with Gator(dsn, codec=codec) as gator:
+    with Gator(dsn, codec=codec, results=results) as gator:
         worker = Worker(gator, max_tasks=n, poll_timeout=1.0)
         started = time.perf_counter()
         worker.run_forever()
@@ -76,7 +78,8 @@ def wake(dsn: str, codec: str, n: int) -> dict[str, list[float]]:
 
 def main(argv: list[str]) -> None:
     mode, dsn, codec, n = argv[0], argv[1], argv[2], int(argv[3])
-    result = drain(dsn, codec, n) if mode == "drain" else wake(dsn, codec, n)
+    keep = argv[4:] == ["results"]
+    result = drain(dsn, codec, n, keep) if mode == "drain" else wake(dsn, codec, n)
     print("RESULT " + json.dumps(result), flush=True)
 
 

@@ -82,8 +82,10 @@ DECLARED = {
         FAST, in_process=True, result_store=True, results=True, results_prefetch=True
     ),
     "sqlite": FAST,
-    "redis": FAST,
-    "redis-cluster": FAST,
+    "redis": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
+    "redis-cluster": msgspec.structs.replace(
+        FAST, result_store=True, results=True, results_prefetch=True
+    ),
     "beanstalk": Capabilities(
         reliable=True,
         delays=True,

@@ -62,3 +62,29 @@ def test_the_scale_run_has_its_table_and_target() -> None:
     table = "\n".join(report._scale_table(rows))
     assert "| get by id ms | 0.100 | 0.100 | 9.000 | 200 | 1,000,000 |" in table
     assert "| Redis B/task at scale | 174 |" in table
+
+
+def test_the_results_run_has_its_targets() -> None:
+    # Given a results drain at 0.9 x the plain one, latencies, and the peers' bytes
+    rows = [
+        Row(OURS, "alligator", "drain_plain", [10_000.0]),
+        Row(OURS, "alligator", "drain_results", [9_000.0]),
+        Row(OURS, "alligator", "wait_ms", [0.5] * 99 + [40.0]),
+        Row(report.LOCMEM_OURS, "alligator", "wait_ms", [6.0] * 100),
+        Row(OURS, "alligator", "dependent_ms", [2.0] * 100),
+        Row(OURS, "alligator", "bytes_result", [286.0]),
+        Row("RQ", "peer", "bytes_result", [5_681.0]),
+    ]
+    found = {t.name.split(":")[0]: t for t in report.results_targets(rows)}
+    # Then each target is judged on its median (the p50 of the samples)
+    drain = found["Redis drain with results=True >= 0.8 x without"]
+    assert (drain.figure, drain.verdict) == ("0.90 x (9,000/s vs 10,000/s)", "met")
+    assert found["Redis wait() after the ack"].verdict == "met"
+    assert found["locmem wait() after the ack"].verdict == "NOT met"
+    assert found["Redis dependent start after its last parent's ack"].verdict == "met"
+    # And the bytes are shown beside the peers', with no verdict
+    bytes_row = found["Redis bytes per add(1, 2) result, beside RQ and Dramatiq"]
+    assert (bytes_row.figure, bytes_row.verdict) == ("286 B vs RQ 5,681 B", "n/a")
+    assert "## Results and dependencies (issue 15)" in report._results_table(rows)
+    # And a run without results rows has no such section
+    assert report.results_targets(rows[-1:]) == []

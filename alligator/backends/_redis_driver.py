@@ -97,6 +97,7 @@ _BLPOP: Final = translated(ERRORS, "redis: blpop failed")
 _PING: Final = translated(ERRORS, "redis: ping failed")
 _CLOSE: Final = translated(ERRORS, "redis: close failed")
 _SET: Final = translated(ERRORS, "redis: set command failed")
+_RESULT: Final = translated(ERRORS, "redis: reading an outcome failed")
 
 #: Most encoded key names kept (a queue has 1,032 keys at most).
 _BULK_CACHE: Final = 50_000
@@ -376,6 +377,24 @@ class Connection:
             reply: object = self._client.blpop([key], timeout=max(timeout, 0.001))
         return reply is not None
 
+    def peek(self, key: str) -> bytes | None:
+        """``LINDEX key 0``: the first element of a list, ``None`` if there is none."""
+        with _RESULT:
+            reply: object = self._client.lindex(key, 0)
+        return _bulk_or_none(reply)
+
+    def rotate(self, key: str, timeout: float) -> bytes | None:
+        """``BLMOVE key key RIGHT LEFT``: block up to ``timeout`` s for a list's element.
+
+        The element is moved onto the same list, so it stays there for the
+        next reader, and every client blocked on the key is served in turn.
+        """
+        # redis-py annotates the timeout as int; Redis takes seconds as a decimal.
+        blmove: Callable[..., object] = self._client.blmove
+        with _RESULT:
+            reply = blmove(key, key, max(timeout, 0.001), "RIGHT", "LEFT")
+        return _bulk_or_none(reply)
+
     def add_member(self, key: str, member: str) -> None:
         """``SADD key member``."""
         with _SET:
@@ -422,6 +441,12 @@ def _drop_if_closed(conn: PooledConnection) -> None:
     if stale:
         drop: Callable[[], None] = conn.disconnect
         drop()
+
+
+def _bulk_or_none(reply: object) -> bytes | None:
+    if reply is None or isinstance(reply, bytes):
+        return reply
+    raise BackendError(f"redis: expected a bulk string reply, got {reply!r}")
 
 
 def _unknown(exc: Exception) -> OutcomeUnknownError:

@@ -81,6 +81,20 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   consult it to find a task (``s:<id>`` first, then this).
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
+* ``<tag>:blocked`` HASH id -> due time (empty for none), a comma, payload:
+  tasks waiting on dependencies (``push_after``); their index entry is ``""``.
+* ``<tag>:edges`` ZSET of dependency edges, every score 0, read by lexical
+  range: ``<parent>\\xff<child>`` lists a task's dependents and
+  ``<child>\\xfe<parent>`` a blocked task's pending dependencies (ids are
+  UTF-8, which never holds those two bytes). A parent's success releases
+  the dependents left with no pending dependency; a failure or a cancel
+  buries them, transitively.
+* ``<tag>:r:<id>`` LIST of one element, the outcome of a task (results on):
+  a flag byte (``S`` succeeded, ``F`` failed or canceled, ``U`` written
+  apart from a settlement) then the core's record; it expires by ``PEXPIRE``
+  after ``result_ttl``. A reader blocks on the key itself (``BLMOVE`` of the
+  key onto itself reads the element and leaves it), so every waiter wakes
+  when it is written. Like the index buckets, these are named per call.
 
 A lease is held while its token matches and its deadline lies in the future;
 a reserve first moves expired leases back to the end of ``ready``.
@@ -104,11 +118,15 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "ACK",
+    "AFTER",
     "BURIED",
     "BURY",
+    "COMPLETE",
     "DROP",
+    "FAIL",
     "INDEX_BUCKETS",
     "KEY_SUFFIXES",
+    "OUTCOME",
     "PURGE",
     "PUSH",
     "PUSH_REPLACE",
@@ -117,8 +135,10 @@ __all__ = [
     "REQUEUE",
     "RESERVE",
     "SCRIPTS",
+    "STATE",
     "STATS",
     "TAKE",
+    "WITHDRAW",
     "Script",
     "load",
 ]
@@ -134,6 +154,8 @@ KEY_SUFFIXES: Final = (
     "seq",
     "notify",
     "prio",
+    "blocked",
+    "edges",
 )
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
@@ -256,3 +278,9 @@ BURIED: Final = SCRIPTS["buried"]
 REQUEUE: Final = SCRIPTS["requeue"]
 PURGE: Final = SCRIPTS["purge"]
 DROP: Final = SCRIPTS["drop"]
+COMPLETE: Final = SCRIPTS["complete"]
+FAIL: Final = SCRIPTS["fail"]
+WITHDRAW: Final = SCRIPTS["withdraw"]
+AFTER: Final = SCRIPTS["after"]
+STATE: Final = SCRIPTS["state"]
+OUTCOME: Final = SCRIPTS["outcome"]

@@ -86,6 +86,7 @@ from alligator.backends._redis_driver import (
     as_list,
     parse_dsn,
 )
+from alligator.backends._redis_results import Results, milliseconds
 from alligator.exceptions import (
     AlligatorError,
     BackendConnectionError,
@@ -109,8 +110,11 @@ _POP_LEASE = 60.0
 _MAX_BLOCK = 5.0
 
 
-class Client:
-    """Every client protocol (up to ``FailedTasksClient`` and ``PrefetchClient``) on Redis.
+class Client(Results):
+    """Every client protocol (up to ``FailedTasksClient`` and ``ResultPrefetchClient``) on Redis.
+
+    Outcomes and dependencies (:class:`~alligator.protocols.ResultClient`)
+    come from :class:`~alligator.backends._redis_results.Results`.
 
     Thread-safe: each thread sends its script calls on its own pooled
     connection (returned when the thread ends; taken anew after a fork), and
@@ -328,9 +332,29 @@ class Client:
             ) from exc
         return data
 
-    def cancel(self, queue_name: str, task_id: str) -> bool:
-        """Remove a waiting task; ``True`` if there was one."""
-        return self.get(queue_name, task_id) is not None
+    def cancel(
+        self,
+        queue_name: str,
+        task_id: str,
+        *,
+        result: bytes | None = None,
+        ttl: float = 0.0,
+        dependents_reason: str = "",
+    ) -> tuple[bytes, list[str]] | None:
+        """Remove a waiting task: its payload and the dependents buried, or ``None``.
+
+        With ``result`` (results on) it is :meth:`ResultClient.cancel
+        <alligator.protocols.ResultClient.cancel>`: a blocked task can be
+        canceled too, its outcome is kept and its dependents are buried, in
+        one script call. Without, it is :meth:`get` (which leaves blocked
+        tasks alone).
+        """
+        if result is not None:
+            return self.cancel_waiting(
+                queue_name, task_id, result=result, ttl=ttl, dependents_reason=dependents_reason
+            )
+        data = self.get(queue_name, task_id)
+        return None if data is None else (data, [])
 
     # -- leases ---------------------------------------------------------------
 
@@ -351,21 +375,36 @@ class Client:
         count: int,
         timeout: float = 0.0,
         done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
     ) -> tuple[list[bool], list[Reservation]]:
         """Ack ``done`` and lease up to ``count`` due tasks in one script call.
 
-        Each task gets its own token and deadline. When none is due the call
-        blocks (``BLPOP`` on the notify list) up to ``timeout`` seconds and
-        tries again without the acks, which were already applied.
+        Each task gets its own token and deadline. With ``results`` (one
+        outcome per task of ``done``, kept ``ttl`` seconds) each ack is a
+        :meth:`complete`: outcome kept, dependents released, in that same
+        call. When none is due the call blocks (``BLPOP`` on the notify list)
+        up to ``timeout`` seconds and tries again without the acks, which
+        were already applied.
         """
         give_up = time.monotonic() + timeout
-        ids = [r.task_id for r in done]
-        args: list[bytes | str] = [self._now(), repr(float(lease)), self._token(), str(count)]
-        for r in done:
-            args += (r.task_id, r.token)
+        keys = [self._bucket(queue_name, r.task_id) for r in done]
+        head: list[bytes | str] = [self._now(), repr(float(lease)), self._token(), str(count)]
+        args = [*head, ""]
+        if results:
+            if len(results) != len(done):
+                raise ConfigurationError("reserve_many needs one result per task of done")
+            keys += (self.result_key(queue_name, r.task_id) for r in done)
+            args[-1] = milliseconds(ttl)
+            for r, result in zip(done, results, strict=True):
+                args += (r.task_id, r.token, result)
+        else:
+            for r in done:
+                args += (r.task_id, r.token)
         acks: list[bool] | None = None
         while True:
-            reply = as_list(self._run(lua.RESERVE, queue_name, args, ids))
+            reply = as_list(self._call(lua.RESERVE, queue_name, keys, args))
             if acks is None:
                 acks = [as_int(flag) == 1 for flag in as_list(reply[0])]
             tasks = as_list(reply[1])
@@ -390,8 +429,8 @@ class Client:
                     wait = min(wait, max(next_due - now, 0.0))
             if wait > 0:
                 self._redis.blpop(self._fixed(queue_name)["notify"], wait)
-            ids = []
-            args = [self._now(), repr(float(lease)), self._token(), str(count)]
+            keys = []
+            args = [self._now(), repr(float(lease)), self._token(), str(count), ""]
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task that ran; ``False`` (nothing changed) if the lease was lost."""

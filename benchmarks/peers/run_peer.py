@@ -9,6 +9,8 @@ pyproject's [tool.mypy] exclude). Each call measures one thing and prints one
     run_peer.py SYSTEM enqueue URL N
     run_peer.py rq bulk URL N BATCH
     run_peer.py SYSTEM drain URL N      SYSTEM: rq-simple rq-worker dramatiq huey celery
+    run_peer.py SYSTEM results URL N    SYSTEM: rq dramatiq; N add(1, 2) run with
+                                        results kept (the caller reads the memory left)
 
 Drains time from the worker's start until its Nth task has run; where the
 peer's worker loop cannot be told to stop after N tasks, the Nth completion
@@ -126,6 +128,48 @@ def dramatiq_drain(url, n):
     threading.Event().wait(600)
 
 
+def dramatiq_results(url, n):
+    """Enqueue and run ``n`` add(1, 2) with Dramatiq's Results middleware on Redis.
+
+    The worker is stopped (letting its threads finish) once the nth message
+    was processed, so every result is stored before this process reports.
+    """
+    import dramatiq
+    from dramatiq.brokers.redis import RedisBroker
+    from dramatiq.results import Results
+    from dramatiq.results.backends.redis import RedisBackend
+
+    broker = RedisBroker(url=url)
+    done = threading.Event()
+    count = [0]
+
+    class Count(dramatiq.Middleware):
+        def after_process_message(self, broker, message, *, result=None, exception=None):
+            count[0] += 1
+            if count[0] == n:
+                done.set()
+
+    broker.add_middleware(Count())
+    broker.add_middleware(Results(backend=RedisBackend(url=url)))
+    dramatiq.set_broker(broker)
+    actor = dramatiq.actor(add, broker=broker, queue_name=QUEUE, store_results=True)
+    started = time.perf_counter()
+    for _ in range(n):
+        actor.send(1, 2)
+    worker = dramatiq.Worker(broker, worker_threads=1)
+    worker.start()
+    done.wait(600)
+    worker.stop()
+    broker.close()
+    return time.perf_counter() - started
+
+
+def rq_results(url, n):
+    """Enqueue and run ``n`` add(1, 2) with RQ's default result_ttl (500 s)."""
+    rq_enqueue(url, n)
+    return rq_drain(url, n, simple=True)
+
+
 # -- Huey -----------------------------------------------------------------------
 
 
@@ -221,6 +265,8 @@ def main(argv):
     system, mode, url, n = argv[0], argv[1], argv[2], int(argv[3])
     if mode == "enqueue":
         report(seconds=ENQUEUE[system](url, n))
+    elif mode == "results":
+        report(seconds={"rq": rq_results, "dramatiq": dramatiq_results}[system](url, n))
     elif mode == "bulk":
         report(seconds=rq_bulk(url, n, int(argv[4])))
     else:

@@ -21,6 +21,8 @@ from tests.servers import ServerProcess
 
 class TestSingleRedis(ReliableClientContract):
     capabilities = DECLARED["redis"]
+    #: Outcomes expire by the server's own clock (``PEXPIRE``), not the injected one.
+    results_expire_in_real_time = True
 
     dsn = ""
 
@@ -34,6 +36,8 @@ class TestSingleRedis(ReliableClientContract):
 
 class TestRedisCluster(ReliableClientContract):
     capabilities = DECLARED["redis-cluster"]
+    #: Outcomes expire by the server's own clock (``PEXPIRE``), not the injected one.
+    results_expire_in_real_time = True
 
     dsn = ""
 

@@ -24,7 +24,7 @@ import redis
 from alligator.backends import _redis_scripts as lua
 from alligator.backends._redis_driver import Reply
 from alligator.backends.redis_backend import Client
-from alligator.records import PushItem
+from alligator.records import PushItem, TaskState
 from tests.redis.conftest import MutableClock
 from tests.servers import ServerProcess
 
@@ -89,6 +89,20 @@ def test_every_script_is_run_by_some_client_operation(
     again = client.reserve(Q, 30)
     assert again is not None and client.bury(Q, again, "again")
     assert client.purge(Q) == 1
+    # (and the outcomes and dependencies of results=True)
+    client.push(Q, "p", b"x")
+    client.push_after(Q, [PushItem("d", b"x"), PushItem("e", b"x")], [["p"], ["p"]])
+    assert client.task_state(Q, "d") == TaskState("blocked")
+    parent = client.reserve(Q, 30)
+    assert parent is not None and client.complete(Q, parent, result=b"r", ttl=60)
+    assert client.cancel(Q, "e", result=b"c", ttl=60, dependents_reason="x") is not None
+    child = client.reserve(Q, 30)
+    assert (
+        child is not None
+        and client.fail(Q, child, "why", result=b"f", ttl=60, dependents_reason="x") == []
+    )
+    client.store_result(Q, "d", b"kept", 60)
+    assert client.fetch_result(Q, "d") == b"kept"
     client.drop_all(Q)
     client.close()
     # Then each script was run
@@ -148,8 +162,9 @@ def test_helpers_come_after_the_helpers_they_call(tmp_path: Path) -> None:
     assert script.keys == ("ready", "meta")
     assert script.files == ("prelude.lua", "lib/c.lua", "lib/b.lua", "lib/a.lua", "op.lua")
     assert script.source.startswith(
-        "local ready, delayed, data, leased, meta, buried, seq, notify, prio"
-        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil\nlocal NK = 2\nlocal X = 1\n"
+        "local ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges"
+        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil\n"
+        "local NK = 2\nlocal X = 1\n"
     )
 
 

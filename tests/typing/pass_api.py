@@ -102,6 +102,9 @@ pg_prefetch: protocols.PrefetchClient = pg
 pg_failed: protocols.FailedTasksClient = pg
 pg_priority: protocols.PriorityClient = pg
 pg_transactional: protocols.TransactionalClient = pg
+redis_client = redis_backend.Client("redis://typing")
+redis_results: protocols.ResultPrefetchClient = redis_client
+redis_failed: protocols.FailedTasksClient = redis_client
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()

@@ -5,8 +5,5 @@
 -- lost.
 local id = ARGV[2]
 if not held(id, ARGV[3], clock(ARGV[1])) then return 0 end
-redis.call('ZREM', leased, id)
-redis.call('HDEL', data, id)
-redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id, 'p:' .. id)
-redis.call('HDEL', KEYS[NK + 1], id)
+settle(id, KEYS[NK + 1])
 return 1

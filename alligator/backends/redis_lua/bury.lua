@@ -6,6 +6,5 @@ local now, id = clock(ARGV[1]), ARGV[2]
 if not held(id, ARGV[3], now) then return 0 end
 redis.call('ZREM', leased, id)
 redis.call('HDEL', meta, 't:' .. id)
-redis.call('ZADD', buried, nextseq(1), id)
-redis.call('HSET', meta, 'r:' .. id, now .. ' ' .. ARGV[4])
+inter(id, ARGV[4], now)
 return 1

@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, leased, meta, buried, seq, notify, prio
+-- keys: ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges
 -- resend: safe
 --
 -- KEYS: every fixed key, then every index bucket. Deletes them all.

@@ -1,7 +1,7 @@
--- keys: ready, delayed, data, seq, notify, leased, meta, buried, prio
+-- keys: ready, delayed, data, seq, notify, leased, meta, buried, prio, blocked, edges
 --
--- Push replacing ids the queue holds: waiting, delayed, buried, or leased
--- with an expired lease. KEYS and ARGV as push's (more fixed keys). Returns
+-- Push replacing ids the queue holds: waiting, delayed, blocked, buried, or
+-- leased with an expired lease. KEYS and ARGV as push's (more fixed keys). Returns
 -- the count, or {'busy', id} having changed nothing when an id is leased
 -- and its lease still runs (a running task is never replaced).
 local n = (#ARGV - 1) / 4

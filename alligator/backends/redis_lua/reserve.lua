@@ -1,8 +1,12 @@
--- keys: ready, delayed, data, leased, meta, buried, seq, prio
+-- keys: ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges
 --
 -- Claim and settle. KEYS: the fixed keys above, then one index bucket per
--- task acked. ARGV: now ('' for the server's clock), lease seconds, token
--- prefix, count, then (id, token) per task to ack. Returns {ack flags,
+-- task acked, then (with outcomes) one result key per task acked. ARGV: now
+-- ('' for the server's clock), lease seconds, token prefix, count, outcome
+-- lifetime in ms ('' for plain acks), then (id, token) per task to ack, or
+-- (id, token, outcome) with outcomes: each ack then keeps the outcome and
+-- releases the task's dependents, as complete does, and a dependent
+-- released here can be claimed by this same call. Returns {ack flags,
 -- tasks, next delayed score, next lease deadline, now}: tasks flat as (id,
 -- payload, token, attempts); the scores (strings, empty when none) and the
 -- time of the call only when no task was due, so a blocking caller knows
@@ -21,13 +25,21 @@
 -- exact. A queue whose `prio` does not exist pays one ZCARD for it.
 local now = clock(ARGV[1])
 local flags = {}
-for i = 1, (#ARGV - 4) / 2 do
-  local id, tok = ARGV[3 + 2 * i], ARGV[4 + 2 * i]
+local ms = ARGV[5]
+local stride = 2
+if ms ~= '' then stride = 3 end
+local acks = (#ARGV - 5) / stride
+-- Only a queue with dependents waiting has edges to look through.
+local graph = stride == 3 and redis.call('EXISTS', edges) == 1
+for i = 1, acks do
+  local at = 5 + stride * (i - 1)
+  local id, tok = ARGV[at + 1], ARGV[at + 2]
   if held(id, tok, now) then
-    redis.call('ZREM', leased, id)
-    redis.call('HDEL', data, id)
-    redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id, 'p:' .. id)
-    redis.call('HDEL', KEYS[NK + i], id)
+    settle(id, KEYS[NK + i])
+    if stride == 3 then
+      keep(KEYS[NK + acks + i], 'S', ARGV[at + 3], ms)
+      if graph then freed(id, now) end
+    end
     flags[i] = 1
   else
     flags[i] = 0

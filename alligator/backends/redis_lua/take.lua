@@ -1,9 +1,10 @@
--- keys: ready, delayed, data, leased, meta, buried, prio
+-- keys: ready, delayed, data, leased, meta, buried, prio, blocked
 -- resend: safe
 --
 -- The first half of get/cancel: leases a waiting task (ready in `ready` or
--- `prio`, delayed, or with an expired lease) by id under the caller's token, for the caller to
--- ack. KEYS: the fixed keys above, then the id's index bucket. ARGV: now (''
+-- `prio`, delayed, or with an expired lease; not one blocked on dependencies)
+-- by id under the caller's token, for the caller to ack. KEYS: the fixed keys
+-- above, then the id's index bucket. ARGV: now (''
 -- for the server's clock), id, token, lease seconds. Returns the payload, or
 -- false when the id is unknown, held or buried. Sent again with the same
 -- token (a reply lost to a timeout), it returns the same payload: the task
@@ -35,6 +36,8 @@ elseif old then
     if not deadline or tonumber(deadline) > tonumber(now) then return false end
   end
   payload = string.sub(old, W + 1)
+elseif redis.call('HEXISTS', blocked, id) == 1 then
+  return false
 else
   -- An index entry with no task behind it: drop it.
   redis.call('HDEL', index, id)

@@ -1,6 +1,8 @@
--- Removes every trace of a task but its index entry, whatever its state;
--- `pushed` is its index entry's value (where its push put it in `ready`).
+-- Removes every trace of a task but its index entry, whatever its state
+-- (blocked too, when the script declares `blocked`); `pushed` is its index
+-- entry's value (where its push put it in `ready`).
 local function forget(id, pushed)
+  if blocked and redis.call('HDEL', blocked, id) == 1 then detach(id) end
   local sid = locate(id, pushed)
   if sid then unready({sid}) end
   local old = redis.call('HGET', data, id)

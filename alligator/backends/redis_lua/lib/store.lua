@@ -1,9 +1,10 @@
 -- Stores one fresh task as number `n` of the sequence (the index entry is
--- the caller's), with its priority `pri` ('' for 0): returns where it went in
+-- the caller's), with its priority `pri` ('' or nil for 0): returns where it went in
 -- `ready` (see xadd), or '' when it went to `delayed` or `prio`. A delayed
 -- task's priority is kept as `p:<id>` (a task in `prio` has it in its score
 -- until a reserve or a get leases it and writes `p:<id>` then).
 local function store(id, payload, due, now, n, pri)
+  pri = pri or ''
   if due == '' or tonumber(due) <= tonumber(now) then
     if pri == '' then return xadd(id, payload, n) end
     rank(id, payload, pri, n)
