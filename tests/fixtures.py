@@ -81,7 +81,7 @@ DECLARED = {
     "locmem": msgspec.structs.replace(
         FAST, in_process=True, result_store=True, results=True, results_prefetch=True
     ),
-    "sqlite": FAST,
+    "sqlite": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
     "redis": FAST,
     "redis-cluster": FAST,
     "beanstalk": Capabilities(
@@ -95,7 +95,14 @@ DECLARED = {
         assigns_ids=True,
         lists_queues=True,
     ),
-    "postgresql": msgspec.structs.replace(FAST, priority=True, transactional=True),
+    "postgresql": msgspec.structs.replace(
+        FAST,
+        priority=True,
+        transactional=True,
+        result_store=True,
+        results=True,
+        results_prefetch=True,
+    ),
 }
 
 #: The backends declared to lease ahead in batches (``reserve_many``, a

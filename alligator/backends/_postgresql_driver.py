@@ -32,7 +32,7 @@ import re
 import select
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -360,6 +360,38 @@ class Database:
         """How many rows one writing statement changed."""
         with self._cursor(statement, params, durable) as cursor:
             return cursor.rowcount
+
+    @contextlib.contextmanager
+    def transaction(
+        self, *, durable: bool = True
+    ) -> Iterator[Callable[[str, Mapping[str, Any]], list[Row]]]:
+        """Several statements in ONE transaction on one pooled connection.
+
+        Yields a function running one statement and returning its rows (none
+        for a statement that returns none); the transaction commits when the
+        block ends and rolls back if it raises.
+        """
+        with _STATEMENT:
+            session = self._take(durable)
+            session.used = True
+            cursor = session.cursor
+
+            def run(statement: str, params: Mapping[str, Any]) -> list[Row]:
+                self.sent += 1
+                cursor.execute(statement, params, prepare=self.target.prepare)
+                return cursor.fetchall() if cursor.description is not None else []
+
+            try:
+                if session.durable != durable:
+                    cursor.execute(_DURABLE if durable else _LEASE_MODE)
+                    session.durable = durable
+                with session.conn.transaction():
+                    yield run
+            except psycopg.OperationalError:
+                session.conn.close()
+                raise
+            finally:
+                self._give(session)
 
     def dbname(self) -> str:
         """The name of the database the connections are to (connecting if needed)."""

@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from alligator.backends import _sqlite_results_sql as results_sql
 from alligator.backends import _sqlite_sql as sql
 from alligator.exceptions import (
     AlligatorError,
@@ -239,7 +240,7 @@ class Database:
             with self._lock:
                 if not self._schema_ready:
                     conn.execute("PRAGMA journal_mode = WAL")
-                    for statement in sql.SCHEMA:
+                    for statement in (*sql.SCHEMA, *results_sql.SCHEMA):
                         conn.execute(statement)
                     self._schema_ready = True
                 self._prune_finished_threads()

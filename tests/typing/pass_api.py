@@ -91,6 +91,8 @@ pg_prefetch: protocols.PrefetchClient = pg
 pg_failed: protocols.FailedTasksClient = pg
 pg_priority: protocols.PriorityClient = pg
 pg_transactional: protocols.TransactionalClient = pg
+pg_results: protocols.ResultPrefetchClient = pg
+sqlite_results: protocols.ResultPrefetchClient = sqlite_backend.Client("sqlite://typing.db")
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
