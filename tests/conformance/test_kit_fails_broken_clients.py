@@ -101,6 +101,16 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
             "kit_clients.IgnoresReliableDelay('locmem://kit-delay', clock=clock)",
             {"test_a_delayed_task_waits_until_due", "test_due_time_orders_reservations"},
         ),
+        (
+            "ReliableClientContract",
+            "kit_clients.ForgetsDependents('locmem://kit-deps', clock=clock)",
+            {"test_a_dependent_waits_blocked_until_its_dependencies_succeed"},
+        ),
+        (
+            "ReliableClientContract",
+            "kit_clients.StoresStaleOutcomes('locmem://kit-stale', clock=clock)",
+            {"test_a_lost_lease_stores_no_outcome", "test_complete_acks_and_stores_the_outcome"},
+        ),
     ],
     ids=[
         "loses-a-task",
@@ -109,6 +119,8 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
         "ignores-delay",
         "hands-out-leased",
         "reliable-ignores-delay",
+        "forgets-dependents",
+        "stores-stale-outcomes",
     ],
 )
 def test_the_contract_fails_a_broken_client(
@@ -174,14 +186,20 @@ def test_the_plain_machine_fails_a_broken_client(
     [
         (
             lambda clock: kit_clients.HandsOutLeasedTasks("locmem://kit-m-leased", clock=clock),
-            r"len\(|stats\(|reserve(_many)? (returned|leased|took|left)",
+            # (run_some's complete finds the lease it was just handed already gone)
+            r"len\(|stats\(|reserve(_many)? (returned|leased|took|left)"
+            r"|(complete|fail) refused a reservation whose lease is held",
         ),
         (
             lambda clock: kit_clients.IgnoresReliableDelay("locmem://kit-m-delay", clock=clock),
             r"stats\(|(reserve|pop) returned",
         ),
+        (
+            lambda clock: kit_clients.StoresStaleOutcomes("locmem://kit-m-stale", clock=clock),
+            r"fetch_result\(",
+        ),
     ],
-    ids=["hands-out-leased", "ignores-delay"],
+    ids=["hands-out-leased", "ignores-delay", "stores-stale-outcomes"],
 )
 def test_the_reliable_machine_fails_a_broken_client(
     make: Callable[[Clock], ReliableClient], message: str
