@@ -69,3 +69,29 @@ def test_kill_9_between_run_and_ack_leaves_no_outcome_and_releases_once(
     assert tasks.read_ledger(ledger).count("child") == 1
     assert gator.broker.stats("q") == type(gator.broker.stats("q"))()
     gator.close()
+
+
+def test_worker_options_turn_results_on(tmp_path: Path) -> None:
+    # Given the worker command's options for each way of keeping outcomes
+    from alligator.cli import build_parser
+    from alligator.cli.worker import _gator
+
+    dsn = f"sqlite:///{tmp_path}/q.db"
+    store = f"sqlite:///{tmp_path}/outcomes.db"
+    parse = build_parser().parse_args
+    # When the worker's Gator is made from them
+    plain = _gator(parse(["worker", dsn]))
+    own = _gator(parse(["worker", dsn, "--results", "--result-ttl", "60"]))
+    apart = _gator(parse(["worker", dsn, "--result-store", store]))
+    try:
+        # Then outcomes are off, kept with the ack, or kept in the other store
+        assert plain.results is None
+        assert own.results is not None and own.results.queue is own.broker
+        assert own.results.ttl == 60
+        assert apart.results is not None and apart.results.queue is None
+        assert isinstance(apart.results.store, Sqlite) and apart.results.store.path.endswith(
+            "outcomes.db"
+        )
+    finally:
+        for gator in (plain, own, apart):
+            gator.close()
