@@ -178,3 +178,28 @@ def test_a_version_1_postgresql_schema_is_upgraded_in_place(
         assert client.task_state("q", "next") == TaskState("ready")
     finally:
         client.close()
+
+
+def test_a_settlement_on_a_connection_the_server_dropped_is_retried_once(
+    shared_postgres: PostgresCluster,
+) -> None:
+    # Given a client whose pooled connections are known by a name of their own
+    dsn = postgres_dsn(shared_postgres) + "&application_name=dropped-under-it"
+    client = Postgres(dsn)
+    try:
+        client.push_many("q", [PushItem("a", b"a"), PushItem("b", b"b")])
+        first = client.reserve("q", LONG)
+        assert first is not None and client.complete("q", first, result=b"1", ttl=LONG)
+        second = client.reserve("q", LONG)
+        assert second is not None
+        # When the server drops them (as a restart would)
+        with psycopg.connect(parse_dsn(dsn).conninfo, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'dropped-under-it' AND pid <> pg_backend_pid()"
+            )
+        # Then the next settlement's transaction starts on a fresh connection
+        assert client.complete("q", second, result=b"2", ttl=LONG)
+        assert client.fetch_result("q", "b") == b"2"
+    finally:
+        client.close()
