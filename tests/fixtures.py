@@ -81,7 +81,7 @@ DECLARED = {
     "locmem": msgspec.structs.replace(
         FAST, in_process=True, result_store=True, results=True, results_prefetch=True
     ),
-    "sqlite": FAST,
+    "sqlite": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
     "redis": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
     "redis-cluster": msgspec.structs.replace(
         FAST, result_store=True, results=True, results_prefetch=True
@@ -97,7 +97,13 @@ DECLARED = {
         assigns_ids=True,
         lists_queues=True,
     ),
-    "postgresql": msgspec.structs.replace(FAST, transactional=True),
+    "postgresql": msgspec.structs.replace(
+        FAST,
+        transactional=True,
+        result_store=True,
+        results=True,
+        results_prefetch=True,
+    ),
 }
 
 #: The backends declared to lease ahead in batches (``reserve_many``, a

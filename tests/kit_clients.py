@@ -16,6 +16,7 @@ from tests.simple_client import SimpleClient
 
 __all__ = [
     "DelayingClient",
+    "ForgetsDependents",
     "GetKeepsTheTask",
     "HandsOutLeasedTasks",
     "IgnoresDelay",
@@ -23,6 +24,7 @@ __all__ = [
     "IgnoresReliableDelay",
     "LosesTasks",
     "PopsLifo",
+    "StoresStaleOutcomes",
 ]
 
 
@@ -159,3 +161,46 @@ class IgnoresPriority(LocmemClient):
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
         plain = [PushItem(item.task_id, item.data, item.delay_until) for item in items]
         return super().push_many(queue_name, plain)
+
+
+class ForgetsDependents(LocmemClient):
+    """``complete`` stores the outcome and acks, but never releases the task's dependents."""
+
+    def complete(
+        self, queue_name: str, reservation: Reservation, *, result: bytes, ttl: float
+    ) -> bool:
+        if not self.ack(queue_name, reservation):
+            return False
+        self.store_result(queue_name, reservation.task_id, result, ttl)
+        return True
+
+    def reserve_many(
+        self,
+        queue_name: str,
+        lease: float,
+        count: int,
+        timeout: float = 0.0,
+        done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
+    ) -> tuple[list[bool], list[Reservation]]:
+        flags = [
+            self.complete(queue_name, held, result=results[i], ttl=ttl) if results else False
+            for i, held in enumerate(done)
+        ]
+        if not results:
+            flags = [self.ack(queue_name, held) for held in done]
+        return flags, super().reserve_many(queue_name, lease, count, timeout)[1]
+
+
+class StoresStaleOutcomes(LocmemClient):
+    """``complete`` stores the outcome even when the lease was lost (and the task runs again)."""
+
+    def complete(
+        self, queue_name: str, reservation: Reservation, *, result: bytes, ttl: float
+    ) -> bool:
+        done = super().complete(queue_name, reservation, result=result, ttl=ttl)
+        if not done:
+            self.store_result(queue_name, reservation.task_id, result, ttl)
+        return done

@@ -246,3 +246,24 @@ def unstorable() -> object:
 def total(*parts: int) -> int:
     """Fan-in: the sum of what the parts returned (passed in by the test)."""
     return sum(parts)
+
+
+def run_and_tag(ledger: str) -> str:
+    """Record this run's pid and return it: each run's outcome is told apart."""
+    tag = f"ran-{os.getpid()}"
+    append_line(ledger, tag)
+    return tag
+
+
+def hold_before_the_ack(task: Task[str], result: str) -> None:
+    """``on_success``: the function returned; say so, then block until ``<ledger>.go`` exists.
+
+    A worker killed here has run the task and not yet settled it.
+    """
+    ledger = str(task.func_args[0])
+    Path(f"{ledger}.returned").write_text(result)
+    deadline = time.monotonic() + FLAG_TIMEOUT
+    while not os.path.exists(f"{ledger}.go"):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the test never let the task settle")
+        time.sleep(0.01)

@@ -1,8 +1,9 @@
 """Results and dependencies through the Gator: typed waits, statuses, fan-out/fan-in.
 
-Run on locmem, whose client keeps outcomes itself (the reference
-``ResultClient``), and on SQLite with outcomes kept in another store
-(``results="locmem://..."``), the path beanstalkd users take.
+Run on every backend whose client keeps outcomes itself (a ``ResultClient``:
+locmem, the reference, SQLite and PostgreSQL), and on SQLite with outcomes
+kept in another store (``results="locmem://..."``), the path beanstalkd
+users take.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -23,13 +25,25 @@ from alligator.exceptions import (
 )
 from alligator.retry import Backoff
 from tests import tasks
+from tests.fixtures import postgres_dsn
+from tests.simple_client import SimpleClient
 
 NO_WAIT = Backoff(base=0, jitter=0)
 
 
-@pytest.fixture
-def gator(locmem_dsn: str) -> Iterator[Gator]:
-    made = Gator(locmem_dsn, queue_name="q", results=True, backoff=NO_WAIT)
+#: The backends that keep outcomes themselves, atomically with the ack.
+KEEPERS = ("locmem", "sqlite", "postgresql")
+
+
+@pytest.fixture(params=KEEPERS)
+def gator(request: pytest.FixtureRequest, locmem_dsn: str, tmp_path: Path) -> Iterator[Gator]:
+    if request.param == "locmem":
+        dsn = locmem_dsn
+    elif request.param == "sqlite":
+        dsn = f"sqlite:///{tmp_path}/q.db"
+    else:
+        dsn = postgres_dsn(request.getfixturevalue("shared_postgres"))
+    made = Gator(dsn, queue_name="q", results=True, backoff=NO_WAIT)
     yield made
     made.close()
 
@@ -217,6 +231,6 @@ def test_outcomes_kept_in_another_store(tmp_path: object, locmem_dsn: str) -> No
 
 def test_results_need_a_backend_that_can_keep_them(tmp_path: object) -> None:
     with pytest.raises(ConfigurationError, match="cannot keep task outcomes itself"):
-        Gator(f"sqlite:///{tmp_path}/q.db", results=True)
+        Gator(f"sqlite:///{tmp_path}/q.db", backend_class=SimpleClient, results=True)
     with pytest.raises(ConfigurationError, match="result_ttl"):
         Gator("locmem://x", results=True, result_ttl=0)

@@ -36,7 +36,7 @@ __all__ = ["Results"]
 
 
 class _Outcome(NamedTuple):
-    data: bytes
+    data: bytes | None  # None: a buried dependent, failed, whose outcome the caller writes
     expires: float
     ok: bool | None  # success, failure, or written apart from any settlement (unknown)
 
@@ -64,7 +64,9 @@ class _Book:
             return None
         return found
 
-    def keep(self, queue: str, task_id: str, data: bytes, expires: float, ok: bool | None) -> None:
+    def keep(
+        self, queue: str, task_id: str, data: bytes | None, expires: float, ok: bool | None
+    ) -> None:
         key = (queue, task_id)
         if ok is None:  # an outcome written apart keeps what a settlement said
             old = self.outcomes.get(key)
@@ -119,7 +121,7 @@ class Results:
             while True:
                 found = book.outcome(queue_name, task_id, self._clock())
                 left = deadline - time.monotonic()
-                if found is not None or left <= 0:
+                if (found is not None and found.data is not None) or left <= 0:
                     return None if found is None else found.data
                 book.written.wait(left)
 
@@ -294,7 +296,7 @@ class Results:
             if child not in book.blocked.get(queue_name, {}):
                 continue
             queue.add_buried(child, self._unblock(queue_name, child).data, reason, now)
-            book.keep(queue_name, child, b"", now + ttl, False)
+            book.keep(queue_name, child, None, now + ttl, False)
             buried.append(child)
             todo.extend(graph.pop(child, []))
         return buried

@@ -32,7 +32,7 @@ import re
 import select
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
@@ -360,6 +360,54 @@ class Database:
         """How many rows one writing statement changed."""
         with self._cursor(statement, params, durable) as cursor:
             return cursor.rowcount
+
+    @contextlib.contextmanager
+    def transaction(
+        self, *, durable: bool = True
+    ) -> Iterator[Callable[[str, Mapping[str, Any]], list[Row]]]:
+        """Several statements in ONE transaction on one pooled connection.
+
+        Yields a function running one statement and returning its rows (none
+        for a statement that returns none); the transaction commits when the
+        block ends and rolls back if it raises. A connection that had sat
+        idle and fails at ``BEGIN`` (the server may have restarted since) is
+        replaced by a fresh one, as a single statement's is: nothing ran yet.
+        """
+        with _STATEMENT:
+            session = self._take(durable)
+            try:
+                stack = contextlib.ExitStack()
+                fresh, session.used = not session.used, True
+                try:
+                    self._begin(session, durable, stack)
+                except psycopg.OperationalError:
+                    session.conn.close()
+                    if fresh:
+                        raise
+                    session = self._take(durable)
+                    session.used = True
+                    self._begin(session, durable, stack)
+                cursor = session.cursor
+
+                def run(statement: str, params: Mapping[str, Any]) -> list[Row]:
+                    self.sent += 1
+                    cursor.execute(statement, params, prepare=self.target.prepare)
+                    return cursor.fetchall() if cursor.description is not None else []
+
+                with stack:
+                    yield run
+            except psycopg.OperationalError:
+                session.conn.close()
+                raise
+            finally:
+                self._give(session)
+
+    def _begin(self, session: _Session, durable: bool, stack: contextlib.ExitStack) -> None:
+        """Set the commit mode of ``session`` if it differs, then BEGIN (held by ``stack``)."""
+        if session.durable != durable:
+            session.cursor.execute(_DURABLE if durable else _LEASE_MODE)
+            session.durable = durable
+        stack.enter_context(session.conn.transaction())
 
     def dbname(self) -> str:
         """The name of the database the connections are to (connecting if needed)."""

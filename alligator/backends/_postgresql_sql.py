@@ -15,6 +15,8 @@ One table, ``alligator_tasks``, holds every queue's tasks. A row's ``state``:
 1     reserved   leased to a worker; ``run_at`` is the lease deadline
 2     buried     kept aside with ``reason`` and ``buried_at``; never run again
 3     delayed    not due yet; ``run_at`` is its due time
+4     blocked    waits on ``pending`` dependencies (version 2); ``run_at`` is
+                 its own due time
 ====  =========  ===========================================================
 
 Two partial indexes split the live rows so a claim never walks rows it
@@ -49,10 +51,11 @@ machines agree with no clock sync between them.
 Versions
 --------
 :data:`MIGRATIONS` lists each schema version's statements; the meta table
-``alligator_meta`` records the version applied. A later version (the result
-store of the results issue: a table ``alligator_results`` keyed by
-``(queue, task_id)``) is one more entry, applied by ``alligator migrate`` or
-on first use.
+``alligator_meta`` records the version applied, and ``alligator migrate`` (or
+first use) applies the missing ones. Version 2 adds the outcomes and
+dependencies (:mod:`alligator.backends._postgresql_results_sql`): the tables
+``alligator_results`` and ``alligator_deps``, and a ``pending`` count on the
+task table, whose blocked rows (state 4) wait on their dependencies.
 """
 
 from __future__ import annotations
@@ -137,8 +140,31 @@ _V1: Final = (
     " 3 delayed; run_at is the due time or the lease deadline (epoch seconds)'",
 )
 
+#: Version 2: outcomes by (queue, task id) with an indexed expiry, dependency
+#: edges indexed both ways, and each blocked row's count of pending dependencies.
+_V2: Final = (
+    "ALTER TABLE {tasks} ADD COLUMN pending integer NOT NULL DEFAULT 0",
+    """CREATE TABLE {results} (
+        queue text NOT NULL,
+        task_id text NOT NULL,
+        data bytea,
+        expires_at float8 NOT NULL,
+        ok boolean,
+        PRIMARY KEY (queue, task_id)
+    )""",
+    'CREATE INDEX "alligator_results_expiry" ON {results} (expires_at)',
+    """CREATE TABLE {deps} (
+        queue text NOT NULL,
+        parent text NOT NULL,
+        child text NOT NULL,
+        PRIMARY KEY (queue, parent, child)
+    )""",
+    'CREATE INDEX "alligator_deps_child" ON {deps} (queue, child)',
+    "COMMENT ON TABLE {results} IS 'Alligator task outcomes, kept until expires_at (epoch s)'",
+)
+
 #: Each version's statements, oldest first: version ``n`` is ``MIGRATIONS[n - 1]``.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 
 #: The version this code reads and writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -188,6 +214,8 @@ def tables(schema: str) -> dict[str, str]:
     return {
         "tasks": f"{quote_ident(schema)}.{quote_ident('alligator_tasks')}",
         "meta": f"{quote_ident(schema)}.{quote_ident('alligator_meta')}",
+        "results": f"{quote_ident(schema)}.{quote_ident('alligator_results')}",
+        "deps": f"{quote_ident(schema)}.{quote_ident('alligator_deps')}",
     }
 
 
@@ -294,8 +322,10 @@ _LEN = f"""
 SELECT count(*) FROM {{tasks}}
 WHERE queue = %(queue)s AND (state IN (0, 3) OR (state = 1 AND run_at <= {NOW}))"""
 
+# Blocked rows (state 4, waiting on dependencies) are not counted.
 _STATS = f"""
-SELECT state, run_at <= {NOW}, count(*) FROM {{tasks}} WHERE queue = %(queue)s GROUP BY 1, 2"""
+SELECT state, run_at <= {NOW}, count(*) FROM {{tasks}} WHERE queue = %(queue)s AND state < 4
+GROUP BY 1, 2"""
 
 _BURIED = """
 SELECT task_id, data, reason, buried_at FROM {tasks}

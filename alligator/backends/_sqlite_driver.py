@@ -35,6 +35,7 @@ import time
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
+from alligator.backends import _sqlite_results_sql as results_sql
 from alligator.backends import _sqlite_sql as sql
 from alligator.exceptions import (
     AlligatorError,
@@ -256,7 +257,7 @@ class Database:
                     conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute(sql.SCHEMA[0])
                     _add_priority(conn)
-                    for statement in sql.SCHEMA[1:]:
+                    for statement in (*sql.SCHEMA[1:], *results_sql.SCHEMA):
                         conn.execute(statement)
                     self._schema_ready = True
                 self._prune_finished_threads()

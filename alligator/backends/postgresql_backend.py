@@ -96,6 +96,7 @@ from alligator.backends._postgresql_driver import (
     schema_version,
     translating,
 )
+from alligator.backends._postgresql_results import Results
 from alligator.exceptions import (
     BackendError,
     ConfigurationError,
@@ -122,9 +123,12 @@ class _Quiet(NamedTuple):
     since: float  # monotonic
 
 
-class Client:
-    """A :class:`~alligator.protocols.PrefetchClient`, priority, failed-task and
+class Client(Results):
+    """A :class:`~alligator.protocols.ResultPrefetchClient`, priority, failed-task and
     transactional client over one PostgreSQL database.
+
+    Outcomes and dependencies (:mod:`alligator.backends._postgresql_results`)
+    live in the same database, written in the settlement's transaction.
 
     Thread-safe: each thread uses its own connection; one more connection,
     owned by a listener thread, waits for wake-ups.
@@ -202,8 +206,9 @@ class Client:
         return int(rows[0][0])
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every task of the queue: waiting, reserved and buried."""
+        """Delete every task of the queue: waiting, reserved, buried and blocked."""
         self._db.count(self._sql.drop, {"queue": self._names.check(queue_name)})
+        self.drop_results_state(queue_name)
 
     def push(
         self,
@@ -276,10 +281,6 @@ class Client:
         rows = self._db.rows(self._sql.get, params)
         return rows[0][0] if rows else None
 
-    def cancel(self, queue_name: str, task_id: str) -> bool:
-        """Remove a waiting task; ``True`` if there was one."""
-        return self.get(queue_name, task_id) is not None
-
     # -- leases --------------------------------------------------------------
 
     def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
@@ -321,6 +322,9 @@ class Client:
         count: int,
         timeout: float = 0.0,
         done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
     ) -> tuple[list[bool], list[Reservation]]:
         """Ack ``done`` and lease up to ``count`` due tasks in ONE statement.
 
@@ -328,7 +332,12 @@ class Client:
         wake-up or the next due time, then claims again (without the acks,
         which were committed). A queue this client found empty, with no
         wake-up since, is not claimed from again until it may have changed.
+        With ``results`` (one per task of ``done``, kept ``ttl`` seconds) the
+        acks complete their tasks (:meth:`complete`), in one transaction before the claim.
         """
+        if results:
+            flags = self._complete_many(queue_name, done, results, ttl)
+            return flags, self.reserve_many(queue_name, lease, count, timeout)[1]
         deadline = time.monotonic() + timeout
         listener = self._listener
         channel = self._channel(queue_name)

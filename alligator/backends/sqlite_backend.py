@@ -64,6 +64,7 @@ from alligator.backends._checks import (
     safe_text,
 )
 from alligator.backends._sqlite_driver import Database, parse_dsn
+from alligator.backends._sqlite_results import Results
 from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
@@ -91,8 +92,11 @@ _IDLE_PAUSE = 0.008
 _QUIET = 2.0
 
 
-class Client:
-    """A :class:`~alligator.protocols.PrefetchClient` over one SQLite file.
+class Client(Results):
+    """A :class:`~alligator.protocols.ResultPrefetchClient` over one SQLite file.
+
+    Outcomes and dependencies (:mod:`alligator.backends._sqlite_results`)
+    are kept in the same file, written in the settlement's transaction.
 
     Args:
         conn_string: ``sqlite://relative/path.db`` or ``sqlite:////abs/path.db``.
@@ -177,6 +181,7 @@ class Client:
         write lock longer than a chunk, so other writers get in.
         """
         queue_name = self._names.check(queue_name)
+        self.drop_results_state(queue_name)
         while True:
             started = time.monotonic()
             if self._db.count(sql.DROP_CHUNK, (queue_name, DROP_CHUNK)) < DROP_CHUNK:
@@ -327,10 +332,19 @@ class Client:
         return None
 
     def _settle_and_lease(
-        self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
+        self,
+        queue_name: str,
+        lease: float,
+        count: int,
+        done: Sequence[Reservation],
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
     ) -> tuple[list[bool], list[Reservation], int]:
         """Ack ``done`` and lease up to ``count`` rows in one write transaction.
 
+        With ``results`` (one per task of ``done``) each ack keeps its outcome
+        and releases its dependents (:meth:`complete`), in the same transaction.
         Returns the ack flags, the leases, and how many rows were claimed
         (malformed ones, buried, included).
         """
@@ -339,7 +353,14 @@ class Client:
         acked: list[bool] = []
         leased: list[Reservation] = []
         with self._db.write() as conn:
-            for held in done:
+            for i, held in enumerate(done):
+                if results:
+                    acked.append(
+                        self._complete_in(
+                            conn, queue_name, held, results[i], expires_at=now + ttl, now=now
+                        )
+                    )
+                    continue
                 params = (queue_name, held.task_id, held.token, now)
                 acked.append(conn.execute(sql.ACK, params).rowcount > 0)
             due = conn.execute(sql.DUE_MANY, (queue_name, now, count)) if count > 0 else ()
@@ -365,14 +386,23 @@ class Client:
         count: int,
         timeout: float = 0.0,
         done: Sequence[Reservation] = (),
+        *,
+        results: Sequence[bytes] = (),
+        ttl: float = 0.0,
     ) -> tuple[list[bool], list[Reservation]]:
         """Ack ``done`` and lease up to ``count`` tasks in ONE write transaction.
 
         When nothing is due the transaction still commits the acks, then the
         call polls as :meth:`reserve` does (reads only) and leases with a
-        fresh transaction once something may be due.
+        fresh transaction once something may be due. With ``results`` (one
+        per task of ``done``, kept ``ttl`` seconds) each ack is a
+        :meth:`complete`.
         """
-        acked, leased, claimed = self._settle_and_lease(queue_name, lease, count, done)
+        if results and len(results) != len(done):
+            raise ValueError(f"{len(done)} acks but {len(results)} results")
+        acked, leased, claimed = self._settle_and_lease(
+            queue_name, lease, count, done, results=results, ttl=ttl
+        )
         for _ in range(_MAX_MALFORMED):  # a batch of only malformed rows: the next one
             if leased or not claimed:
                 break

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from alligator._limits import BEACON_ENV, Beacon
 from alligator._signals import stop_signals
 from alligator.cli.common import add_target_options, gator_from_args
-from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES
+from alligator.constants import ALL, DEFAULT_LEASE, DEFAULT_MAX_DELIVERIES, DEFAULT_RESULT_TTL
 from alligator.dsn import display_dsn
 from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.gator import Gator
@@ -108,6 +108,26 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         help="claim one task per round trip and ack each before the next; by default a "
         "worker leases a few tasks ahead (about 30 ms of work) and acks finished ones with "
         "its next claim, where the backend allows it",
+    )
+    parser.add_argument(
+        "--results",
+        action="store_true",
+        help="store each task's outcome in the queue's own backend, with its ack, for the "
+        "producers' Gator(results=True) wait() and status(), and run depends_on "
+        "(default: off)",
+    )
+    parser.add_argument(
+        "--result-store",
+        metavar="DSN",
+        help="store the outcomes in another backend instead, as Gator(results=DSN) does "
+        "(beanstalkd queues need one)",
+    )
+    parser.add_argument(
+        "--result-ttl",
+        type=float,
+        default=DEFAULT_RESULT_TTL,
+        metavar="SECONDS",
+        help=f"seconds each outcome is kept (default: {DEFAULT_RESULT_TTL:g})",
     )
     parser.add_argument(
         "--allowed-module",
@@ -261,6 +281,8 @@ def _gator(args: argparse.Namespace) -> Gator:
         allowed_modules=args.allowed_modules,
         max_deliveries=args.max_deliveries,
         tracing=args.tracing,
+        results=args.result_store or args.results,
+        result_ttl=args.result_ttl,
     )
 
 

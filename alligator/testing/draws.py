@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-__all__ = ["ADVANCES", "DELAYS", "FAR", "PAYLOADS", "PRIORITIES", "REASONS", "TASK_IDS"]
+__all__ = [
+    "ADVANCES",
+    "DELAYS",
+    "FAR",
+    "ID_NAMES",
+    "PAYLOADS",
+    "PRIORITIES",
+    "REASONS",
+    "TASK_IDS",
+]
 
 #: Clock steps and delays are multiples of 0.5 s (exact in floating point), so
 #: a task becomes due exactly when the clock reaches its time; leases end on a
@@ -19,7 +28,8 @@ FAR = 3600.0
 PRIORITIES = (None, None, None, 0, -3, 2, 2, -(2**31), 2**31 - 1)
 
 #: Few ids, so pushes and gets of an id the queue holds are frequent.
-TASK_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
+ID_NAMES = ("a", "b", "c", "d", "e")
+TASK_IDS = st.sampled_from(ID_NAMES)
 #: The bytes a protocol is most likely to mangle, and anything else. The
 #: machine makes each live task's payload unique (see ``ClientMachine.unique``),
 #: so the bytes ``pop`` returns always say which task it took.

@@ -150,7 +150,11 @@ class QueueModel:
         expired = [t for t in due if t.expired(now)]
         waiting = [t for t in due if not t.expired(now)]
         first = min(waiting, key=lambda t: (t.priority, t.due, t.seq), default=None)
-        return expired + ([first] if first is not None else [])
+        if first is None:
+            return expired
+        # Tasks sharing a place in line (released by one step) may go in any order.
+        place = (first.priority, first.due, first.seq)
+        return expired + [t for t in waiting if (t.priority, t.due, t.seq) == place]
 
     def reserve(self, queue: str, task_id: str, token: str, deadline: float) -> ModelTask:
         """Record that ``task_id`` was leased under ``token`` until ``deadline``."""

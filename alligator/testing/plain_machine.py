@@ -177,6 +177,10 @@ class ClientMachine(RuleBasedStateMachine):
         self.client.drop_all(self.queues[q])
         self.said(f"drop_all({self.queues[q]!r})", None)
         self.model.drop_all(self.queues[q])
+        self.dropped(self.queues[q])
+
+    def dropped(self, queue: str) -> None:
+        """A hook for rules that keep more than the queue model (``drop_all`` ran)."""
 
     @precondition(lambda self: self.delaying and not self.real_time)
     @rule(seconds=st.sampled_from(ADVANCES))

@@ -105,6 +105,8 @@ pg_transactional: protocols.TransactionalClient = pg
 redis_client = redis_backend.Client("redis://typing")
 redis_results: protocols.ResultPrefetchClient = redis_client
 redis_failed: protocols.FailedTasksClient = redis_client
+pg_results: protocols.ResultPrefetchClient = pg
+sqlite_results: protocols.ResultPrefetchClient = sqlite_backend.Client("sqlite://typing.db")
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
