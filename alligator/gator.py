@@ -18,7 +18,7 @@ from alligator import codecs, signing
 from alligator import results as outcomes
 from alligator._typing import RO, P, R
 from alligator.backends import backend_class_for
-from alligator.capabilities import priority_view
+from alligator.capabilities import priority_view, unique_view
 from alligator.compat import as_reliable
 from alligator.constants import (
     ALL,
@@ -28,7 +28,7 @@ from alligator.constants import (
     DEFAULT_RESULT_TTL,
 )
 from alligator.consumer import Consumer
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.inprocess import InProcess
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
@@ -36,6 +36,7 @@ from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
 from alligator.records import PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
+from alligator.unique import OnDuplicate, push_unique
 from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -143,6 +144,7 @@ class Gator(InProcess, Waiting):
             max_age=signature_max_age,
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
+        self._unique_broker = unique_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
         self.results = outcomes.connect(
             results, result_ttl, self.broker, self.capabilities, queue_name
@@ -240,6 +242,12 @@ class Gator(InProcess, Waiting):
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
         prioritized = self._priority_broker
+        if task.unique_key is not None or task.unique:
+            if depends_on or task.priority is not None:
+                raise InvalidTaskError(
+                    "unique tasks cannot take depends_on or priority yet: drop one of the options"
+                )
+            return push_unique(self._unique_broker, self.queue_name, task, data)
         if depends_on:
             queue = cast(ResultClient, self.broker)  # checked by dependencies_of
             [task.task_id] = queue.push_after(
@@ -272,8 +280,20 @@ class Gator(InProcess, Waiting):
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
     ) -> Options[RO]:
-        """A context manager whose ``task(...)`` applies these options."""
+        """A context manager whose ``task(...)`` applies these options.
+
+        ``unique_key`` (or ``unique=True``, a key derived from the function
+        and its arguments) stores the task only if no queued task holds that
+        key; else nothing is stored and the task returned names the holder
+        (``on_duplicate="raise"``: :class:`~alligator.exceptions.DuplicateTaskError`).
+        The key is held while the task waits, and while it runs too with
+        ``unique_running=True``. See :mod:`alligator.unique`.
+        """
         return Options(
             self,
             task_id=task_id,
@@ -287,6 +307,10 @@ class Gator(InProcess, Waiting):
             delay_by=delay_by,
             priority=priority,
             timeout=timeout,
+            unique_key=unique_key,
+            unique=unique,
+            unique_running=unique_running,
+            on_duplicate=on_duplicate,
         )
 
     def batch(self) -> Batch:
@@ -314,6 +338,7 @@ class Gator(InProcess, Waiting):
 
         bound = copy.copy(self)
         bound.broker = bound._priority_broker = through(self.broker, self.capabilities, connection)
+        bound._unique_broker = None  # a unique push is the backend's own transaction
         return bound
 
     @property

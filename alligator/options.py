@@ -11,6 +11,7 @@ from alligator.exceptions import InvalidTaskError
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task
+from alligator.unique import OnDuplicate
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
@@ -42,6 +43,10 @@ class Options(Generic[RO]):
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
     ) -> None:
         self.gator = gator
         self.task_id = task_id
@@ -55,6 +60,10 @@ class Options(Generic[RO]):
         self.delay_by = delay_by
         self.priority = priority
         self.timeout = timeout
+        self.unique_key = unique_key
+        self.unique = unique
+        self.unique_running = unique_running
+        self.on_duplicate: OnDuplicate = on_duplicate
         # Validate now, so a bad option fails where it was written.
         self._new_task()
 
@@ -82,6 +91,10 @@ class Options(Generic[RO]):
             delay_by=self.delay_by,
             priority=self.priority,
             timeout=self.timeout,
+            unique_key=self.unique_key,
+            unique=self.unique,
+            unique_running=self.unique_running,
+            on_duplicate=self.on_duplicate,
         )
         return task
 
@@ -132,6 +145,10 @@ class Batch:
         if task.priority is not None:
             raise InvalidTaskError(
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
+            )
+        if task.unique_key is not None or task.unique:
+            raise InvalidTaskError(
+                "unique tasks are not pushed by gator.batch(): push this task outside the batch"
             )
         data = self.gator.serialize(task)
         task.results = self.gator.results

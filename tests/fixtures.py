@@ -79,9 +79,15 @@ FAST = Capabilities(
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
 DECLARED = {
     "locmem": msgspec.structs.replace(
-        FAST, in_process=True, result_store=True, results=True, results_prefetch=True
+        FAST,
+        in_process=True,
+        result_store=True,
+        results=True,
+        results_prefetch=True,
+        unique=True,
+        limits=True,
     ),
-    "sqlite": FAST,
+    "sqlite": msgspec.structs.replace(FAST, unique=True, limits=True),
     "redis": FAST,
     "redis-cluster": FAST,
     "beanstalk": Capabilities(

@@ -54,6 +54,7 @@ from alligator.backends._checks import (
     safe_text,
 )
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
+from alligator.backends._locmem_flow import Flow
 from alligator.backends._locmem_results import Results
 from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
 from alligator.exceptions import TaskInProgressError
@@ -62,7 +63,7 @@ from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 __all__ = ["Client", "reset_stores"]
 
 
-class Client(Results):
+class Client(Flow, Results):
     """A :class:`~alligator.protocols.PrefetchClient` over a named in-process store.
 
     Args:
@@ -142,16 +143,22 @@ class Client(Results):
         check_task_id(task_id)
         check_due(delay_until)
         with self._lock:
-            now = self._clock()
-            due = now if delay_until is None else delay_until
-            queue = self._queue(queue_name)
-            self._refuse_running(queue, (task_id,), queue_name)
-            is_head = queue.add(task_id, data, due)
-            if due <= now:
-                queue.cond.notify()
-            elif is_head:
-                queue.cond.notify_all()  # waiters shorten their sleep to the new due time
+            self._push_locked(self._queue(queue_name), queue_name, task_id, data, delay_until)
         return task_id
+
+    def _push_locked(
+        self, queue: Queue, queue_name: str, task_id: str, data: bytes, delay_until: float | None
+    ) -> Task:
+        """Store a task and wake waiters (caller holds the lock); the task stored."""
+        now = self._clock()
+        due = now if delay_until is None else delay_until
+        self._refuse_running(queue, (task_id,), queue_name)
+        is_head = queue.add(task_id, data, due)
+        if due <= now:
+            queue.cond.notify()
+        elif is_head:
+            queue.cond.notify_all()  # waiters shorten their sleep to the new due time
+        return queue.tasks[task_id]
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""

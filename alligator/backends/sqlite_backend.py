@@ -59,6 +59,7 @@ from alligator.backends._checks import (
     safe_text,
 )
 from alligator.backends._sqlite_driver import Database, parse_dsn
+from alligator.backends._sqlite_flow import Flow
 from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
@@ -86,7 +87,7 @@ _IDLE_PAUSE = 0.008
 _QUIET = 2.0
 
 
-class Client:
+class Client(Flow):
     """A :class:`~alligator.protocols.PrefetchClient` over one SQLite file.
 
     Args:
