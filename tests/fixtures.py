@@ -88,8 +88,8 @@ DECLARED = {
         limits=True,
     ),
     "sqlite": msgspec.structs.replace(FAST, unique=True, limits=True),
-    "redis": FAST,
-    "redis-cluster": FAST,
+    "redis": msgspec.structs.replace(FAST, unique=True, limits=True),
+    "redis-cluster": msgspec.structs.replace(FAST, unique=True, limits=True),
     "beanstalk": Capabilities(
         reliable=True,
         delays=True,

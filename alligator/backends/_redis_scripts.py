@@ -68,6 +68,12 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   CRC32 of the id (the client names the bucket, so it is a declared key).
   A push consults it to replace an id the queue holds; ``get``/``cancel``
   consult it to find a task (``s:<id>`` first, then this).
+* ``<tag>:unique`` HASH unique key -> the id of the task holding it, a
+  space, ``1`` if it holds it while running too (see ``push_unique.lua``).
+* ``<tag>:limits`` HASH limit key -> ``concurrency rate period``, and one
+  ZSET ``<tag>:lim:<limit key>`` per limit key: the ``id token`` of each task
+  admitted under a concurrency limit, or the starts under a rate limit
+  scored by time (see ``acquire.lua``).
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 
@@ -93,14 +99,18 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "ACK",
+    "ACQUIRE",
     "BURIED",
     "BURY",
     "DROP",
     "INDEX_BUCKETS",
     "KEY_SUFFIXES",
+    "LIMIT_KEYS",
+    "LIMIT_USAGE",
     "PURGE",
     "PUSH",
     "PUSH_REPLACE",
+    "PUSH_UNIQUE",
     "RELEASE",
     "RENEW",
     "REQUEUE",
@@ -108,12 +118,24 @@ __all__ = [
     "SCRIPTS",
     "STATS",
     "TAKE",
+    "UNIQUE_HOLDER",
     "Script",
     "load",
 ]
 
 #: Every fixed key of a queue, ``ready`` first; the index buckets come on top.
-KEY_SUFFIXES: Final = ("ready", "delayed", "data", "leased", "meta", "buried", "seq", "notify")
+KEY_SUFFIXES: Final = (
+    "ready",
+    "delayed",
+    "data",
+    "leased",
+    "meta",
+    "buried",
+    "seq",
+    "notify",
+    "unique",
+    "limits",
+)
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
 #: every client of a queue must agree on it.
@@ -235,3 +257,8 @@ BURIED: Final = SCRIPTS["buried"]
 REQUEUE: Final = SCRIPTS["requeue"]
 PURGE: Final = SCRIPTS["purge"]
 DROP: Final = SCRIPTS["drop"]
+PUSH_UNIQUE: Final = SCRIPTS["push_unique"]
+ACQUIRE: Final = SCRIPTS["acquire"]
+LIMIT_USAGE: Final = SCRIPTS["limit_usage"]
+LIMIT_KEYS: Final = SCRIPTS["limit_keys"]
+UNIQUE_HOLDER: Final = SCRIPTS["unique_holder"]

@@ -80,6 +80,7 @@ from alligator.backends._redis_driver import (
     as_list,
     parse_dsn,
 )
+from alligator.backends._redis_flow import Flow
 from alligator.exceptions import (
     AlligatorError,
     BackendConnectionError,
@@ -103,7 +104,7 @@ _POP_LEASE = 60.0
 _MAX_BLOCK = 5.0
 
 
-class Client:
+class Client(Flow):
     """Every client protocol (up to ``FailedTasksClient`` and ``PrefetchClient``) on Redis.
 
     Thread-safe: each thread sends its script calls on its own pooled
@@ -223,7 +224,11 @@ class Client:
         fixed = self.keys(queue_name)
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
-        self._redis.run(lua.DROP.source, [*fixed, *buckets], (), resend=lua.DROP.resend)
+        limits = [
+            self._limit_key(queue_name, as_bytes(name).decode())
+            for name in as_list(self._run(lua.LIMIT_KEYS, queue_name, ()))
+        ]
+        self._redis.run(lua.DROP.source, [*fixed, *buckets, *limits], (), resend=lua.DROP.resend)
 
     def push(
         self,

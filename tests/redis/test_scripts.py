@@ -24,7 +24,7 @@ import redis
 from alligator.backends import _redis_scripts as lua
 from alligator.backends._redis_driver import Reply
 from alligator.backends.redis_backend import Client
-from alligator.records import PushItem
+from alligator.records import LimitSlot, PushItem
 from tests.redis.conftest import MutableClock
 from tests.servers import ServerProcess
 
@@ -89,6 +89,11 @@ def test_every_script_is_run_by_some_client_operation(
     again = client.reserve(Q, 30)
     assert again is not None and client.bury(Q, again, "again")
     assert client.purge(Q) == 1
+    assert client.push_unique(Q, "u", b"x", unique_key="k") == ("u", True)
+    held = client.reserve(Q, 30)
+    assert held is not None
+    assert client.acquire(Q, held, [LimitSlot("f", concurrency=1)]) == 0.0
+    assert [usage.running for usage in client.limit_usage(Q)] == [1]
     client.drop_all(Q)
     client.close()
     # Then each script was run
@@ -148,8 +153,8 @@ def test_helpers_come_after_the_helpers_they_call(tmp_path: Path) -> None:
     assert script.keys == ("ready", "meta")
     assert script.files == ("prelude.lua", "lib/c.lua", "lib/b.lua", "lib/a.lua", "op.lua")
     assert script.source.startswith(
-        "local ready, delayed, data, leased, meta, buried, seq, notify"
-        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil\nlocal NK = 2\nlocal X = 1\n"
+        "local ready, delayed, data, leased, meta, buried, seq, notify, unique, limits"
+        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil\nlocal NK = 2\nlocal X = 1\n"
     )
 
 
