@@ -101,7 +101,9 @@ DECLARED = {
         assigns_ids=True,
         lists_queues=True,
     ),
-    "postgresql": msgspec.structs.replace(FAST, priority=True, transactional=True),
+    "postgresql": msgspec.structs.replace(
+        FAST, priority=True, transactional=True, unique=True, limits=True
+    ),
 }
 
 #: The backends declared to lease ahead in batches (``reserve_many``, a

@@ -361,6 +361,28 @@ class Database:
         with self._cursor(statement, params, durable) as cursor:
             return cursor.rowcount
 
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[psycopg.Cursor[Row]]:
+        """Several statements in one transaction on a pooled connection (durable commit).
+
+        Each statement sees what committed before it began (READ COMMITTED),
+        so one that follows an advisory lock sees the lock holder's writes.
+        """
+        with _STATEMENT:
+            session = self._take(True)
+            try:
+                if not session.durable:
+                    session.cursor.execute(_DURABLE)
+                    session.durable = True
+                session.used = True
+                with session.conn.transaction():
+                    yield session.cursor
+            except psycopg.OperationalError:
+                session.conn.close()
+                raise
+            finally:
+                self._give(session)
+
     def dbname(self) -> str:
         """The name of the database the connections are to (connecting if needed)."""
         with _STATEMENT:

@@ -93,6 +93,7 @@ from alligator.backends._postgresql_driver import (
     schema_version,
     translating,
 )
+from alligator.backends._postgresql_flow import Flow
 from alligator.exceptions import (
     BackendError,
     ConfigurationError,
@@ -121,7 +122,7 @@ class _Quiet(NamedTuple):
     since: float  # monotonic
 
 
-class Client:
+class Client(Flow):
     """A :class:`~alligator.protocols.PrefetchClient`, priority, failed-task and
     transactional client over one PostgreSQL database.
 
