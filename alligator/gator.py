@@ -30,6 +30,7 @@ from alligator.constants import (
 from alligator.consumer import Consumer
 from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.inprocess import InProcess
+from alligator.limits import check_countable
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
@@ -239,6 +240,7 @@ class Gator(InProcess, Waiting):
         depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
+        check_countable(func, self.capabilities.limits)
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
         prioritized = self._priority_broker

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
+from alligator.limits import check_countable
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task
@@ -146,6 +147,7 @@ class Batch:
             raise InvalidTaskError(
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
             )
+        check_countable(func, self.gator.capabilities.limits)
         if task.unique_key is not None or task.unique:
             raise InvalidTaskError(
                 "unique tasks are not pushed by gator.batch(): push this task outside the batch"
