@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,29 @@ def test_slots_are_keyed_by_function_kind_and_argument() -> None:
     assert slots_for(flow_tasks.keyless, ("l", 1), {}) == []
     with pytest.raises(InvalidTaskError):
         slots_for(flow_tasks.charge, ("l",), {})
+
+
+def test_info_shows_limits_and_their_use(sqlite_dsn: str, ledger: Path) -> None:
+    # Given a charge running under merchant 1's limit
+    with Gator(sqlite_dsn, queue_name="q") as gator:
+        gator.task(flow_tasks.charge, str(ledger), 1, 1, 0.0)
+        _hold_the_only_slot(gator)
+        # When info looks at the queue
+        table = _info(sqlite_dsn, "-q", "q")
+        lines = _info(sqlite_dsn, "-q", "q", "--json")
+    # Then the limit key shows with its use, for people and for scripts
+    key = "tests.flow_tasks:charge:running[merchant_id=1]"
+    assert f"  {key}  1/1 running" in table.splitlines()
+    [row] = [json.loads(line) for line in lines.splitlines()]
+    assert row["limits"] == [{"key": key, "concurrency": 1, "running": 1}]
+
+
+def _info(*argv: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "alligator", "info", *argv],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout
