@@ -118,6 +118,13 @@ class Flow:
             unique[(queue_name, unique_key)] = (task, while_running)
             return task_id, True
 
+    def drop_flow_state(self, queue_name: str) -> None:
+        """Forget the queue's unique keys and limit counters (``drop_all``; lock held)."""
+        flow = _flow_of(self._store)
+        for table in (flow.unique, flow.running, flow.starts, flow.limits):
+            for where in [where for where in table if where[0] == queue_name]:
+                del table[where]
+
     def acquire(
         self, queue_name: str, reservation: Reservation, limits: Sequence[LimitSlot]
     ) -> float:

@@ -112,6 +112,10 @@ class _Sql:
         self.starts = _STARTS.format(**names)
         self.take_start = _TAKE_START.format(**names)
         self.usage = _USAGE.format(**names)
+        self.drop = [
+            f"DELETE FROM {names[table]} WHERE queue = %(queue)s"
+            for table in ("unique", "slots", "starts", "limits")
+        ]
 
 
 class Flow:
@@ -140,6 +144,12 @@ class Flow:
                 cursor.execute(statement)
             self._flow_statements = found
         return found
+
+    def drop_flow_state(self, queue_name: str) -> None:
+        """Forget the queue's unique keys and limit counters (``drop_all``)."""
+        with self._db.transaction() as cursor:
+            for statement in self._flow_sql(cursor).drop:
+                cursor.execute(statement, {"queue": queue_name})
 
     def push_unique(
         self,

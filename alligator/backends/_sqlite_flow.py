@@ -81,6 +81,11 @@ PRUNE_STARTS = "DELETE FROM alligator_limit_starts WHERE queue = ? AND lkey = ? 
 STARTS = "SELECT count(*), min(at) FROM alligator_limit_starts WHERE queue = ? AND lkey = ?"
 TAKE_START = "INSERT INTO alligator_limit_starts VALUES (?, ?, ?)"
 REMEMBER = "INSERT OR REPLACE INTO alligator_limits VALUES (?, ?, ?, ?, ?)"
+#: What ``drop_all`` forgets of a queue besides its tasks; parameter: queue.
+DROP = tuple(
+    f"DELETE FROM alligator_{table} WHERE queue = ?"
+    for table in ("unique", "limit_slots", "limit_starts", "limits")
+)
 USAGE = (
     "SELECT l.lkey, l.concurrency, l.rate, l.period,"
     " (SELECT count(*) FROM alligator_limit_slots AS s JOIN alligator_tasks AS t"
@@ -107,6 +112,13 @@ class Flow:
             for statement in SCHEMA:
                 conn.execute(statement)
             self._flow_ready = True
+
+    def drop_flow_state(self, queue_name: str) -> None:
+        """Forget the queue's unique keys and limit counters (``drop_all``)."""
+        with self._db.write() as conn:
+            self._flow_tables(conn)
+            for statement in DROP:
+                conn.execute(statement, (queue_name,))
 
     def push_unique(
         self,

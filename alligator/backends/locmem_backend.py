@@ -128,6 +128,7 @@ class Client(Flow, Results):
         with self._lock:
             queue = self._existing(queue_name)
             self.drop_results_state(queue_name)
+            self.drop_flow_state(queue_name)
             if queue is None:
                 return
             queue.clear()

@@ -198,7 +198,8 @@ class Client(Flow):
         return int(rows[0][0])
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every task of the queue: waiting, reserved and buried."""
+        """Delete every task of the queue (waiting, reserved, buried), its keys and counters."""
+        self.drop_flow_state(queue_name)
         self._db.count(self._sql.drop, {"queue": queue_name})
 
     def push(

@@ -173,6 +173,7 @@ class Client(Flow):
         write lock longer than a chunk, so other writers get in.
         """
         queue_name = self._names.check(queue_name)
+        self.drop_flow_state(queue_name)
         while True:
             started = time.monotonic()
             if self._db.count(sql.DROP_CHUNK, (queue_name, DROP_CHUNK)) < DROP_CHUNK:

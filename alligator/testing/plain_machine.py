@@ -163,6 +163,10 @@ class ClientMachine(RuleBasedStateMachine):
     def drop_all(self, q: int) -> None:
         self.client.drop_all(self.queues[q])
         self.model.drop_all(self.queues[q])
+        self.dropped(self.queues[q])
+
+    def dropped(self, queue: str) -> None:
+        """``drop_all`` emptied ``queue``: rules mixed in forget what they kept of it."""
 
     @precondition(lambda self: self.delaying and not self.real_time)
     @rule(seconds=st.sampled_from(ADVANCES))

@@ -16,6 +16,7 @@ from alligator.protocols import ReliableClient
 from alligator.records import PushItem, Reservation
 from alligator.testing.clock import Clock
 from alligator.testing.draws import DELAYS, FAR, PAYLOADS, REASONS, TASK_IDS
+from alligator.testing.flow_machine import FlowRules
 from alligator.testing.model import ModelTask
 from alligator.testing.plain_machine import ClientMachine
 from alligator.testing.prefetch_machine import LEASES, QUEUES, Held, PrefetchRules
@@ -23,11 +24,13 @@ from alligator.testing.prefetch_machine import LEASES, QUEUES, Held, PrefetchRul
 __all__ = ["ReliableClientMachine"]
 
 
-class ReliableClientMachine(PrefetchRules, ClientMachine):
+class ReliableClientMachine(FlowRules, PrefetchRules, ClientMachine):
     """Adds delays, leases, ack/release/bury/renew, stats and a moving clock.
 
     With :class:`PrefetchRules`: ``reserve_many`` and ``renew_many`` too, for a
-    client that is a :class:`~alligator.protocols.PrefetchClient`.
+    client that is a :class:`~alligator.protocols.PrefetchClient`; with
+    :class:`FlowRules`: ``push_unique``, ``acquire`` and ``limit_usage`` for a
+    :class:`~alligator.protocols.UniqueClient` or ``LimitClient``.
     """
 
     release_with_data_keeps_id_and_attempts = True
