@@ -1,4 +1,4 @@
--- keys: leased, meta, limits
+-- keys: leased, meta, limits, seq
 --
 -- Admits a reserved task under every limit or none. KEYS: the fixed keys
 -- above, then one key per limit (`<tag>:lim:<limit key>`). ARGV: now ('' for
@@ -8,9 +8,9 @@
 --
 -- A concurrency key is a ZSET of `id token` members: one counts while `id`'s
 -- lease is held by `token` (the others are dropped when met). A rate key is
--- a ZSET of starts scored by their time, pruned to the window (a
--- sliding-window log). `limits` HASH limit key -> 'concurrency rate period',
--- for `alligator info`.
+-- a ZSET of starts (numbered from `seq`, so two at one instant both count)
+-- scored by their time, pruned to the window (a sliding-window log).
+-- `limits` HASH limit key -> 'concurrency rate period', for `alligator info`.
 local now = clock(ARGV[1])
 local id, tok = ARGV[2], ARGV[3]
 if not held(id, tok, now) then return tostring(CONCURRENCY_RETRY) end
@@ -46,7 +46,7 @@ for i = 1, n do
   if tonumber(ARGV[4 * i + 1]) > 0 then
     redis.call('ZADD', k, 0, mine)
   else
-    redis.call('ZADD', k, now, now .. ' ' .. mine)
+    redis.call('ZADD', k, now, nextseq(1))
   end
 end
 return '0'
