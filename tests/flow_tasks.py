@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from alligator import Limit, limited
 from tests.tasks import append_line
@@ -33,3 +34,14 @@ def charge(ledger: str, merchant_id: int, n: int, seconds: float) -> None:
 def keyless(ledger: str, n: int) -> None:
     """No limits: a plain task."""
     append_line(ledger, str(n))
+
+
+@limited(Limit(concurrency=1))
+def one_at_a_time(ledger: str, name: str, started: str, flag: str) -> None:
+    """Say it started (``started``), wait for ``flag`` when one is named, record ``name``."""
+    if started:
+        Path(started).touch()
+    deadline = time.monotonic() + 30.0
+    while flag and not Path(flag).exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    append_line(ledger, name)

@@ -140,6 +140,40 @@ def test_a_per_key_limit_counts_each_key_apart(gator: Gator, ledger: Path, worke
     assert _most_at_once([span for spans in by_merchant.values() for span in spans]) == 2
 
 
+@pytest.mark.parametrize("any_dsn", [name for name in LIMITS if name != "locmem"], indirect=True)
+def test_a_killed_workers_slot_comes_back_with_its_lease(
+    any_dsn: str, gator: Gator, ledger: Path, tmp_path: Path
+) -> None:
+    # Given a worker with a 1 s lease running the only task a limit of one lets run
+    started, flag = tmp_path / "started", tmp_path / "flag"
+    gator.task(flow_tasks.one_at_a_time, str(ledger), "first", str(started), str(flag))
+    gator.task(flow_tasks.one_at_a_time, str(ledger), "second", "", "")
+    options = ("--lease", "1", "--no-prefetch", "--nap-time", "0.05")
+    first = spawn_worker(any_dsn, tmp_path / "first.log", *options)
+    try:
+        wait_until(started.exists, timeout=30, message="the first task to start")
+        # When it is killed with SIGKILL, still holding the slot
+        first.kill()
+        first.wait(timeout=10)
+        flag.write_text("go")
+        second = spawn_worker(any_dsn, tmp_path / "second.log", *options)
+        try:
+            # Then the slot comes back when the lease expires: both tasks run
+            wait_until(
+                lambda: (
+                    sorted(read_ledger(ledger)) == ["first", "second"]
+                    and gator.broker.stats("q") == QueueStats()
+                ),
+                timeout=60,
+                interval=0.05,
+                message="both tasks to run",
+            )
+        finally:
+            stop_process(second)
+    finally:
+        stop_process(first)
+
+
 @pytest.mark.parametrize("any_dsn", UNIQUE, indirect=True)
 def test_eight_threads_racing_one_unique_key_enqueue_one_task(any_dsn: str, ledger: Path) -> None:
     # Given eight producers, each with its own Gator, released at once
