@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, assert_type
 
 from alligator import Gator, Status, Task, Worker, codecs, protocols
-from alligator.backends import locmem_backend, postgresql_backend, sqlite_backend
+from alligator.backends import locmem_backend, postgresql_backend, redis_backend, sqlite_backend
 from alligator.options import Batch, Options, Unpinned
 
 
@@ -91,6 +91,17 @@ pg_prefetch: protocols.PrefetchClient = pg
 pg_failed: protocols.FailedTasksClient = pg
 pg_priority: protocols.PriorityClient = pg
 pg_transactional: protocols.TransactionalClient = pg
+pg_unique: protocols.UniqueClient = pg
+pg_limits: protocols.LimitClient = pg
+locmem_unique: protocols.UniqueClient = locmem_backend.Client("locmem://typing")
+locmem_limits: protocols.LimitClient = locmem_backend.Client("locmem://typing")
+sqlite_unique: protocols.UniqueClient = sqlite_backend.Client("sqlite://typing.db")
+sqlite_limits: protocols.LimitClient = sqlite_backend.Client("sqlite://typing.db")
+redis_client = redis_backend.Client("redis://typing")
+redis_unique: protocols.UniqueClient = redis_client
+redis_limits: protocols.LimitClient = redis_client
+with gator.options(unique_key="rebuild:42", on_duplicate="raise") as unique_opts:
+    assert_type(unique_opts.task(add, 1, 2), Task[int])
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()
