@@ -101,6 +101,22 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
             "kit_clients.IgnoresReliableDelay('locmem://kit-delay', clock=clock)",
             {"test_a_delayed_task_waits_until_due", "test_due_time_orders_reservations"},
         ),
+        (
+            "ReliableClientContract",
+            "kit_clients.StoresEveryUniquePush('locmem://kit-unique', clock=clock)",
+            {
+                "test_a_held_unique_key_stores_no_second_task",
+                "test_a_race_for_one_key_stores_one_task",
+            },
+        ),
+        (
+            "ReliableClientContract",
+            "kit_clients.AdmitsOverTheLimit('locmem://kit-limits', clock=clock)",
+            {
+                "test_a_concurrency_limit_admits_that_many",
+                "test_a_rate_limit_counts_starts_in_its_window",
+            },
+        ),
     ],
     ids=[
         "loses-a-task",
@@ -109,6 +125,8 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
         "ignores-delay",
         "hands-out-leased",
         "reliable-ignores-delay",
+        "stores-every-unique-push",
+        "admits-over-the-limit",
     ],
 )
 def test_the_contract_fails_a_broken_client(
