@@ -130,6 +130,8 @@ class Task(Generic[R]):
         self.timeout = None if timeout is None else float(timeout)
         if unique_key is not None or unique or unique_running or on_duplicate != "return":
             check_options(unique_key, unique, unique_running, on_duplicate)
+            if not is_async:
+                raise InvalidTaskError("a task run at once (is_async=False) cannot be unique")
         #: The key no other queued task may hold (``unique=True``: derived at enqueue).
         self.unique_key = unique_key
         self.unique = unique

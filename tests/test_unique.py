@@ -115,6 +115,8 @@ def test_bad_unique_options_fail_where_written(locmem_gator: Gator) -> None:
         locmem_gator.options(unique_running=True)
     with pytest.raises(InvalidTaskError, match="on_duplicate"):
         locmem_gator.options(unique_key="k", on_duplicate="ignore")  # type: ignore[arg-type]
+    with pytest.raises(InvalidTaskError, match="is_async=False"):
+        locmem_gator.options(unique_key="k", is_async=False)
     with pytest.raises(InvalidTaskError, match="depends_on or priority"):
         locmem_gator.options(unique_key="k", priority=1).task(tasks.add, 1, 2)
     with pytest.raises(InvalidTaskError, match="batch"), locmem_gator.batch() as batch:
