@@ -98,8 +98,9 @@ def push_unique(
     """
     if broker is None:
         raise ConfigurationError(
-            "this backend cannot enforce unique tasks (unique_key / unique=True): "
-            "use locmem, sqlite, redis or postgresql, or drop the option"
+            "this backend cannot enforce unique tasks (unique_key / unique=True), nor can a "
+            "gator.within(conn) producer: use locmem, sqlite, redis or postgresql through a "
+            "plain Gator, or drop the option"
         )
     key = task.unique_key
     if key is None:
