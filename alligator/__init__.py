@@ -24,6 +24,7 @@ from alligator.exceptions import (
     BackendError,
     ConfigurationError,
     DecodeError,
+    DuplicateTaskError,
     EncodeError,
     InvalidTaskError,
     NotImportableError,
@@ -31,6 +32,7 @@ from alligator.exceptions import (
     TaskFailed,
 )
 from alligator.gator import Gator
+from alligator.limits import Limit, limited
 from alligator.options import Batch, Options
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 from alligator.retry import Backoff
@@ -50,6 +52,9 @@ __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     "Outcome",
     "Task",
     "Worker",
+    # Flow control
+    "Limit",
+    "limited",
     # Constants
     "ALL",
     "CANCELED",
@@ -70,6 +75,7 @@ __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     "BackendError",
     "ConfigurationError",
     "DecodeError",
+    "DuplicateTaskError",
     "EncodeError",
     "InvalidTaskError",
     "NotImportableError",

@@ -21,6 +21,7 @@ from alligator.protocols import (
     FailedTasksClient,
     IdAssigningClient,
     InProcessClient,
+    LimitClient,
     PrefetchClient,
     PriorityClient,
     QueueLister,
@@ -29,15 +30,18 @@ from alligator.protocols import (
     ResultClient,
     ResultStore,
     TransactionalClient,
+    UniqueClient,
 )
 
 __all__ = [
     "Capabilities",
     "capabilities_of",
+    "limit_view",
     "prefetch_view",
     "priority_view",
     "queue_lister_view",
     "transactional_view",
+    "unique_view",
 ]
 
 
@@ -78,6 +82,10 @@ class Capabilities(msgspec.Struct, frozen=True):
             (``Gator(results=True)``, ``depends_on``).
         results_prefetch: Its ``reserve_many`` takes ``results``: a worker
             keeps prefetching with results on (else it claims one by one).
+        unique: A :class:`~alligator.protocols.UniqueClient`: it refuses
+            a second task with a held ``unique_key``, atomically.
+        limits: A :class:`~alligator.protocols.LimitClient`: it counts
+            concurrency and rate limits across every worker.
     """
 
     reliable: bool
@@ -94,6 +102,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     result_store: bool = False
     results: bool = False
     results_prefetch: bool = False
+    unique: bool = False
+    limits: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -130,6 +140,8 @@ def capabilities_of(client: Client) -> Capabilities:
         results_prefetch=isinstance(client, PrefetchClient)
         and isinstance(client, ResultClient)
         and _takes(client.reserve_many, "results"),
+        unique=isinstance(client, UniqueClient),
+        limits=isinstance(client, LimitClient),
     )
 
 
@@ -163,3 +175,13 @@ def results_view(client: ReliableClient, capabilities: Capabilities) -> ResultCl
 def result_store_view(client: Client, capabilities: Capabilities) -> ResultStore | None:
     """``client`` typed as a :class:`ResultStore` when it is one, else ``None``."""
     return cast(ResultStore, client) if capabilities.result_store else None
+
+
+def unique_view(client: ReliableClient, capabilities: Capabilities) -> UniqueClient | None:
+    """``client`` typed as a :class:`UniqueClient` when it is one, else ``None``."""
+    return cast(UniqueClient, client) if capabilities.unique else None
+
+
+def limit_view(client: ReliableClient, capabilities: Capabilities) -> LimitClient | None:
+    """``client`` typed as a :class:`LimitClient` when it is one, else ``None``."""
+    return cast(LimitClient, client) if capabilities.limits else None

@@ -95,8 +95,8 @@ class OneByOne:
                 return found
         return None
 
-    def settle(self, claim: Claim, outcome: Outcome) -> list[Settlement]:
-        """Stop renewing ``claim``, and ack it now if it succeeded."""
+    def settle(self, claim: Claim, outcome: Outcome, *, now: bool = False) -> list[Settlement]:
+        """Stop renewing ``claim``, and ack it now if it succeeded (``now``: always so)."""
         heartbeat = self._heartbeats.get(claim.queue)
         if heartbeat is not None:
             heartbeat.clear()
@@ -197,11 +197,20 @@ class Prefetching:
             settled += more
         return self._claim(found), settled
 
-    def settle(self, claim: Claim, outcome: Outcome) -> list[Settlement]:
-        """Defer a success's ack to the next claim; stop renewing anything else."""
+    def settle(self, claim: Claim, outcome: Outcome, *, now: bool = False) -> list[Settlement]:
+        """Defer a success's ack to the next claim; stop renewing anything else.
+
+        ``now``: ack a success at once instead (it holds a limit's slot until
+        its ack, and the next claim may be far off).
+        """
         if claim.consumer is not self.first:
             return self.others.settle(claim, outcome)
         self.prefetcher.observe(time.perf_counter() - self._started)
+        if now and outcome.action == "ack":
+            self.prefetcher.forget(claim.reservation)
+            return [
+                Settlement(claim.reservation, self.first.ack(claim.reservation, outcome.record))
+            ]
         if outcome.action == "ack":
             record, results = outcome.record, self.first.results
             if record is not None and results is not None and results.queue is None:

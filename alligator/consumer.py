@@ -13,6 +13,7 @@ here calls back into the caller.
 from __future__ import annotations
 
 import logging
+import random
 import time
 import traceback
 from collections.abc import Callable
@@ -21,9 +22,15 @@ from typing import Any, Literal, NamedTuple
 import msgspec
 
 from alligator import results as outcomes
-from alligator.capabilities import Capabilities
+from alligator.capabilities import Capabilities, limit_view
 from alligator.constants import DEFAULT_MAX_DELIVERIES
-from alligator.exceptions import AlligatorError, DeliveryLimitError, EncodeError
+from alligator.exceptions import (
+    AlligatorError,
+    ConfigurationError,
+    DeliveryLimitError,
+    EncodeError,
+)
+from alligator.limits import MAX_DEFER, limits_of, slots_for
 from alligator.payloads import Payloads
 from alligator.protocols import ReliableClient, Task
 from alligator.records import Reservation
@@ -34,8 +41,9 @@ __all__ = ["Action", "Consumer", "Outcome", "Settlement"]
 
 log = logging.getLogger("alligator.worker")
 
-#: How a task was settled: done, released for a later retry, or kept aside.
-Action = Literal["ack", "retry", "bury"]
+#: How a task was settled: done, released for a later retry, kept aside, or
+#: put back unstarted because it was over a limit.
+Action = Literal["ack", "retry", "bury", "defer"]
 
 
 class Outcome(NamedTuple):
@@ -118,6 +126,7 @@ class Consumer:
         self.nap_time = nap_time
         self.max_deliveries = max_deliveries
         self.results = results
+        self._limiter = limit_view(broker, capabilities)
 
     def __repr__(self) -> str:
         return f"<Consumer {type(self.broker).__name__} queue={self.queue_name!r}>"
@@ -154,7 +163,8 @@ class Consumer:
             task.task_id = reservation.task_id
         # Deliveries before this one that no settlement accounts for: each
         # settled failure released the task with ``attempts`` one higher.
-        lost = reservation.attempts - 1 - task.attempts
+        # Deferrals (over a limit, put back unstarted) are settled deliveries too.
+        lost = reservation.attempts - 1 - task.attempts - getattr(task, "deferrals", 0)
         if self.max_deliveries and lost >= self.max_deliveries:
             raise DeliveryLimitError(
                 f"the worker died (or lost the lease) {lost} times running it: buried "
@@ -267,12 +277,46 @@ class Consumer:
             results.keep(task_id, outcomes.failure(error))
         return Outcome(task, None, error, "bury", settled)
 
+    def admit(self, reservation: Reservation, task: Task[Any]) -> Outcome | None:
+        """``None`` when the task may start now; else how it was put back (or buried).
+
+        A task whose function declares limits (:mod:`alligator.limits`) is
+        admitted by the backend under all of them at once, or released
+        unstarted with a short delay, its ``deferrals`` (not its attempts)
+        counted: no retry or delivery is spent. On a backend that cannot
+        count limits, or when the call lacks the argument a limit is keyed
+        by, it is buried with the reason.
+        """
+        func = getattr(task, "func", None)  # alligator.Task's; the protocol names none
+        if func is None or not limits_of(func):
+            return None
+        try:
+            slots = slots_for(func, task.func_args, task.func_kwargs)  # type: ignore[attr-defined]
+            if self._limiter is None:
+                raise ConfigurationError(
+                    f"{_function_name(task)} declares limits, which this backend cannot count"
+                )
+        except AlligatorError as exc:
+            return self._bury(_with_id(reservation, task), task, exc, _reason(exc))
+        wait = self._limiter.acquire(self.queue_name, reservation, slots)
+        if wait <= 0:
+            return None
+        task.deferrals = getattr(task, "deferrals", 0) + 1  # type: ignore[attr-defined]
+        # Jitter: tasks told the same hint do not all come back at once.
+        task.delay_until = self.clock() + min(wait, MAX_DEFER) * random.uniform(1.0, 1.5)
+        data = self.payloads.encode(task, self.queue_name)
+        settled = self.broker.release(self.queue_name, reservation, data, task.delay_until)
+        return Outcome(task, None, None, "defer", settled)
+
     def process(self, reservation: Reservation) -> Outcome:
         """Decode, run and settle one reserved task here (``gator.pop()``'s path)."""
         try:
             task = self.decode(reservation)
         except Exception as exc:
             return self.bury_undecodable(reservation, exc)
+        deferred = self.admit(reservation, task)
+        if deferred is not None:
+            return deferred
         try:
             result = task.run().result
         except Exception as exc:

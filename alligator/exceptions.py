@@ -25,6 +25,7 @@ __all__ = [
     "DecodeError",
     "DeliveryLimitError",
     "DisallowedModuleError",
+    "DuplicateTaskError",
     "EncodeError",
     "InvalidTaskError",
     "LeaseLostError",
@@ -178,6 +179,28 @@ class TaskExitError(AlligatorError):
 
 class DeliveryLimitError(AlligatorError):
     """A task was delivered again and again without settling: its worker kept dying."""
+
+
+class DuplicateTaskError(AlligatorError):
+    """An enqueue named a unique key that a queued task already holds (``on_duplicate="raise"``).
+
+    Nothing was stored. The task holding the key is waiting (or, with
+    ``unique_running=True``, running).
+
+    Attributes:
+        unique_key: The key.
+        task_id: The id of the task that holds it.
+        queue_name: The queue both are in.
+    """
+
+    def __init__(self, unique_key: str, task_id: str, queue_name: str = "") -> None:
+        where = f" in queue {queue_name!r}" if queue_name else ""
+        super().__init__(
+            f"unique key {unique_key!r} is held by task {task_id!r}{where}: nothing was enqueued"
+        )
+        self.unique_key = unique_key
+        self.task_id = task_id
+        self.queue_name = queue_name
 
 
 class TaskFailed(AlligatorError):

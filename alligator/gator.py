@@ -18,7 +18,7 @@ from alligator import codecs, signing
 from alligator import results as outcomes
 from alligator._typing import RO, P, R
 from alligator.backends import backend_class_for
-from alligator.capabilities import priority_view
+from alligator.capabilities import priority_view, unique_view
 from alligator.compat import as_reliable
 from alligator.constants import (
     ALL,
@@ -28,8 +28,9 @@ from alligator.constants import (
     DEFAULT_RESULT_TTL,
 )
 from alligator.consumer import Consumer
-from alligator.exceptions import ConfigurationError
+from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.inprocess import InProcess
+from alligator.limits import check_countable
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, PriorityClient, QueueNameValidator, ResultClient
@@ -37,6 +38,7 @@ from alligator.records import PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task, enqueue_time
 from alligator.tracing import Tracing
+from alligator.unique import OnDuplicate, push_unique
 from alligator.waiting import Waiting
 
 if TYPE_CHECKING:
@@ -154,6 +156,7 @@ class Gator(InProcess, Waiting):
             max_age=signature_max_age,
         )
         self._priority_broker = priority_view(self.broker, self.capabilities)
+        self._unique_broker = unique_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
         self.tracing = _tracing(tracing)
         self.timestamps = timestamps
@@ -250,6 +253,7 @@ class Gator(InProcess, Waiting):
         depends_on = self.dependencies_of(task)
         if not task.is_async:
             return self.run_eagerly(task)
+        check_countable(func, self.capabilities.limits)
         if self.timestamps:
             task.enqueued_at = enqueue_time()
         if self.tracing is None:
@@ -261,6 +265,12 @@ class Gator(InProcess, Waiting):
         """Encode ``task`` and store it on the queue (after its ``depends_on``)."""
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
+        if task.unique_key is not None or task.unique:
+            if depends_on or task.priority is not None:
+                raise InvalidTaskError(
+                    "unique tasks cannot take depends_on or priority yet: drop one of the options"
+                )
+            return push_unique(self._unique_broker, self.queue_name, task, data)
         if depends_on:
             queue = cast(ResultClient, self.broker)  # checked by dependencies_of
             [task.task_id] = queue.push_after(
@@ -310,8 +320,20 @@ class Gator(InProcess, Waiting):
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
     ) -> Options[RO]:
-        """A context manager whose ``task(...)`` applies these options."""
+        """A context manager whose ``task(...)`` applies these options.
+
+        ``unique_key`` (or ``unique=True``, a key derived from the function
+        and its arguments) stores the task only if no queued task holds that
+        key; else nothing is stored and the task returned names the holder
+        (``on_duplicate="raise"``: :class:`~alligator.exceptions.DuplicateTaskError`).
+        The key is held while the task waits, and while it runs too with
+        ``unique_running=True``. See :mod:`alligator.unique`.
+        """
         return Options(
             self,
             task_id=task_id,
@@ -325,6 +347,10 @@ class Gator(InProcess, Waiting):
             delay_by=delay_by,
             priority=priority,
             timeout=timeout,
+            unique_key=unique_key,
+            unique=unique,
+            unique_running=unique_running,
+            on_duplicate=on_duplicate,
         )
 
     def batch(self) -> Batch:
@@ -352,6 +378,7 @@ class Gator(InProcess, Waiting):
 
         bound = copy.copy(self)
         bound.broker = bound._priority_broker = through(self.broker, self.capabilities, connection)
+        bound._unique_broker = None  # a unique push is the backend's own transaction
         return bound
 
     @property

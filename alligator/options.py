@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
+from alligator.limits import check_countable
 from alligator.protocols import ResultClient
 from alligator.records import PushItem
 from alligator.tasks import DelayUntil, Task, enqueue_time
+from alligator.unique import OnDuplicate
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
@@ -42,6 +44,10 @@ class Options(Generic[RO]):
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
     ) -> None:
         self.gator = gator
         self.task_id = task_id
@@ -55,6 +61,10 @@ class Options(Generic[RO]):
         self.delay_by = delay_by
         self.priority = priority
         self.timeout = timeout
+        self.unique_key = unique_key
+        self.unique = unique
+        self.unique_running = unique_running
+        self.on_duplicate: OnDuplicate = on_duplicate
         # Validate now, so a bad option fails where it was written.
         self._new_task()
         if priority is not None and is_async:
@@ -84,6 +94,10 @@ class Options(Generic[RO]):
             delay_by=self.delay_by,
             priority=self.priority,
             timeout=self.timeout,
+            unique_key=self.unique_key,
+            unique=self.unique,
+            unique_running=self.unique_running,
+            on_duplicate=self.on_duplicate,
         )
         return task
 
@@ -140,6 +154,11 @@ class Batch:
             raise InvalidTaskError(
                 "a batch cannot mix tasks with depends_on and tasks with a priority: "
                 "send them in two batches"
+            )
+        check_countable(func, self.gator.capabilities.limits)
+        if task.unique_key is not None or task.unique:
+            raise InvalidTaskError(
+                "unique tasks are not pushed by gator.batch(): push this task outside the batch"
             )
         if self.gator.timestamps:
             task.enqueued_at = enqueue_time()

@@ -79,3 +79,44 @@ class BuriedTask(msgspec.Struct, frozen=True, gc=False):
     data: bytes
     reason: str
     buried_at: float
+
+
+class LimitSlot(msgspec.Struct, frozen=True, gc=False):
+    """One limit a task must fit under before it starts, as a backend enforces it.
+
+    Exactly one of ``concurrency`` and ``rate`` is non-zero.
+
+    Attributes:
+        key: What is counted: the function's path, plus the value of the
+            argument the limit is keyed by (``"app.charge_card[merchant_id=7]"``).
+        concurrency: At most this many tasks holding ``key`` at once; a
+            task holds it while its lease is held.
+        rate: At most this many starts of ``key`` in any window of
+            ``period`` seconds (a sliding window, by the backend's clock).
+        period: The window of ``rate``, in seconds.
+    """
+
+    key: str
+    concurrency: int = 0
+    rate: int = 0
+    period: float = 0.0
+
+
+class LimitUsage(msgspec.Struct, frozen=True, gc=False):
+    """A limit key's current use, for ``alligator info``.
+
+    Attributes:
+        key: The key (see :class:`LimitSlot`).
+        concurrency: Its concurrency limit, as last given (0: none).
+        running: Tasks holding it now (their leases are held).
+        rate: Its rate limit, as last given (0: none).
+        period: The window of ``rate``.
+        recent: Starts within the last ``period`` seconds.
+    """
+
+    key: str
+    concurrency: int = 0
+    running: int = 0
+    rate: int = 0
+    period: float = 0.0
+    recent: int = 0

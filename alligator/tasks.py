@@ -20,6 +20,7 @@ from alligator.exceptions import (
 )
 from alligator.priority import check_priority
 from alligator.protocols import Codec
+from alligator.unique import OnDuplicate, check_options
 from alligator.utils import callable_path, hook_path, import_callable, new_task_id
 from alligator.wire import Envelope
 
@@ -104,6 +105,10 @@ class Task(Generic[R]):
         delay_by: float | None = None,
         priority: int | None = None,
         timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
     ) -> None:
         # ``type(...) is int`` first: the common case skips the bool check.
         if type(retries) is not int and (isinstance(retries, bool) or not isinstance(retries, int)):
@@ -133,6 +138,20 @@ class Task(Generic[R]):
         if timeout is not None and not (isinstance(timeout, int | float) and 0 < timeout < 1e9):
             raise InvalidTaskError(f"timeout must be a number of seconds > 0, got {timeout!r}")
         self.timeout = None if timeout is None else float(timeout)
+        if unique_key is not None or unique or unique_running or on_duplicate != "return":
+            check_options(unique_key, unique, unique_running, on_duplicate)
+            if not is_async:
+                raise InvalidTaskError("a task run at once (is_async=False) cannot be unique")
+        #: The key no other queued task may hold (``unique=True``: derived at enqueue).
+        self.unique_key = unique_key
+        self.unique = unique
+        #: The key is held while the task runs too, not only while it waits.
+        self.unique_running = unique_running
+        self.on_duplicate: OnDuplicate = on_duplicate
+        #: ``True`` when the enqueue stored nothing: ``task_id`` names the holder of the key.
+        self.duplicate = False
+        #: Times a worker put it back because it was over a limit (not attempts).
+        self.deferrals = 0
         self.status: Status = Status.DELAYED if self.delay_until else Status.WAITING
         self.func: Callable[..., R] | None = None
         self.func_args: tuple[Any, ...] = ()
@@ -204,6 +223,8 @@ class Task(Generic[R]):
         )
         if self.timeout is not None:
             envelope.timeout = self.timeout
+        if self.deferrals:
+            envelope.options = {"deferrals": self.deferrals}
         if self.enqueued_at is not None:
             envelope.enqueued_at = self.enqueued_at
         if self.trace is not None:
@@ -237,6 +258,8 @@ class Task(Generic[R]):
         task.attempts = envelope.attempts
         task.enqueued_at = envelope.enqueued_at
         task.trace = envelope.trace
+        deferrals = envelope.options.get("deferrals", 0) if envelope.options else 0
+        task.deferrals = deferrals if type(deferrals) is int and deferrals > 0 else 0
         task.on_start = _import_hook(envelope.on_start, allowed)
         task.on_success = _import_hook(envelope.on_success, allowed)
         task.on_error = _import_hook(envelope.on_error, allowed)

@@ -37,6 +37,7 @@ from alligator.exceptions import (
     TaskExitError,
 )
 from alligator.gator import Gator
+from alligator.limits import limits_of
 from alligator.metrics import Metrics
 from alligator.protocols import Task, WorkerEvents
 from alligator.reporting import Reporter
@@ -219,6 +220,10 @@ class Worker:
             outcome = consumer.bury_undecodable(reservation, exc)
             self._reporter.undecodable(self.ident(), exc)
         else:
+            deferred = consumer.admit(reservation, task)
+            if deferred is not None:
+                self._strategy.settle(claim, deferred)
+                return deferred
             try:
                 with self._reporter.running(claim, task):
                     result = self._run(task)
@@ -232,7 +237,9 @@ class Worker:
                 outcome = self.retry(claim, task, failure)
             else:
                 outcome = consumer.succeeded(reservation, task, result)
-        settled = self._strategy.settle(claim, outcome)
+        # A task under limits holds its slots until its ack: never let it wait for a claim.
+        limited = outcome.task is not None and bool(limits_of(getattr(outcome.task, "func", None)))
+        settled = self._strategy.settle(claim, outcome, now=limited)
         duration = time.perf_counter() - started
         if outcome.action == "ack":
             if not settled:  # deferred: reported once the ack is known
@@ -252,6 +259,8 @@ class Worker:
         if claim is None:
             return False
         outcome = self.execute(claim)
+        if outcome.action == "defer":  # over a limit, put back unstarted: not a delivery
+            return True
         self.deliveries += 1
         if outcome.task is not None and outcome.task.hook_error is not None:
             self.hook_errors += 1

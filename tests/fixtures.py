@@ -76,16 +76,23 @@ FAST = Capabilities(
     lists_queues=True,
 )
 
+#: What a backend that keeps outcomes itself declares.
+RESULTS = {"result_store": True, "results": True, "results_prefetch": True}
+
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.
 DECLARED = {
     "locmem": msgspec.structs.replace(
-        FAST, in_process=True, result_store=True, results=True, results_prefetch=True
+        FAST,
+        in_process=True,
+        result_store=True,
+        results=True,
+        results_prefetch=True,
+        unique=True,
+        limits=True,
     ),
-    "sqlite": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
-    "redis": msgspec.structs.replace(FAST, result_store=True, results=True, results_prefetch=True),
-    "redis-cluster": msgspec.structs.replace(
-        FAST, result_store=True, results=True, results_prefetch=True
-    ),
+    "sqlite": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
+    "redis": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
+    "redis-cluster": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
     "beanstalk": Capabilities(
         reliable=True,
         delays=True,
@@ -98,11 +105,7 @@ DECLARED = {
         lists_queues=True,
     ),
     "postgresql": msgspec.structs.replace(
-        FAST,
-        transactional=True,
-        result_store=True,
-        results=True,
-        results_prefetch=True,
+        FAST, transactional=True, **RESULTS, unique=True, limits=True
     ),
 }
 

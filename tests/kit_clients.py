@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from alligator.backends.locmem_backend import Client as LocmemClient
-from alligator.records import PushItem, Reservation
+from alligator.records import LimitSlot, PushItem, Reservation
 from tests.simple_client import SimpleClient
 
 __all__ = [
@@ -204,3 +204,29 @@ class StoresStaleOutcomes(LocmemClient):
         if not done:
             self.store_result(queue_name, reservation.task_id, result, ttl)
         return done
+
+
+class StoresEveryUniquePush(LocmemClient):
+    """``push_unique`` stores every task, whatever key is held."""
+
+    def push_unique(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        unique_key: str,
+        while_running: bool = False,
+    ) -> tuple[str, bool]:
+        return self.push(queue_name, task_id, data, delay_until), True
+
+
+class AdmitsOverTheLimit(LocmemClient):
+    """``acquire`` counts the task but admits it however full the limit is."""
+
+    def acquire(
+        self, queue_name: str, reservation: Reservation, limits: Sequence[LimitSlot]
+    ) -> float:
+        super().acquire(queue_name, reservation, limits)
+        return 0.0

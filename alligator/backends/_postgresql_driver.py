@@ -402,6 +402,28 @@ class Database:
             finally:
                 self._give(session)
 
+    @contextlib.contextmanager
+    def cursor_transaction(self) -> Iterator[psycopg.Cursor[Row]]:
+        """Several statements in one transaction on a pooled connection (durable commit).
+
+        Each statement sees what committed before it began (READ COMMITTED),
+        so one that follows an advisory lock sees the lock holder's writes.
+        """
+        with _STATEMENT:
+            session = self._take(True)
+            try:
+                if not session.durable:
+                    session.cursor.execute(_DURABLE)
+                    session.durable = True
+                session.used = True
+                with session.conn.transaction():
+                    yield session.cursor
+            except psycopg.OperationalError:
+                session.conn.close()
+                raise
+            finally:
+                self._give(session)
+
     def _begin(self, session: _Session, durable: bool, stack: contextlib.ExitStack) -> None:
         """Set the commit mode of ``session`` if it differs, then BEGIN (held by ``stack``)."""
         if session.durable != durable:

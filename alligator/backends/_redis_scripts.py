@@ -79,6 +79,12 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   CRC32 of the id (the client names the bucket, so it is a declared key).
   A push consults it to replace an id the queue holds; ``get``/``cancel``
   consult it to find a task (``s:<id>`` first, then this).
+* ``<tag>:unique`` HASH unique key -> the id of the task holding it, a
+  space, ``1`` if it holds it while running too (see ``push_unique.lua``).
+* ``<tag>:limits`` HASH limit key -> ``concurrency rate period``, and one
+  ZSET ``<tag>:lim:<limit key>`` per limit key: the ``id token`` of each task
+  admitted under a concurrency limit, or the starts under a rate limit
+  scored by time (see ``acquire.lua``).
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 * ``<tag>:blocked`` HASH id -> due time (empty for none), a comma, payload:
@@ -118,6 +124,7 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "ACK",
+    "ACQUIRE",
     "AFTER",
     "BURIED",
     "BURY",
@@ -126,10 +133,13 @@ __all__ = [
     "FAIL",
     "INDEX_BUCKETS",
     "KEY_SUFFIXES",
+    "LIMIT_KEYS",
+    "LIMIT_USAGE",
     "OUTCOME",
     "PURGE",
     "PUSH",
     "PUSH_REPLACE",
+    "PUSH_UNIQUE",
     "RELEASE",
     "RENEW",
     "REQUEUE",
@@ -138,6 +148,7 @@ __all__ = [
     "STATE",
     "STATS",
     "TAKE",
+    "UNIQUE_HOLDER",
     "WITHDRAW",
     "Script",
     "load",
@@ -156,6 +167,8 @@ KEY_SUFFIXES: Final = (
     "prio",
     "blocked",
     "edges",
+    "unique",
+    "limits",
 )
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
@@ -284,3 +297,8 @@ WITHDRAW: Final = SCRIPTS["withdraw"]
 AFTER: Final = SCRIPTS["after"]
 STATE: Final = SCRIPTS["state"]
 OUTCOME: Final = SCRIPTS["outcome"]
+PUSH_UNIQUE: Final = SCRIPTS["push_unique"]
+ACQUIRE: Final = SCRIPTS["acquire"]
+LIMIT_USAGE: Final = SCRIPTS["limit_usage"]
+LIMIT_KEYS: Final = SCRIPTS["limit_keys"]
+UNIQUE_HOLDER: Final = SCRIPTS["unique_holder"]

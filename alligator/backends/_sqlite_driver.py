@@ -37,6 +37,7 @@ from typing import Any, Final
 
 from alligator.backends import _sqlite_results_sql as results_sql
 from alligator.backends import _sqlite_sql as sql
+from alligator.backends._sqlite_flow import SCHEMA as FLOW_SCHEMA
 from alligator.exceptions import (
     AlligatorError,
     BackendConnectionError,
@@ -257,7 +258,7 @@ class Database:
                     conn.execute("PRAGMA journal_mode = WAL")
                     conn.execute(sql.SCHEMA[0])
                     _add_priority(conn)
-                    for statement in (*sql.SCHEMA[1:], *results_sql.SCHEMA):
+                    for statement in (*sql.SCHEMA[1:], *results_sql.SCHEMA, *FLOW_SCHEMA):
                         conn.execute(statement)
                     self._schema_ready = True
                 self._prune_finished_threads()

@@ -59,6 +59,7 @@ from alligator.backends._checks import (
     safe_text,
 )
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
+from alligator.backends._locmem_flow import Flow
 from alligator.backends._locmem_results import Results
 from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
 from alligator.exceptions import TaskInProgressError
@@ -67,7 +68,7 @@ from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 __all__ = ["Client", "reset_stores"]
 
 
-class Client(Results):
+class Client(Flow, Results):
     """A :class:`~alligator.protocols.PrefetchClient` over a named in-process store.
 
     Args:
@@ -132,6 +133,7 @@ class Client(Results):
         with self._lock:
             queue = self._existing(queue_name)
             self.drop_results_state(queue_name)
+            self.drop_flow_state(queue_name)
             if queue is None:
                 return
             queue.clear()
@@ -155,16 +157,31 @@ class Client(Results):
         check_due(delay_until)
         rank = 0 if priority is None else check_priority(priority)
         with self._lock:
-            now = self._clock()
-            due = now if delay_until is None else delay_until
-            queue = self._queue(queue_name)
-            self._refuse_running(queue, (task_id,), queue_name)
-            is_head = queue.add(task_id, data, due, rank)
-            if due <= now:
-                queue.cond.notify()
-            elif is_head:
-                queue.cond.notify_all()  # waiters shorten their sleep to the new due time
+            self._push_locked(
+                self._queue(queue_name), queue_name, task_id, data, delay_until, rank=rank
+            )
         return task_id
+
+    def _push_locked(
+        self,
+        queue: Queue,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None,
+        *,
+        rank: int = 0,
+    ) -> Task:
+        """Store a task and wake waiters (caller holds the lock); the task stored."""
+        now = self._clock()
+        due = now if delay_until is None else delay_until
+        self._refuse_running(queue, (task_id,), queue_name)
+        is_head = queue.add(task_id, data, due, rank)
+        if due <= now:
+            queue.cond.notify()
+        elif is_head:
+            queue.cond.notify_all()  # waiters shorten their sleep to the new due time
+        return queue.tasks[task_id]
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""

@@ -96,6 +96,7 @@ from alligator.backends._postgresql_driver import (
     schema_version,
     translating,
 )
+from alligator.backends._postgresql_flow import Flow
 from alligator.backends._postgresql_results import Results
 from alligator.exceptions import (
     BackendError,
@@ -123,7 +124,7 @@ class _Quiet(NamedTuple):
     since: float  # monotonic
 
 
-class Client(Results):
+class Client(Results, Flow):
     """A :class:`~alligator.protocols.ResultPrefetchClient`, priority, failed-task and
     transactional client over one PostgreSQL database.
 
@@ -206,7 +207,8 @@ class Client(Results):
         return int(rows[0][0])
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every task of the queue: waiting, reserved, buried and blocked."""
+        """Delete every task of the queue (any state), its unique keys and limit counters."""
+        self.drop_flow_state(queue_name)
         self._db.count(self._sql.drop, {"queue": self._names.check(queue_name)})
         self.drop_results_state(queue_name)
 

@@ -86,6 +86,7 @@ from alligator.backends._redis_driver import (
     as_list,
     parse_dsn,
 )
+from alligator.backends._redis_flow import Flow
 from alligator.backends._redis_results import Results, milliseconds
 from alligator.exceptions import (
     AlligatorError,
@@ -110,11 +111,12 @@ _POP_LEASE = 60.0
 _MAX_BLOCK = 5.0
 
 
-class Client(Results):
+class Client(Results, Flow):
     """Every client protocol (up to ``FailedTasksClient`` and ``ResultPrefetchClient``) on Redis.
 
     Outcomes and dependencies (:class:`~alligator.protocols.ResultClient`)
-    come from :class:`~alligator.backends._redis_results.Results`.
+    come from :class:`~alligator.backends._redis_results.Results`; unique
+    tasks and limits from :class:`~alligator.backends._redis_flow.Flow`.
 
     Thread-safe: each thread sends its script calls on its own pooled
     connection (returned when the thread ends; taken anew after a fork), and
@@ -234,7 +236,11 @@ class Client(Results):
         fixed = self.keys(queue_name)
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
-        self._redis.run(lua.DROP.source, [*fixed, *buckets], (), resend=lua.DROP.resend)
+        limits = [
+            self._limit_key(queue_name, as_bytes(name).decode())
+            for name in as_list(self._run(lua.LIMIT_KEYS, queue_name, ()))
+        ]
+        self._redis.run(lua.DROP.source, [*fixed, *buckets, *limits], (), resend=lua.DROP.resend)
 
     def push(
         self,

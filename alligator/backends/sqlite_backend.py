@@ -64,6 +64,7 @@ from alligator.backends._checks import (
     safe_text,
 )
 from alligator.backends._sqlite_driver import Database, parse_dsn
+from alligator.backends._sqlite_flow import Flow
 from alligator.backends._sqlite_results import Results
 from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
@@ -92,11 +93,13 @@ _IDLE_PAUSE = 0.008
 _QUIET = 2.0
 
 
-class Client(Results):
+class Client(Results, Flow):
     """A :class:`~alligator.protocols.ResultPrefetchClient` over one SQLite file.
 
     Outcomes and dependencies (:mod:`alligator.backends._sqlite_results`)
-    are kept in the same file, written in the settlement's transaction.
+    are kept in the same file, written in the settlement's transaction;
+    unique keys and limit counters (:mod:`alligator.backends._sqlite_flow`)
+    in tables of their own.
 
     Args:
         conn_string: ``sqlite://relative/path.db`` or ``sqlite:////abs/path.db``.
@@ -182,6 +185,7 @@ class Client(Results):
         """
         queue_name = self._names.check(queue_name)
         self.drop_results_state(queue_name)
+        self.drop_flow_state(queue_name)
         while True:
             started = time.monotonic()
             if self._db.count(sql.DROP_CHUNK, (queue_name, DROP_CHUNK)) < DROP_CHUNK:

@@ -1,5 +1,10 @@
 """``python -m alligator info``: each queue's counts by state, once or as they change.
 
+Where the backend counts limits (:mod:`alligator.limits`), each limit key in
+use on a queue follows, with its current use: tasks running against a
+concurrency limit, starts within a rate limit's window (JSON: a ``limits``
+list in the queue's object, present when the queue has any).
+
 ``--json`` prints one JSON object per queue per line (JSON Lines), so a script
 reads one queue with ``json.loads`` and several, or a ``--watch`` stream, line
 by line.
@@ -24,12 +29,12 @@ import threading
 import time
 from typing import Any
 
-from alligator.capabilities import queue_lister_view
+from alligator.capabilities import limit_view, queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.cli.worker import add_queue_option, queues_of
 from alligator.dsn import display_dsn
-from alligator.protocols import ReliableClient
-from alligator.records import QueueStats
+from alligator.protocols import LimitClient, ReliableClient
+from alligator.records import LimitUsage, QueueStats
 
 __all__ = ["register", "run", "sample"]
 
@@ -96,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
             queues = listed or queues
         previous = sample(gator.broker, queues)
         taken = time.monotonic()
-        _print(args, previous, None, 0.0)
+        limiter = limit_view(gator.broker, gator.capabilities)
+        _print(args, previous, None, 0.0, _usage(limiter, queues))
         if args.watch is None:
             return 0
         samples = 1
@@ -105,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
                 stop.wait(max(args.watch, 0.05))
                 counts = sample(gator.broker, queues)
                 now = time.monotonic()
-                _print(args, counts, previous, now - taken)
+                _print(args, counts, previous, now - taken, _usage(limiter, queues))
                 previous, taken, samples = counts, now, samples + 1
         except KeyboardInterrupt:
             pass
@@ -117,10 +123,13 @@ def _print(
     counts: dict[str, QueueStats],
     previous: dict[str, QueueStats] | None,
     seconds: float,
+    limits: dict[str, list[LimitUsage]],
 ) -> None:
     rows: list[dict[str, Any]] = []
     for queue, stats in counts.items():
         row: dict[str, Any] = {"queue": queue, **{k: getattr(stats, k) for k in _COUNTS}}
+        if limits.get(queue):
+            row["limits"] = [_usage_row(usage) for usage in limits[queue]]
         if args.watch is not None:
             if previous is None:
                 row.update(done_per_s=None, buried_per_s=None)
@@ -132,7 +141,36 @@ def _print(
             print(json.dumps(row))
     else:
         print(_table(rows, with_rates=args.watch is not None))
+        for queue, used in limits.items():
+            if used:
+                print(_limits_table(queue, used))
     sys.stdout.flush()
+
+
+def _usage(limiter: LimitClient | None, queues: list[str]) -> dict[str, list[LimitUsage]]:
+    """Each queue's limit keys in use, where the backend counts limits."""
+    if limiter is None:
+        return {}
+    return {queue: limiter.limit_usage(queue) for queue in queues}
+
+
+def _usage_row(usage: LimitUsage) -> dict[str, Any]:
+    if usage.concurrency:
+        return {"key": usage.key, "concurrency": usage.concurrency, "running": usage.running}
+    return {"key": usage.key, "rate": usage.rate, "period": usage.period, "recent": usage.recent}
+
+
+def _limits_table(queue: str, used: list[LimitUsage]) -> str:
+    """``limits of 'q':`` then one line per key: running/limit, or starts/rate per window."""
+    width = max(len(usage.key) for usage in used)
+    lines = [f"limits of {queue!r}:"]
+    for usage in used:
+        if usage.concurrency:
+            use = f"{usage.running}/{usage.concurrency} running"
+        else:
+            use = f"{usage.recent}/{usage.rate} started in the last {usage.period:g}s"
+        lines.append(f"  {usage.key:<{width}}  {use}")
+    return "\n".join(lines)
 
 
 def _table(rows: list[dict[str, Any]], *, with_rates: bool) -> str:

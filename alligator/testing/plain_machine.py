@@ -180,7 +180,7 @@ class ClientMachine(RuleBasedStateMachine):
         self.dropped(self.queues[q])
 
     def dropped(self, queue: str) -> None:
-        """A hook for rules that keep more than the queue model (``drop_all`` ran)."""
+        """``drop_all`` emptied ``queue``: rules mixed in forget what they kept of it."""
 
     @precondition(lambda self: self.delaying and not self.real_time)
     @rule(seconds=st.sampled_from(ADVANCES))

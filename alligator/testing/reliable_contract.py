@@ -15,6 +15,7 @@ from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
+from alligator.testing.flow_contract import FlowContract
 from alligator.testing.prefetch_contract import PrefetchContract
 from alligator.testing.priority_contract import PriorityContract
 from alligator.testing.results_contract import ResultsContract
@@ -25,7 +26,9 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(ResultsContract, PriorityContract, PrefetchContract, ClientContract):
+class ReliableClientContract(
+    FlowContract, ResultsContract, PriorityContract, PrefetchContract, ClientContract
+):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
     Also runs the :class:`PrefetchContract` and :class:`PriorityContract`

@@ -22,6 +22,7 @@ from alligator.protocols import PriorityClient, ReliableClient
 from alligator.records import PushItem, Reservation
 from alligator.testing.clock import Clock
 from alligator.testing.draws import DELAYS, FAR, PAYLOADS, PRIORITIES, REASONS, TASK_IDS
+from alligator.testing.flow_machine import FlowRules
 from alligator.testing.model import ModelTask
 from alligator.testing.plain_machine import ClientMachine
 from alligator.testing.prefetch_machine import LEASES, QUEUES, Held, PrefetchRules
@@ -30,13 +31,15 @@ from alligator.testing.results_machine import ResultRules
 __all__ = ["ReliableClientMachine"]
 
 
-class ReliableClientMachine(ResultRules, PrefetchRules, ClientMachine):
+class ReliableClientMachine(FlowRules, ResultRules, PrefetchRules, ClientMachine):
     """Adds delays, leases, ack/release/bury/renew, stats and a moving clock.
 
     With :class:`PrefetchRules`: ``reserve_many`` and ``renew_many`` too, for a
     client that is a :class:`~alligator.protocols.PrefetchClient`; with
     :class:`ResultRules`: outcomes and dependencies, for a
-    :class:`~alligator.protocols.ResultClient`.
+    :class:`~alligator.protocols.ResultClient`. With :class:`FlowRules`:
+    ``push_unique``, ``acquire`` and ``limit_usage`` for a
+    :class:`~alligator.protocols.UniqueClient` or ``LimitClient``.
     """
 
     release_with_data_keeps_id_and_attempts = True
@@ -53,6 +56,11 @@ class ReliableClientMachine(ResultRules, PrefetchRules, ClientMachine):
 
     def lease(self, lease: float) -> float:
         return FAR if self.real_time else lease
+
+    def dropped(self, queue: str) -> None:
+        # Each rule set forgets its own state of the queue (neither calls the other).
+        FlowRules.dropped(self, queue)
+        ResultRules.dropped(self, queue)
 
     @property
     def replacing(self) -> bool:

@@ -115,6 +115,14 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
         ),
         (
             "ReliableClientContract",
+            "kit_clients.StoresEveryUniquePush('locmem://kit-unique', clock=clock)",
+            {
+                "test_a_held_unique_key_stores_no_second_task",
+                "test_a_race_for_one_key_stores_one_task",
+            },
+        ),
+        (
+            "ReliableClientContract",
             "kit_clients.ForgetsDependents('locmem://kit-deps', clock=clock)",
             {"test_a_dependent_waits_blocked_until_its_dependencies_succeed"},
         ),
@@ -122,6 +130,14 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
             "ReliableClientContract",
             "kit_clients.StoresStaleOutcomes('locmem://kit-stale', clock=clock)",
             {"test_a_lost_lease_stores_no_outcome", "test_complete_acks_and_stores_the_outcome"},
+        ),
+        (
+            "ReliableClientContract",
+            "kit_clients.AdmitsOverTheLimit('locmem://kit-limits', clock=clock)",
+            {
+                "test_a_concurrency_limit_admits_that_many",
+                "test_a_rate_limit_counts_starts_in_its_window",
+            },
         ),
     ],
     ids=[
@@ -132,8 +148,10 @@ def run_contract(pytester: pytest.Pytester, contract: str, make: str) -> tuple[s
         "hands-out-leased",
         "reliable-ignores-delay",
         "ignores-priority",
+        "stores-every-unique-push",
         "forgets-dependents",
         "stores-stale-outcomes",
+        "admits-over-the-limit",
     ],
 )
 def test_the_contract_fails_a_broken_client(

@@ -24,7 +24,7 @@ import redis
 from alligator.backends import _redis_scripts as lua
 from alligator.backends._redis_driver import Reply
 from alligator.backends.redis_backend import Client
-from alligator.records import PushItem, TaskState
+from alligator.records import LimitSlot, PushItem, TaskState
 from tests.redis.conftest import MutableClock
 from tests.servers import ServerProcess
 
@@ -103,6 +103,12 @@ def test_every_script_is_run_by_some_client_operation(
     )
     client.store_result(Q, "d", b"kept", 60)
     assert client.fetch_result(Q, "d") == b"kept"
+    # (and unique tasks and limits)
+    assert client.push_unique(Q, "u", b"x", unique_key="k") == ("u", True)
+    held = client.reserve(Q, 30)
+    assert held is not None
+    assert client.acquire(Q, held, [LimitSlot("f", concurrency=1)]) == 0.0
+    assert [usage.running for usage in client.limit_usage(Q)] == [1]
     client.drop_all(Q)
     client.close()
     # Then each script was run
@@ -162,8 +168,9 @@ def test_helpers_come_after_the_helpers_they_call(tmp_path: Path) -> None:
     assert script.keys == ("ready", "meta")
     assert script.files == ("prelude.lua", "lib/c.lua", "lib/b.lua", "lib/a.lua", "op.lua")
     assert script.source.startswith(
-        "local ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges"
-        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil\n"
+        "local ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges,"
+        " unique, limits"
+        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil, nil, nil\n"
         "local NK = 2\nlocal X = 1\n"
     )
 

@@ -107,6 +107,16 @@ redis_results: protocols.ResultPrefetchClient = redis_client
 redis_failed: protocols.FailedTasksClient = redis_client
 pg_results: protocols.ResultPrefetchClient = pg
 sqlite_results: protocols.ResultPrefetchClient = sqlite_backend.Client("sqlite://typing.db")
+pg_unique: protocols.UniqueClient = pg
+pg_limits: protocols.LimitClient = pg
+locmem_unique: protocols.UniqueClient = locmem_backend.Client("locmem://typing")
+locmem_limits: protocols.LimitClient = locmem_backend.Client("locmem://typing")
+sqlite_unique: protocols.UniqueClient = sqlite_backend.Client("sqlite://typing.db")
+sqlite_limits: protocols.LimitClient = sqlite_backend.Client("sqlite://typing.db")
+redis_unique: protocols.UniqueClient = redis_client
+redis_limits: protocols.LimitClient = redis_client
+with gator.options(unique_key="rebuild:42", on_duplicate="raise") as unique_opts:
+    assert_type(unique_opts.task(add, 1, 2), Task[int])
 assert_type(gator.within(object()), Gator)
 assert_type(gator.within(object()).task(add, 1, 2), Task[int])
 json_codec: protocols.Codec = codecs.JsonCodec()

@@ -14,3 +14,6 @@ local NOTIFY_CAP = 64
 -- Most delayed tasks moved to `ready` (and expired leases recovered) by one
 -- call, so one burst cannot stall the server; the rest move on later calls.
 local MOVE_MAX = 1000
+
+-- Seconds a task over a concurrency limit is told to wait before trying again.
+local CONCURRENCY_RETRY = 0.05
