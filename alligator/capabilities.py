@@ -17,6 +17,7 @@ from typing import cast
 import msgspec
 
 from alligator.protocols import (
+    AbsentPushClient,
     Client,
     FailedTasksClient,
     IdAssigningClient,
@@ -28,11 +29,13 @@ from alligator.protocols import (
     ReliableClient,
     ResultClient,
     ResultStore,
+    ScheduleLedgerClient,
     TransactionalClient,
 )
 
 __all__ = [
     "Capabilities",
+    "absent_push_view",
     "capabilities_of",
     "prefetch_view",
     "priority_view",
@@ -78,6 +81,11 @@ class Capabilities(msgspec.Struct, frozen=True):
             (``Gator(results=True)``, ``depends_on``).
         results_prefetch: Its ``reserve_many`` takes ``results``: a worker
             keeps prefetching with results on (else it claims one by one).
+        absent_push: An :class:`~alligator.protocols.AbsentPushClient`: it
+            stores a task only when its id is new, and keeps marks, so any
+            number of schedulers may run a schedule (:mod:`alligator.schedules`).
+        schedule_ledger: A :class:`~alligator.protocols.ScheduleLedgerClient`:
+            no push-if-absent, but a ledger that lets one scheduler run.
     """
 
     reliable: bool
@@ -94,6 +102,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     result_store: bool = False
     results: bool = False
     results_prefetch: bool = False
+    absent_push: bool = False
+    schedule_ledger: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -130,6 +140,8 @@ def capabilities_of(client: Client) -> Capabilities:
         results_prefetch=isinstance(client, PrefetchClient)
         and isinstance(client, ResultClient)
         and _takes(client.reserve_many, "results"),
+        absent_push=isinstance(client, AbsentPushClient),
+        schedule_ledger=isinstance(client, ScheduleLedgerClient),
     )
 
 
@@ -163,3 +175,8 @@ def results_view(client: ReliableClient, capabilities: Capabilities) -> ResultCl
 def result_store_view(client: Client, capabilities: Capabilities) -> ResultStore | None:
     """``client`` typed as a :class:`ResultStore` when it is one, else ``None``."""
     return cast(ResultStore, client) if capabilities.result_store else None
+
+
+def absent_push_view(client: Client, capabilities: Capabilities) -> AbsentPushClient | None:
+    """``client`` typed as an :class:`AbsentPushClient` when it is one, else ``None``."""
+    return cast(AbsentPushClient, client) if capabilities.absent_push else None

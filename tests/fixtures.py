@@ -74,6 +74,7 @@ FAST = Capabilities(
     priority=False,
     closes=True,
     lists_queues=True,
+    absent_push=True,
 )
 
 #: Each built-in backend's capabilities, by the name ``any_dsn`` gives it.

@@ -13,6 +13,7 @@ import pytest
 from alligator.exceptions import TaskInProgressError
 from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
+from alligator.testing.absent_contract import AbsentPushContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.prefetch_contract import PrefetchContract
@@ -24,11 +25,12 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(ResultsContract, PrefetchContract, ClientContract):
+class ReliableClientContract(AbsentPushContract, ResultsContract, PrefetchContract, ClientContract):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
-    Also runs the :class:`PrefetchContract` tests, which skip themselves for a
-    client that is not a :class:`~alligator.protocols.PrefetchClient`.
+    Also runs the :class:`PrefetchContract`, :class:`ResultsContract` and
+    :class:`AbsentPushContract` tests, which skip themselves for a client
+    without that protocol.
     """
 
     @abc.abstractmethod
