@@ -30,7 +30,9 @@ UTC = dt.UTC
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:
+def utc(  # noqa: PLR0917 - datetime's own order
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> float:
     return dt.datetime(year, month, day, hour, minute, second, tzinfo=UTC).timestamp()
 
 

@@ -47,10 +47,9 @@ machines agree with no clock sync between them.
 Versions
 --------
 :data:`MIGRATIONS` lists each schema version's statements; the meta table
-``alligator_meta`` records the version applied. A later version (the result
-store of the results issue: a table ``alligator_results`` keyed by
-``(queue, task_id)``) is one more entry, applied by ``alligator migrate`` or
-on first use.
+``alligator_meta`` records the version applied. Version 2 adds
+``alligator_marks`` (push-if-absent, for schedules). A later version is one
+more entry, applied by ``alligator migrate`` or on first use.
 """
 
 from __future__ import annotations
@@ -125,8 +124,23 @@ _V1: Final = (
     " 3 delayed; run_at is the due time or the lease deadline (epoch seconds)'",
 )
 
+#: Version 2: the marks of push_absent and mark (AbsentPushClient): key -> first
+#: marked, expiry; expired ones are deleted by later calls, off the expiry index.
+_V2: Final = (
+    """CREATE TABLE {marks} (
+        queue text NOT NULL,
+        key text NOT NULL,
+        at float8 NOT NULL,
+        expires float8 NOT NULL,
+        PRIMARY KEY (queue, key)
+    )""",
+    'CREATE INDEX "alligator_marks_expiry" ON {marks} (queue, expires)',
+    "COMMENT ON TABLE {marks} IS 'Alligator marks: a task id pushed by push_absent (or a key"
+    " noted by mark) is taken until expires (epoch seconds)'",
+)
+
 #: Each version's statements, oldest first: version ``n`` is ``MIGRATIONS[n - 1]``.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 
 #: The version this code reads and writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -164,6 +178,9 @@ class Statements(NamedTuple):
     purge_one: str
     purge_all: str
     queues: str
+    push_absent: str
+    mark: str
+    drop_marks: str
 
 
 def quote_ident(name: str) -> str:
@@ -176,6 +193,7 @@ def tables(schema: str) -> dict[str, str]:
     return {
         "tasks": f"{quote_ident(schema)}.{quote_ident('alligator_tasks')}",
         "meta": f"{quote_ident(schema)}.{quote_ident('alligator_meta')}",
+        "marks": f"{quote_ident(schema)}.{quote_ident('alligator_marks')}",
     }
 
 
@@ -305,6 +323,48 @@ _PURGE_ALL = "DELETE FROM {tasks} WHERE queue = %(queue)s AND state = 2"
 #: queue; this is an operator's read (``alligator info``), not a hot path.
 _QUEUES = "SELECT DISTINCT queue FROM {tasks} ORDER BY queue"
 
+# A task stored only when the queue holds no task of that id and no live mark
+# of it, with its mark, in ONE statement. The mark's row is the lock: of
+# concurrent calls one inserts it (or revives an expired one), the others
+# meet it on the unique index and change nothing; the task is inserted only
+# from the row the mark wrote. Up to 100 expired marks of the queue go too.
+_PUSH_ABSENT = f"""
+WITH
+mark AS (
+    INSERT INTO {{marks}} AS m (queue, key, at, expires)
+    SELECT %(queue)s, %(task_id)s, {NOW}, {NOW} + %(ttl)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {{tasks}} WHERE queue = %(queue)s AND task_id = %(task_id)s)
+    ON CONFLICT (queue, key) DO UPDATE SET at = excluded.at, expires = excluded.expires
+        WHERE m.expires <= {NOW}
+    RETURNING 1),
+written AS (
+    INSERT INTO {{tasks}} (queue, task_id, data, priority, run_at, state)
+    SELECT %(queue)s, %(task_id)s, %(data)s, %(priority)s, {_DUE},
+           CASE WHEN {_DUE} <= {NOW} THEN 0 ELSE 3 END
+    FROM mark
+    ON CONFLICT (queue, task_id) DO NOTHING
+    RETURNING 1),
+swept AS (
+    DELETE FROM {{marks}} AS x USING (
+        SELECT key FROM {{marks}}
+        WHERE queue = %(queue)s AND expires <= {NOW} AND key <> %(task_id)s
+        LIMIT 100 FOR UPDATE SKIP LOCKED) AS old
+    WHERE x.queue = %(queue)s AND x.key = old.key)
+SELECT (SELECT count(*) FROM written),
+       CASE WHEN EXISTS (SELECT FROM written) THEN pg_notify(%(channel)s, '') END IS NULL"""
+
+_MARK = f"""
+INSERT INTO {{marks}} AS m (queue, key, at, expires)
+VALUES (%(queue)s, %(key)s, {NOW}, {NOW} + %(ttl)s)
+ON CONFLICT (queue, key) DO UPDATE SET
+    at = CASE WHEN m.expires > {NOW} THEN m.at ELSE excluded.at END,
+    expires = CASE WHEN m.expires > {NOW} THEN greatest(m.expires, excluded.expires)
+                   ELSE excluded.expires END
+RETURNING at"""
+
+_DROP_MARKS = "DELETE FROM {marks} WHERE queue = %(queue)s"
+
 # In the field order of :class:`Statements`.
 _TEMPLATES: Final = (
     _PUSH_MANY,
@@ -323,4 +383,7 @@ _TEMPLATES: Final = (
     _PURGE_ONE,
     _PURGE_ALL,
     _QUEUES,
+    _PUSH_ABSENT,
+    _MARK,
+    _DROP_MARKS,
 )

@@ -68,6 +68,11 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   CRC32 of the id (the client names the bucket, so it is a declared key).
   A push consults it to replace an id the queue holds; ``get``/``cancel``
   consult it to find a task (``s:<id>`` first, then this).
+* ``<tag>:marks`` ZSET key -> expiry of the queue's marks (``push_absent``
+  and ``mark``, the :class:`~alligator.protocols.AbsentPushClient`); the
+  time each was made is ``m:<key>`` in ``meta``. Expired marks are deleted
+  by the next ``push_absent`` or ``mark`` (at most 1,000 per call), read off
+  the expiry order.
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 
@@ -98,8 +103,10 @@ __all__ = [
     "DROP",
     "INDEX_BUCKETS",
     "KEY_SUFFIXES",
+    "MARK",
     "PURGE",
     "PUSH",
+    "PUSH_ABSENT",
     "PUSH_REPLACE",
     "RELEASE",
     "RENEW",
@@ -113,7 +120,17 @@ __all__ = [
 ]
 
 #: Every fixed key of a queue, ``ready`` first; the index buckets come on top.
-KEY_SUFFIXES: Final = ("ready", "delayed", "data", "leased", "meta", "buried", "seq", "notify")
+KEY_SUFFIXES: Final = (
+    "ready",
+    "delayed",
+    "data",
+    "leased",
+    "meta",
+    "buried",
+    "seq",
+    "notify",
+    "marks",
+)
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
 #: every client of a queue must agree on it.
@@ -235,3 +252,5 @@ BURIED: Final = SCRIPTS["buried"]
 REQUEUE: Final = SCRIPTS["requeue"]
 PURGE: Final = SCRIPTS["purge"]
 DROP: Final = SCRIPTS["drop"]
+PUSH_ABSENT: Final = SCRIPTS["push_absent"]
+MARK: Final = SCRIPTS["mark"]

@@ -17,6 +17,12 @@ from __future__ import annotations
 __all__ = [
     "ACK",
     "BURIED",
+    "DROP_MARKS",
+    "HAS_TASK",
+    "INSERT_TASK",
+    "LIVE_MARK",
+    "MARK",
+    "SWEEP_MARKS",
     "BURY",
     "BURY_MALFORMED",
     "BURY_ODD_RUN_AT",
@@ -64,7 +70,35 @@ SCHEMA = (
     " ON alligator_tasks (queue, run_at, seq) WHERE state < 2",
     "CREATE INDEX IF NOT EXISTS alligator_tasks_buried"
     " ON alligator_tasks (queue, seq) WHERE state = 2",
+    # Marks of push_absent and mark (AbsentPushClient): key -> first marked, expiry.
+    """CREATE TABLE IF NOT EXISTS alligator_marks (
+        queue TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        expires REAL NOT NULL,
+        PRIMARY KEY (queue, key))""",
+    "CREATE INDEX IF NOT EXISTS alligator_marks_expiry ON alligator_marks (queue, expires)",
 )
+
+# Whether the queue holds a task of that id, in any state; parameters: queue, task_id.
+HAS_TASK = "SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?"
+# Whether a key has a live mark; parameters: queue, key, now.
+LIVE_MARK = "SELECT 1 FROM alligator_marks WHERE queue = ? AND key = ? AND expires > ?"
+# A fresh task (the caller checked the id is free); parameters: queue, task_id, data, run_at.
+INSERT_TASK = "INSERT INTO alligator_tasks (queue, task_id, data, run_at) VALUES (?, ?, ?, ?)"
+# Marks a key unless it has a live mark, whose time is kept and expiry extended;
+# returns the mark's time. Parameters: queue, key, now, expiry, now, now.
+MARK = (
+    "INSERT INTO alligator_marks (queue, key, at, expires) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (queue, key) DO UPDATE SET"
+    " at = CASE WHEN expires > ? THEN at ELSE excluded.at END,"
+    " expires = CASE WHEN expires > ? THEN max(expires, excluded.expires)"
+    " ELSE excluded.expires END"
+    " RETURNING at"
+)
+# Expired marks of a queue, read off the expiry index; parameters: queue, now.
+SWEEP_MARKS = "DELETE FROM alligator_marks WHERE queue = ? AND expires <= ?"
+DROP_MARKS = "DELETE FROM alligator_marks WHERE queue = ?"
 
 # The first reservable row of a queue; parameters: queue, now.
 FIRST_DUE = (

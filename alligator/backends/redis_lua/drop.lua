@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, leased, meta, buried, seq, notify
+-- keys: ready, delayed, data, leased, meta, buried, seq, notify, marks
 -- resend: safe
 --
 -- KEYS: every fixed key, then every index bucket. Deletes them all.
