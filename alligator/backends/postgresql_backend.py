@@ -81,6 +81,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from alligator.backends import _postgresql_sql as sql
+from alligator.backends._checks import check_due, check_task_id, check_ttl
 from alligator.backends._postgresql_driver import (
     Database,
     Janitor,
@@ -93,7 +94,6 @@ from alligator.backends._postgresql_driver import (
     schema_version,
     translating,
 )
-from alligator.backends._checks import check_due, check_task_id, check_ttl
 from alligator.exceptions import (
     BackendError,
     ConfigurationError,
