@@ -95,6 +95,7 @@ DECLARED = {
         closes=True,
         assigns_ids=True,
         lists_queues=True,
+        schedule_ledger=True,
     ),
     "postgresql": msgspec.structs.replace(FAST, priority=True, transactional=True),
 }
