@@ -2,7 +2,8 @@
 
 ``worker`` runs a worker (or a pool with --processes), ``info`` shows a
 queue's counts by state, ``failed`` lists, shows, requeues and purges buried
-tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables.
+tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables,
+``scheduler`` enqueues the ticks of a schedule (periodic tasks).
 ``latergator DSN`` is a shortcut for ``worker``.
 """
 
@@ -16,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from alligator.cli import failed, info, migrate, worker
+from alligator.cli import failed, info, migrate, scheduler, worker
 from alligator.exceptions import AlligatorError, BackendConnectionError
 
 __all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
@@ -29,14 +30,14 @@ EXIT_UNREACHABLE = 1
 _DESCRIPTION = (
     "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
     "--processes), 'info' shows a queue's counts by state, 'failed' lists, shows, requeues "
-    "and purges buried tasks."
+    "and purges buried tasks, 'scheduler' enqueues the ticks of a schedule."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (worker, info, failed, migrate):
+    for module in (worker, info, failed, migrate, scheduler):
         module.register(commands)
     return parser
 

@@ -23,7 +23,11 @@ from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from alligator._signals import stop_signals
 from alligator.capabilities import absent_push_view
-from alligator.exceptions import BackendConnectionError, ConfigurationError
+from alligator.exceptions import (
+    BackendConnectionError,
+    ConfigurationError,
+    OutcomeUnknownError,
+)
 from alligator.protocols import ScheduleLedger, ScheduleLedgerClient
 from alligator.schedules.ledger import MarksLedger
 from alligator.schedules.ticks import tick_stamp
@@ -209,14 +213,16 @@ class Scheduler:
         return 0
 
     def _loop(self) -> None:
-        self.start()
+        if not self.cursors:
+            self.start()
         log.info("scheduler started with %d entries", len(self.entries))
         while not self._stop.is_set():
             try:
                 self.run_pending()
                 self._retry = 0.0
                 self._retry_at = 0.0
-            except BackendConnectionError as exc:
+            except (BackendConnectionError, OutcomeUnknownError) as exc:
+                # Safe to try again: a tick already enqueued is refused the second time.
                 self._retry = min(max(self._retry * 2, 1.0), MAX_RETRY)
                 self._retry_at = self.clock() + self._retry
                 log.warning("backend unreachable (%s); trying again in %.0f s", exc, self._retry)
