@@ -48,19 +48,15 @@ MAX_RETRY: Final = 30.0
 
 
 class Fired(NamedTuple):
-    """One tick the scheduler handled.
+    """One tick the scheduler handled."""
 
-    Attributes:
-        entry: The entry's name.
-        tick: The tick (epoch seconds).
-        task_id: The task id of the tick.
-        enqueued: ``True`` if this scheduler enqueued it, ``False`` if
-            another one already had.
-    """
-
+    #: The entry's name.
     entry: str
+    #: The tick (epoch seconds).
     tick: float
+    #: The task id of the tick.
     task_id: str
+    #: ``True`` if this scheduler enqueued it, ``False`` if another one already had.
     enqueued: bool
 
 

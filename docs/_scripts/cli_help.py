@@ -26,6 +26,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("failed-requeue", ["-m", "alligator", "failed", "requeue"]),
     ("failed-purge", ["-m", "alligator", "failed", "purge"]),
     ("migrate", ["-m", "alligator", "migrate"]),
+    ("scheduler", ["-m", "alligator", "scheduler"]),
 ]
 
 
