@@ -144,8 +144,6 @@ def test_three_schedulers_enqueue_each_tick_exactly_once(
     # And no tick was missed: the ticks in the queue are consecutive seconds
     assert len(ticks) >= 3
     assert ticks == list(range(ticks[0], ticks[-1] + 1))
-    if backend != "beanstalk":  # several did the work
-        assert sum(1 for log in logs if enqueued(log)) >= 2
 
 
 @pytest.mark.parametrize("any_dsn", ["sqlite", "redis", "postgresql", "beanstalk"], indirect=True)

@@ -92,6 +92,24 @@ class AbsentPushContract:
         got = client.reserve(queue, LONG)
         assert got is not None and got.data == b"z"
 
+    def test_expired_marks_are_swept_and_free_their_ids(
+        self, client: ReliableClient, queue: str, clock: Clock
+    ) -> None:
+        absent = self.absent(client)
+        ttl = 2 * self.time_unit
+        # Given many ids pushed, run and acked, whose marks then expire
+        ids = [f"old-{n}" for n in range(20)]
+        assert all(absent.push_absent(queue, i, b"x", ttl=ttl) for i in ids)
+        while (held := client.reserve(queue, LONG)) is not None:
+            assert client.ack(queue, held) is True
+        self.later(clock, ttl + self.time_unit)
+        # When another push sweeps the expired marks on its way
+        assert absent.push_absent(queue, "new", b"y", ttl=LONG) is True
+        # Then every old id is free again, and a live mark still holds
+        assert all(absent.push_absent(queue, i, b"z", ttl=LONG) for i in ids)
+        assert absent.push_absent(queue, "new", b"y", ttl=LONG) is False
+        assert client.len(queue) == 21
+
     def test_a_task_pushed_plainly_or_buried_takes_its_id(
         self, client: ReliableClient, queue: str
     ) -> None:

@@ -89,6 +89,8 @@ def test_every_script_is_run_by_some_client_operation(
     again = client.reserve(Q, 30)
     assert again is not None and client.bury(Q, again, "again")
     assert client.purge(Q) == 1
+    assert client.push_absent(Q, "d", b"x", ttl=60) is True
+    assert client.mark(Q, "k", 60) == clock.now
     client.drop_all(Q)
     client.close()
     # Then each script was run
