@@ -17,6 +17,7 @@ from typing import cast
 import msgspec
 
 from alligator.protocols import (
+    AbsentPushClient,
     Client,
     FailedTasksClient,
     IdAssigningClient,
@@ -29,12 +30,14 @@ from alligator.protocols import (
     ReliableClient,
     ResultClient,
     ResultStore,
+    ScheduleLedgerClient,
     TransactionalClient,
     UniqueClient,
 )
 
 __all__ = [
     "Capabilities",
+    "absent_push_view",
     "capabilities_of",
     "limit_view",
     "prefetch_view",
@@ -86,6 +89,11 @@ class Capabilities(msgspec.Struct, frozen=True):
             a second task with a held ``unique_key``, atomically.
         limits: A :class:`~alligator.protocols.LimitClient`: it counts
             concurrency and rate limits across every worker.
+        absent_push: An :class:`~alligator.protocols.AbsentPushClient`: it
+            stores a task only when its id is new, and keeps marks, so any
+            number of schedulers may run a schedule (:mod:`alligator.schedules`).
+        schedule_ledger: A :class:`~alligator.protocols.ScheduleLedgerClient`:
+            no push-if-absent, but a ledger that lets one scheduler run.
     """
 
     reliable: bool
@@ -104,6 +112,8 @@ class Capabilities(msgspec.Struct, frozen=True):
     results_prefetch: bool = False
     unique: bool = False
     limits: bool = False
+    absent_push: bool = False
+    schedule_ledger: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -142,6 +152,8 @@ def capabilities_of(client: Client) -> Capabilities:
         and _takes(client.reserve_many, "results"),
         unique=isinstance(client, UniqueClient),
         limits=isinstance(client, LimitClient),
+        absent_push=isinstance(client, AbsentPushClient),
+        schedule_ledger=isinstance(client, ScheduleLedgerClient),
     )
 
 
@@ -185,3 +197,8 @@ def unique_view(client: ReliableClient, capabilities: Capabilities) -> UniqueCli
 def limit_view(client: ReliableClient, capabilities: Capabilities) -> LimitClient | None:
     """``client`` typed as a :class:`LimitClient` when it is one, else ``None``."""
     return cast(LimitClient, client) if capabilities.limits else None
+
+
+def absent_push_view(client: Client, capabilities: Capabilities) -> AbsentPushClient | None:
+    """``client`` typed as an :class:`AbsentPushClient` when it is one, else ``None``."""
+    return cast(AbsentPushClient, client) if capabilities.absent_push else None

@@ -66,7 +66,7 @@ class Options(Generic[RO]):
         self.unique_running = unique_running
         self.on_duplicate: OnDuplicate = on_duplicate
         # Validate now, so a bad option fails where it was written.
-        self._new_task()
+        self.new_task()
         if priority is not None and is_async:
             gator.prioritized()
 
@@ -81,9 +81,10 @@ class Options(Generic[RO]):
     ) -> None:
         return None
 
-    def _new_task(self) -> Task[Any]:
+    def new_task(self, task_id: str | None = None) -> Task[Any]:
+        """A task with these options and no function yet (``task_id`` overrides the option's)."""
         task: Task[Any] = self.gator.task_class(
-            task_id=self.task_id,
+            task_id=self.task_id if task_id is None else task_id,
             retries=self.retries,
             is_async=self.is_async,
             on_start=self.on_start,
@@ -109,7 +110,7 @@ class Options(Generic[RO]):
     def task(self, func: Callable[P, RO], *args: P.args, **kwargs: P.kwargs) -> Task[RO]: ...
     def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
         """Enqueue ``func(*args, **kwargs)`` with these options."""
-        return self.gator.push(self._new_task(), func, *args, **kwargs)
+        return self.gator.push(self.new_task(), func, *args, **kwargs)
 
 
 class Batch:

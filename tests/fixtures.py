@@ -74,6 +74,7 @@ FAST = Capabilities(
     priority=True,
     closes=True,
     lists_queues=True,
+    absent_push=True,
 )
 
 #: What a backend that keeps outcomes itself declares.
@@ -103,6 +104,7 @@ DECLARED = {
         closes=True,
         assigns_ids=True,
         lists_queues=True,
+        schedule_ledger=True,
     ),
     "postgresql": msgspec.structs.replace(
         FAST, transactional=True, **RESULTS, unique=True, limits=True

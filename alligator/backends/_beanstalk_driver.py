@@ -46,6 +46,7 @@ __all__ = [
     "BURIED_SUFFIX",
     "ERRORS",
     "HEADER",
+    "SCHEDULE_SUFFIX",
     "Connection",
     "Settings",
     "check_uint32",
@@ -72,6 +73,8 @@ DEFAULT_SOCKET_TIMEOUT: Final = 10.0
 MAX_UINT32: Final = 2**32 - 1
 #: Suffix of the companion tube that holds bury records (see the backend docs).
 BURIED_SUFFIX: Final = ".buried"
+#: The tube of a queue's scheduler lock and state (see ``_beanstalk_schedule``).
+SCHEDULE_SUFFIX: Final = ".sched"
 MAX_TUBE_BYTES: Final = 200
 #: A queue name leaves room for the companion tube's suffix.
 MAX_QUEUE_BYTES: Final = MAX_TUBE_BYTES - len(BURIED_SUFFIX)
@@ -123,6 +126,11 @@ def validate_queue_name(name: str) -> str:
         raise ConfigurationError(
             f"queue name {name!r} ends with {BURIED_SUFFIX!r}, which Alligator reserves for "
             "the companion tube that records why tasks were buried"
+        )
+    if name.endswith(SCHEDULE_SUFFIX):
+        raise ConfigurationError(
+            f"queue name {name!r} ends with {SCHEDULE_SUFFIX!r}, which Alligator reserves for "
+            "the tube of a queue's scheduler lock"
         )
     return name
 

@@ -31,6 +31,7 @@ __all__ = [
     "check_items",
     "check_priority",
     "check_task_id",
+    "check_ttl",
     "safe_text",
 ]
 
@@ -98,6 +99,17 @@ def check_due(delay_until: float | None) -> float | None:
     ):
         raise InvalidTaskError(f"delay_until must be a finite timestamp, got {delay_until!r}")
     return delay_until
+
+
+def check_ttl(ttl: float) -> float:
+    """``ttl``, once it is known to be a finite number of seconds > 0 (a mark's lifetime).
+
+    Raises:
+        InvalidTaskError: It is not a number, not finite, or not > 0.
+    """
+    if isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl < math.inf:
+        raise InvalidTaskError(f"ttl must be a finite number of seconds > 0, got {ttl!r}")
+    return float(ttl)
 
 
 def check_items(items: Iterable[PushItem]) -> None:

@@ -29,7 +29,7 @@ import logging
 import math
 import threading
 
-__all__ = ["BURIED", "GONE", "RESERVED", "WAITING", "Queue", "Store", "Task"]
+__all__ = ["BURIED", "GONE", "RESERVED", "WAITING", "Marks", "Queue", "Store", "Task"]
 
 WAITING, RESERVED, BURIED, GONE = 0, 1, 2, 3
 
@@ -300,6 +300,37 @@ class Queue:
         self.ranked = 0
 
 
+class Marks:
+    """One queue's marks: key -> [first marked at, expires at] (see ``AbsentPushClient``).
+
+    Expired marks are ignored when read and swept out once the dict has
+    doubled since the last sweep, so the cost per call stays constant.
+    """
+
+    __slots__ = ("by_key", "sweep_at")
+
+    def __init__(self) -> None:
+        self.by_key: dict[str, list[float]] = {}
+        self.sweep_at = 64
+
+    def live(self, key: str, now: float) -> list[float] | None:
+        """The live mark of ``key`` (its time and expiry), or ``None``."""
+        found = self.by_key.get(key)
+        return found if found is not None and found[1] > now else None
+
+    def put(self, key: str, now: float, ttl: float) -> float:
+        """Mark ``key`` at ``now`` unless it is marked; extend the expiry; return its time."""
+        found = self.live(key, now)
+        if found is None:
+            self.by_key[key] = [now, now + ttl]
+            if len(self.by_key) >= self.sweep_at:
+                self.by_key = {k: v for k, v in self.by_key.items() if v[1] > now}
+                self.sweep_at = max(64, 2 * len(self.by_key))
+            return now
+        found[1] = max(found[1], now + ttl)
+        return found[0]
+
+
 class Store:
     """A named set of queues sharing one lock."""
 
@@ -307,6 +338,8 @@ class Store:
         self.lock = threading.Lock()
         self.queues: dict[str, Queue] = {}
         self.seq = itertools.count()
+        #: Each queue's marks, by queue name.
+        self.marks: dict[str, Marks] = {}
 
     def queue(self, name: str) -> Queue:
         """The queue ``name``, created empty on first use."""

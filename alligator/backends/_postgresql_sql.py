@@ -55,7 +55,8 @@ Versions
 first use) applies the missing ones. Version 2 adds the outcomes and
 dependencies (:mod:`alligator.backends._postgresql_results_sql`): the tables
 ``alligator_results`` and ``alligator_deps``, and a ``pending`` count on the
-task table, whose blocked rows (state 4) wait on their dependencies.
+task table, whose blocked rows (state 4) wait on their dependencies. Version
+3 adds ``alligator_marks`` (push-if-absent, for schedules).
 """
 
 from __future__ import annotations
@@ -163,8 +164,23 @@ _V2: Final = (
     "COMMENT ON TABLE {results} IS 'Alligator task outcomes, kept until expires_at (epoch s)'",
 )
 
+#: Version 3: the marks of push_absent and mark (AbsentPushClient): key -> first
+#: marked, expiry; expired ones are deleted by later calls, off the expiry index.
+_V3: Final = (
+    """CREATE TABLE {marks} (
+        queue text NOT NULL,
+        key text NOT NULL,
+        at float8 NOT NULL,
+        expires float8 NOT NULL,
+        PRIMARY KEY (queue, key)
+    )""",
+    'CREATE INDEX "alligator_marks_expiry" ON {marks} (queue, expires)',
+    "COMMENT ON TABLE {marks} IS 'Alligator marks: a task id pushed by push_absent (or a key"
+    " noted by mark) is taken until expires (epoch seconds)'",
+)
+
 #: Each version's statements, oldest first: version ``n`` is ``MIGRATIONS[n - 1]``.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)
 
 #: The version this code reads and writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)
@@ -202,6 +218,9 @@ class Statements(NamedTuple):
     purge_one: str
     purge_all: str
     queues: str
+    push_absent: str
+    mark: str
+    drop_marks: str
 
 
 def quote_ident(name: str) -> str:
@@ -216,6 +235,7 @@ def tables(schema: str) -> dict[str, str]:
         "meta": f"{quote_ident(schema)}.{quote_ident('alligator_meta')}",
         "results": f"{quote_ident(schema)}.{quote_ident('alligator_results')}",
         "deps": f"{quote_ident(schema)}.{quote_ident('alligator_deps')}",
+        "marks": f"{quote_ident(schema)}.{quote_ident('alligator_marks')}",
     }
 
 
@@ -347,6 +367,48 @@ _PURGE_ALL = "DELETE FROM {tasks} WHERE queue = %(queue)s AND state = 2"
 #: queue; this is an operator's read (``alligator info``), not a hot path.
 _QUEUES = "SELECT DISTINCT queue FROM {tasks} ORDER BY queue"
 
+# A task stored only when the queue holds no task of that id and no live mark
+# of it, with its mark, in ONE statement. The mark's row is the lock: of
+# concurrent calls one inserts it (or revives an expired one), the others
+# meet it on the unique index and change nothing; the task is inserted only
+# from the row the mark wrote. Up to 100 expired marks of the queue go too.
+_PUSH_ABSENT = f"""
+WITH
+mark AS (
+    INSERT INTO {{marks}} AS m (queue, key, at, expires)
+    SELECT %(queue)s, %(task_id)s, {NOW}, {NOW} + %(ttl)s
+    WHERE NOT EXISTS (
+        SELECT 1 FROM {{tasks}} WHERE queue = %(queue)s AND task_id = %(task_id)s)
+    ON CONFLICT (queue, key) DO UPDATE SET at = excluded.at, expires = excluded.expires
+        WHERE m.expires <= {NOW}
+    RETURNING 1),
+written AS (
+    INSERT INTO {{tasks}} (queue, task_id, data, priority, run_at, state)
+    SELECT %(queue)s, %(task_id)s, %(data)s, %(priority)s, {_DUE},
+           CASE WHEN {_DUE} <= {NOW} THEN 0 ELSE 3 END
+    FROM mark
+    ON CONFLICT (queue, task_id) DO NOTHING
+    RETURNING 1),
+swept AS (
+    DELETE FROM {{marks}} AS x USING (
+        SELECT key FROM {{marks}}
+        WHERE queue = %(queue)s AND expires <= {NOW} AND key <> %(task_id)s
+        LIMIT 100 FOR UPDATE SKIP LOCKED) AS old
+    WHERE x.queue = %(queue)s AND x.key = old.key)
+SELECT (SELECT count(*) FROM written),
+       CASE WHEN EXISTS (SELECT FROM written) THEN pg_notify(%(channel)s, '') END IS NULL"""
+
+_MARK = f"""
+INSERT INTO {{marks}} AS m (queue, key, at, expires)
+VALUES (%(queue)s, %(key)s, {NOW}, {NOW} + %(ttl)s)
+ON CONFLICT (queue, key) DO UPDATE SET
+    at = CASE WHEN m.expires > {NOW} THEN m.at ELSE excluded.at END,
+    expires = CASE WHEN m.expires > {NOW} THEN greatest(m.expires, excluded.expires)
+                   ELSE excluded.expires END
+RETURNING at"""
+
+_DROP_MARKS = "DELETE FROM {marks} WHERE queue = %(queue)s"
+
 # In the field order of :class:`Statements`.
 _TEMPLATES: Final = (
     _PUSH_MANY,
@@ -365,4 +427,7 @@ _TEMPLATES: Final = (
     _PURGE_ONE,
     _PURGE_ALL,
     _QUEUES,
+    _PUSH_ABSENT,
+    _MARK,
+    _DROP_MARKS,
 )

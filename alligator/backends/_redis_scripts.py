@@ -85,6 +85,11 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   ZSET ``<tag>:lim:<limit key>`` per limit key: the ``id token`` of each task
   admitted under a concurrency limit, or the starts under a rate limit
   scored by time (see ``acquire.lua``).
+* ``<tag>:marks`` ZSET key -> expiry of the queue's marks (``push_absent``
+  and ``mark``, the :class:`~alligator.protocols.AbsentPushClient`); the
+  time each was made is ``m:<key>`` in ``meta``. Expired marks are deleted
+  by the next ``push_absent`` or ``mark`` (at most 1,000 per call), read off
+  the expiry order.
 * ``<tag>:seq`` STRING counter for the sequence numbers (delays and burials).
 * ``<tag>:notify`` LIST of wake-up tokens for blocked reservers (capped).
 * ``<tag>:blocked`` HASH id -> due time (empty for none), a comma, payload:
@@ -135,9 +140,11 @@ __all__ = [
     "KEY_SUFFIXES",
     "LIMIT_KEYS",
     "LIMIT_USAGE",
+    "MARK",
     "OUTCOME",
     "PURGE",
     "PUSH",
+    "PUSH_ABSENT",
     "PUSH_REPLACE",
     "PUSH_UNIQUE",
     "RELEASE",
@@ -169,6 +176,7 @@ KEY_SUFFIXES: Final = (
     "edges",
     "unique",
     "limits",
+    "marks",
 )
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:
@@ -302,3 +310,5 @@ ACQUIRE: Final = SCRIPTS["acquire"]
 LIMIT_USAGE: Final = SCRIPTS["limit_usage"]
 LIMIT_KEYS: Final = SCRIPTS["limit_keys"]
 UNIQUE_HOLDER: Final = SCRIPTS["unique_holder"]
+PUSH_ABSENT: Final = SCRIPTS["push_absent"]
+MARK: Final = SCRIPTS["mark"]

@@ -43,11 +43,16 @@ __all__ = [
     "DELETE_SEQ",
     "DROP",
     "DROP_CHUNK",
+    "DROP_MARKS",
     "DUE_MANY",
     "FIRST_DUE",
     "GET",
+    "HAS_TASK",
     "HELD",
+    "INSERT_TASK",
     "LEN",
+    "LIVE_MARK",
+    "MARK",
     "NEXT_DUE",
     "NEXT_SEQ",
     "POP",
@@ -63,6 +68,7 @@ __all__ = [
     "RUNNING",
     "SCHEMA",
     "STATS",
+    "SWEEP_MARKS",
     "lease_many",
     "pick",
 ]
@@ -87,6 +93,14 @@ SCHEMA = (
     " ON alligator_tasks (queue, priority, run_at, seq) WHERE state < 2 AND priority <> 0",
     "CREATE INDEX IF NOT EXISTS alligator_tasks_buried"
     " ON alligator_tasks (queue, seq) WHERE state = 2",
+    # Marks of push_absent and mark (AbsentPushClient): key -> first marked, expiry.
+    """CREATE TABLE IF NOT EXISTS alligator_marks (
+        queue TEXT NOT NULL,
+        key TEXT NOT NULL,
+        at REAL NOT NULL,
+        expires REAL NOT NULL,
+        PRIMARY KEY (queue, key))""",
+    "CREATE INDEX IF NOT EXISTS alligator_marks_expiry ON alligator_marks (queue, expires)",
 )
 #: Whether the table has the priority column (a file made before priorities).
 COLUMNS = "SELECT name FROM pragma_table_info('alligator_tasks')"
@@ -123,6 +137,28 @@ def pick(queue: str, now: str, limit: str) -> str:
         f") ORDER BY p, r, seq LIMIT {limit}"
     )
 
+
+# Whether the queue holds a task of that id, in any state; parameters: queue, task_id.
+HAS_TASK = "SELECT 1 FROM alligator_tasks WHERE queue = ? AND task_id = ?"
+# Whether a key has a live mark; parameters: queue, key, now.
+LIVE_MARK = "SELECT 1 FROM alligator_marks WHERE queue = ? AND key = ? AND expires > ?"
+# A fresh task (the caller checked the id is free); parameters: queue, task_id, data, run_at.
+INSERT_TASK = (
+    "INSERT INTO alligator_tasks (queue, task_id, data, run_at, priority) VALUES (?, ?, ?, ?, ?)"
+)
+# Marks a key unless it has a live mark, whose time is kept and expiry extended;
+# returns the mark's time. Parameters: queue, key, now, expiry, now, now.
+MARK = (
+    "INSERT INTO alligator_marks (queue, key, at, expires) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT (queue, key) DO UPDATE SET"
+    " at = CASE WHEN expires > ? THEN at ELSE excluded.at END,"
+    " expires = CASE WHEN expires > ? THEN max(expires, excluded.expires)"
+    " ELSE excluded.expires END"
+    " RETURNING at"
+)
+# Expired marks of a queue, read off the expiry index; parameters: queue, now.
+SWEEP_MARKS = "DELETE FROM alligator_marks WHERE queue = ? AND expires <= ?"
+DROP_MARKS = "DELETE FROM alligator_marks WHERE queue = ?"
 
 # The first reservable row of a queue; parameters: queue, now.
 FIRST_DUE = pick("?1", "?2", "1")

@@ -66,6 +66,10 @@ How Alligator's protocol maps onto beanstalkd:
   cannot be deleted by anyone but their holder, and come back after their TTR.
 * ``push_many`` is not atomic on the server (beanstalkd has no transactions):
   on a failure the jobs already put are deleted, best effort.
+* **Schedules**: no push-if-absent, so one scheduler per queue (a lock
+  tube ``<queue>.sched``, its state kept there too); a second one is
+  refused with a clear error (see
+  :mod:`alligator.backends._beanstalk_schedule`).
 * Payloads over the server's ``max-job-size`` (65,535 bytes unless started
   with ``-z``) raise :class:`~alligator.exceptions.PayloadTooLarge` before
   anything is sent.
@@ -108,6 +112,7 @@ from alligator.backends._beanstalk_driver import (
     unframe,
     validate_queue_name,
 )
+from alligator.backends._beanstalk_schedule import SCHEDULE_SUFFIX, BeanstalkLedger
 from alligator.backends._checks import safe_text
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
@@ -393,12 +398,13 @@ class Client:
     def queues(self) -> list[str]:
         """Tubes holding any job, from ``list-tubes`` (a :class:`~alligator.protocols.QueueLister`).
 
-        The companion tubes of bury reasons (``<queue>.buried``) are not
-        queues; one ``stats-tube`` per tube leaves out the empty ones
-        (``default``, and tubes a client still uses or watches).
+        The companion tubes of bury reasons (``<queue>.buried``) and of
+        schedulers (``<queue>.sched``) are not queues; one ``stats-tube`` per
+        tube leaves out the empty ones (``default``, and tubes a client still
+        uses or watches).
         """
         with self._conn.session() as client:
-            tubes = [t for t in client.tubes() if not t.endswith(BURIED_SUFFIX)]
+            tubes = [t for t in client.tubes() if not t.endswith((BURIED_SUFFIX, SCHEDULE_SUFFIX))]
         return sorted(tube for tube in tubes if self.stats(tube) != QueueStats())
 
     # -- failed-task operations ------------------------------------------
@@ -426,6 +432,15 @@ class Client:
             if task_id is not None and found is None:
                 return 0
             return records.purge(self._conn, client, tube, found)
+
+    # -- schedules -------------------------------------------------------------
+
+    def schedule_ledger(self) -> BeanstalkLedger:
+        """A scheduler's ledger (a :class:`~alligator.protocols.ScheduleLedgerClient`).
+
+        One scheduler per queue: see :mod:`alligator.backends._beanstalk_schedule`.
+        """
+        return BeanstalkLedger(self)
 
     def close(self) -> None:
         """Close the connection; beanstalkd makes the jobs it held ready again."""

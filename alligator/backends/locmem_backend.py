@@ -56,12 +56,13 @@ from alligator.backends._checks import (
     check_items,
     check_priority,
     check_task_id,
+    check_ttl,
     safe_text,
 )
 from alligator.backends._locmem_driver import parse_dsn, reset_stores, store
 from alligator.backends._locmem_flow import Flow
 from alligator.backends._locmem_results import Results
-from alligator.backends._locmem_store import BURIED, RESERVED, Queue, Task
+from alligator.backends._locmem_store import BURIED, RESERVED, Marks, Queue, Task
 from alligator.exceptions import TaskInProgressError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
@@ -129,11 +130,12 @@ class Client(Flow, Results):
             return queue.waiting + sum(1 for t in queue.leased.values() if t.run_at <= now)
 
     def drop_all(self, queue_name: str) -> None:
-        """Remove every task of the queue: waiting, reserved and buried."""
+        """Remove every task of the queue: waiting, reserved and buried; and its marks."""
         with self._lock:
             queue = self._existing(queue_name)
             self.drop_results_state(queue_name)
             self.drop_flow_state(queue_name)
+            self._store.marks.pop(queue_name, None)
             if queue is None:
                 return
             queue.clear()
@@ -231,6 +233,55 @@ class Client(Flow, Results):
             elif ready:
                 queue.cond.notify(ready)
         return [item.task_id for item in items]
+
+    # -- AbsentPushClient ----------------------------------------------------
+
+    def _marks(self, queue_name: str) -> Marks:
+        """The queue's marks, created on first use (caller holds the lock)."""
+        marks = self._store.marks.get(queue_name)
+        if marks is None:
+            marks = self._store.marks[self._names.check(queue_name)] = Marks()
+        return marks
+
+    def push_absent(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        ttl: float,
+        priority: int | None = None,
+    ) -> bool:
+        """Store a task unless the queue holds its id or a live mark of it; one lock hold.
+
+        The task is ordered by ``priority`` as a plain push's is.
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
+        check_ttl(ttl)
+        rank = check_priority(priority)
+        with self._lock:
+            now = self._clock()
+            queue = self._queue(queue_name)
+            marks = self._marks(queue_name)
+            if task_id in queue.tasks or marks.live(task_id, now) is not None:
+                return False
+            due = now if delay_until is None else delay_until
+            is_head = queue.add(task_id, data, due, rank)
+            marks.put(task_id, now, ttl)
+            if due <= now:
+                queue.cond.notify()
+            elif is_head:
+                queue.cond.notify_all()
+            return True
+
+    def mark(self, queue_name: str, key: str, ttl: float) -> float:
+        """Mark ``key`` unless it is marked; return when it was first marked."""
+        check_task_id(key)
+        check_ttl(ttl)
+        with self._lock:
+            return self._marks(queue_name).put(key, self._clock(), ttl)
 
     def _lease_due(self, queue: Queue, lease: float, count: int) -> list[Reservation]:
         """Lease up to ``count`` due tasks, oldest due first (caller holds the lock)."""

@@ -83,7 +83,14 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import tuple_row
 
 from alligator.backends import _postgresql_sql as sql
-from alligator.backends._checks import QueueNames, check_items, safe_text
+from alligator.backends._checks import (
+    QueueNames,
+    check_due,
+    check_items,
+    check_task_id,
+    check_ttl,
+    safe_text,
+)
 from alligator.backends._postgresql_driver import (
     Database,
     Janitor,
@@ -207,9 +214,10 @@ class Client(Results, Flow):
         return int(rows[0][0])
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every task of the queue (any state), its unique keys and limit counters."""
+        """Delete every task of the queue (any state), its marks, unique keys and limit counters."""
         self.drop_flow_state(queue_name)
         self._db.count(self._sql.drop, {"queue": self._names.check(queue_name)})
+        self._db.count(self._sql.drop_marks, {"queue": self._names.check(queue_name)})
         self.drop_results_state(queue_name)
 
     def push(
@@ -269,6 +277,55 @@ class Client(Results, Flow):
             "now": self._now(),
             "channel": self._channel(queue_name),
         }
+
+    # -- AbsentPushClient ----------------------------------------------------
+
+    def push_absent(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        ttl: float,
+        priority: int | None = None,
+    ) -> bool:
+        """Store a task unless the queue holds its id or a live mark of it; one statement.
+
+        The mark's row in ``alligator_marks`` serialises concurrent calls
+        (see :mod:`alligator.backends._postgresql_sql`); the task is ordered
+        by ``priority`` as a plain push's is. Returns once the commit is on disk.
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
+        check_ttl(ttl)
+        params = {
+            "queue": self._names.check(queue_name),
+            "task_id": task_id,
+            "data": data,
+            "due": delay_until,
+            "priority": check_priority(priority),
+            "ttl": float(ttl),
+            "now": self._now(),
+            "channel": self._channel(queue_name),
+        }
+        [(written, _)] = self._db.rows(self._sql.push_absent, params)
+        if written:
+            self._changed(queue_name)
+        return bool(written)
+
+    def mark(self, queue_name: str, key: str, ttl: float) -> float:
+        """Mark ``key`` unless it is marked (one upsert); return when it was first marked."""
+        check_task_id(key)
+        check_ttl(ttl)
+        params = {
+            "queue": self._names.check(queue_name),
+            "key": key,
+            "ttl": float(ttl),
+            "now": self._now(),
+        }
+        [(at,)] = self._db.rows(self._sql.mark, params)
+        return float(at)
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once), in one statement."""

@@ -73,8 +73,11 @@ from collections.abc import Callable, Sequence
 from alligator.backends import _redis_scripts as lua
 from alligator.backends._checks import (
     QueueNames,
+    check_due,
     check_items,
+    check_priority,
     check_task_id,
+    check_ttl,
     safe_text,
 )
 from alligator.backends._redis_driver import (
@@ -232,7 +235,7 @@ class Client(Results, Flow):
         return stats.ready + stats.delayed
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every key of the queue, index buckets included, in one ``DEL``."""
+        """Delete every key of the queue (its marks and index buckets too), in one ``DEL``."""
         fixed = self.keys(queue_name)
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
@@ -289,6 +292,43 @@ class Client(Results, Flow):
             if isinstance(reply, list):
                 raise TaskInProgressError(as_bytes(reply[1]).decode(), queue_name)
         return ids
+
+    # -- AbsentPushClient ------------------------------------------------------
+
+    def push_absent(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        ttl: float,
+        priority: int | None = None,
+    ) -> bool:
+        """Store a task unless the queue holds its id or a live mark of it; one script.
+
+        The mark is a member of the queue's ``marks`` ZSET scored by its
+        expiry (so it lives in the queue's slot, and ``drop_all`` deletes
+        it). Never re-sent after a lost reply: that raises
+        :class:`~alligator.exceptions.OutcomeUnknownError`, and calling
+        again is safe (it answers ``False`` if the first call stored the
+        task). The task is ordered by ``priority`` as a plain push's is.
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
+        check_ttl(ttl)
+        rank = check_priority(priority)
+        self._name(queue_name)
+        due = "" if delay_until is None else repr(float(delay_until))
+        args = (self._now(), task_id, data, due, repr(float(ttl)), str(rank) if rank else "")
+        return as_int(self._run(lua.PUSH_ABSENT, queue_name, args, (task_id,))) == 1
+
+    def mark(self, queue_name: str, key: str, ttl: float) -> float:
+        """Mark ``key`` unless it is marked (one script); return when it was first marked."""
+        check_task_id(key)
+        check_ttl(ttl)
+        reply = self._run(lua.MARK, queue_name, (self._now(), key, repr(float(ttl))))
+        return as_float(reply) or 0.0
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the oldest due task (a reserve, then an ack).

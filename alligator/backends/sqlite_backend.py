@@ -61,6 +61,7 @@ from alligator.backends._checks import (
     check_items,
     check_priority,
     check_task_id,
+    check_ttl,
     safe_text,
 )
 from alligator.backends._sqlite_driver import Database, parse_dsn
@@ -177,7 +178,7 @@ class Client(Results, Flow):
         return int(row[0]) if row else 0
 
     def drop_all(self, queue_name: str) -> None:
-        """Remove every task of the queue: waiting, reserved and buried.
+        """Remove every task of the queue: waiting, reserved and buried; and its marks.
 
         In chunks of :data:`DROP_CHUNK` rows, each its own transaction, with
         a pause after each as long as it took: a big queue never holds the
@@ -186,6 +187,7 @@ class Client(Results, Flow):
         queue_name = self._names.check(queue_name)
         self.drop_results_state(queue_name)
         self.drop_flow_state(queue_name)
+        self._db.count(sql.DROP_MARKS, (queue_name,))
         while True:
             started = time.monotonic()
             if self._db.count(sql.DROP_CHUNK, (queue_name, DROP_CHUNK)) < DROP_CHUNK:
@@ -217,6 +219,52 @@ class Client(Results, Flow):
         if not self._change(sql.PUSH, (queue, task_id, data, due, now, rank)):
             raise TaskInProgressError(task_id, queue_name)
         return task_id
+
+    # -- AbsentPushClient ----------------------------------------------------
+
+    def push_absent(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None = None,
+        *,
+        ttl: float,
+        priority: int | None = None,
+    ) -> bool:
+        """Store a task unless the queue holds its id or a live mark of it; one transaction.
+
+        The check and the insert run under SQLite's write lock (``BEGIN
+        IMMEDIATE``), so of concurrent calls exactly one stores the task.
+        Expired marks of the queue are deleted on the way, off the expiry
+        index. The task is ordered by ``priority`` as a plain push's is.
+        """
+        check_task_id(task_id)
+        check_due(delay_until)
+        check_ttl(ttl)
+        rank = check_priority(priority)
+        queue = self._names.check(queue_name)
+        now = self._clock()
+        with self._db.write() as conn:
+            if conn.execute(sql.HAS_TASK, (queue, task_id)).fetchone() is not None:
+                return False
+            if conn.execute(sql.LIVE_MARK, (queue, task_id, now)).fetchone() is not None:
+                return False
+            conn.execute(sql.SWEEP_MARKS, (queue, now))
+            due = now if delay_until is None else delay_until
+            conn.execute(sql.INSERT_TASK, (queue, task_id, data, due, rank))
+            conn.execute(sql.MARK, (queue, task_id, now, now + ttl, now, now)).fetchall()
+        return True
+
+    def mark(self, queue_name: str, key: str, ttl: float) -> float:
+        """Mark ``key`` unless it is marked (one upsert); return when it was first marked."""
+        check_task_id(key)
+        check_ttl(ttl)
+        queue = self._names.check(queue_name)
+        now = self._clock()
+        row = self._db.one(sql.MARK, (queue, key, now, now + ttl, now, now))
+        assert row is not None  # an upsert always returns its row
+        return float(row[0])
 
     def pop(self, queue_name: str) -> bytes | None:
         """Remove and return the first due task (at-most-once)."""

@@ -3,7 +3,8 @@
 ``worker`` runs a worker (or a pool with --processes), ``info`` shows a
 queue's counts by state, ``failed`` lists, shows, requeues and purges buried
 tasks, ``migrate`` creates or upgrades the PostgreSQL backend's tables,
-``web`` serves a dashboard. ``latergator DSN`` is a shortcut for ``worker``.
+``web`` serves a dashboard. ``scheduler`` enqueues the ticks of a schedule
+(periodic tasks). ``latergator DSN`` is a shortcut for ``worker``.
 """
 
 # Each subcommand lives in its own module with a ``register(subparsers)``
@@ -16,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from alligator.cli import failed, info, migrate, web, worker
+from alligator.cli import failed, info, migrate, scheduler, web, worker
 from alligator.exceptions import AlligatorError, BackendConnectionError
 
 __all__ = ["EXIT_UNREACHABLE", "EXIT_USAGE", "build_parser", "latergator", "main"]
@@ -29,14 +30,15 @@ EXIT_UNREACHABLE = 1
 _DESCRIPTION = (
     "Run Alligator workers and inspect queues: 'worker' runs a worker (or a pool with "
     "--processes), 'info' shows a queue's counts by state, 'failed' lists, shows, requeues "
-    "and purges buried tasks, 'web' serves a dashboard."
+    "and purges buried tasks, 'web' serves a dashboard, 'scheduler' enqueues the ticks of "
+    "a schedule."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alligator", description=_DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (worker, info, failed, migrate, web):
+    for module in (worker, info, failed, migrate, web, scheduler):
         module.register(commands)
     return parser
 

@@ -35,17 +35,18 @@ SIGNING_KEY_ENV = "ALLIGATOR_SIGNING_KEY"
 VERIFY_KEYS_ENV = "ALLIGATOR_VERIFY_KEYS"
 
 
-def add_target_options(parser: argparse.ArgumentParser) -> None:
-    """The DSN, the queue, modules to import first, and the signing keys."""
+def add_target_options(parser: argparse.ArgumentParser, *, queue: bool = True) -> None:
+    """The DSN, the queue (unless ``queue`` is false), modules to import first, the signing keys."""
     parser.add_argument(
         "dsn",
         nargs="?",
         default=DEFAULT_DSN,
         help=f"backend DSN, e.g. redis://localhost:6379/0 (default: {DEFAULT_DSN})",
     )
-    parser.add_argument(
-        "-q", "--queue", default=ALL, help=f"queue name (default: the queue named {ALL!r})"
-    )
+    if queue:
+        parser.add_argument(
+            "-q", "--queue", default=ALL, help=f"queue name (default: the queue named {ALL!r})"
+        )
     parser.add_argument(
         "--import",
         dest="imports",

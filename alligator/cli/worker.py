@@ -10,11 +10,14 @@ unchanged, including options added to the shared target options later.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
 import sys
 import tempfile
+import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from alligator._limits import BEACON_ENV, Beacon
@@ -29,6 +32,9 @@ from alligator.workers import Worker
 
 if TYPE_CHECKING:
     from alligator.metrics import Metrics
+    from alligator.schedules import Scheduler
+
+log = logging.getLogger("alligator.cli")
 
 __all__ = ["add_options", "add_queue_option", "queues_of", "register", "run"]
 
@@ -153,6 +159,13 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         "I/O (default: 1)",
     )
     parser.add_argument(
+        "--schedule",
+        metavar="MODULE:ATTRIBUTE",
+        help="also run a scheduler of this alligator.schedules.Schedule in this process "
+        "(a thread; with --processes, in the supervising process only), as "
+        "'alligator scheduler' would",
+    )
+    parser.add_argument(
         "--wait-for-backend",
         action="store_true",
         help="start even if the backend cannot be reached, and wait for it (one log line per "
@@ -250,10 +263,13 @@ def run(args: argparse.Namespace) -> int:
             parent = os.environ.get(PARENT_ENV)
             if parent is not None and parent.isdigit():
                 watch_parent(int(parent), lambda: os.kill(os.getpid(), signal.SIGTERM))
-            if len(workers) == 1:
-                code = workers[0].run_forever()
-            else:
-                run_threads(workers)
+            with _beside(args, workers.copy()) as failed:
+                if len(workers) == 1:
+                    code = workers[0].run_forever()
+                else:
+                    run_threads(workers)
+            if failed:
+                code = 1
     except KeyboardInterrupt:
         return 128 + signal.SIGINT
     finally:
@@ -271,6 +287,56 @@ def _metrics(args: argparse.Namespace) -> Metrics | None:
     return child_metrics() or Metrics(
         args.metrics_port, host=args.metrics_host, depth_interval=args.metrics_interval
     )
+
+
+@contextlib.contextmanager
+def _beside(args: argparse.Namespace, workers: list[Worker]) -> Iterator[list[BaseException]]:
+    """Run the ``--schedule`` scheduler in a thread while the block runs (if one was asked).
+
+    The scheduler starts here, so a schedule that cannot run (a held
+    beanstalkd lock, a bad reference) fails before any worker does. Should
+    it stop with an error later, the workers are asked to stop too, and the
+    list the block gets holds the error.
+    """
+    failed: list[BaseException] = []
+    if not args.schedule:
+        yield failed
+        return
+    scheduler = _scheduler(args)
+
+    def run() -> None:
+        try:
+            scheduler.run_forever()
+        except Exception as exc:
+            log.error("the scheduler stopped: %s", exc, exc_info=exc)
+            failed.append(exc)
+            for worker in workers:
+                worker.interrupt()
+
+    thread = threading.Thread(target=run, name="alligator-scheduler", daemon=True)
+    thread.start()
+    try:
+        yield failed
+    finally:
+        scheduler.interrupt()
+        thread.join(10)
+        scheduler.gator.close()
+
+
+def _scheduler(args: argparse.Namespace) -> Scheduler:
+    from alligator.cli.scheduler import load_schedule, scheduler_gator
+    from alligator.schedules import Scheduler
+
+    schedule = load_schedule(args.schedule)
+    gator = scheduler_gator(args, schedule)
+    scheduler = Scheduler(schedule, gator=gator)
+    try:
+        scheduler.start()
+    except BaseException:
+        scheduler.ledger.close()
+        gator.close()
+        raise
+    return scheduler
 
 
 def _gator(args: argparse.Namespace) -> Gator:
@@ -314,9 +380,18 @@ def _run_pool(args: argparse.Namespace) -> int:
     # Fail here, once, on what every child would fail on (bad DSN, --import, a backend down).
     with _gator(args) as gator:
         _reach(gator, args)
-    command = [sys.executable, "-m", "alligator", *args.command_prefix, *args.argv]
+    command = [
+        sys.executable,
+        "-m",
+        "alligator",
+        *args.command_prefix,
+        *_without_schedule(args.argv),
+    ]
     if args.metrics_port is None:
-        return Pool([*command, "--processes", "0"], args.processes, threads=args.threads).run()
+        pool = Pool([*command, "--processes", "0"], args.processes, threads=args.threads)
+        with _beside(args, []) as failed:
+            code = pool.run()
+        return 1 if failed and code == 0 else code
     from alligator.metrics import CHILD_DIR_ENV, PoolMetrics
 
     with tempfile.TemporaryDirectory(prefix="alligator-metrics-") as directory:
@@ -331,6 +406,22 @@ def _run_pool(args: argparse.Namespace) -> int:
         with _gator(args) as gator:
             metrics.start(gator, queues_of(args), args.metrics_interval)
         try:
-            return pool.run()
+            with _beside(args, []) as failed:
+                code = pool.run()
+            return 1 if failed and code == 0 else code
         finally:
             metrics.close()
+
+
+def _without_schedule(argv: list[str]) -> list[str]:
+    """``argv`` less ``--schedule X``: a pool's children run no scheduler of their own."""
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--schedule":
+            skip = True
+        elif not arg.startswith("--schedule="):
+            kept.append(arg)
+    return kept

@@ -26,12 +26,15 @@ blocking ``reserve(timeout=...)``, plus the optional protocols when the client
 offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
 ``reserve_many``/``renew_many`` (``PrefetchClient``: leases oldest due first,
 acks of ``done`` in the same call even when nothing is due, stale or forged
-``done`` refused, per-task leases that renew and expire on their own) and
+``done`` refused, per-task leases that renew and expire on their own),
 ``push(priority=...)`` (``PriorityClient``: lower priority first, first in
 first out among equals, ``None`` as 0, each ``push_many`` item's own
 priority, kept through release, delay, lease expiry and requeue, and out of
-range refused with ``InvalidTaskError``). Those tests skip themselves for a
-client without the protocol.
+range refused with ``InvalidTaskError``), and ``push_absent``/``mark``
+(``AbsentPushClient``, what schedules need: an id stored once, taken while
+its task waits, runs or lies buried and for ``ttl`` seconds after its push,
+exactly one winner among concurrent pushes). Those tests skip themselves for
+a client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the
 kit is safe on a shared server. ``self.tmp_path`` is a fresh directory when
@@ -164,6 +167,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
 # Before the kit's modules are imported, so a failed contract assertion
 # shows the values it compared, as in the user's own tests.
 _KIT = (
+    "absent_contract",
     "contract",
     "draws",
     "machine",

@@ -13,6 +13,7 @@ import pytest
 from alligator.exceptions import TaskInProgressError
 from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
+from alligator.testing.absent_contract import AbsentPushContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.flow_contract import FlowContract
@@ -27,14 +28,19 @@ LONG = 600.0
 
 
 class ReliableClientContract(
-    FlowContract, ResultsContract, PriorityContract, PrefetchContract, ClientContract
+    AbsentPushContract,
+    FlowContract,
+    ResultsContract,
+    PriorityContract,
+    PrefetchContract,
+    ClientContract,
 ):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
-    Also runs the :class:`PrefetchContract` and :class:`PriorityContract`
-    tests, which skip themselves for a client that is not a
-    :class:`~alligator.protocols.PrefetchClient` or
-    :class:`~alligator.protocols.PriorityClient`.
+    Also runs the :class:`PrefetchContract`, :class:`PriorityContract`,
+    :class:`ResultsContract`, :class:`FlowContract` and
+    :class:`AbsentPushContract` tests, which skip themselves for a client
+    without that protocol.
     """
 
     @abc.abstractmethod

@@ -27,6 +27,7 @@ COMMANDS: list[tuple[str, list[str]]] = [
     ("failed-purge", ["-m", "alligator", "failed", "purge"]),
     ("migrate", ["-m", "alligator", "migrate"]),
     ("web", ["-m", "alligator", "web"]),
+    ("scheduler", ["-m", "alligator", "scheduler"]),
 ]
 
 

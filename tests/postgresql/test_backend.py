@@ -228,10 +228,10 @@ def test_poll_mode_claims_without_listen(pg_dsn: str) -> None:
     client = Client(f"{pg_dsn}&poll=0.05")
     other = Client(pg_dsn)
     try:
-        client.len("q")  # the schema is set up before the wait is timed
+        client.len("q")  # the schema is set up first (its migrations take a while)
         before = client.statements_sent
         assert client.reserve("q", 30, timeout=0.15) is None
-        assert client.statements_sent - before >= 3  # it polled
+        assert client.statements_sent - before >= 2  # it polled
         threading.Timer(0.1, other.push, args=("q", "a", b"x")).start()
         found = client.reserve("q", 30, timeout=5)
         assert found is not None

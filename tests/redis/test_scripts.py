@@ -109,6 +109,9 @@ def test_every_script_is_run_by_some_client_operation(
     assert held is not None
     assert client.acquire(Q, held, [LimitSlot("f", concurrency=1)]) == 0.0
     assert [usage.running for usage in client.limit_usage(Q)] == [1]
+    # (and the push-if-absent of schedules)
+    assert client.push_absent(Q, "absent", b"x", ttl=60) is True
+    assert client.mark(Q, "k", 60) == clock.now
     client.drop_all(Q)
     client.close()
     # Then each script was run
@@ -169,8 +172,8 @@ def test_helpers_come_after_the_helpers_they_call(tmp_path: Path) -> None:
     assert script.files == ("prelude.lua", "lib/c.lua", "lib/b.lua", "lib/a.lua", "op.lua")
     assert script.source.startswith(
         "local ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges,"
-        " unique, limits"
-        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil, nil, nil\n"
+        " unique, limits, marks"
+        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil, nil, nil, nil\n"
         "local NK = 2\nlocal X = 1\n"
     )
 
