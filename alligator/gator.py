@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Self, cast
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Self, cast, overload
 
 from alligator import codecs, signing
 from alligator import results as outcomes
@@ -225,9 +225,21 @@ class Gator(InProcess, Waiting):
         """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
         return self.payloads.encode(task, self.queue_name)
 
+    @overload
+    def push(
+        self,
+        task: Task[R],
+        func: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[R]: ...
+    @overload
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-    ) -> Task[R]:
+    ) -> Task[R]: ...
+    def push(
+        self, task: Task[Any], func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[Any]:
         """Enqueue ``task`` calling ``func(*args, **kwargs)``.
 
         With ``is_async=False`` the task runs here and now (hooks and retries
@@ -253,9 +265,20 @@ class Gator(InProcess, Waiting):
             task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
         return task
 
-    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
-        """Enqueue ``func(*args, **kwargs)`` with default options."""
-        task: Task[R] = self.task_class()
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]: ...
+    @overload
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]: ...
+    def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
+        """Enqueue ``func(*args, **kwargs)`` with default options.
+
+        ``func`` may be an ``async def`` function: the task is then typed by
+        what its coroutine returns (``Task[bytes]`` for ``async def f() ->
+        bytes``) and a worker awaits it.
+        """
+        task: Task[Any] = self.task_class()
         return self.push(task, func, *args, **kwargs)
 
     def options(

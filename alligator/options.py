@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
 
@@ -87,8 +87,19 @@ class Options(Generic[RO]):
 
     @overload
     def task(
+        self: Options[Unpinned],
+        func: Callable[P, Coroutine[Any, Any, T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[T]: ...
+    @overload
+    def task(
         self: Options[Unpinned], func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> Task[T]: ...
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, RO]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[RO]: ...
     @overload
     def task(self, func: Callable[P, RO], *args: P.args, **kwargs: P.kwargs) -> Task[RO]: ...
     def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
@@ -121,9 +132,21 @@ class Batch:
         if exc_type is None:
             self.flush()
 
+    @overload
+    def push(
+        self,
+        task: Task[R],
+        func: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[R]: ...
+    @overload
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-    ) -> Task[R]:
+    ) -> Task[R]: ...
+    def push(
+        self, task: Task[Any], func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[Any]:
         """Add ``task`` calling ``func(*args, **kwargs)`` to the batch."""
         task.to_call(func, *args, **kwargs)
         depends_on = self.gator.dependencies_of(task)
@@ -140,9 +163,15 @@ class Batch:
         self._depends_on.append(depends_on)
         return task
 
-    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]: ...
+    @overload
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]: ...
+    def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
         """Add ``func(*args, **kwargs)`` to the batch with default options."""
-        task: Task[R] = self.gator.task_class()
+        task: Task[Any] = self.gator.task_class()
         return self.push(task, func, *args, **kwargs)
 
     def flush(self) -> list[str]:

@@ -18,17 +18,18 @@ A subclass that overrides ``claim`` turns prefetch off.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
-from alligator.consumer import Consumer, Outcome
+from alligator.consumer import Consumer, Outcome, Settlement
 from alligator.dsn import display_dsn
 from alligator.events import NullEvents
 from alligator.exceptions import (
@@ -39,6 +40,7 @@ from alligator.exceptions import (
 from alligator.gator import Gator
 from alligator.protocols import Task, WorkerEvents
 from alligator.reporting import Reporter
+from alligator.tasks import Task as BuiltinTask
 
 __all__ = ["Claim", "Worker"]
 
@@ -46,6 +48,10 @@ log = logging.getLogger("alligator.worker")
 
 #: Longest pause between reconnection attempts after a backend error.
 MAX_ERROR_BACKOFF = 5.0
+#: Seconds a concurrent worker's running coroutines get to finish once asked to stop.
+DEFAULT_GRACE = 30.0
+#: Seconds the event loop may go without turning before the worker warns.
+DEFAULT_LAG_WARNING = 0.5
 
 
 class Worker:
@@ -76,6 +82,17 @@ class Worker:
             with ``SIGALRM`` when the worker runs in the main thread; see
             :mod:`alligator._limits` for threads and C code.
         beacon: Where a pool child records the task it runs (set by the CLI).
+        concurrency: Run up to this many tasks at once on an event loop
+            (``async def`` tasks on the loop, plain ones in ``threads``
+            threads); see :mod:`alligator.concurrency`. ``None`` (the
+            default): one task at a time, an ``async def`` one on a loop of
+            its own.
+        threads: With ``concurrency``: threads that run plain-function tasks.
+        grace: With ``concurrency``: seconds running coroutines get to finish
+            once a stop is asked for, before they are cancelled and released
+            for another worker.
+        lag_warning: With ``concurrency``: warn, naming the task, when the
+            event loop has not turned for this many seconds (``0``: never).
 
     Attributes:
         tasks_complete: Tasks that ran successfully (what ``max_tasks``
@@ -100,11 +117,26 @@ class Worker:
         recycle_after: int = 0,
         timeout: float | None = None,
         beacon: BeaconSlot | None = None,
+        concurrency: int | None = None,
+        threads: int = 1,
+        grace: float = DEFAULT_GRACE,
+        lag_warning: float = DEFAULT_LAG_WARNING,
     ) -> None:
         if max_tasks < 0 or recycle_after < 0:
             raise ConfigurationError(
                 f"max_tasks and recycle_after must be >= 0, got {max_tasks} and {recycle_after}"
             )
+        _check_concurrency(concurrency, threads, grace, lag_warning)
+        if concurrency is not None and beacon is not None:
+            raise ConfigurationError(
+                "a beacon records one task per thread: a concurrent worker cannot keep one"
+            )
+        self.concurrency = concurrency
+        self.threads = threads
+        self.grace = float(grace)
+        self.lag_warning = float(lag_warning)
+        #: Wakes a concurrent worker's loop (set while it runs).
+        self._waker: Callable[[], None] | None = None
         queues = queue_names(to_consume, gator.queue_name)
         self.gator = gator
         self.lease = lease or gator.lease
@@ -169,9 +201,16 @@ class Worker:
         )
 
     def interrupt(self) -> None:
-        """Ask the loop to stop after the current task (before it began: not to start)."""
+        """Ask the loop to stop after the current task (before it began: not to start).
+
+        A concurrent worker stops claiming and gives its running tasks
+        ``grace`` seconds (see :mod:`alligator.concurrency`).
+        """
         self.keep_running = False
         self._stop.set()
+        waker = self._waker
+        if waker is not None:
+            waker()
 
     def result(self, result: Any) -> None:
         """Called with each successful task's return value."""
@@ -202,22 +241,44 @@ class Worker:
         try:
             task = consumer.decode(reservation)
         except Exception as exc:
-            outcome = consumer.bury_undecodable(reservation, exc)
-            self._reporter.undecodable(self.ident(), exc)
+            outcome = self.undecodable(claim, exc)
         else:
             try:
-                result = self._run(task)
-            except Exception as exc:
-                outcome = self.retry(claim, task, exc)
+                result, error = self._run(task), None
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt) and self._stop.is_set():
-                    raise  # the second SIGINT: stop at once, the task comes back by lease
-                failure = TaskExitError(f"the task raised {type(exc).__name__}{exc.args!r}")
-                failure.__cause__ = exc
-                outcome = self.retry(claim, task, failure)
-            else:
-                outcome = consumer.succeeded(reservation, task, result)
-        settled = self._strategy.settle(claim, outcome)
+                result, error = None, exc
+            outcome = self.conclude(claim, task, result, error)
+        return self.report(claim, outcome, self._strategy.settle(claim, outcome), started)
+
+    def undecodable(self, claim: Claim, error: Exception) -> Outcome:
+        """Bury a payload that could not be decoded, with the reason."""
+        outcome = claim.consumer.bury_undecodable(claim.reservation, error)
+        self._reporter.undecodable(self.ident(), error)
+        return outcome
+
+    def conclude(
+        self, claim: Claim, task: Task[Any], result: Any, error: BaseException | None
+    ) -> Outcome:
+        """The outcome of a task that ran: ``result``, or ``error`` (retried or buried).
+
+        Raises:
+            KeyboardInterrupt: ``error`` is the second SIGINT: stop at once
+                (the task comes back by lease).
+        """
+        if error is None:
+            return claim.consumer.succeeded(claim.reservation, task, result)
+        if isinstance(error, Exception):
+            return self.retry(claim, task, error)
+        if isinstance(error, KeyboardInterrupt) and self._stop.is_set():
+            raise error
+        failure = TaskExitError(f"the task raised {type(error).__name__}{error.args!r}")
+        failure.__cause__ = error
+        return self.retry(claim, task, failure)
+
+    def report(
+        self, claim: Claim, outcome: Outcome, settled: list[Settlement], started: float
+    ) -> Outcome:
+        """Log and count a settled task (a deferred ack is reported once it is known)."""
         duration = time.perf_counter() - started
         if outcome.action == "ack":
             if not settled:  # deferred: reported once the ack is known
@@ -236,14 +297,17 @@ class Worker:
         claim = self.claim()
         if claim is None:
             return False
-        outcome = self.execute(claim)
+        self.count(self.execute(claim))
+        return True
+
+    def count(self, outcome: Outcome) -> None:
+        """Count one delivery (and a success, handing its value to :meth:`result`)."""
         self.deliveries += 1
         if outcome.task is not None and outcome.task.hook_error is not None:
             self.hook_errors += 1
         if outcome.action == "ack":
             self.tasks_complete += 1
             self.result(outcome.result)
-        return True
 
     def run_forever(self) -> int:
         """Run tasks until a signal, ``max_tasks``, ``recycle_after`` or ``keep_running = False``.
@@ -264,16 +328,14 @@ class Worker:
             )
         self.starting()
         self._reporter.worker_started(self.ident(), self.queues)
-        errors = 0
         try:
-            with stop_signals(self._on_signal, then="default"):
-                while self.keep_running and self._may_start() >= 0:
-                    try:
-                        self.check_and_run_task()
-                        errors = 0
-                    except AlligatorError as exc:
-                        errors += 1
-                        self._pause_after_error(exc, errors)
+            if self.concurrency is None:
+                self._run_one_by_one()
+            else:
+                from alligator.concurrency import serve
+
+                self._strategy.concurrent = True
+                serve(self)
         finally:
             self.keep_running = False
             self._close_strategy()
@@ -284,6 +346,17 @@ class Worker:
 
     # -- internals ---------------------------------------------------------------
 
+    def _run_one_by_one(self) -> None:
+        errors = 0
+        with stop_signals(self._on_signal, then="default"):
+            while self.keep_running and self._may_start() >= 0:
+                try:
+                    self.check_and_run_task()
+                    errors = 0
+                except AlligatorError as exc:
+                    errors += 1
+                    self._pause_after_error(exc, errors)
+
     def _run(self, task: Task[Any]) -> Any:
         """Run ``task`` under its time limit, telling the pool (if any) what runs."""
         limit = self.timeout if task.timeout is None else task.timeout
@@ -291,6 +364,9 @@ class Worker:
         if beacon is not None:
             beacon.running(task.task_id, limit)
         try:
+            if isinstance(task, BuiltinTask) and task.needs_loop():
+                # asyncio's own limit: SIGALRM would land in the middle of the loop.
+                return asyncio.run(task.run_async(limit)).result
             with time_limit(limit, task.task_id):
                 return task.run().result
         finally:
@@ -330,6 +406,24 @@ class Worker:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
         self._reporter.backend_failed(self.ident(), self.gator, exc, delay, errors)
         self._stop.wait(delay)
+
+
+def _check_concurrency(
+    concurrency: int | None, threads: int, grace: float, lag_warning: float
+) -> None:
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ConfigurationError(
+            f"concurrency must be a whole number >= 1 (tasks run at once), got {concurrency!r}; "
+            "leave it out (None) to run one task at a time"
+        )
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigurationError(f"threads must be a whole number >= 1, got {threads!r}")
+    if not grace >= 0 or not lag_warning >= 0:
+        raise ConfigurationError(
+            f"grace and lag_warning must be >= 0 seconds, got {grace!r} and {lag_warning!r}"
+        )
 
 
 def queue_names(to_consume: str | Sequence[str] | None, default: str) -> tuple[str, ...]:
