@@ -17,6 +17,7 @@ from typing import cast
 import msgspec
 
 from alligator.protocols import (
+    AsyncioClient,
     Client,
     FailedTasksClient,
     IdAssigningClient,
@@ -33,6 +34,7 @@ from alligator.protocols import (
 
 __all__ = [
     "Capabilities",
+    "asyncio_view",
     "capabilities_of",
     "prefetch_view",
     "priority_view",
@@ -78,6 +80,9 @@ class Capabilities(msgspec.Struct, frozen=True):
             (``Gator(results=True)``, ``depends_on``).
         results_prefetch: Its ``reserve_many`` takes ``results``: a worker
             keeps prefetching with results on (else it claims one by one).
+        asyncio: An :class:`~alligator.protocols.AsyncioClient`: an
+            ``AsyncGator`` pushes through its native asyncio driver (else
+            through the client's own calls, in a thread).
     """
 
     reliable: bool
@@ -94,6 +99,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     result_store: bool = False
     results: bool = False
     results_prefetch: bool = False
+    asyncio: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -130,6 +136,7 @@ def capabilities_of(client: Client) -> Capabilities:
         results_prefetch=isinstance(client, PrefetchClient)
         and isinstance(client, ResultClient)
         and _takes(client.reserve_many, "results"),
+        asyncio=isinstance(client, AsyncioClient),
     )
 
 
@@ -163,3 +170,8 @@ def results_view(client: ReliableClient, capabilities: Capabilities) -> ResultCl
 def result_store_view(client: Client, capabilities: Capabilities) -> ResultStore | None:
     """``client`` typed as a :class:`ResultStore` when it is one, else ``None``."""
     return cast(ResultStore, client) if capabilities.result_store else None
+
+
+def asyncio_view(client: Client, capabilities: Capabilities) -> AsyncioClient | None:
+    """``client`` typed as an :class:`AsyncioClient` when it is one, else ``None``."""
+    return cast(AsyncioClient, client) if capabilities.asyncio else None

@@ -33,7 +33,7 @@ from alligator.inprocess import InProcess
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, QueueNameValidator, ResultClient
-from alligator.records import PushItem
+from alligator.records import Outgoing, PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task
 from alligator.waiting import Waiting
@@ -246,24 +246,50 @@ class Gator(InProcess, Waiting):
         included) instead, which is handy in tests.
         """
         task.to_call(func, *args, **kwargs)
+        outgoing = self.outgoing(task)
+        if outgoing is None:
+            return self.run_eagerly(task)
+        [task.task_id] = self.send(outgoing)
+        return task
+
+    def outgoing(self, task: Task[Any]) -> Outgoing | None:
+        """What pushing ``task`` sends, checked and encoded; ``None`` for an eager task.
+
+        The part of :meth:`push` that does no I/O, shared with
+        :class:`~alligator.AsyncGator`, which sends the result its own way.
+        """
         depends_on = self.dependencies_of(task)
         if not task.is_async:
-            return self.run_eagerly(task)
+            return None
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
-        prioritized = self._priority_broker
-        if depends_on:
+        return Outgoing(
+            [PushItem(task.task_id, data, task.delay_until)],
+            [depends_on] if depends_on else None,
+            task.priority,
+        )
+
+    def send(self, outgoing: Outgoing) -> list[str]:
+        """Push what :meth:`outgoing` (or a batch) prepared; returns the stored ids."""
+        items = outgoing.items
+        if outgoing.depends_on is not None:
             queue = cast(ResultClient, self.broker)  # checked by dependencies_of
-            [task.task_id] = queue.push_after(
-                self.queue_name, [PushItem(task.task_id, data, task.delay_until)], [depends_on]
-            )
-        elif task.priority is not None and prioritized is not None:
-            task.task_id = prioritized.push(
-                self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
-            )
-        else:
-            task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
-        return task
+            return queue.push_after(self.queue_name, items, outgoing.depends_on)
+        prioritized = self._priority_broker
+        if outgoing.priority is not None and prioritized is not None:
+            [item] = items
+            return [
+                prioritized.push(
+                    self.queue_name,
+                    item.task_id,
+                    item.data,
+                    item.delay_until,
+                    priority=outgoing.priority,
+                )
+            ]
+        if len(items) == 1:
+            return [self.broker.push(self.queue_name, *items[0])]
+        return self.broker.push_many(self.queue_name, items)
 
     @overload
     def task(

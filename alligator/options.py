@@ -4,18 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
-from alligator.protocols import ResultClient
-from alligator.records import PushItem
+from alligator.records import Outgoing, PushItem
 from alligator.tasks import DelayUntil, Task
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
 
-__all__ = ["Batch", "Options", "Unpinned"]
+__all__ = ["Batch", "Options", "TaskOptions", "Unpinned"]
+
+
+class TaskOptions(TypedDict, Generic[RO], total=False):
+    """The keyword options of :meth:`Gator.options <alligator.Gator.options>`, as a type.
+
+    What ``AsyncGator.options(**options)`` takes: the same names and types,
+    with ``on_success`` pinning the result type ``RO``.
+    """
+
+    task_id: str | None
+    retries: int
+    is_async: bool
+    on_start: Callable[[Task[Any]], object] | None
+    on_success: Callable[[Task[RO], RO], object] | None
+    on_error: Callable[[Task[Any], Exception], object] | None
+    depends_on: Iterable[str | Task[Any]] | None
+    delay_until: DelayUntil | None
+    delay_by: float | None
+    priority: int | None
+    timeout: float | None
 
 
 class Options(Generic[RO]):
@@ -68,6 +87,10 @@ class Options(Generic[RO]):
         tb: TracebackType | None,
     ) -> None:
         return None
+
+    def new_task(self) -> Task[Any]:
+        """A task of the Gator's class with these options (its function still to be set)."""
+        return self._new_task()
 
     def _new_task(self) -> Task[Any]:
         task: Task[Any] = self.gator.task_class(
@@ -151,7 +174,7 @@ class Batch:
         task.to_call(func, *args, **kwargs)
         depends_on = self.gator.dependencies_of(task)
         if not task.is_async:
-            return self.gator.run_eagerly(task)
+            return self.run_eagerly(task)
         if task.priority is not None:
             raise InvalidTaskError(
                 "priority is not carried by gator.batch() yet: push this task outside the batch"
@@ -174,15 +197,25 @@ class Batch:
         task: Task[Any] = self.gator.task_class()
         return self.push(task, func, *args, **kwargs)
 
+    def run_eagerly(self, task: Task[R]) -> Task[R]:
+        """Run an ``is_async=False`` task at once, as outside a batch."""
+        return self.gator.run_eagerly(task)
+
     def flush(self) -> list[str]:
         """Send what was collected; returns the stored ids (also set on the tasks)."""
-        if not self._items:
+        outgoing = self.outgoing()
+        if outgoing is None:
             return []
-        if any(self._depends_on):
-            queue = cast(ResultClient, self.gator.broker)  # checked by dependencies_of
-            ids = queue.push_after(self.gator.queue_name, self._items, self._depends_on)
-        else:
-            ids = self.gator.broker.push_many(self.gator.queue_name, self._items)
+        return self.sent(self.gator.send(outgoing))
+
+    def outgoing(self) -> Outgoing | None:
+        """What :meth:`flush` sends (``None``: nothing was collected)."""
+        if not self._items:
+            return None
+        return Outgoing(list(self._items), self._depends_on if any(self._depends_on) else None)
+
+    def sent(self, ids: list[str]) -> list[str]:
+        """Give the collected tasks the ids they were stored under, and start afresh."""
         for task, task_id in zip(self.tasks, ids, strict=True):
             task.task_id = task_id
         self.tasks, self._items, self._depends_on = [], [], []

@@ -71,3 +71,17 @@ class BuriedTask(msgspec.Struct, frozen=True, gc=False):
     data: bytes
     reason: str
     buried_at: float
+
+
+class Outgoing(NamedTuple):
+    """Tasks encoded and checked, ready to push in one call (a Gator's, or an AsyncGator's).
+
+    Attributes:
+        items: The tasks (one, or a batch's).
+        depends_on: Each task's dependencies, when any task has some.
+        priority: The task's priority (a single task only).
+    """
+
+    items: list[PushItem]
+    depends_on: list[list[str]] | None = None
+    priority: int | None = None

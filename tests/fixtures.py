@@ -82,8 +82,8 @@ DECLARED = {
         FAST, in_process=True, result_store=True, results=True, results_prefetch=True
     ),
     "sqlite": FAST,
-    "redis": FAST,
-    "redis-cluster": FAST,
+    "redis": msgspec.structs.replace(FAST, asyncio=True),
+    "redis-cluster": msgspec.structs.replace(FAST, asyncio=True),
     "beanstalk": Capabilities(
         reliable=True,
         delays=True,

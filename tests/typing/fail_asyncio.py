@@ -25,3 +25,14 @@ gator.task(fetch_page("u"))  # E: call-overload
 gator.push(Task(on_success=on_str), fetch_page, "u")  # E: call-overload
 with gator.options(on_success=on_str) as opts:
     opts.task(fetch_page, "u")  # E: call-overload
+
+
+async def produce() -> None:
+    from alligator import AsyncGator
+
+    async with AsyncGator("locmem://typing-asyncio-fail") as ag:
+        await ag.task(fetch_page, 42)  # E: call-overload
+        async with ag.options(on_success=on_str) as opts:
+            await opts.task(fetch_page, "u")  # E: call-overload
+        fetched = await ag.task(fetch_page, "u")
+        page: str = await ag.wait(fetched)  # E: arg-type

@@ -53,3 +53,26 @@ with gator.batch() as batch:
 
 # A worker that runs coroutines concurrently.
 worker = Worker(gator, concurrency=100, threads=4, grace=30.0, lag_warning=0.5)
+
+
+# The AsyncGator mirrors the Gator, awaited, with the same typing.
+async def produce() -> None:
+    from alligator import AsyncGator
+    from alligator.async_gator import AsyncBatch, AsyncOptions
+    from alligator.options import Unpinned
+
+    async with AsyncGator("locmem://typing-asyncio") as ag:
+        page = await ag.task(fetch_page, "u")
+        assert_type(page, Task[bytes])
+        assert_type(await ag.task(add, 1, 2), Task[int])
+        assert_type(await ag.push(Task[bytes](), fetch_page, "u"), Task[bytes])
+        assert_type(await ag.wait(page, 5), bytes)
+        assert_type(await ag.len(), int)
+        async with ag.options(retries=3) as opts:
+            assert_type(opts, AsyncOptions[Unpinned])
+            assert_type(await opts.task(fetch_page, "u"), Task[bytes])
+        async with ag.options(on_success=on_bytes) as pinned:
+            assert_type(await pinned.task(fetch_page, "u"), Task[bytes])
+        async with ag.batch() as batch:
+            assert_type(batch, AsyncBatch)
+            assert_type(batch.task(fetch_page, "u"), Task[bytes])
