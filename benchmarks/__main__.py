@@ -29,7 +29,16 @@ import redis
 
 from alligator import Gator
 from alligator.prefetch import MAX_BATCH
-from benchmarks import alligator_bench, peers_bench, postgres_bench, raw, redis_scale, report, tasks
+from benchmarks import (
+    alligator_bench,
+    asyncio_bench,
+    peers_bench,
+    postgres_bench,
+    raw,
+    redis_scale,
+    report,
+    tasks,
+)
 from benchmarks.alligator_bench import Backend
 from benchmarks.rows import Row
 from benchmarks.servers import beanstalkd, find_binary, redis_server
@@ -46,7 +55,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--skip",
         default="",
-        help="comma-separated: alligator,wake,scale,peers,raw,pool,postgres,bloat",
+        help="comma-separated: alligator,wake,scale,peers,raw,pool,postgres,bloat,asyncio",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -190,6 +199,10 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 rows += alligator_bench.measure_wake(
                     backend, args.wake_n, args.repeats, idle=args.idle
                 )
+        if "asyncio" not in args.skip:
+            log("asyncio: concurrent drains (redis, sqlite), AsyncGator enqueue")
+            client.flushdb()
+            rows += asyncio_bench.measure_all(url, workdir, args.n, args.repeats, payload)
         if "scale" not in args.skip:
             log(f"alligator redis at scale: {args.scale_n:,} ready tasks")
             rows += redis_scale.measure_scale(

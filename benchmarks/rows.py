@@ -27,6 +27,7 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "cancel_ms": ("cancel by id ms", False),
     "replace_ms": ("replacing push ms", False),
     "script_us": ("server time per script call us", False),
+    "sleep_drain_s": ("1,000 x sleep(0.1) drain s", False),
 }
 
 

@@ -5,9 +5,10 @@ They live in an importable module so a worker in another process can run them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-__all__ = ["FIRST_STAMP", "LATENCIES", "add", "stamp"]
+__all__ = ["FIRST_STAMP", "LATENCIES", "aadd", "add", "asleep", "stamp"]
 
 #: Enqueue-to-start delays seen by :func:`stamp` in this process, in seconds.
 LATENCIES: list[float] = []
@@ -25,3 +26,13 @@ def stamp(enqueued_at: float) -> None:
     LATENCIES.append(time.time() - enqueued_at)
     if not FIRST_STAMP:
         FIRST_STAMP.append(time.perf_counter())
+
+
+async def aadd(a: int, b: int) -> int:
+    """The no-op task as a coroutine: the asyncio worker's own cost per task."""
+    return a + b
+
+
+async def asleep(seconds: float) -> None:
+    """An I/O-bound coroutine task: waits without holding the loop."""
+    await asyncio.sleep(seconds)

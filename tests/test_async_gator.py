@@ -142,3 +142,30 @@ def test_a_pushed_task_is_stored_before_the_await_returns(any_backend: Backend) 
         time.sleep(0.01)
     assert gator.len() == 1
     assert task_id
+
+
+def test_redis_scripts_flushed_meanwhile_are_loaded_again(any_backend: Backend) -> None:
+    if not any_backend.name.startswith("redis"):
+        pytest.skip("Redis's script cache")
+
+    async def produce() -> int:
+        async with AsyncGator(any_backend.dsn, queue_name="q") as ag:
+            await ag.task(tasks.add, 1, 1)
+            await asyncio.to_thread(_flush_scripts, any_backend)
+            await ag.task(tasks.add, 2, 2)
+            return await ag.len()
+
+    assert asyncio.run(produce()) == 2
+
+
+def _flush_scripts(backend: Backend) -> None:
+    import redis
+
+    from alligator.backends._redis_driver import parse_dsn
+
+    target = parse_dsn(backend.dsn)
+    ports = [int(target.url.rsplit(":", 1)[1].split("/")[0])]
+    ports += [port for _, port in target.extra_nodes]
+    for port in ports:
+        with redis.Redis(port=port) as conn:
+            conn.script_flush()

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -61,6 +62,13 @@ class AsyncConnection:
                 self._client = aioredis.Redis.from_url(target.url, retry=Retry(NoBackoff(), 0))
         self._shas: dict[str, str] = {}
         self._execute: Callable[..., Any] = self._client.execute_command
+        # A single server's calls skip redis-py's per-command work (as the
+        # blocking driver does): a connection not in use is kept here and
+        # reused; concurrent calls take more from the pool.
+        self._pool: ConnectionPool | None = (
+            None if isinstance(self._client, RedisCluster) else self._client.connection_pool
+        )
+        self._idle: list[AbstractConnection] = []
 
     async def call(self, call: steps.Call) -> Reply:
         """Make one call of an operation (see :mod:`alligator.backends._redis_steps`)."""
@@ -83,6 +91,9 @@ class AsyncConnection:
         return narrow(reply)
 
     async def _send(self, command: Sequence[object], resend: bool) -> object:
+        pool = self._pool
+        if pool is not None:
+            return await self._send_direct(pool, command, resend)
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return await self._execute(*command)
@@ -95,8 +106,47 @@ class AsyncConnection:
                 await asyncio.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _send_direct(
+        self, pool: ConnectionPool, command: Sequence[Any], resend: bool
+    ) -> object:
+        for attempt in range(1, _ATTEMPTS + 1):
+            idle = self._idle
+            conn = idle.pop() if idle else await self._connect(pool)
+            sent = False
+            try:
+                await conn.send_packed_command(conn.pack_command(*command), check_health=False)
+                sent = True
+                reply = await conn.read_response()
+            except _CONNECTION_ERRORS as exc:
+                await conn.disconnect()
+                await pool.release(conn)
+                if sent and not resend:
+                    raise _unknown(exc) from exc
+                if attempt == _ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.02 * 2**attempt)
+                continue
+            except BaseException:
+                await conn.disconnect()  # a reply may be left unread: never reuse it
+                await pool.release(conn)
+                raise
+            idle.append(conn)
+            if isinstance(reply, rexc.ResponseError):
+                raise reply
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connect(self, pool: ConnectionPool) -> AbstractConnection:
+        # get_connection is unannotated in redis-py; this is its real shape.
+        get: Callable[[], Awaitable[AbstractConnection]] = pool.get_connection
+        return await get()
+
     async def aclose(self) -> None:
+        pool, idle, self._idle = self._pool, self._idle, []
         with _CLOSE:
+            if pool is not None:
+                for conn in idle:
+                    await pool.release(conn)
             await self._client.aclose()
 
 
