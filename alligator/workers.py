@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +28,13 @@ from typing import Any
 from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
-from alligator.consumer import Consumer, Outcome, Settlement
+from alligator.consumer import Consumer, Outcome
+from alligator.delivery import Delivery
 from alligator.dsn import display_dsn
 from alligator.events import NullEvents
 from alligator.exceptions import (
     AlligatorError,
     ConfigurationError,
-    TaskExitError,
 )
 from alligator.gator import Gator
 from alligator.protocols import Task, WorkerEvents
@@ -54,7 +53,7 @@ DEFAULT_GRACE = 30.0
 DEFAULT_LAG_WARNING = 0.5
 
 
-class Worker:
+class Worker(Delivery):
     """Consumes one queue, or several in priority order, until stopped.
 
     Args:
@@ -172,10 +171,6 @@ class Worker:
 
     # -- 1.0 hooks -------------------------------------------------------------
 
-    def ident(self) -> str:
-        """A name for log lines."""
-        return f"Alligator Worker (#{os.getpid()})"
-
     def starting(self) -> None:
         """Called once before the loop starts."""
         backend = display_dsn(self.gator.conn_string)
@@ -199,22 +194,6 @@ class Worker:
             self.deliveries,
             extra={"queue": self.queues[0], "queues": list(self.queues)},
         )
-
-    def interrupt(self) -> None:
-        """Ask the loop to stop after the current task (before it began: not to start).
-
-        A concurrent worker stops claiming and gives its running tasks
-        ``grace`` seconds (see :mod:`alligator.concurrency`).
-        """
-        self.keep_running = False
-        self._stop.set()
-        waker = self._waker
-        if waker is not None:
-            waker()
-
-    def result(self, result: Any) -> None:
-        """Called with each successful task's return value."""
-        log.debug("result: %r", result)
 
     # -- the steps ---------------------------------------------------------------
 
@@ -250,48 +229,6 @@ class Worker:
             outcome = self.conclude(claim, task, result, error)
         return self.report(claim, outcome, self._strategy.settle(claim, outcome), started)
 
-    def undecodable(self, claim: Claim, error: Exception) -> Outcome:
-        """Bury a payload that could not be decoded, with the reason."""
-        outcome = claim.consumer.bury_undecodable(claim.reservation, error)
-        self._reporter.undecodable(self.ident(), error)
-        return outcome
-
-    def conclude(
-        self, claim: Claim, task: Task[Any], result: Any, error: BaseException | None
-    ) -> Outcome:
-        """The outcome of a task that ran: ``result``, or ``error`` (retried or buried).
-
-        Raises:
-            KeyboardInterrupt: ``error`` is the second SIGINT: stop at once
-                (the task comes back by lease).
-        """
-        if error is None:
-            return claim.consumer.succeeded(claim.reservation, task, result)
-        if isinstance(error, Exception):
-            return self.retry(claim, task, error)
-        if isinstance(error, KeyboardInterrupt) and self._stop.is_set():
-            raise error
-        failure = TaskExitError(f"the task raised {type(error).__name__}{error.args!r}")
-        failure.__cause__ = error
-        return self.retry(claim, task, failure)
-
-    def report(
-        self, claim: Claim, outcome: Outcome, settled: list[Settlement], started: float
-    ) -> Outcome:
-        """Log and count a settled task (a deferred ack is reported once it is known)."""
-        duration = time.perf_counter() - started
-        if outcome.action == "ack":
-            if not settled:  # deferred: reported once the ack is known
-                self._reporter.deferred(claim, outcome, duration)
-                return outcome
-            outcome = outcome._replace(settled=settled[0].acked)
-        self._reporter.done(claim, outcome, duration)
-        return outcome
-
-    def retry(self, claim: Claim, task: Task[Any], error: Exception) -> Outcome:
-        """Settle a failed task: released with a backoff while it has retries, else buried."""
-        return claim.consumer.retry_or_bury(claim.reservation, task, error)
-
     def check_and_run_task(self) -> bool:
         """Claim and run at most one task; ``True`` if one was run."""
         claim = self.claim()
@@ -299,15 +236,6 @@ class Worker:
             return False
         self.count(self.execute(claim))
         return True
-
-    def count(self, outcome: Outcome) -> None:
-        """Count one delivery (and a success, handing its value to :meth:`result`)."""
-        self.deliveries += 1
-        if outcome.task is not None and outcome.task.hook_error is not None:
-            self.hook_errors += 1
-        if outcome.action == "ack":
-            self.tasks_complete += 1
-            self.result(outcome.result)
 
     def run_forever(self) -> int:
         """Run tasks until a signal, ``max_tasks``, ``recycle_after`` or ``keep_running = False``.
@@ -372,31 +300,6 @@ class Worker:
         finally:
             if beacon is not None:
                 beacon.idle()
-
-    def _may_start(self) -> int:
-        """How many more tasks the limits allow: -1 none, 0 no limit, else that many."""
-        left = [
-            limit - done
-            for limit, done in (
-                (self.max_tasks, self.tasks_complete),
-                (self.recycle_after, self.deliveries),
-            )
-            if limit
-        ]
-        if not left:
-            return 0
-        least = min(left)
-        return least if least > 0 else -1
-
-    def _one_by_one(self) -> OneByOne:
-        return OneByOne(self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time)
-
-    def _close_strategy(self) -> None:
-        strategy, self._strategy = self._strategy, self._one_by_one()
-        try:
-            self._reporter.settled(strategy.close())
-        except AlligatorError as exc:  # leases expire and the tasks run elsewhere
-            log.warning("%s: could not settle prefetched tasks: %s", self.ident(), exc)
 
     def _on_signal(self, signum: int) -> None:
         log.info("%s got signal %d; stopping after the current task", self.ident(), signum)

@@ -26,7 +26,9 @@ blocking ``reserve(timeout=...)``, plus the optional protocols when the client
 offers them: ``requeue``/``purge`` (``FailedTasksClient``) and
 ``reserve_many``/``renew_many`` (``PrefetchClient``: leases oldest due first,
 acks of ``done`` in the same call even when nothing is due, stale or forged
-``done`` refused, per-task leases that renew and expire on their own). Those
+``done`` refused, per-task leases that renew and expire on their own), and
+``client.asyncio()`` (``AsyncioClient``: what its asyncio producer pushes,
+the client reads back in order; a leased id refused with nothing stored). Those
 tests skip themselves for a client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the

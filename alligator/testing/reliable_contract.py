@@ -13,6 +13,7 @@ import pytest
 from alligator.exceptions import TaskInProgressError
 from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
+from alligator.testing.asyncio_contract import AsyncioContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.prefetch_contract import PrefetchContract
@@ -24,7 +25,7 @@ __all__ = ["ReliableClientContract"]
 LONG = 600.0
 
 
-class ReliableClientContract(ResultsContract, PrefetchContract, ClientContract):
+class ReliableClientContract(AsyncioContract, ResultsContract, PrefetchContract, ClientContract):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
     Also runs the :class:`PrefetchContract` tests, which skip themselves for a
