@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -268,3 +270,24 @@ def test_the_cli_refuses_a_concurrency_below_one(
 ) -> None:
     assert main(["worker", locmem_dsn, "--concurrency", "0"]) == 2
     assert "--concurrency must be >= 1" in capsys.readouterr().err
+
+
+def test_a_second_signal_ends_the_grace_period_at_once(gator: Gator) -> None:
+    # Given a worker whose coroutines would get ten minutes to finish
+    running = [gator.task(tasks.anap, 60) for _ in range(2)]
+    worker = Worker(gator, concurrency=2, poll_timeout=0.05, grace=600)
+
+    def signal_twice() -> None:
+        while tasks.CALLS["running"] < 2:
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=signal_twice, daemon=True).start()
+    # When SIGTERM comes twice / Then it stops now (the test's timeout is far below 600 s)
+    assert worker.run_forever() == 0
+    # And both tasks were cancelled and released for another worker
+    stats = gator.broker.stats("q")
+    assert (stats.ready, stats.reserved) == (2, 0)
+    assert [gator.status(t.task_id) for t in running] == [Status.RETRYING, Status.RETRYING]
