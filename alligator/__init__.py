@@ -6,6 +6,7 @@ machine.
 """
 
 from alligator import codecs, errors, events
+from alligator.async_gator import AsyncGator
 from alligator.claiming import Claim
 from alligator.constants import (
     ALL,
@@ -43,6 +44,7 @@ __version__ = "2.0.0.dev0"
 
 __all__ = [  # noqa: RUF022 - grouped by heading, sorted within each group
     # Core
+    "AsyncGator",
     "Backoff",
     "Batch",
     "Claim",

@@ -37,7 +37,7 @@ import msgspec
 
 from alligator.exceptions import InvalidTaskError
 
-__all__ = ["check", "restore", "returns"]
+__all__ = ["check", "is_coroutine", "restore", "returns"]
 
 #: Annotations whose values the codecs carry exactly: nothing to convert.
 _EXACT: Final = frozenset({int, str, bool, float, type(None), Any, object, inspect.Parameter.empty})
@@ -145,17 +145,11 @@ def check(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, 
     """Refuse, at enqueue, a call the worker could not make or whose values would change.
 
     Raises:
-        InvalidTaskError: ``func`` is a coroutine function, the arguments do
-            not bind to its signature, or a parameter without an annotation
-            gets a value that would arrive as another type.
+        InvalidTaskError: the arguments do not bind to ``func``'s signature,
+            or a parameter without an annotation gets a value that would
+            arrive as another type.
     """
     plan = _plan_for(func)
-    if plan.coroutine:
-        raise InvalidTaskError(
-            f"{plan.name} is an 'async def' function: workers do not run coroutines yet "
-            "(it would be acked without ever running). Enqueue a plain function that "
-            "calls asyncio.run(...) instead."
-        )
     if plan.signature is None:
         return
     if plan.simple:
@@ -170,6 +164,11 @@ def check(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[str, 
         for name, value in plan.bound(args, kwargs).items():
             if name in plan.untyped:
                 _check_plain(plan.name, name, value)
+
+
+def is_coroutine(func: Callable[..., Any]) -> bool:
+    """Whether ``func`` is an ``async def`` function (its call must be awaited); cached."""
+    return _plan_for(func).coroutine
 
 
 def _check_simple(plan: _Plan, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> None:

@@ -18,6 +18,7 @@ import msgspec
 
 from alligator.protocols import (
     AbsentPushClient,
+    AsyncioClient,
     Client,
     FailedTasksClient,
     IdAssigningClient,
@@ -38,6 +39,7 @@ from alligator.protocols import (
 __all__ = [
     "Capabilities",
     "absent_push_view",
+    "asyncio_view",
     "capabilities_of",
     "limit_view",
     "prefetch_view",
@@ -94,6 +96,9 @@ class Capabilities(msgspec.Struct, frozen=True):
             number of schedulers may run a schedule (:mod:`alligator.schedules`).
         schedule_ledger: A :class:`~alligator.protocols.ScheduleLedgerClient`:
             no push-if-absent, but a ledger that lets one scheduler run.
+        asyncio: An :class:`~alligator.protocols.AsyncioClient`: an
+            ``AsyncGator`` pushes through its native asyncio driver (else
+            through the client's own calls, in a thread).
     """
 
     reliable: bool
@@ -114,6 +119,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     limits: bool = False
     absent_push: bool = False
     schedule_ledger: bool = False
+    asyncio: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -154,6 +160,7 @@ def capabilities_of(client: Client) -> Capabilities:
         limits=isinstance(client, LimitClient),
         absent_push=isinstance(client, AbsentPushClient),
         schedule_ledger=isinstance(client, ScheduleLedgerClient),
+        asyncio=isinstance(client, AsyncioClient),
     )
 
 
@@ -202,3 +209,8 @@ def limit_view(client: ReliableClient, capabilities: Capabilities) -> LimitClien
 def absent_push_view(client: Client, capabilities: Capabilities) -> AbsentPushClient | None:
     """``client`` typed as an :class:`AbsentPushClient` when it is one, else ``None``."""
     return cast(AbsentPushClient, client) if capabilities.absent_push else None
+
+
+def asyncio_view(client: Client, capabilities: Capabilities) -> AsyncioClient | None:
+    """``client`` typed as an :class:`AsyncioClient` when it is one, else ``None``."""
+    return cast(AsyncioClient, client) if capabilities.asyncio else None

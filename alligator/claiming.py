@@ -69,22 +69,30 @@ class OneByOne:
         self.consumers = tuple(consumers)
         self.waits = _Waits(poll_timeout, nap_time)
         self._heartbeats: dict[str, Heartbeat] = {}
+        #: Several claims run at once (an asyncio worker): each claim's lease is
+        #: renewed along with the others, rather than instead of the last one.
+        self.concurrent = False
 
     def claim(
-        self, limit: int = 0, consumers: Sequence[Consumer] | None = None
+        self,
+        limit: int = 0,
+        consumers: Sequence[Consumer] | None = None,
+        *,
+        wait: float | None = None,
     ) -> tuple[Claim | None, list[Settlement]]:
         """Lease the next due task of ``consumers`` (default: all), in order.
 
         One queue is waited on for up to ``poll_timeout``; of several, each
         is tried without waiting, then the first is waited on for at most
-        ``nap_time``.
+        ``nap_time``. ``wait`` overrides both (``0``: do not wait).
         """
         consumers = self.consumers if consumers is None else consumers
+        waits = self.waits if wait is None else _Waits(wait, wait)
         if len(consumers) == 1:
-            return self._held(consumers[0], consumers[0].reserve(self.waits.poll_timeout)), []
+            return self._held(consumers[0], consumers[0].reserve(waits.poll_timeout)), []
         found = self.first_due(consumers)
-        if found is None:
-            found = self._held(consumers[0], consumers[0].reserve(self.waits.short))
+        if found is None and waits.short > 0:
+            found = self._held(consumers[0], consumers[0].reserve(waits.short))
         return found, []
 
     def first_due(self, consumers: Sequence[Consumer] | None = None) -> Claim | None:
@@ -99,7 +107,7 @@ class OneByOne:
         """Stop renewing ``claim``, and ack it now if it succeeded (``now``: always so)."""
         heartbeat = self._heartbeats.get(claim.queue)
         if heartbeat is not None:
-            heartbeat.clear()
+            heartbeat.discard(claim.reservation)
         if outcome.action != "ack":
             return []
         acked = claim.consumer.ack(claim.reservation, outcome.record)
@@ -118,7 +126,10 @@ class OneByOne:
             return None
         heartbeat = self._heartbeat(consumer)
         if heartbeat is not None:
-            heartbeat.watch(found)
+            if self.concurrent:
+                heartbeat.add(found)
+            else:
+                heartbeat.watch(found)
         return Claim(consumer, found)
 
     def _heartbeat(self, consumer: Consumer) -> Heartbeat | None:
@@ -166,35 +177,50 @@ class Prefetching:
         )
         self._started = 0.0
 
+    @property
+    def concurrent(self) -> bool:
+        """Several claims run at once (an asyncio worker): batches fill the free slots."""
+        return self.prefetcher.greedy
+
+    @concurrent.setter
+    def concurrent(self, value: bool) -> None:
+        self.prefetcher.greedy = self.others.concurrent = value
+
     def claim(
-        self, limit: int = 0, consumers: Sequence[Consumer] | None = None
+        self,
+        limit: int = 0,
+        consumers: Sequence[Consumer] | None = None,
+        *,
+        wait: float | None = None,
     ) -> tuple[Claim | None, list[Settlement]]:
         """The next buffered task, else a new batch (with the finished tasks' acks).
 
         ``limit`` caps the batch at the tasks the worker may still start (0:
-        no cap).
+        no cap). ``wait`` overrides the longest wait for a task (``0``: none).
 
         ``consumers`` other than the worker's own, highest first, are
         claimed one at a time.
         """
         if consumers is not None and (not consumers or consumers[0] is not self.first):
-            return self.others.claim(limit, consumers)
+            return self.others.claim(limit, consumers, wait=wait)
         self._started = time.perf_counter()
         prefetcher = self.prefetcher
         found = prefetcher.take()
         if found is not None:
             return Claim(self.first, found), []
         limit = limit if limit > 0 else prefetcher.max_batch
+        waits = self.waits if wait is None else _Waits(wait, wait)
         if not self.others.consumers:
-            found, settled = prefetcher.fetch(limit, self.waits.poll_timeout)
+            found, settled = prefetcher.fetch(limit, waits.poll_timeout)
             return self._claim(found), settled
         found, settled = prefetcher.fetch(limit, 0.0)
         if found is None:
             other = self.others.first_due()
             if other is not None:
                 return other, settled
-            found, more = prefetcher.fetch(limit, self.waits.short)
-            settled += more
+            if waits.short > 0:
+                found, more = prefetcher.fetch(limit, waits.short)
+                settled += more
         return self._claim(found), settled
 
     def settle(self, claim: Claim, outcome: Outcome, *, now: bool = False) -> list[Settlement]:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Self, cast
+from collections.abc import Callable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any, Self, cast, overload
 
 from alligator import codecs, signing
 from alligator import results as outcomes
@@ -34,7 +34,7 @@ from alligator.limits import check_countable
 from alligator.options import Batch, Options
 from alligator.payloads import Payloads, check_allow_list
 from alligator.protocols import Client, Codec, PriorityClient, QueueNameValidator, ResultClient
-from alligator.records import PushItem
+from alligator.records import Outgoing, PushItem
 from alligator.retry import Backoff
 from alligator.tasks import DelayUntil, Task, enqueue_time
 from alligator.tracing import Tracing
@@ -241,48 +241,94 @@ class Gator(InProcess, Waiting):
         """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
         return self.payloads.encode(task, self.queue_name)
 
+    @overload
+    def push(
+        self,
+        task: Task[R],
+        func: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[R]: ...
+    @overload
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-    ) -> Task[R]:
+    ) -> Task[R]: ...
+    def push(
+        self, task: Task[Any], func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[Any]:
         """Enqueue ``task`` calling ``func(*args, **kwargs)``.
 
         With ``is_async=False`` the task runs here and now (hooks and retries
         included) instead, which is handy in tests.
         """
         task.to_call(func, *args, **kwargs)
+        return self.submit(task)
+
+    def submit(self, task: Task[Any]) -> Task[Any]:
+        """Enqueue (or run, if eager) a task whose call is set: :meth:`push` after ``to_call``.
+
+        A traced push is a ``send`` span around encoding and sending, so the
+        task carries the span's context.
+        """
+        if self.tracing is None or not task.is_async:
+            return self._push(task)
+        with self.tracing.send(task, self.queue_name):
+            return self._push(task)
+
+    def _push(self, task: Task[Any]) -> Task[Any]:
+        outgoing = self.outgoing(task)
+        if outgoing is None:
+            return self.run_eagerly(task)
+        if task.unique_key is not None or task.unique:
+            return push_unique(self._unique_broker, self.queue_name, task, outgoing.items[0].data)
+        [task.task_id] = self.send(outgoing)
+        return task
+
+    def outgoing(self, task: Task[Any]) -> Outgoing | None:
+        """What pushing ``task`` sends, checked and encoded; ``None`` for an eager task.
+
+        The part of :meth:`push` that does no I/O, shared with
+        :class:`~alligator.AsyncGator`, which sends the result its own way.
+        """
         depends_on = self.dependencies_of(task)
         if not task.is_async:
-            return self.run_eagerly(task)
-        check_countable(func, self.capabilities.limits)
+            return None
+        check_countable(getattr(task, "func", None), self.capabilities.limits)
+        if (task.unique_key is not None or task.unique) and (
+            depends_on or task.priority is not None
+        ):
+            raise InvalidTaskError(
+                "unique tasks cannot take depends_on or priority yet: drop one of the options"
+            )
+        if task.priority is not None:
+            self.prioritized()  # refuses a backend that would ignore it
         if self.timestamps:
             task.enqueued_at = enqueue_time()
-        if self.tracing is None:
-            return self._send(task, depends_on)
-        with self.tracing.send(task, self.queue_name):
-            return self._send(task, depends_on)
-
-    def _send(self, task: Task[R], depends_on: list[str]) -> Task[R]:
-        """Encode ``task`` and store it on the queue (after its ``depends_on``)."""
         data = self.payloads.encode(task, self.queue_name)
         task.results = self.results
-        if task.unique_key is not None or task.unique:
-            if depends_on or task.priority is not None:
-                raise InvalidTaskError(
-                    "unique tasks cannot take depends_on or priority yet: drop one of the options"
-                )
-            return push_unique(self._unique_broker, self.queue_name, task, data)
-        if depends_on:
+        return Outgoing(
+            [PushItem(task.task_id, data, task.delay_until, task.priority)],
+            [depends_on] if depends_on else None,
+            task.priority,
+        )
+
+    def send(self, outgoing: Outgoing) -> list[str]:
+        """Push what :meth:`outgoing` (or a batch) prepared; returns the stored ids."""
+        items = outgoing.items
+        if outgoing.depends_on is not None:
             queue = cast(ResultClient, self.broker)  # checked by dependencies_of
-            [task.task_id] = queue.push_after(
-                self.queue_name, [PushItem(task.task_id, data, task.delay_until)], [depends_on]
-            )
-        elif task.priority is not None:
-            task.task_id = self.prioritized().push(
-                self.queue_name, task.task_id, data, task.delay_until, priority=task.priority
-            )
-        else:
-            task.task_id = self.broker.push(self.queue_name, task.task_id, data, task.delay_until)
-        return task
+            return queue.push_after(self.queue_name, items, outgoing.depends_on)
+        if len(items) > 1:
+            return self.broker.push_many(self.queue_name, items)
+        [item] = items
+        priority = outgoing.priority if outgoing.priority is not None else item.priority
+        if priority is not None:
+            return [
+                self.prioritized().push(
+                    self.queue_name, item.task_id, item.data, item.delay_until, priority=priority
+                )
+            ]
+        return [self.broker.push(self.queue_name, item.task_id, item.data, item.delay_until)]
 
     def prioritized(self) -> PriorityClient:
         """The backend as a :class:`~alligator.protocols.PriorityClient`, for a prioritised push.
@@ -301,9 +347,20 @@ class Gator(InProcess, Waiting):
             )
         return prioritized
 
-    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
-        """Enqueue ``func(*args, **kwargs)`` with default options."""
-        task: Task[R] = self.task_class()
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]: ...
+    @overload
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]: ...
+    def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
+        """Enqueue ``func(*args, **kwargs)`` with default options.
+
+        ``func`` may be an ``async def`` function: the task is then typed by
+        what its coroutine returns (``Task[bytes]`` for ``async def f() ->
+        bytes``) and a worker awaits it.
+        """
+        task: Task[Any] = self.task_class()
         return self.push(task, func, *args, **kwargs)
 
     def options(

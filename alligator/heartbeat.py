@@ -7,8 +7,10 @@ those whose ack waits for the next claim) every third of the lease (the one
 the backend granted, when that is shorter than the one asked for).
 
 The worker publishes what it holds by plain attribute assignment
-(:meth:`Heartbeat.watch`, :meth:`Heartbeat.hold`, :meth:`Heartbeat.clear`):
-no lock and no thread hand-off per task. The renewer reads a snapshot at its
+(:meth:`Heartbeat.watch`, :meth:`Heartbeat.hold`, :meth:`Heartbeat.add`,
+:meth:`Heartbeat.discard`, :meth:`Heartbeat.clear`), always from one thread
+(a concurrent worker's claims thread): no lock and no thread hand-off per
+task. The renewer reads a snapshot at its
 own pace, so a renewal may race with a settlement; a refused renewal is only
 reported when the reservation is still held afterwards.
 """
@@ -75,6 +77,14 @@ class Heartbeat:
             if reservation.lease is not None and reservation.lease / 3 < self._period:
                 self._wake.set()
                 break
+
+    def add(self, reservation: Reservation) -> None:
+        """Renew ``reservation`` too, along with what is held already (a concurrent worker)."""
+        self.hold((*self.held, reservation))
+
+    def discard(self, reservation: Reservation) -> None:
+        """Stop renewing ``reservation``; the others held are renewed still."""
+        self.held = tuple(r for r in self.held if r is not reservation)
 
     def clear(self) -> None:
         """Stop renewing; a renewal already in flight may still land (harmlessly)."""

@@ -2,22 +2,45 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, cast, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
 from alligator.limits import check_countable
-from alligator.protocols import ResultClient
-from alligator.records import PushItem
+from alligator.records import Outgoing, PushItem
 from alligator.tasks import DelayUntil, Task, enqueue_time
 from alligator.unique import OnDuplicate
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
 
-__all__ = ["Batch", "Options", "Unpinned"]
+__all__ = ["Batch", "Options", "TaskOptions", "Unpinned"]
+
+
+class TaskOptions(TypedDict, Generic[RO], total=False):
+    """The keyword options of :meth:`Gator.options <alligator.Gator.options>`, as a type.
+
+    What ``AsyncGator.options(**options)`` takes: the same names and types,
+    with ``on_success`` pinning the result type ``RO``.
+    """
+
+    task_id: str | None
+    retries: int
+    is_async: bool
+    on_start: Callable[[Task[Any]], object] | None
+    on_success: Callable[[Task[RO], RO], object] | None
+    on_error: Callable[[Task[Any], Exception], object] | None
+    depends_on: Iterable[str | Task[Any]] | None
+    delay_until: DelayUntil | None
+    delay_by: float | None
+    priority: int | None
+    timeout: float | None
+    unique_key: str | None
+    unique: bool
+    unique_running: bool
+    on_duplicate: OnDuplicate
 
 
 class Options(Generic[RO]):
@@ -104,8 +127,19 @@ class Options(Generic[RO]):
 
     @overload
     def task(
+        self: Options[Unpinned],
+        func: Callable[P, Coroutine[Any, Any, T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[T]: ...
+    @overload
+    def task(
         self: Options[Unpinned], func: Callable[P, T], *args: P.args, **kwargs: P.kwargs
     ) -> Task[T]: ...
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, RO]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[RO]: ...
     @overload
     def task(self, func: Callable[P, RO], *args: P.args, **kwargs: P.kwargs) -> Task[RO]: ...
     def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
@@ -138,14 +172,26 @@ class Batch:
         if exc_type is None:
             self.flush()
 
+    @overload
+    def push(
+        self,
+        task: Task[R],
+        func: Callable[P, Coroutine[Any, Any, R]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> Task[R]: ...
+    @overload
     def push(
         self, task: Task[R], func: Callable[P, R], *args: P.args, **kwargs: P.kwargs
-    ) -> Task[R]:
+    ) -> Task[R]: ...
+    def push(
+        self, task: Task[Any], func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[Any]:
         """Add ``task`` calling ``func(*args, **kwargs)`` to the batch."""
         task.to_call(func, *args, **kwargs)
         depends_on = self.gator.dependencies_of(task)
         if not task.is_async:
-            return self.gator.run_eagerly(task)
+            return self.run_eagerly(task)
         if task.priority is not None:
             self.gator.prioritized()  # refuses a backend that would ignore it
         if (task.priority is not None and any(self._depends_on)) or (
@@ -175,20 +221,36 @@ class Batch:
         self._depends_on.append(depends_on)
         return task
 
-    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]:
+    @overload
+    def task(
+        self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Task[R]: ...
+    @overload
+    def task(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Task[R]: ...
+    def task(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Task[Any]:
         """Add ``func(*args, **kwargs)`` to the batch with default options."""
-        task: Task[R] = self.gator.task_class()
+        task: Task[Any] = self.gator.task_class()
         return self.push(task, func, *args, **kwargs)
+
+    def run_eagerly(self, task: Task[R]) -> Task[R]:
+        """Run an ``is_async=False`` task at once, as outside a batch."""
+        return self.gator.run_eagerly(task)
 
     def flush(self) -> list[str]:
         """Send what was collected; returns the stored ids (also set on the tasks)."""
-        if not self._items:
+        outgoing = self.outgoing()
+        if outgoing is None:
             return []
-        if any(self._depends_on):
-            queue = cast(ResultClient, self.gator.broker)  # checked by dependencies_of
-            ids = queue.push_after(self.gator.queue_name, self._items, self._depends_on)
-        else:
-            ids = self.gator.broker.push_many(self.gator.queue_name, self._items)
+        return self.sent(self.gator.send(outgoing))
+
+    def outgoing(self) -> Outgoing | None:
+        """What :meth:`flush` sends (``None``: nothing was collected)."""
+        if not self._items:
+            return None
+        return Outgoing(list(self._items), self._depends_on if any(self._depends_on) else None)
+
+    def sent(self, ids: list[str]) -> list[str]:
+        """Give the collected tasks the ids they were stored under, and start afresh."""
         for task, task_id in zip(self.tasks, ids, strict=True):
             task.task_id = task_id
         self.tasks, self._items, self._depends_on = [], [], []

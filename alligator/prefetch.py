@@ -84,6 +84,12 @@ class Prefetcher:
         self._average: float | None = None
         self._last_batch = 1
         self._leased_at = 0.0
+        #: Fill each batch up to the limit asked for (a concurrent worker's
+        #: free slots) instead of sizing it to ``window`` seconds of work.
+        self.greedy = False
+        #: Tasks handed out and not settled yet, by identity: still renewed
+        #: when a batch is acked and the next one leased while they run.
+        self._running: dict[int, Reservation] = {}
 
     # -- the hot path ------------------------------------------------------
 
@@ -103,10 +109,12 @@ class Prefetcher:
         # the last renewal, whichever came later.
         since = max(self._leased_at, self.heartbeat.renewed_at)
         if time.monotonic() - since < self.lease * _SAFE_SHARE:
-            return self.buffer.popleft()
+            found = self.buffer.popleft()
+            self._running[id(found)] = found
+            return found
         stale = len(self.buffer)
         self.buffer.clear()
-        self.heartbeat.hold([])
+        self.heartbeat.hold(list(self._running.values()))
         log.warning(
             "%d prefetched task(s) of %r were held %.1fs without a renewal (the worker "
             "stalled?): their leases may have run out, so they are left to the backend",
@@ -121,6 +129,7 @@ class Prefetcher:
 
         The settlements that claim returns say whether the ack landed.
         """
+        self._running.pop(id(reservation), None)
         self._done.append(reservation)
         if self.results is not None:
             self._records.append(record or b"")
@@ -133,7 +142,9 @@ class Prefetcher:
     def batch_size(self, limit: int) -> int:
         """How many tasks to lease next: ~``window`` seconds of work, at most ``limit``."""
         average = self._average
-        if average is None:
+        if self.greedy:
+            size = self.max_batch
+        elif average is None:
             size = 1  # nothing measured yet: the first task may be slow
         else:
             target = int(self.window / average) if average > 0 else self.max_batch
@@ -154,9 +165,11 @@ class Prefetcher:
         count = self.batch_size(limit)
         self._last_batch = count
         done, records = self._done, self._records
-        # What is held is about to be settled (the buffer is empty): stop
-        # renewing it so a renewal racing the ack is not reported as lost.
-        self.heartbeat.clear()
+        # What is held but still running is about to be settled (the buffer
+        # is empty): stop renewing it so a renewal racing the ack is not
+        # reported as lost.
+        running = list(self._running.values())
+        self.heartbeat.hold(running)
         settled: list[Settlement] = []
         if done:
             self._done, self._records = [], []
@@ -164,7 +177,7 @@ class Prefetcher:
                 flags, leased = self._reserve_many(count, done, records)
             except BaseException:
                 self._done, self._records = done + self._done, records + self._records
-                self.heartbeat.hold(self._done)
+                self.heartbeat.hold(running + self._done)
                 raise
             settled = _settlements(done, flags)
             if not leased and timeout > 0:
@@ -176,13 +189,15 @@ class Prefetcher:
         # The leases began between the call and its answer: the answer's time
         # is off by a round trip at most, which the safe share leaves room for.
         self._leased_at = time.monotonic()
-        self.heartbeat.hold(leased)
+        self.heartbeat.hold(running + leased)
         self.buffer.extend(leased[1:])
+        self._running[id(leased[0])] = leased[0]
         return leased[0], settled
 
     def forget(self, reservation: Reservation) -> None:
         """Stop renewing a task that was settled another way (released or buried)."""
-        self.heartbeat.hold([r for r in self.heartbeat.held if r is not reservation])
+        self._running.pop(id(reservation), None)
+        self.heartbeat.discard(reservation)
 
     # -- stopping ----------------------------------------------------------
 

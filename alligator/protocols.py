@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AbsentPushClient",
+    "AsyncProducer",
+    "AsyncioClient",
     "Client",
     "Codec",
     "FailedTasksClient",
@@ -921,4 +923,36 @@ class TaskRunObserver(Protocol):
         whatever the context returns); one the context itself raises is
         logged and ignored.
         """
+
+
+class AsyncProducer(Protocol):
+    """A producer's backend calls on the running event loop (what an ``AsyncGator`` awaits).
+
+    The same operations, guarantees and errors as the client's own
+    ``push_many`` and ``stats``, sent through an asyncio driver.
+    """
+
+    async def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        """Store several tasks; all are stored or none (see :meth:`ReliableClient.push_many`)."""
+        ...
+
+    async def stats(self, queue_name: str) -> QueueStats:
+        """Count the queue's tasks by state."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the asyncio connections (the client's own stay open)."""
+        ...
+
+
+@runtime_checkable
+class AsyncioClient(Protocol):
+    """A client with a native asyncio driver for producers (Redis: ``redis.asyncio``).
+
+    An ``AsyncGator`` over any other client runs the client's calls in a
+    thread, so the event loop never blocks either way.
+    """
+
+    def asyncio(self) -> AsyncProducer:
+        """A new asyncio producer over the same store (its own connections)."""
         ...

@@ -120,3 +120,17 @@ class LimitUsage(msgspec.Struct, frozen=True, gc=False):
     rate: int = 0
     period: float = 0.0
     recent: int = 0
+
+
+class Outgoing(NamedTuple):
+    """Tasks encoded and checked, ready to push in one call (a Gator's, or an AsyncGator's).
+
+    Attributes:
+        items: The tasks (one, or a batch's).
+        depends_on: Each task's dependencies, when any task has some.
+        priority: The task's priority (a single task only).
+    """
+
+    items: list[PushItem]
+    depends_on: list[list[str]] | None = None
+    priority: int | None = None

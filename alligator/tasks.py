@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import functools
+import inspect
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self
+from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, overload
 
 from alligator import arguments, codecs
 from alligator._typing import P, R
@@ -17,6 +20,7 @@ from alligator.exceptions import (
     InvalidTaskError,
     MultipleDelaysError,
     NoResultError,
+    TaskTimeoutError,
 )
 from alligator.priority import check_priority
 from alligator.protocols import Codec
@@ -170,8 +174,17 @@ class Task(Generic[R]):
         name = getattr(self.func, "__qualname__", None)
         return f"<{type(self).__name__} {self.task_id} {name} {self.status.name}>"
 
-    def to_call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Self:
-        """Set the function and its arguments; mypy checks them against ``func``."""
+    @overload
+    def to_call(
+        self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
+    ) -> Self: ...
+    @overload
+    def to_call(self, func: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> Self: ...
+    def to_call(self, func: Callable[P, Any], *args: P.args, **kwargs: P.kwargs) -> Self:
+        """Set the function and its arguments; mypy checks them against ``func``.
+
+        ``func`` may be an ``async def`` function returning ``R``.
+        """
         self.func = func
         self.func_args = args
         self.func_kwargs = kwargs
@@ -316,6 +329,18 @@ class Task(Generic[R]):
         value: R = results.wait(self.task_id, timeout, self.func)
         return value
 
+    @property
+    def is_coroutine(self) -> bool:
+        """Whether the function is an ``async def`` one: a worker awaits it on its event loop."""
+        return self.func is not None and arguments.is_coroutine(self.func)
+
+    def needs_loop(self) -> bool:
+        """Whether running the task takes an event loop: an ``async def`` function or hook."""
+        return any(
+            f is not None and arguments.is_coroutine(f)
+            for f in (self.func, self.on_start, self.on_success, self.on_error)
+        )
+
     def run(self) -> Self:
         """Run ``on_start``, the function, then ``on_success`` or ``on_error``.
 
@@ -323,26 +348,66 @@ class Task(Generic[R]):
         :attr:`result` and the task itself is returned. The function's
         exception is re-raised after ``on_error`` so the caller can decide
         between a retry and burying the task.
+
+        A task whose function or hooks are ``async def`` runs on an event
+        loop of its own (``asyncio.run``); from inside a running loop (a
+        coroutine calling ``run``) that is refused: await :meth:`run_async`.
+
+        Raises:
+            InvalidTaskError: An ``async def`` function or hook, called from
+                code that runs on an event loop.
+        """
+        if self.needs_loop():
+            _refuse_inside_a_loop(self)
+            return asyncio.run(self.run_async())
+        steps = self._steps()
+        outcome: _Made = (None, None)
+        while (step := _next(steps, outcome)) is not None:
+            outcome = _made(step)
+        return self
+
+    async def run_async(self, timeout: float | None = None) -> Self:
+        """:meth:`run` on the running event loop: coroutine functions and hooks are awaited.
+
+        A plain function or hook is called as it is (on the loop: a worker
+        runs plain-function tasks in its threads instead).
+
+        Args:
+            timeout: Seconds the function may take; past them it is
+                cancelled and the try fails with
+                :class:`~alligator.exceptions.TaskTimeoutError`
+                ("timed out after N s"), which ``on_error`` sees.
+        """
+        steps = self._steps()
+        outcome: _Made = (None, None)
+        while (step := _next(steps, outcome)) is not None:
+            outcome = await _awaited_step(step, timeout, self.task_id)
+        return self
+
+    def _steps(self) -> _Steps:
+        """The order of a run, written once for :meth:`run` and :meth:`run_async`.
+
+        Each step is yielded as a call for the driver to make (and, in
+        :meth:`run_async`, to await); its value or its exception is sent back.
         """
         func = self.func
         if func is None:
             raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
         if self.on_start is not None:
-            self.on_start(self)  # raising here fails the try: the function never ran
+            yield functools.partial(self.on_start, self)  # raising fails the try: no run
         try:
-            result = func(*self.func_args, **self.func_kwargs)
+            result = yield _Call(func, self.func_args, self.func_kwargs)
         except Exception as err:
             self.to_failed()
             if self.on_error is not None:
-                self._hook("on_error", self.on_error, err)
+                yield from self._hook("on_error", self.on_error, err)
             raise
         self._result = result
         self.to_success()
         if self.on_success is not None:
-            self._hook("on_success", self.on_success, result)
-        return self
+            yield from self._hook("on_success", self.on_success, result)
 
-    def _hook(self, name: str, hook: Callable[[Task[R], Any], object], value: Any) -> None:
+    def _hook(self, name: str, hook: Callable[[Task[R], Any], object], value: Any) -> _Steps:
         """Call an after-the-fact hook; its failure is logged and kept, never the task's.
 
         The function has already run (or failed) when ``on_success`` or
@@ -350,7 +415,7 @@ class Task(Generic[R]):
         retry a function that succeeded, or replace the error it raised.
         """
         try:
-            hook(self, value)
+            yield functools.partial(hook, self, value)
         except Exception as exc:
             self.hook_error = exc
             log.error(
@@ -362,6 +427,78 @@ class Task(Generic[R]):
                 exc_info=exc,
                 extra={"task_id": self.task_id, "hook": name},
             )
+
+
+class _Call:
+    """The step of a run that calls the task's function (the one a timeout bounds)."""
+
+    __slots__ = ("args", "func", "kwargs")
+
+    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
+        self.func = func
+        self.args = args
+        self.kwargs = kwargs
+
+    def __call__(self) -> Any:
+        return self.func(*self.args, **self.kwargs)
+
+
+#: A step's value, or the exception it raised.
+_Made = tuple[Any, Exception | None]
+_Steps = Generator[Callable[[], Any], Any, None]
+
+
+def _next(steps: _Steps, outcome: _Made) -> Callable[[], Any] | None:
+    """Send the last step's outcome into the run; its next step, or ``None`` once it ended."""
+    value, error = outcome
+    try:
+        return steps.send(value) if error is None else steps.throw(error)
+    except StopIteration:
+        return None
+
+
+def _made(step: Callable[[], Any]) -> _Made:
+    try:
+        return step(), None
+    except Exception as exc:
+        return None, exc
+
+
+async def _awaited_step(step: Callable[[], Any], timeout: float | None, task_id: str) -> _Made:
+    try:
+        value = step()
+        if inspect.isawaitable(value):
+            limit = timeout if isinstance(step, _Call) else None
+            value = await _awaited(value, limit, task_id)
+    except Exception as exc:
+        return None, exc
+    return value, None
+
+
+async def _awaited(value: Awaitable[Any], timeout: float | None, task_id: str) -> Any:
+    """``await value``, cancelled after ``timeout`` seconds as a :class:`TaskTimeoutError`."""
+    if timeout is None:
+        return await value
+    try:
+        async with asyncio.timeout(timeout) as limit:
+            return await value
+    except TimeoutError as exc:
+        if not limit.expired():
+            raise  # the task's own TimeoutError, not its time limit
+        raise TaskTimeoutError(f"task {task_id} timed out after {timeout:g} s") from exc
+
+
+def _refuse_inside_a_loop(task: Task[Any]) -> None:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise InvalidTaskError(
+        f"task {task.task_id} has an 'async def' function or hook and is run from inside a "
+        "running event loop, which cannot run it to the end here: await task.run_async() "
+        "instead, or enqueue it with an AsyncGator (is_async=False tasks are then run "
+        "off the loop)"
+    )
 
 
 def _task_id_of(dependency: str | Task[Any]) -> str:

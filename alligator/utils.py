@@ -250,13 +250,25 @@ def callable_path(func: Callable[..., Any]) -> tuple[str, str]:
     return module, name
 
 
+def _refuse_coroutine(coroutine: Any) -> None:
+    name = getattr(coroutine, "__qualname__", "f")
+    coroutine.close()  # never awaited, and never will be: no "was never awaited" warning
+    raise NotImportableError(
+        f"got a coroutine object, {name}(...), instead of a function: pass the 'async def' "
+        f"function and its arguments, gator.task({name}, ...), not gator.task({name}(...))"
+    )
+
+
 @functools.lru_cache(maxsize=1024)
 def _callable_path_cached(func: Callable[..., Any]) -> tuple[str, str]:
     return _callable_path(func)
 
 
 def _callable_path(func: Callable[..., Any]) -> tuple[str, str]:
-    if not callable(func):
+    given: object = func  # typed as a callable, but a caller may pass anything
+    if not callable(given):
+        if inspect.iscoroutine(given):
+            _refuse_coroutine(given)
         raise NotImportableError(f"{func!r} is not callable")
     module = determine_module(func)
     qualname = getattr(func, "__qualname__", None)

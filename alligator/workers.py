@@ -18,29 +18,30 @@ A subclass that overrides ``claim`` turns prefetch off.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from alligator._limits import BeaconSlot, time_limit
 from alligator._signals import stop_signals
 from alligator.claiming import Claim, OneByOne, Prefetching
 from alligator.consumer import Consumer, Outcome
+from alligator.delivery import Delivery
 from alligator.dsn import display_dsn
 from alligator.events import Fanout, NullEvents
 from alligator.exceptions import (
     AlligatorError,
     ConfigurationError,
-    TaskExitError,
 )
 from alligator.gator import Gator
 from alligator.limits import limits_of
 from alligator.metrics import Metrics
 from alligator.protocols import Task, WorkerEvents
 from alligator.reporting import Reporter
+from alligator.tasks import Task as BuiltinTask
 
 __all__ = ["Claim", "Worker"]
 
@@ -48,9 +49,13 @@ log = logging.getLogger("alligator.worker")
 
 #: Longest pause between reconnection attempts after a backend error.
 MAX_ERROR_BACKOFF = 5.0
+#: Seconds a concurrent worker's running coroutines get to finish once asked to stop.
+DEFAULT_GRACE = 30.0
+#: Seconds the event loop may go without turning before the worker warns.
+DEFAULT_LAG_WARNING = 0.5
 
 
-class Worker:
+class Worker(Delivery):
     """Consumes one queue, or several in priority order, until stopped.
 
     Args:
@@ -82,6 +87,17 @@ class Worker:
             heard besides ``events``; its ``/metrics`` endpoint is served
             while the loop runs. A Gator with ``tracing`` on is heard too:
             each task runs in a ``process`` span (:mod:`alligator.tracing`).
+        concurrency: Run up to this many tasks at once on an event loop
+            (``async def`` tasks on the loop, plain ones in ``threads``
+            threads); see :mod:`alligator.concurrency`. ``None`` (the
+            default): one task at a time, an ``async def`` one on a loop of
+            its own.
+        threads: With ``concurrency``: threads that run plain-function tasks.
+        grace: With ``concurrency``: seconds running coroutines get to finish
+            once a stop is asked for, before they are cancelled and released
+            for another worker.
+        lag_warning: With ``concurrency``: warn, naming the task, when the
+            event loop has not turned for this many seconds (``0``: never).
 
     Attributes:
         tasks_complete: Tasks that ran successfully (what ``max_tasks``
@@ -107,11 +123,31 @@ class Worker:
         timeout: float | None = None,
         beacon: BeaconSlot | None = None,
         metrics: Metrics | None = None,
+        concurrency: int | None = None,
+        threads: int = 1,
+        grace: float = DEFAULT_GRACE,
+        lag_warning: float = DEFAULT_LAG_WARNING,
     ) -> None:
         if max_tasks < 0 or recycle_after < 0:
             raise ConfigurationError(
                 f"max_tasks and recycle_after must be >= 0, got {max_tasks} and {recycle_after}"
             )
+        _check_concurrency(concurrency, threads, grace, lag_warning)
+        if concurrency is not None and beacon is not None:
+            raise ConfigurationError(
+                "a beacon records one task per thread: a concurrent worker cannot keep one"
+            )
+        if concurrency is not None and (metrics is not None or gator.tracing is not None):
+            raise ConfigurationError(
+                "metrics and tracing follow one task at a time: a concurrent worker "
+                "(concurrency=N, --concurrency) cannot report them yet; drop one of the two"
+            )
+        self.concurrency = concurrency
+        self.threads = threads
+        self.grace = float(grace)
+        self.lag_warning = float(lag_warning)
+        #: Wakes a concurrent worker's loop (set while it runs).
+        self._waker: Callable[[], None] | None = None
         queues = queue_names(to_consume, gator.queue_name)
         self.gator = gator
         self.lease = lease or gator.lease
@@ -155,10 +191,6 @@ class Worker:
 
     # -- 1.0 hooks -------------------------------------------------------------
 
-    def ident(self) -> str:
-        """A name for log lines."""
-        return f"Alligator Worker (#{os.getpid()})"
-
     def starting(self) -> None:
         """Called once before the loop starts."""
         backend = display_dsn(self.gator.conn_string)
@@ -182,15 +214,6 @@ class Worker:
             self.deliveries,
             extra={"queue": self.queues[0], "queues": list(self.queues)},
         )
-
-    def interrupt(self) -> None:
-        """Ask the loop to stop after the current task (before it began: not to start)."""
-        self.keep_running = False
-        self._stop.set()
-
-    def result(self, result: Any) -> None:
-        """Called with each successful task's return value."""
-        log.debug("result: %r", result)
 
     # -- the steps ---------------------------------------------------------------
 
@@ -217,8 +240,7 @@ class Worker:
         try:
             task = consumer.decode(reservation)
         except Exception as exc:
-            outcome = consumer.bury_undecodable(reservation, exc)
-            self._reporter.undecodable(self.ident(), exc)
+            outcome = self.undecodable(claim, exc)
         else:
             deferred = consumer.admit(reservation, task)
             if deferred is not None:
@@ -226,47 +248,21 @@ class Worker:
                 return deferred
             try:
                 with self._reporter.running(claim, task):
-                    result = self._run(task)
-            except Exception as exc:
-                outcome = self.retry(claim, task, exc)
+                    result, error = self._run(task), None
             except BaseException as exc:
-                if isinstance(exc, KeyboardInterrupt) and self._stop.is_set():
-                    raise  # the second SIGINT: stop at once, the task comes back by lease
-                failure = TaskExitError(f"the task raised {type(exc).__name__}{exc.args!r}")
-                failure.__cause__ = exc
-                outcome = self.retry(claim, task, failure)
-            else:
-                outcome = consumer.succeeded(reservation, task, result)
+                result, error = None, exc
+            outcome = self.conclude(claim, task, result, error)
         # A task under limits holds its slots until its ack: never let it wait for a claim.
         limited = outcome.task is not None and bool(limits_of(getattr(outcome.task, "func", None)))
         settled = self._strategy.settle(claim, outcome, now=limited)
-        duration = time.perf_counter() - started
-        if outcome.action == "ack":
-            if not settled:  # deferred: reported once the ack is known
-                self._reporter.deferred(claim, outcome, duration)
-                return outcome
-            outcome = outcome._replace(settled=settled[0].acked)
-        self._reporter.done(claim, outcome, duration)
-        return outcome
-
-    def retry(self, claim: Claim, task: Task[Any], error: Exception) -> Outcome:
-        """Settle a failed task: released with a backoff while it has retries, else buried."""
-        return claim.consumer.retry_or_bury(claim.reservation, task, error)
+        return self.report(claim, outcome, settled, started)
 
     def check_and_run_task(self) -> bool:
         """Claim and run at most one task; ``True`` if one was run."""
         claim = self.claim()
         if claim is None:
             return False
-        outcome = self.execute(claim)
-        if outcome.action == "defer":  # over a limit, put back unstarted: not a delivery
-            return True
-        self.deliveries += 1
-        if outcome.task is not None and outcome.task.hook_error is not None:
-            self.hook_errors += 1
-        if outcome.action == "ack":
-            self.tasks_complete += 1
-            self.result(outcome.result)
+        self.count(self.execute(claim))
         return True
 
     def run_forever(self) -> int:
@@ -290,16 +286,14 @@ class Worker:
             self.metrics.attach(self.gator, self.queues)
         self.starting()
         self._reporter.worker_started(self.ident(), self.queues)
-        errors = 0
         try:
-            with stop_signals(self._on_signal, then="default"):
-                while self.keep_running and self._may_start() >= 0:
-                    try:
-                        self.check_and_run_task()
-                        errors = 0
-                    except AlligatorError as exc:
-                        errors += 1
-                        self._pause_after_error(exc, errors)
+            if self.concurrency is None:
+                self._run_one_by_one()
+            else:
+                from alligator.concurrency import serve
+
+                self._strategy.concurrent = True
+                serve(self)
         finally:
             self.keep_running = False
             self._close_strategy()
@@ -312,6 +306,17 @@ class Worker:
 
     # -- internals ---------------------------------------------------------------
 
+    def _run_one_by_one(self) -> None:
+        errors = 0
+        with stop_signals(self._on_signal, then="default"):
+            while self.keep_running and self._may_start() >= 0:
+                try:
+                    self.check_and_run_task()
+                    errors = 0
+                except AlligatorError as exc:
+                    errors += 1
+                    self._pause_after_error(exc, errors)
+
     def _run(self, task: Task[Any]) -> Any:
         """Run ``task`` under its time limit, telling the pool (if any) what runs."""
         limit = self.timeout if task.timeout is None else task.timeout
@@ -319,36 +324,14 @@ class Worker:
         if beacon is not None:
             beacon.running(task.task_id, limit)
         try:
+            if isinstance(task, BuiltinTask) and task.needs_loop():
+                # asyncio's own limit: SIGALRM would land in the middle of the loop.
+                return asyncio.run(task.run_async(limit)).result
             with time_limit(limit, task.task_id):
                 return task.run().result
         finally:
             if beacon is not None:
                 beacon.idle()
-
-    def _may_start(self) -> int:
-        """How many more tasks the limits allow: -1 none, 0 no limit, else that many."""
-        left = [
-            limit - done
-            for limit, done in (
-                (self.max_tasks, self.tasks_complete),
-                (self.recycle_after, self.deliveries),
-            )
-            if limit
-        ]
-        if not left:
-            return 0
-        least = min(left)
-        return least if least > 0 else -1
-
-    def _one_by_one(self) -> OneByOne:
-        return OneByOne(self.consumers, poll_timeout=self.poll_timeout, nap_time=self.nap_time)
-
-    def _close_strategy(self) -> None:
-        strategy, self._strategy = self._strategy, self._one_by_one()
-        try:
-            self._reporter.settled(strategy.close())
-        except AlligatorError as exc:  # leases expire and the tasks run elsewhere
-            log.warning("%s: could not settle prefetched tasks: %s", self.ident(), exc)
 
     def _on_signal(self, signum: int) -> None:
         log.info("%s got signal %d; stopping after the current task", self.ident(), signum)
@@ -358,6 +341,24 @@ class Worker:
         delay = min(MAX_ERROR_BACKOFF, 0.1 * 2 ** (errors - 1))
         self._reporter.backend_failed(self.ident(), self.gator, exc, delay, errors)
         self._stop.wait(delay)
+
+
+def _check_concurrency(
+    concurrency: int | None, threads: int, grace: float, lag_warning: float
+) -> None:
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise ConfigurationError(
+            f"concurrency must be a whole number >= 1 (tasks run at once), got {concurrency!r}; "
+            "leave it out (None) to run one task at a time"
+        )
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigurationError(f"threads must be a whole number >= 1, got {threads!r}")
+    if not grace >= 0 or not lag_warning >= 0:
+        raise ConfigurationError(
+            f"grace and lag_warning must be >= 0 seconds, got {grace!r} and {lag_warning!r}"
+        )
 
 
 def queue_names(to_consume: str | Sequence[str] | None, default: str) -> tuple[str, ...]:

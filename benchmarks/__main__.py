@@ -31,6 +31,7 @@ from alligator import Gator
 from alligator.prefetch import MAX_BATCH
 from benchmarks import (
     alligator_bench,
+    asyncio_bench,
     metrics_bench,
     peers_bench,
     postgres_bench,
@@ -58,7 +59,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--skip",
         default="",
         help="comma-separated: alligator,wake,scale,priority,results,peers,raw,pool,postgres,"
-        "bloat,metrics",
+        "bloat,metrics,asyncio",
     )
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
@@ -230,6 +231,10 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 rows += alligator_bench.measure_wake(
                     backend, args.wake_n, args.repeats, idle=args.idle
                 )
+        if "asyncio" not in args.skip:
+            log("asyncio: concurrent drains (redis, sqlite), AsyncGator enqueue")
+            client.flushdb()
+            rows += asyncio_bench.measure_all(url, workdir, args.n, args.repeats, payload)
         if "scale" not in args.skip:
             log(f"alligator redis at scale: {args.scale_n:,} ready tasks")
             rows += redis_scale.measure_scale(

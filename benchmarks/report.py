@@ -122,6 +122,45 @@ def targets(rows: Sequence[Row]) -> list[Target]:
     return out
 
 
+def asyncio_targets(rows: Sequence[Row]) -> list[Target]:
+    """Issue 16's targets against this run's medians (none when asyncio was skipped)."""
+    index = _index(rows)
+    out: list[Target] = []
+    for backend in ("redis", "sqlite"):
+        sleep = index.get((f"alligator {backend} 1,000 x sleep(0.1)", "sleep_drain_s"))
+        if sleep is not None:
+            out.append(
+                Target(
+                    f"1,000 x sleep(0.1), concurrency 200, {backend}: <= 1.5 s",
+                    f"{sleep.median:.2f} s",
+                    sleep.median <= 1.5,
+                )
+            )
+        coro = index.get((f"alligator {backend} async no-op", "drain"))
+        plain = index.get((f"alligator {backend} sync no-op", "drain"))
+        if coro is not None and plain is not None:
+            ratio = coro.median / plain.median
+            out.append(
+                Target(
+                    f"async no-op drain >= 0.8 x sync no-op drain, {backend}",
+                    f"{ratio:.2f} x ({coro.median:,.0f} vs {plain.median:,.0f}/s)",
+                    ratio >= 0.8,
+                )
+            )
+    ours = index.get(("alligator redis AsyncGator", "enqueue"))
+    base = index.get(("raw redis.asyncio LPUSH", "enqueue"))
+    if ours is not None and base is not None:
+        ratio = ours.median / base.median
+        out.append(
+            Target(
+                "AsyncGator enqueue on Redis >= 0.9 x raw redis.asyncio LPUSH",
+                f"{ratio:.2f} x ({ours.median:,.0f} vs {base.median:,.0f}/s)",
+                ratio >= 0.9,
+            )
+        )
+    return out
+
+
 def _lookup_target(index: dict[tuple[str, str], Row]) -> Target:
     """Issue 13: get, cancel and a replacing push at 1,000,000 ready tasks within 1 ms.
 
@@ -367,6 +406,20 @@ def _pool_table(pool: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _asyncio_table(rows: Sequence[Row]) -> list[str]:
+    found = asyncio_targets(rows)
+    if not found:
+        return []
+    return [
+        "",
+        "## asyncio targets (issue 16)",
+        "",
+        "| target | this run | verdict |",
+        "|---|---|---|",
+        *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in found),
+    ]
+
+
 def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, Any]]) -> str:
     """The whole report as markdown."""
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -396,6 +449,7 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets(rows)),
         *_pg_table(rows),
         *_results_table(rows),
+        *_asyncio_table(rows),
         "",
         "## Every figure, with its spread over repeats",
         "",

@@ -32,6 +32,7 @@ METRICS: Final[dict[str, tuple[str, bool]]] = {
     "wait_ms": ("wait() after the ack ms", False),
     "dependent_ms": ("dependent start after its parent's ack ms", False),
     "bytes_result": ("Redis B/result", False),
+    "sleep_drain_s": ("1,000 x sleep(0.1) drain s", False),
 }
 
 

@@ -5,9 +5,10 @@ They live in an importable module so a worker in another process can run them.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
-__all__ = ["FIRST_STAMP", "LATENCIES", "add", "now", "stamp"]
+__all__ = ["FIRST_STAMP", "LATENCIES", "aadd", "add", "asleep", "now", "stamp"]
 
 #: Enqueue-to-start delays seen by :func:`stamp` in this process, in seconds.
 LATENCIES: list[float] = []
@@ -30,3 +31,13 @@ def stamp(enqueued_at: float) -> None:
 def now() -> float:
     """The wall clock when it ran: when a result was made, or when a dependent started."""
     return time.time()
+
+
+async def aadd(a: int, b: int) -> int:
+    """The no-op task as a coroutine: the asyncio worker's own cost per task."""
+    return a + b
+
+
+async def asleep(seconds: float) -> None:
+    """An I/O-bound coroutine task: waits without holding the loop."""
+    await asyncio.sleep(seconds)

@@ -92,8 +92,10 @@ DECLARED = {
         limits=True,
     ),
     "sqlite": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
-    "redis": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
-    "redis-cluster": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True),
+    "redis": msgspec.structs.replace(FAST, **RESULTS, unique=True, limits=True, asyncio=True),
+    "redis-cluster": msgspec.structs.replace(
+        FAST, **RESULTS, unique=True, limits=True, asyncio=True
+    ),
     "beanstalk": Capabilities(
         reliable=True,
         delays=True,

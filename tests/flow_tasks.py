@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
 from alligator import Limit, limited
-from tests.tasks import append_line
+from tests.tasks import CALLS, append_line
 
 
 @limited(Limit(concurrency=2))
@@ -45,3 +46,15 @@ def one_at_a_time(ledger: str, name: str, started: str, flag: str) -> None:
     while flag and not Path(flag).exists() and time.monotonic() < deadline:
         time.sleep(0.01)
     append_line(ledger, name)
+
+
+@limited(Limit(concurrency=1))
+async def alone(seconds: float) -> None:
+    """A coroutine limited to one running at once; counts its peak in ``tasks.CALLS``."""
+    CALLS["alone"] += 1
+    CALLS["alone-running"] += 1
+    CALLS["alone-peak"] = max(CALLS["alone-peak"], CALLS["alone-running"])
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        CALLS["alone-running"] -= 1

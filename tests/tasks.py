@@ -9,6 +9,7 @@ the autouse fixture in ``conftest.py`` clears.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import decimal
 import os
@@ -267,3 +268,75 @@ def hold_before_the_ack(task: Task[str], result: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("the test never let the task settle")
         time.sleep(0.01)
+
+
+async def anap(seconds: float) -> float:
+    """An I/O-bound coroutine task; counts how many run at once (``CALLS["peak"]``)."""
+    CALLS["running"] += 1
+    CALLS["peak"] = max(CALLS["peak"], CALLS["running"])
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        CALLS["running"] -= 1
+    EVENTS.append(("anap", seconds))
+    return seconds
+
+
+async def anoop() -> None:
+    """A coroutine task that does nothing."""
+
+
+async def arecord(ledger: str, key: str, seconds: float = 0.0) -> str:
+    """Record ``start <key>``, sleep on the loop, then record ``done <key>``."""
+    append_line(ledger, f"start {key}")
+    await asyncio.sleep(seconds)
+    append_line(ledger, f"done {key}")
+    return key
+
+
+async def afail_times(key: str, times: int) -> str:
+    """Fail the first ``times`` awaits for ``key``, then succeed."""
+    await asyncio.sleep(0)
+    CALLS[key] += 1
+    if CALLS[key] <= times:
+        raise ConnectionError(f"{key}: failure {CALLS[key]}")
+    return key
+
+
+async def ablock(seconds: float) -> str:
+    """A coroutine that blocks the event loop (the mistake the lag warning names)."""
+    time.sleep(seconds)
+    return "blocked"
+
+
+async def aexit() -> None:
+    """A coroutine task that calls sys.exit()."""
+    await asyncio.sleep(0)
+    sys.exit(3)
+
+
+async def aon_start(task: Task[Any]) -> None:
+    await asyncio.sleep(0)
+    EVENTS.append(("astart", task.task_id))
+
+
+async def aon_success(task: Task[Any], result: Any) -> None:
+    await asyncio.sleep(0)
+    EVENTS.append(("asuccess", task.task_id, result))
+
+
+async def aon_error(task: Task[Any], err: Exception) -> None:
+    await asyncio.sleep(0)
+    EVENTS.append(("aerror", task.task_id, str(err)))
+
+
+async def await_flag(ledger: str, key: str, flag: str) -> str:
+    """Record ``start <key>``, wait on the loop until ``flag`` exists, record ``done <key>``."""
+    append_line(ledger, f"start {key}")
+    deadline = time.monotonic() + FLAG_TIMEOUT
+    while not os.path.exists(flag):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"flag {flag} never appeared")
+        await asyncio.sleep(0.01)
+    append_line(ledger, f"done {key}")
+    return key

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -101,10 +102,12 @@ class CallTrace:
 
     def __enter__(self) -> CallTrace:
         sys.setprofile(self)
+        threading.setprofile(self)  # the threads started meanwhile (claims, heartbeat)
         return self
 
     def __exit__(self, *exc: object) -> None:
         sys.setprofile(None)
+        threading.setprofile(None)
 
 
 @pytest.fixture
@@ -115,16 +118,19 @@ def gator() -> Iterator[Gator]:
     reset_stores("architecture")
 
 
+@pytest.mark.parametrize("concurrency", [None, 4], ids=["one-by-one", "concurrent"])
 @pytest.mark.parametrize("prefetch", [False, True])
 def test_a_task_route_from_claim_to_settle_never_calls_back_up(
-    gator: Gator, prefetch: bool
+    gator: Gator, prefetch: bool, concurrency: int | None
 ) -> None:
     # Given a success, a failure with a retry left, a failure for good and junk
     gator.task(tasks.add, 1, 2)
     with gator.options(retries=1) as opts:
         opts.task(tasks.fail, "once")
     gator.broker.push("q", "junk", b"\x00junk")
-    worker = Worker(gator, recycle_after=4, poll_timeout=0.05, prefetch=prefetch)
+    worker = Worker(
+        gator, recycle_after=4, poll_timeout=0.05, prefetch=prefetch, concurrency=concurrency
+    )
     # When a worker claims, runs and settles all of them (the retry included)
     with CallTrace() as trace:
         worker.run_forever()
@@ -138,8 +144,10 @@ def test_a_task_route_from_claim_to_settle_never_calls_back_up(
     )
     assert upward == []
     # And the route went through the layers it should
-    assert ("alligator.workers", "alligator.claiming") in trace.edges
-    assert ("alligator.workers", "alligator.consumer") in trace.edges
+    loop = "alligator.workers" if concurrency is None else "alligator.concurrency"
+    assert (loop, "alligator.claiming") in trace.edges
+    assert (loop, "alligator.consumer") in trace.edges
+    assert ("alligator.delivery", "alligator.consumer") in trace.edges
     assert ("alligator.consumer", "alligator.payloads") in trace.edges
 
 

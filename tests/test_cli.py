@@ -13,14 +13,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from alligator import Gator
 from tests import tasks
-from tests.conftest import ROOT, spawn_worker, stop_process
+from tests.conftest import ROOT, spawn_worker
 from tests.servers import wait_until
 
 LATERGATOR = Path(sys.executable).with_name("latergator")
@@ -36,14 +35,6 @@ def _run(*argv: str) -> subprocess.CompletedProcess[str]:
         timeout=60,
         check=False,
     )
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        stop_process(proc)
 
 
 def test_info_json_prints_the_backend_counts(sqlite_dsn: str) -> None:

@@ -299,7 +299,7 @@ def test_unencodable_arguments_fail_at_enqueue(codec: str, bad_args: tuple[Any, 
     gator = Gator("locmem://codecs-unencodable", codec=codec)
     # When the task is enqueued
     with pytest.raises(EncodeError, match="cannot encode"):
-        gator.task(add, *bad_args, 1)  # type: ignore[call-arg]
+        gator.task(add, *bad_args, 1)  # type: ignore[call-overload]
     # Then it fails there, with nothing left for a worker to trip over
     assert gator.len() == 0
 

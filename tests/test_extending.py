@@ -217,7 +217,7 @@ def test_skinny_task_through_gator_and_worker(dsn: str) -> None:
 
 def test_skinny_task_is_retried_with_its_own_encoding(dsn: str) -> None:
     gator = Gator(dsn, task_class=SkinnyTask, backoff=NO_BACKOFF)
-    gator.push(SkinnyTask(retries=1), jobs.add, 1, "two")  # type: ignore[arg-type]
+    gator.push(SkinnyTask(retries=1), jobs.add, 1, "two")  # type: ignore[call-overload]
     assert drain(Worker(gator, poll_timeout=0.05)) == 2
     assert jobs.calls == [("add", (1, "two"))] * 2
     [buried] = gator.broker.buried(gator.queue_name)
@@ -309,7 +309,7 @@ def test_the_seed_sqlite_client_supports_get_pop_and_cancel(seed_sqlite: str) ->
 
 def test_the_seed_sqlite_client_retries_a_failed_task(seed_sqlite: str) -> None:
     gator = Gator(seed_sqlite, backend_class=SQLiteClient, backoff=NO_BACKOFF)
-    gator.push(Task(retries=1), jobs.add, 1, "x")  # type: ignore[arg-type]
+    gator.push(Task(retries=1), jobs.add, 1, "x")  # type: ignore[call-overload]
     assert drain(Worker(gator, poll_timeout=0.05)) == 2
     assert jobs.calls == [("add", (1, "x"))] * 2
     assert gator.len() == 0
@@ -386,7 +386,7 @@ def test_logging_worker_without_limit_stops_on_keep_running_false(
 
 def test_a_task_retried_on_the_seed_client_keeps_its_id(seed_sqlite: str) -> None:
     gator = Gator(seed_sqlite, backend_class=SQLiteClient, backoff=Backoff(base=60, jitter=0))
-    task = gator.push(Task(retries=1), jobs.add, 1, "x")  # type: ignore[arg-type]
+    task = gator.push(Task(retries=1), jobs.add, 1, "x")  # type: ignore[call-overload]
     assert Worker(gator, poll_timeout=0.05).check_and_run_task()
     conn = sqlite3.connect(seed_sqlite.split("://", 1)[1])
     try:

@@ -25,7 +25,7 @@ import pytest
 from alligator import Backoff, Gator, Status, Worker
 from alligator.backends.locmem_backend import Client as LocmemClient
 from alligator.dsn import display_dsn
-from tests.conftest import FakeClock, stop_process
+from tests.conftest import FakeClock
 from tests.fixtures import DISKLESS, redis_server
 from tests.servers import free_port, wait_until
 
@@ -276,14 +276,6 @@ def test_failed_show_takes_options_anywhere_and_prints_the_call(
 
 
 # -- 5. mistakes that look like an idle queue ---------------------------------------
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        stop_process(proc)
 
 
 def spawn(*argv: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:

@@ -119,7 +119,7 @@ def test_non_importable_hooks_are_refused_at_enqueue(locmem_gator: Gator) -> Non
 
 def test_unencodable_arguments_fail_at_enqueue(locmem_gator: Gator) -> None:
     with pytest.raises(EncodeError, match="json cannot encode"):
-        locmem_gator.task(tasks.record, "ledger", object())  # type: ignore[arg-type]
+        locmem_gator.task(tasks.record, "ledger", object())  # type: ignore[call-overload]
     assert locmem_gator.len() == 0
 
 

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,18 +25,10 @@ from alligator.exceptions import TaskTimeoutError
 from alligator.pool import Pool
 from alligator.records import QueueStats
 from tests import tasks
-from tests.conftest import ROOT, spawn_worker, stop_process
+from tests.conftest import ROOT, spawn_worker
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        stop_process(proc)
 
 
 def test_a_task_that_kills_its_worker_is_buried_after_max_deliveries(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
 
@@ -13,21 +12,13 @@ import pytest
 
 from alligator import Gator
 from tests import tasks
-from tests.conftest import spawn_worker, stop_process
+from tests.conftest import spawn_worker
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.slow
 
 TASKS = 3000
 WORKERS = 3
-
-
-@pytest.fixture
-def procs() -> Iterator[list[subprocess.Popen[bytes]]]:
-    started: list[subprocess.Popen[bytes]] = []
-    yield started
-    for proc in started:
-        stop_process(proc)
 
 
 def _started(log: Path) -> bool:

@@ -280,7 +280,7 @@ def test_allow_list_with_a_task_class_that_bypasses_it_is_refused() -> None:
 def test_oversized_task_is_refused_at_enqueue(locmem_dsn: str) -> None:
     gator = Gator(locmem_dsn, queue_name="q", max_payload=1000, signing_key=KEY)
     with pytest.raises(PayloadTooLarge, match="over the 1,000-byte limit"):
-        gator.task(tasks.add, "x" * 2000, "y")  # type: ignore[arg-type]
+        gator.task(tasks.add, "x" * 2000, "y")  # type: ignore[call-overload]
     assert gator.len() == 0
 
 

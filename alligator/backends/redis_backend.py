@@ -71,10 +71,10 @@ import zlib
 from collections.abc import Callable, Sequence
 
 from alligator.backends import _redis_scripts as lua
+from alligator.backends import _redis_steps as steps
 from alligator.backends._checks import (
     QueueNames,
     check_due,
-    check_items,
     check_priority,
     check_task_id,
     check_ttl,
@@ -97,8 +97,8 @@ from alligator.exceptions import (
     ConfigurationError,
     InvalidTaskError,
     OutcomeUnknownError,
-    TaskInProgressError,
 )
+from alligator.protocols import AsyncProducer
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 __all__ = ["DEFAULT_NAMESPACE", "Client"]
@@ -202,10 +202,20 @@ class Client(Results, Flow):
         args: Sequence[bytes | str],
         ids: Sequence[str] = (),
     ) -> Reply:
+        return self._execute(self._step(script, queue_name, args, ids))
+
+    def _step(
+        self,
+        script: lua.Script,
+        queue_name: str,
+        args: Sequence[bytes | str],
+        ids: Sequence[str] = (),
+    ) -> steps.Call:
+        """The call of ``script`` on the queue's keys (and the index buckets of ``ids``)."""
         keys = self._script_keys(script, queue_name)
         if ids:
             keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
-        return self._redis.run(script.source, keys, args, resend=script.resend)
+        return steps.Call(script, keys, args)
 
     def _name(self, queue_name: str) -> None:
         """Add the queue to the SET of queue names, the first time this client pushes to it."""
@@ -213,6 +223,22 @@ class Client(Results, Flow):
             self._names.check(queue_name)
             self._redis.add_member(self._queues_key, queue_name)
             self._named.add(queue_name)
+
+    def _execute(self, call: steps.Call) -> Reply:
+        if call.script is None:
+            self._redis.add_member(call.keys[0], str(call.args[0]))
+            return None
+        return self._redis.run(call.script.source, call.keys, call.args, resend=call.script.resend)
+
+    def asyncio(self) -> AsyncProducer:
+        """The producer calls of this client over ``redis.asyncio`` (an :class:`AsyncGator`'s).
+
+        The same operations (:mod:`alligator.backends._redis_steps`), sent
+        on a connection pool of their own; closed by its ``aclose()``.
+        """
+        from alligator.backends._redis_async import AsyncConnection, Producer
+
+        return Producer(self, AsyncConnection(parse_dsn(self.conn_string)))
 
     def _now(self) -> str:
         """The injected clock's time, or ``""``: the script then reads the server's ``TIME``."""
@@ -276,22 +302,7 @@ class Client(Results, Flow):
             TaskInProgressError: An id is leased to a worker right now
                 (nothing is stored).
         """
-        if not items:
-            return []
-        check_items(items)
-        self._name(queue_name)
-        ids = [item.task_id for item in items]
-        args: list[bytes | str] = [self._now()]
-        for item in items:
-            due = "" if item.delay_until is None else repr(float(item.delay_until))
-            # Checked by check_items; 0 (the default) is sent as none: it goes to ready.
-            rank = str(item.priority) if item.priority else ""
-            args += (item.task_id, item.data, due, rank)
-        if as_int(self._run(lua.PUSH, queue_name, args, ids)) < 0:
-            reply = self._run(lua.PUSH_REPLACE, queue_name, args, ids)
-            if isinstance(reply, list):
-                raise TaskInProgressError(as_bytes(reply[1]).decode(), queue_name)
-        return ids
+        return steps.run(steps.push_steps(self, queue_name, items), self._execute)
 
     # -- AbsentPushClient ------------------------------------------------------
 
@@ -524,9 +535,7 @@ class Client(Results, Flow):
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state, read-only: an expired lease and a due delayed task count as ready."""
-        reply = as_list(self._run(lua.STATS, queue_name, (self._now(),)))
-        counts = [as_int(r) for r in reply]
-        return QueueStats(ready=counts[0], delayed=counts[1], reserved=counts[2], buried=counts[3])
+        return steps.run(steps.stats_steps(self, queue_name), self._execute)
 
     def queues(self) -> list[str]:
         """Named queues that hold a task now (a :class:`~alligator.protocols.QueueLister`).

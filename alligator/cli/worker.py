@@ -28,7 +28,7 @@ from alligator.dsn import display_dsn
 from alligator.exceptions import BackendConnectionError, ConfigurationError
 from alligator.gator import Gator
 from alligator.pool import PARENT_ENV, Pool, run_threads, watch_parent
-from alligator.workers import Worker
+from alligator.workers import DEFAULT_GRACE, DEFAULT_LAG_WARNING, Worker
 
 if TYPE_CHECKING:
     from alligator.metrics import Metrics
@@ -156,7 +156,32 @@ def add_options(parser: argparse.ArgumentParser) -> None:
         default=1,
         metavar="M",
         help="workers per process, each in its own thread: for tasks that mostly wait on "
-        "I/O (default: 1)",
+        "I/O; with --concurrency, the threads that run plain (non-async) tasks (default: 1)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        metavar="N",
+        help="run up to N tasks at once on an event loop: 'async def' tasks on the loop, "
+        "plain ones in --threads threads (default: one task at a time)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=DEFAULT_GRACE,
+        metavar="SECONDS",
+        help="with --concurrency: on SIGTERM/SIGINT, seconds running tasks get to finish "
+        "before they are cancelled and released for another worker "
+        f"(default: {DEFAULT_GRACE:g})",
+    )
+    parser.add_argument(
+        "--lag-warning",
+        type=float,
+        default=DEFAULT_LAG_WARNING,
+        metavar="SECONDS",
+        help="with --concurrency: warn, naming the task, when the event loop is blocked "
+        f"this long; 0: never (default: {DEFAULT_LAG_WARNING:g})",
     )
     parser.add_argument(
         "--schedule",
@@ -238,9 +263,14 @@ def run(args: argparse.Namespace) -> int:
     metrics = _metrics(args)
     try:
         with stop_signals(stop_early, then="keep"):
-            gators.extend(_gator(args) for _ in range(args.threads))
+            # One worker runs the threads itself when it runs tasks concurrently.
+            count = 1 if args.concurrency is not None else args.threads
+            gators.extend(_gator(args) for _ in range(count))
             beacon_path = os.environ.get(BEACON_ENV)
-            beacon = None if beacon_path is None else Beacon(beacon_path, args.threads)
+            # A concurrent child keeps no beacon (many tasks at once): its tasks'
+            # time limits are its own event loop's (see alligator.concurrency).
+            concurrent = args.concurrency is not None
+            beacon = None if beacon_path is None or concurrent else Beacon(beacon_path, count)
             if not early:
                 _reach(gators[0], args)
             workers.extend(
@@ -254,6 +284,10 @@ def run(args: argparse.Namespace) -> int:
                     timeout=args.timeout,
                     beacon=None if beacon is None else beacon.slot(n),
                     metrics=metrics,
+                    concurrency=args.concurrency,
+                    threads=args.threads,
+                    grace=args.grace,
+                    lag_warning=args.lag_warning,
                 )
                 for n, gator in enumerate(gators)
             )
@@ -357,6 +391,10 @@ def _check_counts(args: argparse.Namespace) -> None:
         raise ConfigurationError("--processes must be >= 0 and --threads >= 1")
     if args.max_tasks < 0 or args.recycle_after < 0:
         raise ConfigurationError("--max-tasks and --recycle-after must be >= 0")
+    if args.concurrency is not None and args.concurrency < 1:
+        raise ConfigurationError(
+            f"--concurrency must be >= 1 (tasks run at once), got {args.concurrency}"
+        )
 
 
 def _reach(gator: Gator, args: argparse.Namespace) -> None:

@@ -30,11 +30,13 @@ acks of ``done`` in the same call even when nothing is due, stale or forged
 ``push(priority=...)`` (``PriorityClient``: lower priority first, first in
 first out among equals, ``None`` as 0, each ``push_many`` item's own
 priority, kept through release, delay, lease expiry and requeue, and out of
-range refused with ``InvalidTaskError``), and ``push_absent``/``mark``
+range refused with ``InvalidTaskError``), ``push_absent``/``mark``
 (``AbsentPushClient``, what schedules need: an id stored once, taken while
 its task waits, runs or lies buried and for ``ttl`` seconds after its push,
-exactly one winner among concurrent pushes). Those tests skip themselves for
-a client without the protocol.
+exactly one winner among concurrent pushes), and ``client.asyncio()``
+(``AsyncioClient``: what its asyncio producer pushes, the client reads back
+in order; a leased id refused with nothing stored). Those tests skip
+themselves for a client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the
 kit is safe on a shared server. ``self.tmp_path`` is a fresh directory when

@@ -14,6 +14,7 @@ from alligator.exceptions import TaskInProgressError
 from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.absent_contract import AbsentPushContract
+from alligator.testing.asyncio_contract import AsyncioContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.flow_contract import FlowContract
@@ -28,6 +29,7 @@ LONG = 600.0
 
 
 class ReliableClientContract(
+    AsyncioContract,
     AbsentPushContract,
     FlowContract,
     ResultsContract,

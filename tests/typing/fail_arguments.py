@@ -20,29 +20,29 @@ def greet(name: str, *, punctuation: str = "!") -> str:
 gator = Gator("locmem://typing")
 
 # Wrong argument types.
-gator.task(add, "1", 2)  # E: arg-type
-gator.task(greet, name=3)  # E: arg-type
-gator.push(Task[int](), add, 1, 2.5)  # E: arg-type
-Task[int]().to_call(add, 1, "2")  # E: arg-type
+gator.task(add, "1", 2)  # E: call-overload
+gator.task(greet, name=3)  # E: call-overload
+gator.push(Task[int](), add, 1, 2.5)  # E: call-overload
+Task[int]().to_call(add, 1, "2")  # E: call-overload
 with gator.options(retries=2) as opts:
     opts.task(add, None, 2)  # E: call-overload
 with gator.batch() as batch:
-    batch.task(greet, b"bytes")  # E: arg-type
-    batch.push(Task[str](), greet, 1)  # E: arg-type
+    batch.task(greet, b"bytes")  # E: call-overload
+    batch.push(Task[str](), greet, 1)  # E: call-overload
 
 # Missing arguments.
-gator.task(add, 1)  # E: call-arg
-gator.task(greet)  # E: call-arg
-Task[int]().to_call(add)  # E: call-arg
+gator.task(add, 1)  # E: call-overload
+gator.task(greet)  # E: call-overload
+Task[int]().to_call(add)  # E: call-overload
 
 # Extra arguments.
-gator.task(add, 1, 2, 3)  # E: call-arg
-gator.task(greet, "x", exclaim="!")  # E: call-arg
+gator.task(add, 1, 2, 3)  # E: call-overload
+gator.task(greet, "x", exclaim="!")  # E: call-arg, arg-type
 with gator.options() as more:
-    more.task(add, 1, 2, c=3)  # E: call-arg
+    more.task(add, 1, 2, c=3)  # E: call-arg, arg-type
 
 # Not a function at all.
-gator.task(42)  # E: arg-type
+gator.task(42)  # E: call-overload
 
 # Wrong option types.
 Task(retries="3")  # E: arg-type

@@ -52,21 +52,21 @@ gator = Gator("locmem://typing")
 
 # A hook whose result type differs from the function's return type. Through
 # push, mypy reports it as R having no solution ([misc]) rather than [arg-type].
-gator.push(Task(on_success=on_str_success), add, 1, 2)  # E: misc
+gator.push(Task(on_success=on_str_success), add, 1, 2)  # E: call-overload
 str_task = Task(on_success=on_str_success)
-gator.push(str_task, add, 1, 2)  # E: misc
+gator.push(str_task, add, 1, 2)  # E: call-overload
 with gator.options(on_success=on_str_success) as opts:
-    opts.task(add, 1, 2)  # E: arg-type
+    opts.task(add, 1, 2)  # E: call-overload
 with gator.batch() as batch:
-    batch.push(Task(on_success=on_str_success), add, 1, 2)  # E: misc
-Task(on_success=on_str_success).to_call(add, 1, 2)  # E: arg-type
+    batch.push(Task(on_success=on_str_success), add, 1, 2)  # E: call-overload
+Task(on_success=on_str_success).to_call(add, 1, 2)  # E: call-overload
 Task[int](on_success=on_str_success)  # E: arg-type
 
 # A hook typed for any task (a shared logging hook) does not hide a
 # mismatched on_success: only on_success pins the result type.
 with gator.options(on_start=log_any_start, on_success=on_str_success) as logged:
-    logged.task(add, 1, 2)  # E: arg-type
-gator.push(Task(on_error=log_any_error, on_success=on_str_success), add, 1, 2)  # E: misc
+    logged.task(add, 1, 2)  # E: call-overload
+gator.push(Task(on_error=log_any_error, on_success=on_str_success), add, 1, 2)  # E: call-overload
 
 # Hooks of the wrong shape.
 gator.options(on_start=on_int_error, on_success=on_int_success)  # E: arg-type

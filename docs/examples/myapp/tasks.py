@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import time
 
@@ -49,3 +50,9 @@ def tag_summary(tags: set[str], day: datetime.date) -> str:
     if not isinstance(tags, set) or not isinstance(day, datetime.date):
         raise TypeError(f"got {type(tags).__name__} and {type(day).__name__}")
     return f"{day.isoformat()}: {', '.join(sorted(tags))}"
+
+
+async def fetch_page(url: str) -> bytes:
+    """An ``async def`` task: a worker awaits it, many at once with ``--concurrency``."""
+    await asyncio.sleep(0.01)  # an HTTP client's await in a real application
+    return f"<html>{url}</html>".encode()

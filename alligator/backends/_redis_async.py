@@ -1,0 +1,175 @@
+"""The Redis backend's asyncio driver: ``redis.asyncio`` under the producer's calls.
+
+:class:`Producer` runs the operations of :mod:`alligator.backends._redis_steps`
+(the very code the blocking client runs) on :class:`AsyncConnection`, which
+mirrors the blocking driver's rules with ``redis.asyncio``: scripts by SHA
+(loaded on ``NOSCRIPT``), driver errors translated into Alligator's, and a
+call whose reply was lost after it was sent never sent again unless the
+script is safe to re-send (:class:`~alligator.exceptions.OutcomeUnknownError`
+otherwise). A call that failed before reaching the server is retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import redis.asyncio as aioredis
+import redis.exceptions as rexc
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.connection import AbstractConnection, ConnectionPool
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from alligator.backends import _redis_steps as steps
+from alligator.backends._redis_driver import (
+    _CLOSE,
+    _CONNECT,
+    _CONNECTION_ERRORS,
+    _NOT_SENT,
+    _SCRIPT,
+    _SET,
+    Reply,
+    Target,
+    _unknown,
+    narrow,
+)
+from alligator.records import PushItem, QueueStats
+
+if TYPE_CHECKING:
+    from alligator.backends.redis_backend import Client
+
+__all__ = ["AsyncConnection", "Producer"]
+
+#: Attempts of a call that could not reach the server (connect or write failed).
+_ATTEMPTS = 3
+
+
+class AsyncConnection:
+    """One ``redis.asyncio`` client (single server or cluster) with narrowed replies."""
+
+    def __init__(self, target: Target) -> None:
+        with _CONNECT:
+            self._client: aioredis.Redis | RedisCluster
+            if target.cluster:
+                make_node: Callable[[str, int], ClusterNode] = ClusterNode
+                nodes = [make_node(h, p) for h, p in target.extra_nodes]
+                self._client = RedisCluster.from_url(target.url, startup_nodes=nodes or None)
+            else:
+                # No retries of its own: whether a call may be sent again is ours to say.
+                self._client = aioredis.Redis.from_url(target.url, retry=Retry(NoBackoff(), 0))
+        self._shas: dict[str, str] = {}
+        self._execute: Callable[..., Any] = self._client.execute_command
+        # A single server's calls skip redis-py's per-command work (as the
+        # blocking driver does): a connection not in use is kept here and
+        # reused; concurrent calls take more from the pool.
+        self._pool: ConnectionPool | None = (
+            None if isinstance(self._client, RedisCluster) else self._client.connection_pool
+        )
+        self._idle: list[AbstractConnection] = []
+
+    async def call(self, call: steps.Call) -> Reply:
+        """Make one call of an operation (see :mod:`alligator.backends._redis_steps`)."""
+        script = call.script
+        if script is None:
+            with _SET:
+                await self._execute("SADD", call.keys[0], call.args[0])
+            return None
+        sha = self._shas.get(script.source)
+        if sha is None:
+            sha = self._shas[script.source] = hashlib.sha1(script.source.encode()).hexdigest()
+        command = ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+        with _SCRIPT:
+            try:
+                reply = await self._send(command, script.resend)
+            except rexc.NoScriptError:
+                # On a cluster, loaded on every primary: any of them may own the keys.
+                await self._client.script_load(script.source)
+                reply = await self._send(command, script.resend)
+        return narrow(reply)
+
+    async def _send(self, command: Sequence[object], resend: bool) -> object:
+        pool = self._pool
+        if pool is not None:
+            return await self._send_direct(pool, command, resend)
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return await self._execute(*command)
+            except _CONNECTION_ERRORS as exc:
+                sent = not any(words in str(exc) for words in _NOT_SENT)
+                if sent and not resend:
+                    raise _unknown(exc) from exc
+                if attempt == _ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.02 * 2**attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _send_direct(
+        self, pool: ConnectionPool, command: Sequence[Any], resend: bool
+    ) -> object:
+        for attempt in range(1, _ATTEMPTS + 1):
+            idle = self._idle
+            conn = idle.pop() if idle else await self._connect(pool)
+            sent = False
+            try:
+                await conn.send_packed_command(conn.pack_command(*command), check_health=False)
+                sent = True
+                reply = await conn.read_response()
+            except _CONNECTION_ERRORS as exc:
+                await conn.disconnect()
+                await pool.release(conn)
+                if sent and not resend:
+                    raise _unknown(exc) from exc
+                if attempt == _ATTEMPTS:
+                    raise
+                await asyncio.sleep(0.02 * 2**attempt)
+                continue
+            except BaseException:
+                await conn.disconnect()  # a reply may be left unread: never reuse it
+                await pool.release(conn)
+                raise
+            idle.append(conn)
+            if isinstance(reply, rexc.ResponseError):
+                raise reply
+            return reply
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _connect(self, pool: ConnectionPool) -> AbstractConnection:
+        # get_connection is unannotated in redis-py; this is its real shape.
+        get: Callable[[], Awaitable[AbstractConnection]] = pool.get_connection
+        return await get()
+
+    async def aclose(self) -> None:
+        pool, idle, self._idle = self._pool, self._idle, []
+        with _CLOSE:
+            if pool is not None:
+                for conn in idle:
+                    await pool.release(conn)
+            await self._client.aclose()
+
+
+class Producer:
+    """A Redis client's producer calls on the event loop.
+
+    An :class:`~alligator.protocols.AsyncProducer`: the client's keys, queue
+    names and clock, its calls sent by an :class:`AsyncConnection`.
+    """
+
+    def __init__(self, client: Client, connection: AsyncConnection) -> None:
+        self.client = client
+        self.connection = connection
+
+    async def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
+        return await steps.run_async(
+            steps.push_steps(self.client, queue_name, items), self.connection.call
+        )
+
+    async def stats(self, queue_name: str) -> QueueStats:
+        return await steps.run_async(
+            steps.stats_steps(self.client, queue_name), self.connection.call
+        )
+
+    async def aclose(self) -> None:
+        await self.connection.aclose()
