@@ -200,6 +200,7 @@ def measure_features(
             args.result_samples,
         )
         rows += results_bench.measure_locmem(args.result_samples)
+        rows += results_bench.measure_sqlite(args.result_samples)
         if peers_bench.python().exists():
             rows += results_bench.measure_peer_bytes(
                 url, args.n, client.flushdb, lambda: queued_bytes(client)

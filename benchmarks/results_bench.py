@@ -24,19 +24,22 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from alligator import Gator, Task, Worker
 from benchmarks import peers_bench, tasks
 from benchmarks.alligator_bench import ROOT, run_result_process
 from benchmarks.rows import Row, per_second
 
-__all__ = ["SYSTEM", "measure_locmem", "measure_peer_bytes", "measure_redis"]
+__all__ = ["SYSTEM", "measure_locmem", "measure_peer_bytes", "measure_redis", "measure_sqlite"]
 
 SYSTEM = "alligator redis msgpack"
 LOCMEM = "alligator locmem msgpack"
+SQLITE = "alligator sqlite msgpack"
 
 #: The peers whose result entries are measured: (row label, run_peer.py system).
 PEER_RESULTS = (("RQ", "rq"), ("Dramatiq", "dramatiq"))
@@ -133,6 +136,16 @@ def measure_locmem(samples: int) -> list[Row]:
         thread.start()
         row.values += _wait_after_ack(gator, samples)
         thread.join(timeout=60)
+    return [row]
+
+
+def measure_sqlite(samples: int) -> list[Row]:
+    """``wait()`` after the ack on SQLite, which polls with a short back-off (results_wait)."""
+    from benchmarks.results_wait import measure
+
+    row = Row(SQLITE, "alligator", "wait_ms", n=samples, note="from complete() to wait()")
+    with tempfile.TemporaryDirectory(prefix="alligator-bench-wait-") as tmp:
+        row.values += measure(f"sqlite://{Path(tmp) / 'wait.db'}", samples)
     return [row]
 
 
