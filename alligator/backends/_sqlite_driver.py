@@ -32,7 +32,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Final
 
 from alligator.backends import _sqlite_results_sql as results_sql
@@ -90,6 +90,35 @@ _OPEN_ERRORS: Final[Mapping[type[Exception], Family]] = {sqlite3.Error: BackendC
 
 #: Built once: entered around every statement.
 _STATEMENT: Final = translated(ERRORS, "SQLite")
+
+
+def _set_up(conn: sqlite3.Connection) -> None:
+    """WAL mode and every table and index (each ``IF NOT EXISTS``: safe to repeat)."""
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute(sql.SCHEMA[0])
+    _add_priority(conn)
+    for statement in (*sql.SCHEMA[1:], *results_sql.SCHEMA, *FLOW_SCHEMA):
+        conn.execute(statement)
+
+
+def _while_locked(step: Callable[[], None], timeout: float) -> None:
+    """Run ``step``, again while another process holds the lock it needs, up to ``timeout``.
+
+    Switching to WAL mode does not wait on the busy timeout: clients opening
+    a new file together (several processes, or threads with clients of their
+    own) would otherwise fail at once with "database is locked".
+    """
+    deadline = time.monotonic() + timeout
+    pause = 0.001
+    while True:
+        try:
+            step()
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.05)
 
 
 def _add_priority(conn: sqlite3.Connection) -> None:
@@ -255,11 +284,7 @@ class Database:
             conn.execute("PRAGMA synchronous = NORMAL")
             with self._lock:
                 if not self._schema_ready:
-                    conn.execute("PRAGMA journal_mode = WAL")
-                    conn.execute(sql.SCHEMA[0])
-                    _add_priority(conn)
-                    for statement in (*sql.SCHEMA[1:], *results_sql.SCHEMA, *FLOW_SCHEMA):
-                        conn.execute(statement)
+                    _while_locked(lambda: _set_up(conn), self._busy_timeout)
                     self._schema_ready = True
                 self._prune_finished_threads()
                 self._connections.append((threading.current_thread(), conn))
