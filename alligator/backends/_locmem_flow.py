@@ -24,15 +24,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from alligator.backends._locmem_store import BURIED, GONE, RESERVED, Queue, Store, Task
+from alligator.limits import CONCURRENCY_RETRY
 from alligator.records import LimitSlot, LimitUsage, Reservation
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-__all__ = ["CONCURRENCY_RETRY", "Flow"]
-
-#: Seconds a task over a concurrency limit is told to wait before trying again.
-CONCURRENCY_RETRY = 0.05
+__all__ = ["Flow"]
 
 
 class _Flow:

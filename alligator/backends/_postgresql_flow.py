@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from alligator.backends._checks import check_due, check_task_id
 from alligator.backends._postgresql_sql import NOW, quote_ident, tables
 from alligator.exceptions import TaskInProgressError
+from alligator.limits import CONCURRENCY_RETRY
 from alligator.records import LimitSlot, LimitUsage, PushItem, Reservation
 
 if TYPE_CHECKING:
@@ -39,10 +40,7 @@ if TYPE_CHECKING:
     from alligator.backends._postgresql_driver import Database, Row, Target
     from alligator.backends._postgresql_sql import Statements
 
-__all__ = ["CONCURRENCY_RETRY", "Flow"]
-
-#: Seconds a task over a concurrency limit is told to wait before trying again.
-CONCURRENCY_RETRY = 0.05
+__all__ = ["Flow"]
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS {unique} (

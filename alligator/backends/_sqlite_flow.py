@@ -32,15 +32,13 @@ from typing import TYPE_CHECKING
 from alligator.backends import _sqlite_sql as sql
 from alligator.backends._checks import QueueNames, check_due, check_task_id
 from alligator.exceptions import TaskInProgressError
+from alligator.limits import CONCURRENCY_RETRY
 from alligator.records import LimitSlot, LimitUsage, Reservation
 
 if TYPE_CHECKING:
     from alligator.backends._sqlite_driver import Database
 
-__all__ = ["CONCURRENCY_RETRY", "Flow"]
-
-#: Seconds a task over a concurrency limit is told to wait before trying again.
-CONCURRENCY_RETRY = 0.05
+__all__ = ["Flow"]
 
 #: Created by the driver with the task table (see ``_sqlite_driver``).
 SCHEMA = (
