@@ -11,6 +11,7 @@ stalled does not start tasks whose leases ran out.
 from __future__ import annotations
 
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -176,6 +177,27 @@ def test_a_beacon_reports_what_each_worker_thread_runs(tmp_path: Path) -> None:
     assert child.running() == []
 
 
+def stop_outside_a_write(worker: subprocess.Popen[bytes], database: Path) -> None:
+    """SIGSTOP ``worker`` at a moment it holds no SQLite write lock.
+
+    A process frozen inside a write transaction keeps the database locked (SQLite
+    cannot take a lock from a live process), so no other worker could make
+    progress and the test would measure the lock, not the prefetch buffer.
+    """
+    for _ in range(100):
+        worker.send_signal(signal.SIGSTOP)
+        probe = sqlite3.connect(database, timeout=0.2)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.rollback()
+            return
+        except sqlite3.OperationalError:
+            worker.send_signal(signal.SIGCONT)  # it was mid-write: let it finish, try again
+        finally:
+            probe.close()
+    raise AssertionError("the worker held the write lock at each of 100 attempts")
+
+
 def test_a_stalled_prefetching_worker_does_not_start_tasks_whose_leases_ran_out(
     sqlite_dsn: str, tmp_path: Path, procs: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -196,7 +218,7 @@ def test_a_stalled_prefetching_worker_does_not_start_tasks_whose_leases_ran_out(
     worker = procs[0]
     # When it is stopped (SIGSTOP) while it holds a batch, for 2.5 leases
     wait_until(lambda: gator.broker.stats("q").reserved > 1, 30, 0.01, message="a batch")
-    worker.send_signal(signal.SIGSTOP)
+    stop_outside_a_write(worker, tmp_path / "queue.db")
     time.sleep(2.5)  # the stall itself is what is tested: no condition to wait on
     # And another worker takes what the stalled one held
     (tmp_path / "go").touch()
