@@ -4,19 +4,23 @@ An ``async def`` task runs on one event loop, up to ``concurrency`` at a time;
 a plain-function task of the same queue runs in a pool of ``threads`` threads,
 so it never blocks the loop. Both take the route of a single worker's task
 (:meth:`~alligator.Worker.conclude`, the claim strategy's ``settle``,
-:meth:`~alligator.Worker.report`): the same acks, retries, burials, leases
-and hooks.
+:meth:`~alligator.Worker.report`): the same acks, retries, burials, leases,
+hooks, metrics and traces. Each task runs inside the worker's observers'
+context (the in-progress gauge, the ``process`` span), entered in its
+coroutine or its thread (``alligator._task_runs``), and its outcome is
+counted on the loop once it is settled.
 
 Every call to the backend (claims, acks, releases, burials) is made by one
-*claims thread*, so the loop never waits on a socket and the claim strategy
-is only ever used from one thread. The loop hands it the tasks that finished
-since the last call together with the number of free slots, and gets back
-the next claims in one hop: with a prefetching backend (locmem, SQLite,
-Redis, PostgreSQL) that is one ``reserve_many`` round trip, which also acks
-the successes. While tasks run and nothing is due, the queue is looked at
-again every ``nap_time``; when nothing runs, the claims thread blocks on the
-backend for up to ``poll_timeout``. Each running task's lease is renewed by
-the worker's heartbeat thread, along with the others.
+*claims thread* (``alligator._claims_thread``), so the loop never waits
+on a socket and the claim strategy is only ever used from one thread. The
+loop hands it the tasks that finished since the last call together with the
+number of free slots, and gets back the next claims in one hop: with a
+prefetching backend (locmem, SQLite, Redis, PostgreSQL) that is one
+``reserve_many`` round trip, which also acks the successes. While tasks
+run and nothing is due, the queue is looked at again every ``nap_time``;
+when nothing runs, the claims thread blocks on the backend for up to
+``poll_timeout``. Each running task's lease is renewed by the worker's
+heartbeat thread, along with the others.
 
 Stopping (SIGINT/SIGTERM, :meth:`~alligator.Worker.interrupt`,
 ``max_tasks``): no more claims; running coroutines get ``grace`` seconds to
@@ -30,7 +34,8 @@ its thread stays busy until the function returns.
 
 A coroutine that blocks the loop (``time.sleep``, a synchronous driver, long
 CPU work) stalls every other task; a watchdog thread notices when the loop
-has not turned for ``lag_warning`` seconds and logs which task is running.
+has not turned for ``lag_warning`` seconds and logs which task is running
+(``LagWatch``, in ``alligator._loop_lag``).
 """
 
 from __future__ import annotations
@@ -38,17 +43,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
-from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from alligator._claims_thread import ClaimsThread, Exchange, Finished, as_exception
+from alligator._loop_lag import LagWatch
 from alligator._signals import stop_signals
+from alligator._task_runs import awaited, in_thread, runner_name
 from alligator.claiming import Claim
-from alligator.consumer import Outcome, Settlement
-from alligator.exceptions import AlligatorError, TaskTimeoutError
-from alligator.limits import limits_of
+from alligator.exceptions import AlligatorError
 from alligator.protocols import Task
 from alligator.tasks import Task as BuiltinTask
 
@@ -58,35 +62,6 @@ if TYPE_CHECKING:
 __all__ = ["LagWatch", "serve"]
 
 log = logging.getLogger("alligator.worker")
-
-
-class _Finished(NamedTuple):
-    """A claim whose task ran (or could not be decoded, or was put back), waiting to be settled."""
-
-    claim: Claim
-    task: Task[Any] | None
-    result: Any
-    error: BaseException | None
-    started: float
-    #: Over a limit: put back unstarted by ``Consumer.admit`` (no delivery).
-    deferred: Outcome | None = None
-
-
-class _Settled(NamedTuple):
-    """What the claims thread did with one finished claim."""
-
-    finished: _Finished
-    outcome: Outcome
-    settled: list[Settlement]
-
-
-class _Exchange(NamedTuple):
-    """One hop to the claims thread and back."""
-
-    settled: list[_Settled]
-    claims: list[Claim]
-    acks: list[Settlement]
-    error: AlligatorError | None
 
 
 def serve(worker: Worker) -> None:
@@ -99,20 +74,19 @@ class _Loop:
         assert worker.concurrency is not None
         self.worker = worker
         self.concurrency = worker.concurrency
-        self.strategy = worker._strategy
         #: Running tasks, by their claim.
         self.active: dict[asyncio.Future[Any], Claim] = {}
         #: Those of them that run a plain function in a thread (never cancelled).
         self.plain: set[asyncio.Future[Any]] = set()
         #: Coroutine tasks cancelled at the end of the grace period.
         self.cancelled: set[asyncio.Future[Any]] = set()
-        self.finished: list[_Finished] = []
+        self.finished: list[Finished] = []
         #: Cancelled at shutdown: released for another worker once they stopped.
         self.given_back: list[Claim] = []
         self.hurry = False
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._claims = ThreadPoolExecutor(1, thread_name_prefix="alligator-claims")
+        self._claims = ClaimsThread(worker)
         self._threads = ThreadPoolExecutor(worker.threads, thread_name_prefix="alligator-task")
 
     # -- the loop's life ---------------------------------------------------
@@ -123,7 +97,7 @@ class _Loop:
                 asyncio.run(self._main())
         finally:
             self._threads.shutdown(wait=True)
-            self._claims.shutdown(wait=True)
+            self._claims.shutdown()
 
     def _on_signal(self, signum: int) -> None:
         worker = self.worker
@@ -161,12 +135,7 @@ class _Loop:
             finally:
                 self.worker._waker = None
                 watch.stop()
-                await self._call(self.worker._close_strategy)
-
-    async def _call(self, func: Any, *args: Any) -> Any:
-        """``func(*args)`` on the claims thread."""
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._claims, func, *args)
+                await self._claims.call(self.worker._close_strategy)
 
     # -- claiming ----------------------------------------------------------
 
@@ -209,78 +178,19 @@ class _Loop:
                 await asyncio.wait_for(changed.wait(), timeout)
         changed.clear()
 
-    async def _exchange(self, room: int, wait: float) -> _Exchange:
+    async def _exchange(self, room: int, wait: float) -> Exchange:
         """Settle what finished and claim up to ``room`` tasks, in one hop to the claims thread."""
         finished, self.finished = self.finished, []
-        exchange: _Exchange = await self._call(self._on_claims_thread, finished, room, wait)
+        exchange = await self._claims.exchange(finished, room, wait)
         worker = self.worker
         for done, outcome, settled in exchange.settled:
             if done.deferred is not None:
                 continue  # put back unstarted: neither reported nor counted
             if done.task is None and done.error is not None:
-                worker._reporter.undecodable(worker.ident(), _as_exception(done.error))
+                worker._reporter.undecodable(worker.ident(), as_exception(done.error))
             worker.count(worker.report(done.claim, outcome, settled, done.started))
         worker._reporter.settled(exchange.acks)
         return exchange
-
-    def _on_claims_thread(self, finished: list[_Finished], room: int, wait: float) -> _Exchange:
-        settled = [s for s in map(self._settle, finished) if s is not None]
-        claims: list[Claim] = []
-        acks: list[Settlement] = []
-        try:
-            while len(claims) < room:
-                found, more = self.strategy.claim(room - len(claims), wait=0.0 if claims else wait)
-                acks += more
-                if found is None:
-                    break
-                claims.append(found)
-        except AlligatorError as exc:
-            return _Exchange(settled, claims, acks, exc)
-        return _Exchange(settled, claims, acks, None)
-
-    def _settle(self, done: _Finished) -> _Settled | None:
-        claim, task, result, error = done.claim, done.task, done.result, done.error
-        worker = self.worker
-        try:
-            if done.deferred is not None:
-                self.strategy.settle(claim, done.deferred)
-                return _Settled(done, done.deferred, [])
-            if task is None:
-                outcome = claim.consumer.bury_undecodable(claim.reservation, _as_exception(error))
-            else:
-                outcome = worker.conclude(claim, task, result, error)
-            # A task under limits holds its slots until its ack: settle it now.
-            limited = task is not None and bool(limits_of(getattr(task, "func", None)))
-            return _Settled(done, outcome, self.strategy.settle(claim, outcome, now=limited))
-        except AlligatorError as exc:
-            log.warning(
-                "%s could not settle task %s (%s); its lease will expire and it runs again",
-                worker.ident(),
-                claim.reservation.task_id,
-                exc,
-            )
-            self._forget(claim)
-            return None
-
-    def _forget(self, claim: Claim, released: bool = False) -> None:
-        """Stop renewing a claim that this worker will not settle."""
-        self.strategy.settle(claim, Outcome(None, None, None, "retry", released))
-
-    def _give_back(self, claims: Sequence[Claim]) -> None:
-        """Release cancelled tasks, due at once, for another worker (claims thread)."""
-        for claim in claims:
-            try:
-                released = claim.consumer.broker.release(claim.queue, claim.reservation)
-            except AlligatorError as exc:
-                log.warning("could not release task %s (its lease will expire): %s", claim, exc)
-                released = False
-            self._forget(claim, released)
-            log.info(
-                "task %s was cancelled at shutdown and %s",
-                claim.reservation.task_id,
-                "released for redelivery" if released else "comes back when its lease expires",
-                extra={"task_id": claim.reservation.task_id, "queue": claim.queue},
-            )
 
     async def _pause(self, error: AlligatorError, errors: int) -> None:
         delay = min(5.0, 0.1 * 2 ** (errors - 1))
@@ -296,19 +206,23 @@ class _Loop:
         try:
             task = claim.consumer.decode(claim.reservation)
         except Exception as exc:
-            self.finished.append(_Finished(claim, None, None, exc, started))
+            self.finished.append(Finished(claim, None, None, exc, started))
             return
         # Admission under limits asks the backend (one round trip, on the loop,
         # for limited tasks only): past a limit the task goes back unstarted.
         deferred = claim.consumer.admit(claim.reservation, task)
         if deferred is not None:
-            self.finished.append(_Finished(claim, task, None, None, started, deferred))
+            self.finished.append(Finished(claim, task, None, None, started, deferred))
             return
-        limit = self.worker.timeout if task.timeout is None else task.timeout
+        worker = self.worker
+        limit = worker.timeout if task.timeout is None else task.timeout
+        # Built here, on the loop (its queue wait is now); entered where the task runs.
+        observed = worker._reporter.running(claim, task)
         if isinstance(task, BuiltinTask) and task.is_coroutine:
-            runner = asyncio.create_task(_awaited(task, limit), name=_name(task))
+            runner = asyncio.create_task(awaited(task, limit, observed), name=runner_name(task))
         else:
-            runner = asyncio.create_task(self._in_thread(task, limit))
+            ran = in_thread(self._threads, task, limit, observed, worker.ident())
+            runner = asyncio.create_task(ran)
             self.plain.add(runner)
         self.active[runner] = claim
         runner.add_done_callback(lambda f: self._done(f, task, started))
@@ -321,35 +235,10 @@ class _Loop:
             self.given_back.append(claim)
         else:
             result, error = runner.result()
-            self.finished.append(_Finished(claim, task, result, error, started))
+            self.finished.append(Finished(claim, task, result, error, started))
         changed = self._changed
         if changed is not None:
             changed.set()
-
-    async def _in_thread(
-        self, task: Task[Any], limit: float | None
-    ) -> tuple[Any, BaseException | None]:
-        """Run a plain-function task in a pool thread; past ``limit`` it fails, the thread runs on.
-
-        A thread cannot be interrupted: a task past its time limit is failed
-        (retried or buried) at once, and what its thread does afterwards is
-        ignored, but the thread stays busy until the function returns.
-        """
-        running = asyncio.get_running_loop().run_in_executor(self._threads, _ran, task)
-        if limit is None:
-            return await running
-        try:
-            return await asyncio.wait_for(asyncio.shield(running), limit)
-        except TimeoutError:
-            log.warning(
-                "%s: task %s timed out after %gs in a thread, which cannot be stopped: it is "
-                "failed now, and its thread stays busy until the function returns",
-                self.worker.ident(),
-                task.task_id,
-                limit,
-                extra={"task_id": task.task_id},
-            )
-            return None, TaskTimeoutError(f"task {task.task_id} timed out after {limit:g} s")
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period; cancel and release the rest."""
@@ -370,102 +259,8 @@ class _Loop:
         await self._settle_finished()
         if self.given_back:
             given_back, self.given_back = self.given_back, []
-            await self._call(self._give_back, given_back)
+            await self._claims.give_back(given_back)
 
     async def _settle_finished(self) -> None:
         if self.finished:
             await self._exchange(0, 0.0)
-
-
-async def _awaited(task: BuiltinTask[Any], limit: float | None) -> tuple[Any, BaseException | None]:
-    """Run a coroutine task; its failure (even ``SystemExit``) is its own, not the loop's."""
-    try:
-        return (await task.run_async(limit)).result, None
-    except asyncio.CancelledError:
-        if _cancelling():
-            raise  # the worker cancelled it (shutdown): not the task's failure
-        return None, asyncio.CancelledError("the task cancelled itself")
-    except BaseException as exc:
-        return None, exc
-
-
-def _cancelling() -> bool:
-    current = asyncio.current_task()
-    return current is not None and current.cancelling() > 0
-
-
-def _ran(task: Task[Any]) -> tuple[Any, BaseException | None]:
-    """Run a plain-function task (in a pool thread)."""
-    try:
-        return task.run().result, None
-    except BaseException as exc:
-        return None, exc
-
-
-def _name(task: BuiltinTask[Any]) -> str:
-    func = task.func
-    return f"{task.task_id} {getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', '?')}"
-
-
-def _as_exception(error: BaseException | None) -> Exception:
-    assert isinstance(error, Exception)
-    return error
-
-
-class LagWatch:
-    """Warns when the event loop has not turned for ``threshold`` seconds, naming the culprit.
-
-    The loop stamps the time every quarter of ``threshold``; a daemon thread
-    reads the stamp at the same pace. A stall is reported once, with the
-    task running on the loop at that moment (named ``<task id> <function>``).
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float, ident: str) -> None:
-        self.loop = loop
-        self.threshold = threshold
-        self.ident = ident
-        self.beat = time.monotonic()
-        #: Stalls reported so far.
-        self.stalls = 0
-        self._stop = threading.Event()
-        self._handle: asyncio.TimerHandle | None = None
-
-    def start(self) -> None:
-        if self.threshold <= 0:
-            return
-        self._tick()
-        threading.Thread(target=self._watch, name="alligator-loop-lag", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._handle is not None:
-            self._handle.cancel()
-
-    def _tick(self) -> None:
-        self.beat = time.monotonic()
-        if not self._stop.is_set():
-            self._handle = self.loop.call_later(self.threshold / 4, self._tick)
-
-    def _watch(self) -> None:
-        reported = 0.0
-        while not self._stop.wait(self.threshold / 4):
-            beat = self.beat
-            lag = time.monotonic() - beat
-            if lag < self.threshold or beat == reported:
-                continue
-            reported = beat
-            self.stalls += 1
-            culprit = asyncio.current_task(self.loop)
-            name = (
-                "no task (the loop's own code)" if culprit is None else f"task {culprit.get_name()}"
-            )
-            log.warning(
-                "%s: the event loop has been blocked for %.2fs by %s; a coroutine task that "
-                "blocks (time.sleep, a synchronous client, long CPU work) stalls every other "
-                "task: await asyncio.sleep / an async client, use asyncio.to_thread, or make "
-                "it a plain def task (run in the worker's threads)",
-                self.ident,
-                lag,
-                name,
-                extra={"lag": lag, "task": None if culprit is None else culprit.get_name()},
-            )

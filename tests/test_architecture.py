@@ -145,8 +145,12 @@ def test_a_task_route_from_claim_to_settle_never_calls_back_up(
     assert upward == []
     # And the route went through the layers it should
     loop = "alligator.workers" if concurrency is None else "alligator.concurrency"
-    assert (loop, "alligator.claiming") in trace.edges
+    # A concurrent worker claims on its claims thread, kept in a module of its own.
+    claimer = loop if concurrency is None else "alligator._claims_thread"
+    assert (claimer, "alligator.claiming") in trace.edges
     assert (loop, "alligator.consumer") in trace.edges
+    if concurrency is not None:
+        assert (loop, "alligator._claims_thread") in trace.edges
     assert ("alligator.delivery", "alligator.consumer") in trace.edges
     assert ("alligator.consumer", "alligator.payloads") in trace.edges
 
