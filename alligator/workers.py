@@ -86,7 +86,8 @@ class Worker(Delivery):
         metrics: Prometheus metrics of this worker (see :mod:`alligator.metrics`),
             heard besides ``events``; its ``/metrics`` endpoint is served
             while the loop runs. A Gator with ``tracing`` on is heard too:
-            each task runs in a ``process`` span (:mod:`alligator.tracing`).
+            each task runs in a ``process`` span (:mod:`alligator.tracing`),
+            one at a time or, with ``concurrency``, many at once.
         concurrency: Run up to this many tasks at once on an event loop
             (``async def`` tasks on the loop, plain ones in ``threads``
             threads); see :mod:`alligator.concurrency`. ``None`` (the
@@ -136,11 +137,6 @@ class Worker(Delivery):
         if concurrency is not None and beacon is not None:
             raise ConfigurationError(
                 "a beacon records one task per thread: a concurrent worker cannot keep one"
-            )
-        if concurrency is not None and (metrics is not None or gator.tracing is not None):
-            raise ConfigurationError(
-                "metrics and tracing follow one task at a time: a concurrent worker "
-                "(concurrency=N, --concurrency) cannot report them yet; drop one of the two"
             )
         self.concurrency = concurrency
         self.threads = threads

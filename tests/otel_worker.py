@@ -1,6 +1,7 @@
-"""A traced worker in its own process: ``python -m tests.otel_worker DSN OUT N``.
+"""A traced worker in its own process: ``python -m tests.otel_worker DSN OUT N [CONCURRENCY]``.
 
-Runs one Worker on queue ``q`` with tracing on, over N deliveries, into the
+Runs one Worker on queue ``q`` with tracing on, over N deliveries (running
+up to CONCURRENCY tasks at once when given), into the
 OpenTelemetry SDK's in-memory exporter, then writes the finished spans to
 OUT as JSON Lines for the test in the other process to read.
 """
@@ -33,12 +34,13 @@ def as_dict(span: ReadableSpan) -> dict[str, object]:
     }
 
 
-def main(dsn: str, out: str, deliveries: int) -> int:
+def main(dsn: str, out: str, deliveries: int, concurrency: int | None = None) -> int:
     exporter = InMemorySpanExporter()
     provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
     with Gator(dsn, queue_name="q", tracing=Tracing(provider)) as gator:
-        Worker(gator, recycle_after=deliveries, poll_timeout=0.1).run_forever()
+        worker = Worker(gator, recycle_after=deliveries, poll_timeout=0.1, concurrency=concurrency)
+        worker.run_forever()
     provider.shutdown()
     lines = [json.dumps(as_dict(span)) for span in exporter.get_finished_spans()]
     Path(out).write_text("".join(line + "\n" for line in lines))
@@ -46,4 +48,5 @@ def main(dsn: str, out: str, deliveries: int) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3])))
+    concurrency = int(sys.argv[4]) if len(sys.argv) > 4 else None
+    sys.exit(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), concurrency))

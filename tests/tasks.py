@@ -340,3 +340,17 @@ async def await_flag(ledger: str, key: str, flag: str) -> str:
         await asyncio.sleep(0.01)
     append_line(ledger, f"done {key}")
     return key
+
+
+def current_span() -> str:
+    """The ids of the span current while the task runs: ``<trace id>/<span id>`` in hex."""
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    return f"{context.trace_id:032x}/{context.span_id:016x}"
+
+
+async def acurrent_span() -> str:
+    """:func:`current_span`, seen from a coroutine task after it yielded to the loop."""
+    await asyncio.sleep(0)
+    return current_span()

@@ -293,20 +293,6 @@ def test_a_second_signal_ends_the_grace_period_at_once(gator: Gator) -> None:
     assert [gator.status(t.task_id) for t in running] == [Status.RETRYING, Status.RETRYING]
 
 
-def test_a_concurrent_worker_refuses_metrics_and_tracing_it_cannot_report(
-    gator: Gator, locmem_dsn: str
-) -> None:
-    from alligator.metrics import Metrics
-
-    with pytest.raises(ConfigurationError, match="metrics and tracing"):
-        Worker(gator, concurrency=4, metrics=Metrics(0))
-    with (
-        Gator(locmem_dsn, queue_name="q", tracing=True) as traced,
-        pytest.raises(ConfigurationError, match="metrics and tracing"),
-    ):
-        Worker(traced, concurrency=4)
-
-
 def test_a_concurrent_worker_keeps_a_tasks_concurrency_limit(gator: Gator) -> None:
     # Given 6 coroutine tasks limited to 1 running at once, and a worker that could run 6
     for _ in range(6):

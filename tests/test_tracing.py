@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -22,8 +23,9 @@ from tests import tasks
 from tests.test_cli import _run
 
 
+@pytest.mark.parametrize("concurrency", [None, 4], ids=["one-by-one", "concurrent"])
 def test_the_worker_continues_the_producers_trace_in_another_process(
-    sqlite_dsn: str, tmp_path: Path
+    sqlite_dsn: str, tmp_path: Path, concurrency: int | None
 ) -> None:
     # Given a producer that traces into the in-memory exporter, inside a request span
     exporter = InMemorySpanExporter()
@@ -37,7 +39,8 @@ def test_the_worker_continues_the_producers_trace_in_another_process(
                 bad = batch.task(tasks.fail, "boom")
         # When a worker in another process runs both tasks
         out = tmp_path / "spans.jsonl"
-        done = _run(sys.executable, "-m", "tests.otel_worker", sqlite_dsn, str(out), "2")
+        many = [] if concurrency is None else [str(concurrency)]
+        done = _run(sys.executable, "-m", "tests.otel_worker", sqlite_dsn, str(out), "2", *many)
         assert done.returncode == 0, done.stderr
         assert gator.broker.stats("q").buried == 1
     # Then each enqueue was a PRODUCER span named for the queue, with the messaging attributes
