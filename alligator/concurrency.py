@@ -70,6 +70,12 @@ def serve(worker: Worker) -> None:
 
 
 class _Loop:
+    """The event loop's side of one concurrent worker: what runs, what may start, the drain.
+
+    Only the loop's thread touches its state; the backend is the claims
+    thread's (:class:`~alligator._claims_thread.ClaimsThread`).
+    """
+
     def __init__(self, worker: Worker) -> None:
         assert worker.concurrency is not None
         self.worker = worker
