@@ -19,8 +19,9 @@ import pytest
 from alligator.capabilities import Capabilities
 from alligator.exceptions import InvalidTaskError
 from alligator.protocols import AbsentPushClient, Client, ReliableClient
-from alligator.records import QueueStats, Reservation
+from alligator.records import QueueStats
 from alligator.testing.clock import Clock, FakeClock
+from alligator.testing.support import reserved_until_empty
 
 __all__ = ["AbsentPushContract"]
 
@@ -100,7 +101,7 @@ class AbsentPushContract:
         # Given many ids pushed, run and acked, whose marks then expire
         ids = [f"old-{n}" for n in range(20)]
         assert all(absent.push_absent(queue, i, b"x", ttl=ttl) for i in ids)
-        while (held := client.reserve(queue, LONG)) is not None:
+        for held in reserved_until_empty(client, queue, len(ids)):
             assert client.ack(queue, held) is True
         self.later(clock, ttl + self.time_unit)
         # When another push sweeps the expired marks on its way
@@ -181,9 +182,7 @@ class AbsentPushContract:
             c.close()
         # Then each id was stored by exactly one of them
         assert sum(won) == 10 and len(won) == 40
-        got: list[Reservation] = []
-        while (held := client.reserve(queue, LONG)) is not None:
-            got.append(held)
+        got = list(reserved_until_empty(client, queue, 10))
         assert sorted(r.task_id for r in got) == sorted(f"tick-{n}" for n in range(10))
 
     def test_mark_keeps_the_first_time_until_it_expires(

@@ -27,6 +27,7 @@ from alligator.protocols import (
 )
 from alligator.records import PushItem, QueueStats
 from alligator.testing.clock import Clock, FakeClock
+from alligator.testing.support import reserved_until_empty
 
 __all__ = ["PriorityContract"]
 
@@ -52,7 +53,7 @@ class PriorityContract:
     def drain(self, client: ReliableClient, queue: str) -> list[bytes]:
         """Reserve (and ack) until nothing is due; the payloads in the order taken."""
         got: list[bytes] = []
-        while (held := client.reserve(queue, LONG)) is not None:
+        for held in reserved_until_empty(client, queue, client.stats(queue).ready):
             got.append(held.data)
             assert client.ack(queue, held) is True
         return got
