@@ -1,9 +1,10 @@
 """The queue contract a backend implements: the 1.0 methods and the at-least-once ladder.
 
 :class:`Client` and :class:`ReliableClient` are what a Gator and a Worker
-need; :class:`FailedTasksClient` and :class:`PrefetchClient` extend the
-reliable contract and every other client protocol builds on it, so they
-live here together.
+need, and every other client protocol extends :class:`ReliableClient`.
+:class:`FailedTasksClient` and :class:`PrefetchClient` sit beside it because
+they change no guarantee, only add operations on the same tasks (buried
+ones; several at once).
 """
 
 from __future__ import annotations

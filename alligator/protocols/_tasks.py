@@ -1,7 +1,7 @@
 """The consumer side's parts: codecs, tasks, task classes, workers and their observers.
 
 Apart from the backend protocols because none of them touches a store: they
-are what a payload becomes once a worker holds it.
+turn tasks into payloads and back, and run them.
 """
 
 from __future__ import annotations
