@@ -162,3 +162,25 @@ def test_every_module_of_the_package_imports_on_its_own() -> None:
             continue  # runs the command line
 
         importlib.import_module(name)
+
+
+def test_every_protocol_is_reexported_from_the_one_public_path() -> None:
+    # Given the private modules the protocols live in
+    package = importlib.import_module("alligator.protocols")
+    private = [
+        importlib.import_module(f"alligator.protocols.{p.stem}")
+        for p in Path(package.__file__ or "").parent.glob("_*.py")
+        if p.stem != "__init__"
+    ]
+    defined = {
+        name: module.__name__
+        for module in private
+        for name, value in vars(module).items()
+        if isinstance(value, type) and value.__module__ == module.__name__
+    }
+    # Then each module lists what it defines, and alligator.protocols
+    # re-exports every one of them, the very same class
+    assert private
+    assert sorted(defined) == sorted(n for m in private for n in m.__all__)
+    assert sorted(package.__all__) == sorted(defined)
+    assert all(getattr(package, name).__module__ == home for name, home in defined.items())

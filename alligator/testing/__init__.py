@@ -172,6 +172,7 @@ _KIT = (
     "absent_contract",
     "contract",
     "draws",
+    "failed_contract",
     "machine",
     "model",
     "plain_machine",

@@ -6,17 +6,17 @@ import abc
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import cast
 
 import pytest
 
 from alligator.exceptions import TaskInProgressError
-from alligator.protocols import FailedTasksClient, ReliableClient
+from alligator.protocols import ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.absent_contract import AbsentPushContract
 from alligator.testing.asyncio_contract import AsyncioContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
+from alligator.testing.failed_contract import FailedTasksContract
 from alligator.testing.flow_contract import FlowContract
 from alligator.testing.prefetch_contract import PrefetchContract
 from alligator.testing.priority_contract import PriorityContract
@@ -29,6 +29,7 @@ LONG = 600.0
 
 
 class ReliableClientContract(
+    FailedTasksContract,
     AsyncioContract,
     AbsentPushContract,
     FlowContract,
@@ -39,9 +40,9 @@ class ReliableClientContract(
 ):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
-    Also runs the :class:`PrefetchContract`, :class:`PriorityContract`,
-    :class:`ResultsContract`, :class:`FlowContract` and
-    :class:`AbsentPushContract` tests, which skip themselves for a client
+    Also runs the :class:`FailedTasksContract`, :class:`PrefetchContract`,
+    :class:`PriorityContract`, :class:`ResultsContract`, :class:`FlowContract`
+    and :class:`AbsentPushContract` tests, which skip themselves for a client
     without that protocol.
     """
 
@@ -369,62 +370,3 @@ class ReliableClientContract(
         self, client: ReliableClient, queue: str
     ) -> None:
         assert client.reserve(queue, LONG, timeout=0.1) is None
-
-    # -- failed-task operations (FailedTasksClient, optional) ------------------
-
-    def failed_tasks(self, client: ReliableClient) -> FailedTasksClient:
-        """``client`` as a :class:`FailedTasksClient`; skip when it is not one."""
-        self.require(client, "failed_tasks")
-        return cast(FailedTasksClient, client)
-
-    def bury_one(self, client: ReliableClient, queue: str, data: bytes) -> str:
-        task_id = client.push(queue, "t-" + data.decode(), data)
-        held = client.reserve(queue, LONG)
-        assert held is not None and held.task_id == task_id
-        assert client.bury(queue, held, "broken") is True
-        return task_id
-
-    def test_requeue_makes_a_buried_task_ready_again(
-        self, client: ReliableClient, queue: str
-    ) -> None:
-        failed = self.failed_tasks(client)
-        # Given a buried task and a ready one
-        buried_id = self.bury_one(client, queue, b"a")
-        ready_id = client.push(queue, "t-b", b"b")
-        # When the buried one is requeued
-        new_id = failed.requeue(queue, buried_id)
-        # Then it is ready again and no longer buried
-        assert new_id is not None
-        assert client.stats(queue) == QueueStats(ready=2)
-        assert client.buried(queue) == []
-        first = client.reserve(queue, LONG)
-        second = client.reserve(queue, LONG)
-        assert first is not None and second is not None
-        # (no order is promised: beanstalkd kicks a job back under its old, lower id)
-        got = sorted([(first.data, first.task_id), (second.data, second.task_id)])
-        assert got == [(b"a", new_id), (b"b", ready_id)]
-        # And a task that is not buried (any more) cannot be requeued
-        assert failed.requeue(queue, new_id) is None
-        assert failed.requeue(queue, "999999") is None
-
-    def test_requeue_can_replace_the_payload(self, client: ReliableClient, queue: str) -> None:
-        failed = self.failed_tasks(client)
-        buried_id = self.bury_one(client, queue, b"old")
-        new_id = failed.requeue(queue, buried_id, b"new")
-        got = client.reserve(queue, LONG)
-        assert got is not None
-        assert (got.task_id, got.data) == (new_id, b"new")
-
-    def test_purge_deletes_only_buried_tasks(self, client: ReliableClient, queue: str) -> None:
-        failed = self.failed_tasks(client)
-        # Given two buried tasks and a ready one
-        first = self.bury_one(client, queue, b"a")
-        self.bury_one(client, queue, b"b")
-        client.push(queue, "t-c", b"c")
-        # When one is purged by id, then the rest
-        assert failed.purge(queue, first) == 1
-        assert failed.purge(queue, first) == 0
-        assert failed.purge(queue) == 1
-        # Then only the ready task is left
-        assert client.stats(queue) == QueueStats(ready=1)
-        assert client.buried(queue) == []

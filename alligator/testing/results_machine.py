@@ -2,29 +2,17 @@
 
 Mixed into :class:`~alligator.testing.ReliableClientMachine`; every rule has
 a precondition on the client's ``results`` capability, so other clients see
-no difference. Beside the queue model the machine keeps:
-
-* **outcomes**, by queue and task id: the bytes stored and whether they
-  said success (``complete``), failure (``fail``, ``cancel``, a dependent
-  buried) or nothing (``store_result`` apart from a settlement keeps what a
-  settlement said). A dependent buried by a failure has no outcome to read
-  until its caller stores one (``None`` here), but counts as failed;
-* **blocked** tasks, each with its own due time and the dependencies it
-  still waits on. They are outside the queue model (not counted by ``len``
-  or ``stats``, never reserved) until their last dependency completes.
+no difference. What the rules expect (outcomes, blocked tasks, the orders
+left open) is kept by :class:`~alligator.testing.results_model.ResultBook`.
 
 Dependents get ids (``dep-<n>``) that the other rules never draw, so a
 blocked task is never replaced by a plain push (which the protocol leaves
-open). Two orders are left open too and checked as such: the tasks one
-completion releases may be reserved in any order among themselves, and the
-dependents one failure or cancel buries may be listed in any order among
-themselves (the model gives each group one sequence number).
+open).
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeAlias, cast
 
 from hypothesis import strategies as st
@@ -33,34 +21,22 @@ from hypothesis.stateful import Bundle, MultipleResults, multiple, precondition,
 from alligator.capabilities import capabilities_of, results_view
 from alligator.exceptions import TaskNotFoundError
 from alligator.protocols import ReliableClient, ResultClient, ResultPrefetchClient
-from alligator.records import PushItem, Reservation, TaskState
-from alligator.testing.draws import DELAYS, ID_NAMES, PAYLOADS, REASONS
+from alligator.records import PushItem, Reservation
+from alligator.testing.draws import DELAYS, PAYLOADS, REASONS
+from alligator.testing.results_model import UNKNOWN, Blocked, ResultBook
 
 if TYPE_CHECKING:
-    from alligator.testing.model import ModelTask, QueueModel
+    from alligator.testing.model import ModelTask
 
 __all__ = ["ResultRules"]
 
 #: Outcomes are kept far longer than a run's clock moves.
 TTL = 86_400.0
-#: An id no rule ever pushes: a dependency on it is refused.
-UNKNOWN = "never-pushed"
 
 Held: TypeAlias = tuple[str, Reservation]
-#: Bytes stored (``None``: none yet to read) and success, failure or unsaid.
-Outcome: TypeAlias = tuple[bytes | None, bool | None]
 
 PICKS_MAX = 63
 PICKS = st.integers(0, PICKS_MAX)
-
-
-@dataclass
-class Blocked:
-    """A task waiting on dependencies, as the model knows it."""
-
-    data: bytes
-    due: float
-    pending: set[str]
 
 
 def _results_of(machine: object) -> ResultClient | None:
@@ -73,13 +49,12 @@ def _fused_of(machine: object) -> ResultPrefetchClient | None:
     return found
 
 
-class ResultRules:
+class ResultRules(ResultBook):
     """``push_after``, ``complete``, ``fail``, ``cancel``, the store and ``task_state``."""
 
     reservations = Bundle("reservations")
     # Provided by the machine these rules are mixed into.
     queues: list[str]
-    model: QueueModel
 
     if TYPE_CHECKING:
 
@@ -91,8 +66,6 @@ class ResultRules:
 
     def __init__(self) -> None:
         super().__init__()
-        self.outcomes: dict[tuple[str, str], Outcome] = {}
-        self.blocked: dict[str, dict[str, Blocked]] = {}
         self._dependents = itertools.count(1)
         client = getattr(self, "client", None)
         self._result_client: ResultClient | None = None
@@ -108,10 +81,6 @@ class ResultRules:
         found = _results_of(self)
         assert found is not None
         return found
-
-    def dropped(self, queue: str) -> None:
-        """``drop_all`` removed the queue's blocked tasks too (outcomes stay)."""
-        self.blocked.pop(queue, None)
 
     # -- rules -----------------------------------------------------------------
 
@@ -300,100 +269,6 @@ class ResultRules:
         expected = self._state(queue, task_id, self.now())
         got = self.results.task_state(queue, task_id)
         assert got == expected, f"task_state({task_id!r}) = {got!r}, expected {expected!r}"
-
-    # -- the model ---------------------------------------------------------------
-
-    def _known(self, queue: str) -> list[str]:
-        """The ids ``queue`` holds a task, a blocked task or an outcome of, sorted."""
-        ids = set(self.model.tasks(queue)) | set(self.blocked.get(queue, {}))
-        ids |= {task_id for (q, task_id) in self.outcomes if q == queue}
-        return sorted(ids)
-
-    def _pick_known(self, queue: str, pick: int) -> str:
-        """An id to look up: a known one, one of the plain ids (maybe gone), or none ever pushed."""
-        known = [*sorted(set(self._known(queue)) | set(ID_NAMES)), UNKNOWN]
-        return known[pick % len(known)]
-
-    def _plans(
-        self, queue: str, batch: list[PushItem], depends_on: list[list[str]]
-    ) -> list[tuple[set[str], str | None]] | None:
-        """Per item, the dependencies it waits on and the first failed; ``None``: one unknown."""
-        tasks = self.model.tasks(queue)
-        blocked = self.blocked.get(queue, {})
-        plans: list[tuple[set[str], str | None]] = []
-        earlier: set[str] = set()
-        for item, parents in zip(batch, depends_on, strict=True):
-            pending: set[str] = set()
-            failed: str | None = None
-            for parent in dict.fromkeys(parents):
-                task = tasks.get(parent)
-                outcome = self.outcomes.get((queue, parent))
-                if parent in earlier or parent in blocked or (task and not task.buried):
-                    pending.add(parent)
-                elif task is not None or (outcome is not None and outcome[1] is False):
-                    failed = failed or parent
-                elif outcome is None:
-                    return None
-            earlier.add(item.task_id)
-            plans.append((pending, failed))
-        return plans
-
-    def _succeeded(
-        self, queue: str, task_id: str, data: bytes, now: float, group: list[int] | None
-    ) -> None:
-        """Record a success and release the blocked tasks it was the last dependency of."""
-        self.outcomes[(queue, task_id)] = (data, True)
-        group = [] if group is None else group
-        blocked = self.blocked.get(queue, {})
-        for child, waiting in list(blocked.items()):
-            waiting.pending.discard(task_id)
-            if waiting.pending:
-                continue
-            del blocked[child]
-            self.model.push(queue, child, waiting.data, max(waiting.due, now))
-            released = self.model.tasks(queue)[child]
-            if group:
-                released.seq = group[0]  # released together: in any order among themselves
-            else:
-                group.append(released.seq)
-
-    def _buried(self, queue: str, task_id: str, data: bytes, reason: str, now: float) -> ModelTask:
-        self.model.push(queue, task_id, data, now)
-        task = self.model.tasks(queue)[task_id]
-        self.model.bury(task, reason)
-        task.deadline = now
-        return task
-
-    def _bury_dependents(self, queue: str, task_id: str, reason: str, now: float) -> list[str]:
-        """Bury what waits on ``task_id``, directly or not, as one group; their ids."""
-        blocked = self.blocked.get(queue, {})
-        buried: list[str] = []
-        bury_seq: int | None = None
-        todo = [task_id]
-        while todo:
-            parent = todo.pop()
-            for child in [c for c, waiting in blocked.items() if parent in waiting.pending]:
-                task = self._buried(queue, child, blocked.pop(child).data, reason, now)
-                if bury_seq is None:
-                    bury_seq = task.bury_seq
-                task.bury_seq = bury_seq  # buried together: listed in any order among themselves
-                self.outcomes[(queue, child)] = (None, False)
-                buried.append(child)
-                todo.append(child)
-        return buried
-
-    def _state(self, queue: str, task_id: str, now: float) -> TaskState | None:
-        if task_id in self.blocked.get(queue, {}):
-            return TaskState("blocked")
-        task = self.model.tasks(queue).get(task_id)
-        if task is None:
-            return None
-        if task.buried:
-            return TaskState("buried", task.attempts)
-        if task.held(now):
-            return TaskState("reserved", task.attempts)
-        due = task.expired(now) or (task.token is None and task.due <= now)
-        return TaskState("ready" if due else "delayed", task.attempts)
 
 
 def _stale(op: str, task: ModelTask | None) -> str:
