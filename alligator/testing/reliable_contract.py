@@ -15,6 +15,7 @@ from alligator.protocols import FailedTasksClient, ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.absent_contract import AbsentPushContract
 from alligator.testing.asyncio_contract import AsyncioContract
+from alligator.testing.buried_pages_contract import BuriedPagesContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.flow_contract import FlowContract
@@ -29,6 +30,7 @@ LONG = 600.0
 
 
 class ReliableClientContract(
+    BuriedPagesContract,
     AsyncioContract,
     AbsentPushContract,
     FlowContract,
@@ -40,8 +42,8 @@ class ReliableClientContract(
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
     Also runs the :class:`PrefetchContract`, :class:`PriorityContract`,
-    :class:`ResultsContract`, :class:`FlowContract` and
-    :class:`AbsentPushContract` tests, which skip themselves for a client
+    :class:`ResultsContract`, :class:`FlowContract`,
+    :class:`AbsentPushContract` and :class:`BuriedPagesContract` tests, which skip themselves for a client
     without that protocol.
     """
 
