@@ -43,8 +43,8 @@ class ReliableClientContract(
 
     Also runs the :class:`PrefetchContract`, :class:`PriorityContract`,
     :class:`ResultsContract`, :class:`FlowContract`,
-    :class:`AbsentPushContract` and :class:`BuriedPagesContract` tests, which skip themselves for a client
-    without that protocol.
+    :class:`AbsentPushContract` and :class:`BuriedPagesContract` tests,
+    which skip themselves for a client without that protocol.
     """
 
     @abc.abstractmethod
