@@ -19,6 +19,7 @@ import msgspec
 from alligator.protocols import (
     AbsentPushClient,
     AsyncioClient,
+    BuriedPages,
     Client,
     FailedTasksClient,
     IdAssigningClient,
@@ -40,6 +41,7 @@ __all__ = [
     "Capabilities",
     "absent_push_view",
     "asyncio_view",
+    "buried_pages_view",
     "capabilities_of",
     "limit_view",
     "prefetch_view",
@@ -99,6 +101,9 @@ class Capabilities(msgspec.Struct, frozen=True):
         asyncio: An :class:`~alligator.protocols.AsyncioClient`: an
             ``AsyncGator`` pushes through its native asyncio driver (else
             through the client's own calls, in a thread).
+        pages_buried: A :class:`~alligator.protocols.BuriedPages`: it reads
+            one page of buried tasks with bounded work (else the dashboard
+            and ``alligator failed list`` read them all with ``buried``).
     """
 
     reliable: bool
@@ -120,6 +125,7 @@ class Capabilities(msgspec.Struct, frozen=True):
     absent_push: bool = False
     schedule_ledger: bool = False
     asyncio: bool = False
+    pages_buried: bool = False
 
 
 def _takes(method: object, parameter: str) -> bool:
@@ -161,6 +167,7 @@ def capabilities_of(client: Client) -> Capabilities:
         absent_push=isinstance(client, AbsentPushClient),
         schedule_ledger=isinstance(client, ScheduleLedgerClient),
         asyncio=isinstance(client, AsyncioClient),
+        pages_buried=isinstance(client, BuriedPages),
     )
 
 
@@ -214,3 +221,8 @@ def absent_push_view(client: Client, capabilities: Capabilities) -> AbsentPushCl
 def asyncio_view(client: Client, capabilities: Capabilities) -> AsyncioClient | None:
     """``client`` typed as an :class:`AsyncioClient` when it is one, else ``None``."""
     return cast(AsyncioClient, client) if capabilities.asyncio else None
+
+
+def buried_pages_view(client: ReliableClient, capabilities: Capabilities) -> BuriedPages | None:
+    """``client`` typed as a :class:`BuriedPages` when it is one, else ``None``."""
+    return cast(BuriedPages, client) if capabilities.pages_buried else None

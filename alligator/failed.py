@@ -35,11 +35,14 @@ from __future__ import annotations
 
 import builtins
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, cast
 
 import msgspec
 
 from alligator import codecs, signing
+from alligator.backends._checks import check_page
+from alligator.capabilities import buried_pages_view
 from alligator.exceptions import CodecError, ConfigurationError, TaskNotFoundError
 from alligator.protocols import FailedTasksClient
 from alligator.records import BuriedTask
@@ -51,6 +54,9 @@ if TYPE_CHECKING:
 __all__ = ["FailedTasks"]
 
 log = logging.getLogger("alligator.failed")
+
+#: Buried tasks read per page when every one is walked (show, requeue, the CLI's list).
+WALK_PAGE = 500
 
 
 class FailedTasks:
@@ -81,6 +87,49 @@ class FailedTasks:
         """Every buried task of the queue, oldest burial first."""
         return self.consumer.broker.buried(self.queue_name)
 
+    def page(self, offset: int, limit: int) -> builtins.list[BuriedTask]:
+        """At most ``limit`` buried tasks from position ``offset`` of :meth:`list`.
+
+        Read with bounded work on a backend that pages
+        (:class:`~alligator.protocols.BuriedPages`, every built-in one but
+        beanstalkd), so a screen of a queue with a million buried tasks
+        costs one screen; on any other backend it is a slice of
+        :meth:`list`, which reads them all.
+
+        Raises:
+            ValueError: ``offset`` or ``limit`` is not an ``int`` >= 0.
+        """
+        pager = buried_pages_view(self.consumer.broker, self.consumer.capabilities)
+        if pager is not None:
+            return pager.buried_page(self.queue_name, offset, limit)
+        offset, limit = check_page(offset, limit)
+        return self.list()[offset : offset + limit]
+
+    def walk(self, page_size: int | None = None) -> Iterator[BuriedTask]:
+        """Every buried task, oldest burial first, read :meth:`page` by page.
+
+        ``page_size`` defaults to :data:`WALK_PAGE`.
+
+        Memory stays at one page where the backend pages. Not a snapshot:
+        a task requeued or purged meanwhile shifts the later ones, so one
+        may be missed or seen twice at a page boundary (see
+        :class:`~alligator.protocols.BuriedPages`); a task buried meanwhile
+        is met at the end.
+        """
+        if not self.consumer.capabilities.pages_buried:
+            yield from self.list()
+            return
+        size = WALK_PAGE if page_size is None else page_size
+        if size < 1:
+            raise ValueError(f"page_size must be >= 1, got {size!r}")
+        offset = 0
+        while True:
+            tasks = self.page(offset, size)
+            yield from tasks
+            if len(tasks) < size:
+                return
+            offset += len(tasks)
+
     def __len__(self) -> int:
         return self.consumer.broker.stats(self.queue_name).buried
 
@@ -90,7 +139,7 @@ class FailedTasks:
         Raises:
             TaskNotFoundError: no buried task has that id.
         """
-        for task in self.list():
+        for task in self.walk():
             if task.task_id == task_id:
                 return task
         raise TaskNotFoundError(f"no buried task {task_id!r} on queue {self.queue_name!r}")
@@ -113,10 +162,12 @@ class FailedTasks:
             ConfigurationError: it is signed but the Gator has no key to
                 sign the refreshed payload, or the backend cannot requeue.
         """
-        if retries is not None and (isinstance(retries, bool) or retries < 0):
-            raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")
+        _check_retries(retries)
         client = self._client()
-        buried = self.show(task_id)
+        return self._requeue(client, self.show(task_id), retries)
+
+    def _requeue(self, client: FailedTasksClient, buried: BuriedTask, retries: int | None) -> str:
+        task_id = buried.task_id
         data = self._refreshed(buried, retries)
         new_id = client.requeue(self.queue_name, task_id, data)
         if new_id is None:
@@ -128,8 +179,18 @@ class FailedTasks:
         return new_id
 
     def requeue_all(self, *, retries: int | None = None) -> builtins.list[str]:
-        """Requeue every buried task (oldest first); returns their ids."""
-        return [self.requeue(task.task_id, retries=retries) for task in self.list()]
+        """Requeue every buried task (oldest first); returns their ids.
+
+        The tasks are read first (page by page where the backend pages),
+        then each is requeued: requeueing as the pages are read would shift
+        the pages still to come.
+        """
+        tasks = builtins.list(self.walk())
+        if not tasks:
+            return []
+        _check_retries(retries)
+        client = self._client()
+        return [self._requeue(client, task, retries) for task in tasks]
 
     def purge(self, task_id: str | None = None) -> int:
         """Delete one buried task, or all of them when ``task_id`` is ``None``.
@@ -172,3 +233,8 @@ class FailedTasks:
         )
         data = codec.encode(envelope)
         return payloads.sign(data, self.queue_name, buried.task_id)
+
+
+def _check_retries(retries: int | None) -> None:
+    if retries is not None and (isinstance(retries, bool) or retries < 0):
+        raise ConfigurationError(f"retries must be an int >= 0, got {retries!r}")

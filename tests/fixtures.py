@@ -75,6 +75,7 @@ FAST = Capabilities(
     closes=True,
     lists_queues=True,
     absent_push=True,
+    pages_buried=True,
 )
 
 #: What a backend that keeps outcomes itself declares.

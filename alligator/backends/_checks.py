@@ -12,6 +12,8 @@ or a stuck queue later:
   :mod:`alligator.priority`): :class:`~alligator.exceptions.InvalidTaskError`;
 * a due time must be a finite number (``nan`` would never come due, or
   stall a heap): :class:`~alligator.exceptions.InvalidTaskError`;
+* a page of buried tasks starts at an ``int`` offset >= 0 and holds an
+  ``int`` limit >= 0 of them: :class:`ValueError`;
 * a burial reason is made encodable rather than refused (it often quotes a
   traceback, whose text may hold undecodable file names).
 """
@@ -29,6 +31,7 @@ __all__ = [
     "QueueNames",
     "check_due",
     "check_items",
+    "check_page",
     "check_priority",
     "check_task_id",
     "check_ttl",
@@ -119,6 +122,19 @@ def check_items(items: Iterable[PushItem]) -> None:
         check_due(item.delay_until)
         if item.priority is not None:
             check_priority(item.priority)
+
+
+def check_page(offset: int, limit: int) -> tuple[int, int]:
+    """``(offset, limit)`` of :meth:`~alligator.protocols.BuriedPages.buried_page`, once valid.
+
+    Raises:
+        ValueError: Either is not an ``int`` >= 0 (a negative offset would
+            count from the end on some stores and fail on others).
+    """
+    for name, value in (("offset", offset), ("limit", limit)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return offset, limit
 
 
 def safe_text(text: str) -> str:

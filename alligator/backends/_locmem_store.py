@@ -101,13 +101,26 @@ class Queue:
     Attributes:
         tasks: Every task of the queue by id, whatever its state.
         leased: The reserved tasks by id (their leases may have expired).
+        buried: The buried tasks by the ``seq`` of their burial, so in
+            burial order (the store's counter only grows): a page of them
+            is a slice, not a sort of the whole queue.
         waiting: How many tasks wait (ready or delayed).
         ranked: How many tasks of the queue have a priority other than 0.
         ready: Due tasks by priority, used while :attr:`ranked` (or it) is not empty.
         cond: Signalled when a task may have become reservable.
     """
 
-    __slots__ = ("cond", "heap", "leased", "ranked", "ready", "seq", "tasks", "waiting")
+    __slots__ = (
+        "buried",
+        "cond",
+        "heap",
+        "leased",
+        "ranked",
+        "ready",
+        "seq",
+        "tasks",
+        "waiting",
+    )
 
     def __init__(self, lock: threading.Lock, seq: itertools.count[int]) -> None:
         self.tasks: dict[str, Task] = {}
@@ -115,6 +128,7 @@ class Queue:
         self.ready: list[tuple[int, float, int, Task]] = []
         self.ranked = 0
         self.leased: dict[str, Task] = {}
+        self.buried: dict[int, Task] = {}
         self.waiting = 0
         self.cond = threading.Condition(lock)
         self.seq = seq
@@ -219,6 +233,7 @@ class Queue:
         task.token = ""
         task.reason = f"malformed task: {reason}"
         task.buried_at = now
+        self.buried[task.seq] = task
         log.warning("buried malformed task %s: %s", task.task_id, reason)
 
     def add(self, task_id: str, data: bytes, due: float, priority: int = 0) -> bool:
@@ -244,6 +259,7 @@ class Queue:
         task.reason = reason
         task.buried_at = now
         self.tasks[task_id] = task
+        self.buried[task.seq] = task
 
     def lease(self, task: Task, token: str, deadline: float) -> None:
         """Reserve a task taken by :meth:`take_due` (waiting, or a lease that expired)."""
@@ -261,6 +277,8 @@ class Queue:
         """Put a reserved or buried task back to wait until ``run_at``."""
         if task.state == RESERVED:
             del self.leased[task.task_id]
+        elif task.state == BURIED:
+            del self.buried[task.seq]
         task.state = WAITING
         task.token = ""
         self.waiting += 1
@@ -274,6 +292,7 @@ class Queue:
         task.reason = reason
         task.buried_at = now
         task.seq = next(self.seq)
+        self.buried[task.seq] = task
 
     def unlink(self, task: Task) -> None:
         """Remove ``task`` from the queue, leaving its heap entry stale."""
@@ -281,6 +300,8 @@ class Queue:
             self.waiting -= 1
         elif task.state == RESERVED:
             del self.leased[task.task_id]
+        elif task.state == BURIED:
+            del self.buried[task.seq]
         task.state = GONE
         del self.tasks[task.task_id]
         if task.priority:
@@ -294,6 +315,7 @@ class Queue:
             task.state = GONE
         self.tasks.clear()
         self.leased.clear()
+        self.buried.clear()
         self.heap.clear()
         self.ready.clear()
         self.waiting = 0

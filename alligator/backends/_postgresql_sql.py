@@ -63,7 +63,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION", "Statements", "quote_ident", "statements"]
+__all__ = ["BURIED_PAGE", "MIGRATIONS", "SCHEMA_VERSION", "Statements", "quote_ident", "statements"]
 
 #: The clock of a statement: the injected one if given, else the server's.
 NOW: Final = "coalesce(%(now)s::float8, extract(epoch FROM statement_timestamp())::float8)"
@@ -350,6 +350,10 @@ GROUP BY 1, 2"""
 _BURIED = """
 SELECT task_id, data, reason, buried_at FROM {tasks}
 WHERE queue = %(queue)s AND state = 2 ORDER BY id"""
+
+#: Appended to ``Statements.buried``, one page of it: the OFFSET walks the
+#: ``buried`` index (queue, id), and only the page's rows are read.
+BURIED_PAGE: Final = " LIMIT %(limit)s OFFSET %(offset)s"
 
 _DROP = "DELETE FROM {tasks} WHERE queue = %(queue)s"
 

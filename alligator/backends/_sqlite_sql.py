@@ -34,6 +34,7 @@ __all__ = [
     "ACK",
     "ADD_PRIORITY",
     "BURIED",
+    "BURIED_PAGE",
     "BURY",
     "BURY_MALFORMED",
     "BURY_ODD_FIFO",
@@ -251,6 +252,9 @@ BURIED = (
     "SELECT CAST(task_id AS BLOB), CAST(data AS BLOB), CAST(reason AS BLOB), buried_at"
     " FROM alligator_tasks WHERE queue = ? AND state = 2 ORDER BY seq"
 )
+# One page of BURIED: the OFFSET walks the buried index (queue, seq), reading
+# no row it skips; parameters: queue, limit, offset.
+BURIED_PAGE = BURIED + " LIMIT ? OFFSET ?"
 DROP = "DELETE FROM alligator_tasks WHERE queue = ?"
 # Every queue with a row, whatever its state (read off the (queue, task_id) index).
 QUEUES = "SELECT DISTINCT queue FROM alligator_tasks ORDER BY queue"

@@ -52,6 +52,12 @@ How Alligator's protocol maps onto beanstalkd:
   ``<queue>.buried``, which no worker watches; :meth:`Client.buried` pairs
   those records with the buried jobs (see
   :mod:`alligator.backends._beanstalk_records`).
+  So it offers no :class:`~alligator.protocols.BuriedPages`: the records of
+  a tube can only be read by reserving every one of them (the latest record
+  of a job reburied after a kick comes last, and stale ones must be paired
+  off), and the order is by burial time, known only once all are read. A
+  bounded page read cannot exist; the dashboard and ``alligator failed
+  list`` read them all with :meth:`Client.buried`.
 * **Priority**: ``push(..., priority=N)`` and ``push_many`` items take
   Alligator's scale (:mod:`alligator.priority`: -2**31 .. 2**31 - 1, lower
   first, default 0), put as beanstalkd's native ``N + 2**31`` (0 most urgent

@@ -54,6 +54,7 @@ from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
+    check_page,
     check_priority,
     check_task_id,
     check_ttl,
@@ -445,11 +446,17 @@ class Client(Flow, Results):
             queue = self._existing(queue_name)
             if queue is None:
                 return []
-            tasks = sorted(
-                (t for t in queue.tasks.values() if t.state == BURIED),
-                key=lambda t: t.seq,
-            )
-            return [BuriedTask(t.task_id, t.data, t.reason, t.buried_at) for t in tasks]
+            return [_record(task) for task in queue.buried.values()]
+
+    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
+        """A slice of :meth:`buried`: walks ``offset`` index entries, copies ``limit`` tasks."""
+        offset, limit = check_page(offset, limit)
+        with self._lock:
+            queue = self._existing(queue_name)
+            if queue is None:
+                return []
+            page = itertools.islice(queue.buried.values(), offset, offset + limit)
+            return [_record(task) for task in page]
 
     def queues(self) -> list[str]:
         """Names of the queues holding any task (a :class:`~alligator.protocols.QueueLister`)."""
@@ -491,3 +498,7 @@ class Client(Flow, Results):
 
     def close(self) -> None:
         """Nothing to release: the store outlives clients and is shared by name."""
+
+
+def _record(task: Task) -> BuriedTask:
+    return BuriedTask(task.task_id, task.data, task.reason, task.buried_at)

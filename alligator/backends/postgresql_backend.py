@@ -87,6 +87,7 @@ from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
+    check_page,
     check_task_id,
     check_ttl,
     safe_text,
@@ -543,6 +544,13 @@ class Client(Results, Flow):
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried."""
         rows = self._db.rows(self._sql.buried, {"queue": self._names.check(queue_name)})
+        return [BuriedTask(task_id, data, reason, at) for task_id, data, reason, at in rows]
+
+    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
+        """A slice of :meth:`buried`: one SELECT, LIMIT/OFFSET over the buried index."""
+        offset, limit = check_page(offset, limit)
+        params = {"queue": self._names.check(queue_name), "limit": limit, "offset": offset}
+        rows = self._db.rows(self._sql.buried + sql.BURIED_PAGE, params) if limit else []
         return [BuriedTask(task_id, data, reason, at) for task_id, data, reason, at in rows]
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:

@@ -70,11 +70,13 @@ import time
 import zlib
 from collections.abc import Callable, Sequence
 
+from alligator.backends import _redis_failed as failed
 from alligator.backends import _redis_scripts as lua
 from alligator.backends import _redis_steps as steps
 from alligator.backends._checks import (
     QueueNames,
     check_due,
+    check_page,
     check_priority,
     check_task_id,
     check_ttl,
@@ -92,7 +94,6 @@ from alligator.backends._redis_driver import (
 from alligator.backends._redis_flow import Flow
 from alligator.backends._redis_results import Results, milliseconds
 from alligator.exceptions import (
-    AlligatorError,
     BackendConnectionError,
     ConfigurationError,
     InvalidTaskError,
@@ -547,18 +548,15 @@ class Client(Results, Flow):
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks with their reasons, oldest first."""
-        rows = as_list(self._run(lua.BURIED, queue_name, ()))
-        return [
-            BuriedTask(
-                # An id written by hand may not be UTF-8: kept as escapes,
-                # which requeue and purge turn back into the same bytes.
-                task_id=as_bytes(rows[i]).decode("utf-8", "surrogateescape"),
-                data=as_bytes(rows[i + 1]),
-                reason=as_bytes(rows[i + 2]).decode("utf-8", "replace"),
-                buried_at=_seconds(rows[i + 3]),
-            )
-            for i in range(0, len(rows), 4)
-        ]
+        return failed.buried_tasks(self._run(lua.BURIED, queue_name, ()))
+
+    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
+        """A slice of :meth:`buried`: one script reading one rank range of the buried ZSET."""
+        offset, limit = check_page(offset, limit)
+        if not limit:
+            return []
+        ranks = failed.page_ranks(offset, limit)
+        return failed.buried_tasks(self._run(lua.BURIED, queue_name, ranks))
 
     def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
         """Make a buried task ready now (attempts from 0): one atomic script."""
@@ -586,11 +584,3 @@ class Client(Results, Flow):
         """Close pooled connections; a blocked reserve in another thread fails."""
         with contextlib.suppress(BackendConnectionError):
             self._redis.close()
-
-
-def _seconds(reply: Reply) -> float:
-    """A time stored as text; 0.0 when it is not a number (written by hand)."""
-    try:
-        return as_float(reply) or 0.0
-    except (ValueError, AlligatorError):
-        return 0.0

@@ -59,6 +59,7 @@ from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
+    check_page,
     check_priority,
     check_task_id,
     check_ttl,
@@ -524,18 +525,13 @@ class Client(Results, Flow):
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried (not by a clock that may jump)."""
-        rows = self._db.all(sql.BURIED, (self._names.check(queue_name),))
-        return [
-            BuriedTask(
-                # An id written by other code may not be UTF-8: kept as
-                # escapes, which purge turns back into the same bytes.
-                bytes(task_id).decode("utf-8", "surrogateescape"),
-                bytes(data),
-                bytes(reason or b"").decode("utf-8", "replace"),
-                _seconds(buried_at),
-            )
-            for task_id, data, reason, buried_at in rows
-        ]
+        return _buried(self._db.all(sql.BURIED, (self._names.check(queue_name),)))
+
+    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
+        """A slice of :meth:`buried`: one SELECT, LIMIT/OFFSET over the buried index."""
+        offset, limit = check_page(offset, limit)
+        params = (self._names.check(queue_name), limit, offset)
+        return _buried(self._db.all(sql.BURIED_PAGE, params)) if limit else []
 
     def queues(self) -> list[str]:
         """Names of the queues with any row (a :class:`~alligator.protocols.QueueLister`)."""
@@ -565,6 +561,20 @@ class Client(Results, Flow):
                 raw = task_id.encode("utf-8", "surrogateescape")
                 statement, params = sql.PURGE_RAW, (queue_name, raw)
         return self._db.count(statement, params)
+
+
+def _buried(rows: list[Any]) -> list[BuriedTask]:
+    return [
+        BuriedTask(
+            # An id written by other code may not be UTF-8: kept as
+            # escapes, which purge turns back into the same bytes.
+            bytes(task_id).decode("utf-8", "surrogateescape"),
+            bytes(data),
+            bytes(reason or b"").decode("utf-8", "replace"),
+            _seconds(buried_at),
+        )
+        for task_id, data, reason, buried_at in rows
+    ]
 
 
 def _seconds(value: object) -> float:

@@ -17,6 +17,7 @@ from alligator.capabilities import queue_lister_view
 from alligator.cli.common import add_target_options, gator_from_args
 from alligator.dsn import display_dsn
 from alligator.exceptions import AlligatorError, ConfigurationError, TaskNotFoundError
+from alligator.failed import FailedTasks
 from alligator.gator import Gator
 from alligator.records import BuriedTask
 
@@ -101,21 +102,24 @@ def _last_line(task: BuriedTask) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
+    # Printed as the pages come (FailedTasks.walk): a queue with a million
+    # buried tasks holds one page in memory, not the whole list.
     with gator_from_args(args, existing=True) as gator:
-        buried = gator.failed.list()
-        if not buried and not args.json:
+        listed = 0
+        for task in gator.failed.walk():
+            listed += 1
+            if args.json:
+                row = {
+                    "task_id": task.task_id,
+                    "buried_at": task.buried_at,
+                    "bytes": len(task.data),
+                    "reason": task.reason,
+                }
+                print(json.dumps(row))
+            else:
+                print(f"{task.task_id}  {_when(task.buried_at)}  {_last_line(task)}")
+        if not listed and not args.json:
             print(_nothing_buried(gator, args.queue))
-    for task in buried:
-        if args.json:
-            row = {
-                "task_id": task.task_id,
-                "buried_at": task.buried_at,
-                "bytes": len(task.data),
-                "reason": task.reason,
-            }
-            print(json.dumps(row))
-        else:
-            print(f"{task.task_id}  {_when(task.buried_at)}  {_last_line(task)}")
     return 0
 
 
@@ -157,7 +161,9 @@ def _buried_elsewhere(gator: Gator, queue: str, task_id: str) -> str | None:
     if lister is None:
         return None
     for name in lister.queues():
-        if name != queue and any(t.task_id == task_id for t in gator.broker.buried(name)):
+        if name != queue and any(
+            t.task_id == task_id for t in FailedTasks(gator.consumer(name)).walk()
+        ):
             return name
     return None
 

@@ -11,7 +11,13 @@ side); import them from here, the one public path.
 
 from __future__ import annotations
 
-from alligator.protocols._client import Client, FailedTasksClient, PrefetchClient, ReliableClient
+from alligator.protocols._client import (
+    BuriedPages,
+    Client,
+    FailedTasksClient,
+    PrefetchClient,
+    ReliableClient,
+)
 from alligator.protocols._flow import LimitClient, PriorityClient, UniqueClient
 from alligator.protocols._optional import (
     AsyncioClient,
@@ -30,6 +36,7 @@ __all__ = [
     "AbsentPushClient",
     "AsyncProducer",
     "AsyncioClient",
+    "BuriedPages",
     "Client",
     "Codec",
     "FailedTasksClient",

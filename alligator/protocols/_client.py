@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
-__all__ = ["Client", "FailedTasksClient", "PrefetchClient", "ReliableClient"]
+__all__ = ["BuriedPages", "Client", "FailedTasksClient", "PrefetchClient", "ReliableClient"]
 
 
 @runtime_checkable
@@ -266,4 +266,35 @@ class PrefetchClient(ReliableClient, Protocol):
         self, queue_name: str, reservations: Sequence[Reservation], lease: float
     ) -> list[bool]:
         """Renew several leases in one round trip; one flag per reservation."""
+        ...
+
+
+@runtime_checkable
+class BuriedPages(ReliableClient, Protocol):
+    """A backend that reads one page of buried tasks without reading them all.
+
+    Optional: the dashboard and ``alligator failed list`` page through a
+    queue of any size with it (the page count comes from ``stats``); for a
+    client without it they fall back to :meth:`ReliableClient.buried` and
+    slice, which reads every buried task. Every built-in backend offers it
+    but beanstalkd, whose bury reasons can only be read all at once (see
+    :mod:`alligator.backends._beanstalk_records`).
+    """
+
+    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
+        """The buried tasks from position ``offset`` (0-based), at most ``limit`` of them.
+
+        The order is :meth:`ReliableClient.buried`'s, oldest burial first and
+        stable, so the pages of an unchanged queue, concatenated, are exactly
+        ``buried()``. An ``offset`` at or past the end, or a ``limit`` of 0,
+        gives ``[]``; a negative one is a ``ValueError``.
+
+        Bounded work: it reads at most ``limit`` tasks, plus a walk over the
+        ``offset`` entries of an index of the buried tasks (never their
+        payloads), whatever the queue holds. Each page is one consistent
+        read, but pages are not one snapshot: a task buried between two
+        pages is appended at the end, and a task requeued or purged
+        meanwhile shifts the later ones forward, so a reader walking page by
+        page may then miss or repeat a task at a page boundary.
+        """
         ...

@@ -35,7 +35,10 @@ range refused with ``InvalidTaskError``), ``push_absent``/``mark``
 its task waits, runs or lies buried and for ``ttl`` seconds after its push,
 exactly one winner among concurrent pushes), and ``client.asyncio()``
 (``AsyncioClient``: what its asyncio producer pushes, the client reads back
-in order; a leased id refused with nothing stored). Those tests skip
+in order; a leased id refused with nothing stored), and ``buried_page``
+(``BuriedPages``: pages concatenated are ``buried()``, an offset past the end
+gives ``[]``, the limit is kept, the order is stable, a new burial comes
+last and a requeued task leaves the pages). Those tests skip
 themselves for a client without the protocol.
 
 Each test uses fresh, unique queue names and drops them afterwards, so the
@@ -170,6 +173,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a venv without the
 # shows the values it compared, as in the user's own tests.
 _KIT = (
     "absent_contract",
+    "buried_pages_contract",
     "contract",
     "draws",
     "failed_contract",

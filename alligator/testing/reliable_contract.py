@@ -14,6 +14,7 @@ from alligator.protocols import ReliableClient
 from alligator.records import PushItem, QueueStats, Reservation
 from alligator.testing.absent_contract import AbsentPushContract
 from alligator.testing.asyncio_contract import AsyncioContract
+from alligator.testing.buried_pages_contract import BuriedPagesContract
 from alligator.testing.clock import Clock, FakeClock
 from alligator.testing.contract import ClientContract
 from alligator.testing.failed_contract import FailedTasksContract
@@ -30,6 +31,7 @@ LONG = 600.0
 
 class ReliableClientContract(
     FailedTasksContract,
+    BuriedPagesContract,
     AsyncioContract,
     AbsentPushContract,
     FlowContract,
@@ -40,10 +42,10 @@ class ReliableClientContract(
 ):
     """The 1.0 tests plus delays, leases, ack/release/bury/renew and stats.
 
-    Also runs the :class:`FailedTasksContract`, :class:`PrefetchContract`,
-    :class:`PriorityContract`, :class:`ResultsContract`, :class:`FlowContract`
-    and :class:`AbsentPushContract` tests, which skip themselves for a client
-    without that protocol.
+    Also runs the :class:`FailedTasksContract`, :class:`BuriedPagesContract`,
+    :class:`PrefetchContract`, :class:`PriorityContract`, :class:`ResultsContract`,
+    :class:`FlowContract` and :class:`AbsentPushContract` tests, which skip
+    themselves for a client without that protocol.
     """
 
     @abc.abstractmethod

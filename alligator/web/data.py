@@ -1,12 +1,13 @@
 """What the dashboard shows and does, through the backend protocols only.
 
 Counts come from ``stats`` (one call per queue, whatever its size), queues
-from :class:`~alligator.protocols.QueueLister`, buried tasks from
-``buried``, outcomes from a :class:`~alligator.protocols.ResultStore`, a
-task's place from :class:`~alligator.protocols.ResultClient`, and the
-actions from :class:`~alligator.failed.FailedTasks`: no page is specific to
-a backend. Payloads are decoded to be shown, never imported or run: the
-function is its module and name as written, the arguments their ``repr``.
+from :class:`~alligator.protocols.QueueLister`, buried tasks a page at a
+time (:meth:`~alligator.failed.FailedTasks.page`), outcomes from a
+:class:`~alligator.protocols.ResultStore`, a task's place from
+:class:`~alligator.protocols.ResultClient`, and the actions from
+:class:`~alligator.failed.FailedTasks`: no page is specific to a backend.
+Payloads are decoded to be shown, never imported or run: the function is
+its module and name as written, the arguments their ``repr``.
 """
 
 from __future__ import annotations
@@ -155,11 +156,18 @@ class Dashboard:
         return found
 
     def buried_page(self, queue: str, page: int) -> tuple[list[BuriedRow], int]:
-        """One page of the queue's buried tasks (oldest first), and how many pages there are."""
-        buried = self.gator.broker.buried(self.check_queue(queue))
-        pages = max(1, math.ceil(len(buried) / PAGE_SIZE))
+        """One page of the queue's buried tasks (oldest first), and how many pages there are.
+
+        The count comes from ``stats`` and the page from
+        :meth:`FailedTasks.page <alligator.failed.FailedTasks.page>`: one
+        page's worth of reads on a backend that pages, however many tasks
+        are buried (a third-party client without
+        :class:`~alligator.protocols.BuriedPages` has ``buried`` read them all).
+        """
+        failed = self._failed(queue)
+        pages = max(1, math.ceil(len(failed) / PAGE_SIZE))
         start = (min(max(page, 1), pages) - 1) * PAGE_SIZE
-        return [self._row(task) for task in buried[start : start + PAGE_SIZE]], pages
+        return [self._row(task) for task in failed.page(start, PAGE_SIZE)], pages
 
     def _row(self, task: BuriedTask) -> BuriedRow:
         try:
@@ -179,16 +187,19 @@ class Dashboard:
         """
         queue = self.check_queue(queue)
         view = TaskView(task_id=task_id, queue=queue)
-        buried = next((t for t in self.gator.broker.buried(queue) if t.task_id == task_id), None)
+        state = None if self._states is None else self._states.task_state(queue, task_id)
+        # A backend that knows the task's state spares the walk of the buried
+        # tasks for one that is not buried.
+        buried = None
+        if state is None or state.state == "buried":
+            buried = next((t for t in self._failed(queue).walk() if t.task_id == task_id), None)
         if buried is not None:
             view.state = "buried"
             view.buried_at = when(buried.buried_at)
             view.reason = buried.reason
             self._fill(view, buried.data)
-        elif self._states is not None:
-            state = self._states.task_state(queue, task_id)
-            if state is not None:
-                view.state, view.attempts = state.state, state.attempts
+        elif state is not None:
+            view.state, view.attempts = state.state, state.attempts
         view.result = self._result(queue, task_id)
         if view.state is None and view.result is None:
             raise TaskNotFoundError(f"no task {task_id!r} is known on queue {queue!r}")

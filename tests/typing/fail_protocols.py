@@ -7,6 +7,7 @@ other line may get any (tests/test_typing.py).
 from __future__ import annotations
 
 from alligator import Gator, Task, protocols
+from alligator.backends import beanstalk_backend
 
 
 class NoPop:
@@ -49,3 +50,5 @@ codec: protocols.Codec = NamelessCodec()  # E: assignment
 Gator("locmem://typing", codec=NamelessCodec())  # E: arg-type
 task: protocols.Task[str] = Task[int]()  # E: assignment
 worker: protocols.Worker = Gator("locmem://typing")  # E: assignment
+# beanstalkd reads its bury reasons all at once: it does not page them.
+pages: protocols.BuriedPages = beanstalk_backend.Client("beanstalk://typing")  # E: assignment

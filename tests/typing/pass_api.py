@@ -115,6 +115,10 @@ sqlite_unique: protocols.UniqueClient = sqlite_backend.Client("sqlite://typing.d
 sqlite_limits: protocols.LimitClient = sqlite_backend.Client("sqlite://typing.db")
 redis_unique: protocols.UniqueClient = redis_client
 redis_limits: protocols.LimitClient = redis_client
+locmem_pages: protocols.BuriedPages = locmem_backend.Client("locmem://typing")
+sqlite_pages: protocols.BuriedPages = sqlite_backend.Client("sqlite://typing.db")
+redis_pages: protocols.BuriedPages = redis_client
+pg_pages: protocols.BuriedPages = pg
 with gator.options(unique_key="rebuild:42", on_duplicate="raise") as unique_opts:
     assert_type(unique_opts.task(add, 1, 2), Task[int])
 assert_type(gator.within(object()), Gator)

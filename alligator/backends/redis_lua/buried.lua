@@ -1,10 +1,15 @@
 -- keys: data, meta, buried
 -- resend: safe
 --
--- No ARGV. Read-only. Returns flat (id, payload, reason, buried-at string),
--- first buried first.
+-- ARGV: first, last: the ranks (0-based, inclusive) of the burials to read,
+-- in burial order; absent, every one (0, -1). Read-only. ZRANGE by rank
+-- walks the skip list to `first` and reads only that range, so a page costs
+-- O(log n + its size) whatever the queue holds. Returns flat (id, payload,
+-- reason, buried-at string), first buried first.
+local first = tonumber(ARGV[1]) or 0
+local last = tonumber(ARGV[2]) or -1
 local out = {}
-for _, id in ipairs(redis.call('ZRANGE', buried, 0, -1)) do
+for _, id in ipairs(redis.call('ZRANGE', buried, first, last)) do
   local why = redis.call('HGET', meta, 'r:' .. id) or '0 '
   local sp = string.find(why, ' ', 1, true)
   out[#out + 1] = id
