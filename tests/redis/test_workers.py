@@ -1,12 +1,12 @@
 """Real ``python -m alligator worker`` processes on Redis.
 
-Exactly-once draining by four processes, recovery after ``kill -9``, lease
-renewal for long tasks, and a Redis restart under running workers.
+Exactly-once draining by four processes, recovery after ``kill -9`` and lease
+renewal for a long task (the cases of :mod:`tests.worker_cases`), and a Redis
+restart under running workers.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +17,14 @@ from alligator.records import QueueStats
 from tests import process_tasks as tasks
 from tests.process_tasks import Workers
 from tests.servers import ServerProcess, wait_until
+from tests.worker_cases import (  # noqa: F401 (collected here, for Redis)
+    QUEUE,
+    test_four_workers_run_10000_tasks_exactly_once,
+    test_long_task_is_not_handed_to_a_second_worker,
+    test_worker_killed_mid_task_task_runs_again_after_the_lease,
+)
 
 pytestmark = pytest.mark.slow
-
-QUEUE = "jobs"
 
 
 @pytest.fixture
@@ -44,61 +48,6 @@ def gator(dsn: str) -> Iterator[Gator]:
         yield made
     finally:
         made.broker.close()
-
-
-def test_four_workers_run_10000_tasks_exactly_once(
-    gator: Gator, workers: Workers, tmp_path: Path
-) -> None:
-    # Given 10,000 tasks enqueued in one batch
-    ledger = tmp_path / "ledger"
-    with gator.batch() as batch:
-        for i in range(10_000):
-            batch.task(tasks.record, str(ledger), str(i))
-    assert gator.len() == 10_000
-    # When four worker processes drain the queue
-    for _ in range(4):
-        workers.start(lease=30)
-    wait_until(lambda: len(tasks.lines(ledger)) >= 10_000, 120, 0.1, "10,000 executions")
-    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), 30, message="acks")
-    assert workers.stop_all() == [0, 0, 0, 0]
-    # Then each task ran exactly once, spread over the workers, none left
-    runs = Counter(tasks.lines(ledger))
-    assert len(runs) == 10_000 and set(runs.values()) == {1}
-    pids = {line.split()[1] for line in ledger.read_text().splitlines()}
-    assert len(pids) > 1
-
-
-def test_worker_killed_mid_task_task_runs_again_after_the_lease(
-    gator: Gator, workers: Workers, tmp_path: Path
-) -> None:
-    # Given a task that hangs on its first run, and a worker with a 1 s lease
-    ledger = tmp_path / "ledger"
-    gator.task(tasks.hang_first_time, str(ledger))
-    first = workers.start(lease=1)
-    wait_until(lambda: tasks.lines(ledger) == ["start"], 20, message="first run")
-    # When that worker is killed with SIGKILL mid-task
-    first.kill()
-    first.wait(10)
-    # Then, once the lease expires, another worker runs it to success
-    workers.start(lease=1)
-    wait_until(lambda: "done" in tasks.lines(ledger), 20, message="second run")
-    assert tasks.lines(ledger) == ["start", "start", "done"]
-    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), message="ack")
-
-
-def test_long_task_is_not_handed_to_a_second_worker(
-    gator: Gator, workers: Workers, tmp_path: Path
-) -> None:
-    # Given two workers with 1 s leases and a task running three lease periods
-    ledger = tmp_path / "ledger"
-    workers.start(lease=1)
-    workers.start(lease=1)
-    gator.task(tasks.take_a_while, str(ledger), 3.0)
-    # When it runs to the end
-    wait_until(lambda: "done" in tasks.lines(ledger), 30, message="task to finish")
-    wait_until(lambda: gator.broker.stats(QUEUE) == QueueStats(), message="ack")
-    # Then it ran once: the renewals kept it from the other worker
-    assert tasks.lines(ledger) == ["start", "done"]
 
 
 def test_redis_restart_mid_run_loses_no_task(
