@@ -1,7 +1,7 @@
 """Results and dependencies through the Gator: typed waits, statuses, fan-out/fan-in.
 
 Run on every backend whose client keeps outcomes itself (a ``ResultClient``:
-locmem, the reference, SQLite and PostgreSQL), and on SQLite with outcomes
+locmem, the reference, SQLite, PostgreSQL, Redis and Redis Cluster), and on SQLite with outcomes
 kept in another store (``results="locmem://..."``), the path beanstalkd
 users take.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,14 +26,15 @@ from alligator.exceptions import (
 )
 from alligator.retry import Backoff
 from tests import tasks
-from tests.fixtures import postgres_dsn
+from tests.fixtures import cluster_dsn, postgres_dsn
+from tests.servers import ServerProcess
 from tests.simple_client import SimpleClient
 
 NO_WAIT = Backoff(base=0, jitter=0)
 
 
 #: The backends that keep outcomes themselves, atomically with the ack.
-KEEPERS = ("locmem", "sqlite", "postgresql")
+KEEPERS = ("locmem", "sqlite", "postgresql", "redis", "redis-cluster")
 
 
 @pytest.fixture(params=KEEPERS)
@@ -41,8 +43,14 @@ def gator(request: pytest.FixtureRequest, locmem_dsn: str, tmp_path: Path) -> It
         dsn = locmem_dsn
     elif request.param == "sqlite":
         dsn = f"sqlite:///{tmp_path}/q.db"
-    else:
+    elif request.param == "postgresql":
         dsn = postgres_dsn(request.getfixturevalue("shared_postgres"))
+    elif request.param == "redis":
+        server: ServerProcess = request.getfixturevalue("shared_redis")
+        dsn = f"redis://127.0.0.1:{server.port}/0?namespace=r{uuid.uuid4().hex[:12]}"
+    else:
+        nodes: list[ServerProcess] = request.getfixturevalue("shared_cluster")
+        dsn = cluster_dsn(nodes) + f"/?namespace=c{uuid.uuid4().hex[:12]}"
     made = Gator(dsn, queue_name="q", results=True, backoff=NO_WAIT)
     yield made
     made.close()

@@ -1,10 +1,12 @@
 """Results and dependencies through the Gator on Redis, Redis Cluster, and beanstalkd + a store.
 
-The kit's ``ResultsContract`` pins the client (``test_conformance.py``);
-these run the whole path: a worker (prefetching, so its fused acks store the
-outcomes, or one task at a time) writes outcomes that ``wait`` reads back,
-typed; a real worker process killed with SIGKILL between running a task and
-acking it leaves no outcome behind and releases no dependent twice.
+The kit's ``ResultsContract`` pins the client (``test_conformance.py``) and
+``tests/test_results.py`` runs the Gator-level cases (fan-out/fan-in,
+failed and canceled dependencies) on Redis too; these run what is Redis's
+own: a worker (prefetching, so its fused acks store the outcomes, or one task
+at a time) writes outcomes that ``wait`` reads back, typed; a real worker
+process killed with SIGKILL between running a task and acking it leaves no
+outcome behind and releases no dependent twice.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from alligator import Gator, Status, Task, Worker
+from alligator import Gator, Status, Worker
 from alligator.backends.sqlite_backend import Client as Sqlite
 from alligator.capabilities import capabilities_of
 from alligator.exceptions import ConfigurationError, TaskFailed, TaskNotFoundError
@@ -96,45 +98,6 @@ def test_a_failure_raises_task_failed_and_statuses_follow_the_task(gator: Gator)
     assert gator.status(bad.task_id) == Status.FAILED
     with pytest.raises(TaskNotFoundError, match="never pushed here"):
         gator.wait("never-pushed", timeout=1)
-
-
-def test_fan_out_fan_in_in_one_batch(gator: Gator) -> None:
-    # Given three parts and a join depending on them, sent in one batch
-    with gator.batch() as batch:
-        parts = [batch.task(tasks.add, i, i) for i in range(3)]
-        joined = batch.push(Task[int](depends_on=parts), tasks.total, 1, 2, 3)
-    # Then the join waits, blocked, until every part ran
-    assert gator.status(joined.task_id) == Status.BLOCKED
-    drain(gator, 4)
-    assert [p.wait(0) for p in parts] == [0, 2, 4]
-    assert joined.wait(0) == 6
-
-
-def test_a_failed_dependency_buries_its_dependents_and_wait_says_why(gator: Gator) -> None:
-    parent = gator.task(tasks.fail, "upstream down")
-    with gator.options(depends_on=[parent]) as opts:
-        child = opts.task(tasks.add, 1, 1)
-    with gator.options(depends_on=[child.task_id]) as opts:
-        grandchild = opts.task(tasks.add, 2, 2)
-    worker = drain(gator, 1)
-    assert worker.deliveries == 1  # the dependents never ran
-    for dependent in (child, grandchild):
-        with pytest.raises(TaskFailed, match=f"dependency {parent.task_id} failed"):
-            dependent.wait(0)
-        assert gator.status(dependent.task_id) == Status.FAILED
-    assert gator.len() == 0
-
-
-def test_canceling_a_dependency_buries_its_dependents(gator: Gator) -> None:
-    parent = gator.task(tasks.add, 1, 1)
-    with gator.options(depends_on=[parent]) as opts:
-        child = opts.task(tasks.add, 2, 2)
-    canceled = gator.cancel(parent.task_id)
-    assert canceled is not None and canceled.status == Status.CANCELED
-    with pytest.raises(TaskFailed, match="was canceled"):
-        parent.wait(0)
-    with pytest.raises(TaskFailed, match=f"dependency {parent.task_id} was canceled"):
-        child.wait(0)
 
 
 # -- beanstalkd paired with a store ------------------------------------------------
