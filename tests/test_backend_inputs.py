@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import pytest
 
-from alligator.exceptions import ConfigurationError
+from alligator.capabilities import capabilities_of
+from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.protocols import ReliableClient
+from alligator.records import PushItem, QueueStats
+from alligator.testing.support import unique_queue_name
 from tests.fixtures import Backend
 from tests.servers import wait_until
 
@@ -32,9 +35,27 @@ def test_a_queue_name_that_cannot_be_stored_is_a_configuration_error_naming_it(
             lambda: client.len(name),
             lambda: client.stats(name),
         ):
-            with pytest.raises(ConfigurationError) as caught:
+            with pytest.raises(ConfigurationError, match="queue name") as caught:
                 call()
             assert repr(name) in str(caught.value)
+    finally:
+        client.close()
+
+
+def test_a_task_id_that_cannot_be_stored_is_an_invalid_task(any_backend: Backend) -> None:
+    client = any_backend.client()
+    assert isinstance(client, ReliableClient)
+    queue = unique_queue_name("ids")
+    try:
+        if capabilities_of(client).assigns_ids:
+            # The server picks the id (beanstalkd): the one given is never stored.
+            assert client.push(queue, "bad\ud800", b"x") != "bad\ud800"
+            return
+        with pytest.raises(InvalidTaskError, match="task id"):
+            client.push(queue, "bad\ud800", b"x")
+        with pytest.raises(InvalidTaskError, match="task id"):
+            client.push_many(queue, [PushItem("ok", b"x"), PushItem("\udcff", b"x")])
+        assert client.stats(queue) == QueueStats()
     finally:
         client.close()
 

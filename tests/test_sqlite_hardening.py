@@ -22,8 +22,6 @@ from alligator.backends.sqlite_backend import Client
 from alligator.exceptions import (
     BackendConnectionError,
     BackendError,
-    ConfigurationError,
-    InvalidTaskError,
     TaskInProgressError,
 )
 from alligator.records import PushItem, QueueStats
@@ -233,23 +231,3 @@ def test_drop_all_of_a_big_queue_lets_other_writers_in(path: Path) -> None:
     assert client.len(Q) == 0 and impatient.len("other") == 1
     client.close()
     impatient.close()
-
-
-@pytest.mark.parametrize("name", ["bad\udcffname", "\ud800"])
-def test_a_queue_name_sqlite_cannot_encode_is_a_configuration_error(
-    client: Client, name: str
-) -> None:
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.push(name, "t", b"x")
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.reserve(name, 30)
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.len(name)
-
-
-def test_a_task_id_sqlite_cannot_encode_is_an_invalid_task(client: Client) -> None:
-    with pytest.raises(InvalidTaskError, match="task id"):
-        client.push(Q, "bad\ud800", b"x")
-    with pytest.raises(InvalidTaskError, match="task id"):
-        client.push_many(Q, [PushItem("ok", b"x"), PushItem("\udcff", b"x")])
-    assert client.stats(Q) == QueueStats()

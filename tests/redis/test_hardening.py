@@ -7,8 +7,11 @@ Each test reproduces a hole an adversarial review found:
 * a task id that is not UTF-8 escaped ``reserve_many`` as ``UnicodeDecodeError``;
 * ``get`` re-sent its script after a read timeout and lost the task it removed;
 * ``get``/``cancel``/a replacing push scanned the ready queue;
-* a worker whose clock ran ahead took a running task and a delayed one;
-* a queue name with surrogates raised a raw ``UnicodeEncodeError``.
+* a worker whose clock ran ahead took a running task and a delayed one.
+
+A queue name or task id with surrogates (which raised a raw
+``UnicodeEncodeError``) is checked on every backend by
+``tests/test_backend_inputs.py``.
 """
 
 from __future__ import annotations
@@ -24,8 +27,6 @@ import redis
 
 from alligator.backends.redis_backend import Client
 from alligator.exceptions import (
-    ConfigurationError,
-    InvalidTaskError,
     OutcomeUnknownError,
     TaskInProgressError,
 )
@@ -303,23 +304,3 @@ def test_a_worker_whose_clock_runs_ahead_takes_neither_running_nor_delayed_tasks
     assert done.stdout.strip() == "took None", done.stderr
     assert client.stats(Q) == QueueStats(delayed=1, reserved=1)
     client.close()
-
-
-@pytest.mark.parametrize("name", ["bad\udcffname", "\ud800"])
-def test_a_queue_name_redis_cannot_encode_is_a_configuration_error(
-    client: Client, name: str
-) -> None:
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.push(name, "t", b"x")
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.reserve(name, 30)
-    with pytest.raises(ConfigurationError, match="queue name"):
-        client.stats(name)
-
-
-def test_a_task_id_redis_cannot_encode_is_an_invalid_task(client: Client) -> None:
-    with pytest.raises(InvalidTaskError, match="task id"):
-        client.push(Q, "bad\ud800", b"x")
-    with pytest.raises(InvalidTaskError, match="task id"):
-        client.push_many(Q, [PushItem("ok", b"x"), PushItem("\udcff", b"x")])
-    assert client.stats(Q) == QueueStats()
