@@ -13,10 +13,10 @@ connection needs:
   :func:`~alligator.exceptions.translated`.
 
 The rest of the driver side sits beside it, one responsibility a module:
-the connection pool (:mod:`._postgresql_pool`), the versioned schema and
-its migrations (:mod:`._postgresql_schema`), LISTEN/NOTIFY wake-ups
-(:mod:`._postgresql_listen`) and the background VACUUM
-(:mod:`._postgresql_janitor`).
+the connection pool (:mod:`alligator.backends._postgresql_pool`), the versioned schema and
+its migrations (:mod:`alligator.backends._postgresql_schema`), LISTEN/NOTIFY wake-ups
+(:mod:`alligator.backends._postgresql_listen`) and the background VACUUM
+(:mod:`alligator.backends._postgresql_janitor`).
 """
 
 from __future__ import annotations

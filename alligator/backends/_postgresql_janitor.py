@@ -1,6 +1,6 @@
 """Background VACUUM of the PostgreSQL task table, run by each client as its rows churn.
 
-Kept apart from the pool (:mod:`._postgresql_pool`): it runs on a connection
+Kept apart from the pool (:mod:`alligator.backends._postgresql_pool`): it runs on a connection
 of its own in a daemon thread, and its failures are logged, never raised to
 the caller whose ack happened to cross the threshold.
 """

@@ -1,16 +1,16 @@
 """Leases of the PostgreSQL backend, mixed into its client: claims, wake-ups, settlements.
 
-A claim is one statement (:data:`~._postgresql_sql.Statements.reserve`) that
+A claim is one statement (:data:`~alligator.backends._postgresql_sql.Statements.reserve`) that
 acks the tasks a prefetching worker finished and leases the next batch, so
 :meth:`Leases.reserve_many` costs one round trip and one commit. When nothing
-is due the call waits on the client's :class:`~._postgresql_listen.Listener`
+is due the call waits on the client's :class:`~alligator.backends._postgresql_listen.Listener`
 (or polls every ``poll`` seconds), and remembers that the queue was empty so
 an idle worker sends no queries until a wake-up, a due time, or
 :data:`QUIET_RECHECK` seconds say it may have changed.
 
 Renewals, acks, releases and burials match the lease token and an unexpired
 deadline, and commit without waiting for the WAL flush (``durable=False``,
-see :mod:`._postgresql_pool`): at-least-once delivery absorbs the loss of
+see :mod:`alligator.backends._postgresql_pool`): at-least-once delivery absorbs the loss of
 the last few of them in a server crash.
 """
 

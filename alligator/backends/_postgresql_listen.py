@@ -1,6 +1,6 @@
 """LISTEN/NOTIFY wake-ups of the PostgreSQL backend: channel names and the listener thread.
 
-Kept apart from the pool (:mod:`._postgresql_pool`) because the listening
+Kept apart from the pool (:mod:`alligator.backends._postgresql_pool`) because the listening
 connection is not pooled: it belongs to one thread per client that always
 reads what arrives, so an idle worker waits on a condition variable and
 issues no queries, and the server's notification queue is never held up by

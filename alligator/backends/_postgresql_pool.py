@@ -1,6 +1,6 @@
 """The PostgreSQL backend's connections: a small pool, each statement in its own transaction.
 
-Kept apart from :mod:`._postgresql_driver` (what a DSN asks for, how to
+Kept apart from :mod:`alligator.backends._postgresql_driver` (what a DSN asks for, how to
 connect, how errors translate) because this is where the concurrency lives:
 which connection a thread takes, when one is dropped or retried, which commit
 mode it is in, and when the schema is ensured (once per client, on the first

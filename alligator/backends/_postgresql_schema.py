@@ -1,7 +1,7 @@
 """The PostgreSQL backend's versioned schema: its DDL and the code that applies it.
 
-Kept apart from the statements a client runs (:mod:`._postgresql_sql`) and
-from the connections (:mod:`._postgresql_pool`) because a schema change is a
+Kept apart from the statements a client runs (:mod:`alligator.backends._postgresql_sql`) and
+from the connections (:mod:`alligator.backends._postgresql_pool`) because a schema change is a
 rare, guarded step with rules of its own: every process that starts may try
 it, and only one must apply it.
 

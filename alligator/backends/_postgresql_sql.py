@@ -4,7 +4,8 @@ Kept apart so the client reads as logic. Queue names, task ids, payloads and
 times are always bound parameters (``%(name)s``); the only text spliced in
 is the schema-qualified table name, quoted as an identifier once per client
 by :func:`statements`. Each statement is prepared once per connection (the
-driver executes them with ``prepare=True``).
+pool, :mod:`alligator.backends._postgresql_pool`, executes them with
+``prepare=True``).
 
 The table
 ---------
