@@ -18,6 +18,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from alligator.backends import _postgresql_schema as pg_schema
 from alligator.backends import _postgresql_sql as pg_sql
 from alligator.backends import _sqlite_results_sql as sqlite_results_sql
 from alligator.backends._postgresql_driver import parse_dsn
@@ -154,19 +155,19 @@ def test_a_version_1_postgresql_schema_is_upgraded_in_place(
     schema = target.schema
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {pg_sql.quote_ident(schema)}")
-        conn.execute(pg_sql.ddl(schema, pg_sql.CREATE_META))
-        for statement in pg_sql.MIGRATIONS[0]:
-            conn.execute(pg_sql.ddl(schema, statement))
-        conn.execute(pg_sql.ddl(schema, pg_sql.WRITE_VERSION), {"version": "1"})
+        conn.execute(pg_schema.ddl(schema, pg_schema.CREATE_META))
+        for statement in pg_schema.MIGRATIONS[0]:
+            conn.execute(pg_schema.ddl(schema, statement))
+        conn.execute(pg_schema.ddl(schema, pg_schema.WRITE_VERSION), {"version": "1"})
         conn.execute(
-            pg_sql.ddl(
+            pg_schema.ddl(
                 schema,
                 "INSERT INTO {tasks} (queue, task_id, data, run_at)"
                 " VALUES ('q', 'old', 'payload', 0)",
             )
         )
     # When `alligator migrate` runs
-    assert migrate(dsn) == (1, pg_sql.SCHEMA_VERSION)
+    assert migrate(dsn) == (1, pg_schema.SCHEMA_VERSION)
     # Then the old task is there and outcomes and dependencies work
     client = Postgres(dsn)
     try:

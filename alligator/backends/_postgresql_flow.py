@@ -37,7 +37,8 @@ from alligator.records import LimitSlot, LimitUsage, PushItem, Reservation
 if TYPE_CHECKING:
     import psycopg
 
-    from alligator.backends._postgresql_driver import Database, Row, Target
+    from alligator.backends._postgresql_driver import Row, Target
+    from alligator.backends._postgresql_pool import Database
     from alligator.backends._postgresql_sql import Statements
 
 __all__ = ["Flow"]

@@ -29,7 +29,8 @@ from alligator.exceptions import TaskInProgressError, TaskNotFoundError
 from alligator.records import PushItem, Reservation, TaskState
 
 if TYPE_CHECKING:
-    from alligator.backends._postgresql_driver import Database, Target
+    from alligator.backends._postgresql_driver import Target
+    from alligator.backends._postgresql_pool import Database
 
 __all__ = ["MAX_PAUSE", "Results"]
 

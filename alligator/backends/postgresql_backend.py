@@ -74,70 +74,45 @@ import contextlib
 import itertools
 import secrets
 import threading
-import time
 from collections.abc import Callable, Sequence
-from typing import Any, Final, NamedTuple
-
-import psycopg
-from psycopg.pq import TransactionStatus
-from psycopg.rows import tuple_row
+from typing import Any
 
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
-    check_page,
     check_task_id,
     check_ttl,
-    safe_text,
 )
-from alligator.backends._postgresql_driver import (
-    Database,
-    Janitor,
-    Listener,
-    Target,
-    channel_of,
-    connect,
-    ensure_schema,
-    parse_dsn,
-    schema_version,
-    translating,
-)
+from alligator.backends._postgresql_driver import Target, parse_dsn
+from alligator.backends._postgresql_failed import Failed
 from alligator.backends._postgresql_flow import Flow
+from alligator.backends._postgresql_janitor import Janitor
+from alligator.backends._postgresql_leases import QUIET_RECHECK, Leases, Quiet
+from alligator.backends._postgresql_listen import Listener, channel_of
+from alligator.backends._postgresql_pool import Database
 from alligator.backends._postgresql_results import Results
-from alligator.exceptions import (
-    BackendError,
-    ConfigurationError,
-    TaskInProgressError,
-)
+from alligator.backends._postgresql_schema import migrate
+from alligator.backends._postgresql_within import Within
+from alligator.exceptions import BackendError, TaskInProgressError
 from alligator.priority import check_priority
-from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+from alligator.records import PushItem, QueueStats
 
 __all__ = ["QUIET_RECHECK", "Client", "migrate"]
 
-#: Longest an idle worker trusts "this queue is empty" without a wake-up.
-QUIET_RECHECK: Final = 30.0
 
-#: Pause before claiming again when a due row was skipped because another held it.
-_LOCKED_PAUSE: Final = 0.005
-
-
-class _Quiet(NamedTuple):
-    """What a claim that found nothing learnt: nothing is due before ``next_due``."""
-
-    generation: int
-    next_due: float | None
-    now: float
-    since: float  # monotonic
-
-
-class Client(Results, Flow):
+class Client(Results, Flow, Leases, Failed, Within):
     """A :class:`~alligator.protocols.ResultPrefetchClient`, priority, failed-task and
     transactional client over one PostgreSQL database.
 
     Outcomes and dependencies (:mod:`alligator.backends._postgresql_results`)
     live in the same database, written in the settlement's transaction.
+    The lease half of the contract, with its wake-ups
+    (:mod:`~alligator.backends._postgresql_leases`), the failed-task
+    operations (:mod:`~alligator.backends._postgresql_failed`) and the
+    transactional enqueue (:mod:`~alligator.backends._postgresql_within`)
+    are mixed in from modules of their own.
 
     Thread-safe: each thread uses its own connection; one more connection,
     owned by a listener thread, waits for wake-ups.
@@ -171,7 +146,7 @@ class Client(Results, Flow):
         self._listener = Listener(target.conninfo) if target.poll is None else None
         self._channels: dict[str, str] = {}
         self._names = QueueNames()
-        self._quiet: dict[str, _Quiet] = {}
+        self._quiet: dict[str, Quiet] = {}
         self._closing = threading.Event()
         self._token_prefix = secrets.token_hex(8) + "."
         self._counter = itertools.count(1)
@@ -341,184 +316,6 @@ class Client(Results, Flow):
         rows = self._db.rows(self._sql.get, params)
         return rows[0][0] if rows else None
 
-    # -- leases --------------------------------------------------------------
-
-    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
-        """Lease the first due task, waiting up to ``timeout`` seconds for one."""
-        _, found = self.reserve_many(queue_name, lease, 1, timeout)
-        return found[0] if found else None
-
-    def _claim(
-        self, queue_name: str, lease: float, count: int, done: Sequence[Reservation]
-    ) -> tuple[set[tuple[str, str]], list[Reservation], tuple[float | None, float]]:
-        params = {
-            "queue": self._names.check(queue_name),
-            "ids": [r.task_id for r in done],
-            "tokens": [r.token for r in done],
-            "count": max(count, 0),
-            "lease": float(lease),
-            "prefix": f"{self._token_prefix}{next(self._counter)}.",
-            "now": self._now(),
-        }
-        acked: set[tuple[str, str]] = set()
-        leased: list[tuple[Any, ...]] = []
-        hint: tuple[float | None, float] = (None, 0.0)
-        for row in self._db.rows(self._sql.reserve, params, durable=False):
-            kind = row[0]
-            if kind == 0:
-                leased.append(row)
-            elif kind == 1:
-                acked.add((row[1], row[3]))
-            else:
-                hint = (row[8], row[9])
-        leased.sort(key=lambda r: (r[5], r[6], r[7]))  # priority, due, id
-        self._janitor.changed(len(leased) + len(acked))
-        return acked, [Reservation(r[1], r[2], r[3], r[4]) for r in leased], hint
-
-    def reserve_many(
-        self,
-        queue_name: str,
-        lease: float,
-        count: int,
-        timeout: float = 0.0,
-        done: Sequence[Reservation] = (),
-        *,
-        results: Sequence[bytes] = (),
-        ttl: float = 0.0,
-    ) -> tuple[list[bool], list[Reservation]]:
-        """Ack ``done`` and lease up to ``count`` due tasks in ONE statement.
-
-        When none is due the call waits up to ``timeout`` seconds for a
-        wake-up or the next due time, then claims again (without the acks,
-        which were committed). A queue this client found empty, with no
-        wake-up since, is not claimed from again until it may have changed.
-        With ``results`` (one per task of ``done``, kept ``ttl`` seconds) the
-        acks complete their tasks (:meth:`complete`), in one transaction before the claim.
-        """
-        if results:
-            flags = self._complete_many(queue_name, done, results, ttl)
-            return flags, self.reserve_many(queue_name, lease, count, timeout)[1]
-        deadline = time.monotonic() + timeout
-        listener = self._listener
-        channel = self._channel(queue_name)
-        acks: list[bool] | None = None
-        must_claim = bool(done)  # the acks go out even when the queue looks empty
-        waits = listener is not None and timeout > 0
-        listening = waits and listener is not None and listener.is_listening(channel)
-        while True:
-            seen = 0
-            if listener is not None and listening:
-                seen = listener.generation(channel)
-            quiet = self._quiet.get(queue_name)
-            if must_claim or not listening or not self._still_quiet(quiet, seen):
-                must_claim = False
-                acked, leased, hint = self._claim(queue_name, lease, count, done)
-                if acks is None:
-                    acks = _flags(done, acked)
-                    done = ()
-                if leased or count < 1:
-                    return acks, leased
-                if waits and not listening:
-                    # LISTEN only once there is nothing to do (a busy worker never
-                    # pays for it), then claim again: a push committed between the
-                    # first claim and the LISTEN is seen by the second.
-                    assert listener is not None
-                    listener.listen(channel)
-                    listening = must_claim = True
-                    continue
-                quiet = _Quiet(seen, hint[0], hint[1], time.monotonic())
-                if listening:
-                    self._quiet[queue_name] = quiet
-            acks = [] if acks is None else acks
-            remaining = deadline - time.monotonic()
-            if remaining <= 0 or self._closing.is_set():
-                return acks, []
-            wait = min(remaining, self._until_due(quiet))
-            if listener is not None:
-                listener.wait(channel, seen, wait)
-            else:
-                self._closing.wait(min(wait, self.target.poll or wait))
-
-    def _estimated_now(self, quiet: _Quiet) -> float:
-        if self._clock is not None:
-            return self._clock()
-        return quiet.now + (time.monotonic() - quiet.since)
-
-    def _still_quiet(self, quiet: _Quiet | None, seen: int) -> bool:
-        """Whether a claim now would surely find nothing (so it is skipped)."""
-        if quiet is None or quiet.generation != seen:
-            return False
-        if time.monotonic() - quiet.since >= QUIET_RECHECK:
-            return False
-        return quiet.next_due is None or self._estimated_now(quiet) < quiet.next_due
-
-    def _until_due(self, quiet: _Quiet | None) -> float:
-        """Seconds until the claim should be tried again without a wake-up."""
-        if quiet is None:
-            return 0.0
-        recheck = QUIET_RECHECK - (time.monotonic() - quiet.since)
-        if quiet.next_due is None:
-            return max(recheck, 0.0)
-        # A due row the claim skipped is locked by another claim or transaction:
-        # look again shortly rather than spin.
-        return max(min(recheck, quiet.next_due - self._estimated_now(quiet)), _LOCKED_PAUSE)
-
-    def _held(self, queue_name: str, reservation: Reservation) -> dict[str, Any]:
-        return {
-            "queue": self._names.check(queue_name),
-            "task_id": reservation.task_id,
-            "token": reservation.token,
-            "now": self._now(),
-        }
-
-    def ack(self, queue_name: str, reservation: Reservation) -> bool:
-        """Delete a task whose lease is still held."""
-        acked = self._db.count(self._sql.ack, self._held(queue_name, reservation), durable=False)
-        self._janitor.changed(2 * acked)  # its claim's row version and itself
-        return acked > 0
-
-    def release(
-        self,
-        queue_name: str,
-        reservation: Reservation,
-        data: bytes | None = None,
-        delay_until: float | None = None,
-    ) -> bool:
-        """Make a held task waiting again (behind those due), with new ``data`` if given."""
-        params = self._held(queue_name, reservation)
-        params.update(data=data, due=delay_until, channel=self._channel(queue_name))
-        changed = self._db.count(self._sql.release, params, durable=False) > 0
-        if changed:
-            self._changed(queue_name)
-        return changed
-
-    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
-        """Keep a held task aside with ``reason``; it is never reserved again."""
-        params = self._held(queue_name, reservation)
-        params["reason"] = safe_text(reason)
-        return self._db.count(self._sql.bury, params, durable=False) > 0
-
-    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
-        """Move a held lease's deadline to ``lease`` seconds from now."""
-        return self.renew_many(queue_name, [reservation], lease)[0]
-
-    def renew_many(
-        self, queue_name: str, reservations: Sequence[Reservation], lease: float
-    ) -> list[bool]:
-        """Renew several held leases in one statement; one flag each."""
-        if not reservations:
-            return []
-        params = {
-            "queue": self._names.check(queue_name),
-            "ids": [r.task_id for r in reservations],
-            "tokens": [r.token for r in reservations],
-            "lease": float(lease),
-            "now": self._now(),
-        }
-        rows = self._db.rows(self._sql.renew_many, params, durable=False)
-        renewed = {(row[0], row[1]) for row in rows}
-        return [(r.task_id, r.token) in renewed for r in reservations]
-
     # -- inspection ----------------------------------------------------------
 
     def stats(self, queue_name: str) -> QueueStats:
@@ -541,97 +338,6 @@ class Client(Results, Flow):
         """Names of the queues with any row (a :class:`~alligator.protocols.QueueLister`)."""
         return [str(name) for (name,) in self._db.rows(self._sql.queues, {})]
 
-    def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried tasks in the order they were buried."""
-        rows = self._db.rows(self._sql.buried, {"queue": self._names.check(queue_name)})
-        return [BuriedTask(task_id, data, reason, at) for task_id, data, reason, at in rows]
-
-    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
-        """A slice of :meth:`buried`: one SELECT, LIMIT/OFFSET over the buried index."""
-        offset, limit = check_page(offset, limit)
-        params = {"queue": self._names.check(queue_name), "limit": limit, "offset": offset}
-        rows = self._db.rows(self._sql.buried + sql.BURIED_PAGE, params) if limit else []
-        return [BuriedTask(task_id, data, reason, at) for task_id, data, reason, at in rows]
-
-    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
-        """Make a buried task ready now (attempts from 0): one UPDATE, atomic."""
-        params = {
-            "queue": self._names.check(queue_name),
-            "task_id": task_id,
-            "data": data,
-            "now": self._now(),
-            "channel": self._channel(queue_name),
-        }
-        if self._db.count(self._sql.requeue, params) == 0:
-            return None
-        self._changed(queue_name)
-        return task_id
-
-    def purge(self, queue_name: str, task_id: str | None = None) -> int:
-        """Delete one or every buried task in one DELETE (one transaction)."""
-        if task_id is None:
-            return self._db.count(self._sql.purge_all, {"queue": self._names.check(queue_name)})
-        return self._db.count(
-            self._sql.purge_one, {"queue": self._names.check(queue_name), "task_id": task_id}
-        )
-
-    # -- transactional enqueue -----------------------------------------------
-
-    def check_connection(self, connection: object) -> None:
-        """Refuse a connection tasks cannot be enqueued through, saying why.
-
-        Raises:
-            ConfigurationError: Not a psycopg 3 ``Connection`` (the message
-                says how to get one from SQLAlchemy), closed, or connected to
-                another database than this client's.
-            BackendError: Its transaction has failed and must be rolled back.
-        """
-        if not isinstance(connection, psycopg.Connection):
-            raise ConfigurationError(_not_psycopg(connection))
-        if connection.closed:
-            raise ConfigurationError("gator.within() got a closed psycopg connection")
-        status = connection.info.transaction_status
-        if status == TransactionStatus.INERROR:
-            raise BackendError(
-                "PostgreSQL: the connection's transaction has failed (an earlier statement "
-                "raised); roll it back before enqueueing through it"
-            )
-        ours = self._db.dbname()
-        if connection.info.dbname != ours:
-            raise ConfigurationError(
-                f"gator.within() got a connection to database {connection.info.dbname!r}, "
-                f"but the Gator's queue is in {ours!r}"
-            )
-
-    def push_within(
-        self,
-        connection: object,
-        queue_name: str,
-        items: Sequence[PushItem],
-        *,
-        priority: int | None = None,
-    ) -> list[str]:
-        """Store tasks through the caller's connection, inside its open transaction.
-
-        The rows and the wake-up commit or roll back with the caller's
-        transaction. On an autocommit connection outside a transaction block
-        they commit at once. A failure leaves the caller's transaction
-        failed, as any failed statement does.
-        """
-        self.check_connection(connection)
-        assert isinstance(connection, psycopg.Connection)
-        if not items:
-            return []
-        params = self._many_params(queue_name, items, priority)
-        with translating("PostgreSQL: enqueue in the caller's transaction failed"):
-            cursor = connection.cursor(row_factory=tuple_row)
-            with cursor:
-                cursor.execute(self._sql.push_many, params, prepare=self.target.prepare)
-                row = cursor.fetchone()
-        if row is not None and row[1] is not None:
-            raise TaskInProgressError(str(row[1]), queue_name)
-        return [item.task_id for item in items]
-
     # -- life cycle ----------------------------------------------------------
 
     def ping(self) -> bool:
@@ -650,38 +356,6 @@ class Client(Results, Flow):
         self._closing = threading.Event()
 
 
-def migrate(conn_string: str, *, check: bool = False) -> tuple[int, int]:
-    """Create or upgrade the schema a DSN names (``alligator migrate``).
-
-    Args:
-        conn_string: A PostgreSQL DSN; its ``schema`` option picks the schema
-            (its ``migrate`` option is ignored: this is the explicit step).
-        check: Change nothing, only read the version.
-
-    Returns:
-        The version found and the version this Alligator needs (after the
-        call, unless ``check``, the schema is at the latter).
-    """
-    target = parse_dsn(conn_string)
-    conn = connect(target.conninfo)
-    try:
-        if check:
-            return schema_version(conn, target.schema), sql.SCHEMA_VERSION
-        return ensure_schema(conn, target, upgrade=True)
-    finally:
-        conn.close()
-
-
-def _flags(done: Sequence[Reservation], acked: set[tuple[str, str]]) -> list[bool]:
-    """One flag per reservation of ``done``: a lease acked twice counts once."""
-    flags = []
-    for r in done:
-        key = (r.task_id, r.token)
-        flags.append(key in acked)
-        acked.discard(key)
-    return flags
-
-
 def _with_schema(conn_string: str, schema: str) -> str:
     from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -689,20 +363,3 @@ def _with_schema(conn_string: str, schema: str) -> str:
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "schema"]
     query.append(("schema", schema))
     return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def _not_psycopg(connection: object) -> str:
-    kind = type(connection)
-    name = f"{kind.__module__}.{kind.__qualname__}"
-    if isinstance(connection, psycopg.AsyncConnection):
-        hint = "an async connection cannot be used: give a psycopg.Connection"
-    elif kind.__module__.startswith("sqlalchemy"):
-        hint = (
-            "from SQLAlchemy (postgresql+psycopg dialect) pass the driver connection: "
-            "gator.within(session.connection().connection.driver_connection)"
-        )
-    elif kind.__module__.startswith("psycopg2"):
-        hint = "psycopg 2 is not supported: connect with psycopg 3 (pip install 'psycopg[binary]')"
-    else:
-        hint = "give the psycopg.Connection whose transaction the tasks should join"
-    return f"gator.within() needs a psycopg 3 Connection, got {name}: {hint}"

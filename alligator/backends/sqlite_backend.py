@@ -46,62 +46,47 @@ deadline exactly; at or after it ack/release/bury/renew return ``False``.
 from __future__ import annotations
 
 import itertools
-import logging
 import secrets
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from alligator.backends import _sqlite_sql as sql
 from alligator.backends._checks import (
     QueueNames,
     check_due,
     check_items,
-    check_page,
     check_priority,
     check_task_id,
     check_ttl,
-    safe_text,
 )
 from alligator.backends._sqlite_driver import Database, parse_dsn
+from alligator.backends._sqlite_failed import Failed
 from alligator.backends._sqlite_flow import Flow
+from alligator.backends._sqlite_leases import Leases
 from alligator.backends._sqlite_results import Results
 from alligator.exceptions import TaskInProgressError
-from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+from alligator.records import PushItem, QueueStats
 
 __all__ = ["DROP_CHUNK", "Client"]
-
-log = logging.getLogger("alligator.backends.sqlite")
 
 #: Rows ``drop_all`` deletes per statement (a few milliseconds each).
 DROP_CHUNK = 5000
 #: Longest pause between two chunks of a drop (each pause is as long as the
 #: chunk took, so another writer waiting on the lock always gets a turn).
 _DROP_PAUSE = 0.02
-#: Most malformed rows one reserve buries before it gives up for this call.
-_MAX_MALFORMED = 100
-
-# An idle reserve checks ``PRAGMA data_version`` (a read of shared memory, no
-# lock) every few ms. Each sleep-and-check costs ~25 us of CPU (mostly the
-# timer wake-up), so the pause is 4 ms while tasks came recently (wake-up
-# ~2.5 ms) and 8 ms once the queue has been quiet for a while (measured: under
-# 1% of one core while idle).
-_FIRST_PAUSE = 0.001
-_BUSY_PAUSE = 0.004
-_IDLE_PAUSE = 0.008
-#: Seconds without a claim after which a waiting reserve polls at the idle pace.
-_QUIET = 2.0
 
 
-class Client(Results, Flow):
+class Client(Results, Flow, Leases, Failed):
     """A :class:`~alligator.protocols.ResultPrefetchClient` over one SQLite file.
 
     Outcomes and dependencies (:mod:`alligator.backends._sqlite_results`)
     are kept in the same file, written in the settlement's transaction;
     unique keys and limit counters (:mod:`alligator.backends._sqlite_flow`)
-    in tables of their own.
+    in tables of their own. The lease half of the contract, with its waiting
+    (:mod:`~alligator.backends._sqlite_leases`), and the failed-task
+    operations (:mod:`~alligator.backends._sqlite_failed`) are mixed in from
+    modules of their own.
 
     Args:
         conn_string: ``sqlite://relative/path.db`` or ``sqlite:////abs/path.db``.
@@ -142,34 +127,6 @@ class Client(Results, Flow):
 
     def _change(self, statement: str, params: tuple[object, ...]) -> bool:
         return self._db.count(statement, params) > 0
-
-    def _held(self, queue_name: str, reservation: Reservation) -> tuple[str, str, str, float]:
-        queue = self._names.check(queue_name)
-        return (queue, reservation.task_id, reservation.token, self._clock())
-
-    def _claimed(
-        self, conn: sqlite3.Connection, row: tuple[Any, ...], token: str, now: float
-    ) -> Reservation | None:
-        """The reservation of a claimed row, or ``None`` having buried it (inside ``conn``'s txn).
-
-        Row: seq, the id's type, the id's bytes, the payload's bytes, attempts.
-        """
-        seq, kind, raw_id, data, attempts = row[:5]
-        try:
-            if kind != "text":
-                raise ValueError(f"stored as {kind}")
-            task_id = bytes(raw_id).decode("utf-8")
-        except ValueError:
-            shown = bytes(raw_id)[:32].hex() + ("..." if len(raw_id) > 32 else "")
-            reason = f"malformed task: task id is not UTF-8 text ({kind}): bytes {shown}"
-            new_id = f"corrupt:{seq}"
-            if conn.execute(sql.BURY_MALFORMED, (new_id, reason, now, seq)).rowcount == 0:
-                conn.execute(sql.DELETE_SEQ, (seq,))
-                log.warning("deleted a row not buried (%s is taken): %s", new_id, reason)
-            else:
-                log.warning("buried row %s as %s: %s", seq, new_id, reason)
-            return None
-        return Reservation(task_id, bytes(data), token, int(attempts))
 
     # -- Client (1.0) ------------------------------------------------------
 
@@ -308,207 +265,6 @@ class Client(Results, Flow):
                 raise TaskInProgressError(running, queue_name)  # rolls the batch back
         return [item.task_id for item in items]
 
-    def _token(self) -> str:
-        """A fresh lease token: this client's random prefix and a counter."""
-        return f"{self._token_prefix}{next(self._tokens)}"
-
-    def _claim(self, queue_name: str, lease: float) -> Reservation | None:
-        queue_name = self._names.check(queue_name)
-        for _ in range(_MAX_MALFORMED):
-            now = self._clock()
-            token = self._token()
-            row = self._db.one(sql.RESERVE, (now + lease, token, queue_name, now))
-            if row is None:
-                return None
-            self._local.last_claim = time.monotonic()
-            if row[1] == "text":  # the common case, without a transaction
-                found = self._claimed(self._db.connection(), row, token, now)
-            else:
-                with self._db.write() as conn:
-                    found = self._claimed(conn, row, token, now)
-            if found is not None:
-                return found
-        return None
-
-    def _wait_for_due(self, queue_name: str, deadline: float) -> bool:
-        """Wait until a task may be due, or ``deadline`` (monotonic); ``True`` if one may.
-
-        Reads only, so an idle worker never takes the write lock: the next due
-        time is re-read only when ``PRAGMA data_version`` says another
-        connection committed, checked every few milliseconds.
-        """
-        db = self._db
-        version = db.one(sql.DATA_VERSION, ())
-        next_due = self._next_due(queue_name)
-        pause = _FIRST_PAUSE
-        quiet_at = getattr(self._local, "last_claim", 0.0) + _QUIET
-        while True:
-            now = self._clock()
-            if next_due is not None and next_due <= now:
-                return True
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            wait = min(pause, remaining)
-            if next_due is not None:
-                wait = min(wait, max(next_due - now, 0.0005))
-            time.sleep(wait)
-            cap = _BUSY_PAUSE if time.monotonic() < quiet_at else _IDLE_PAUSE
-            pause = min(pause * 2, cap)
-            seen = db.one(sql.DATA_VERSION, ())
-            if seen != version:
-                version = seen
-                next_due = self._next_due(queue_name)
-
-    def _next_due(self, queue_name: str) -> float | None:
-        """The earliest due time or lease deadline of the queue, if it has any.
-
-        Waiting rows whose ``run_at`` is not a number are buried on the way.
-        """
-        row = self._db.one(sql.NEXT_DUE, (queue_name,))
-        if row is not None and row[1]:
-            buried = self._db.count(sql.BURY_ODD_RUN_AT, (self._clock(), queue_name))
-            log.warning("buried %d task(s) of %r whose run_at is not a number", buried, queue_name)
-        return None if row is None or row[0] is None else float(row[0])
-
-    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
-        """Lease the first due task, polling up to ``timeout`` seconds for one."""
-        queue_name = self._names.check(queue_name)
-        found = self._claim(queue_name, lease)
-        if found is not None or timeout <= 0:
-            return found
-        deadline = time.monotonic() + timeout
-        while self._wait_for_due(queue_name, deadline):
-            found = self._claim(queue_name, lease)
-            if found is not None:
-                return found
-        return None
-
-    def _settle_and_lease(
-        self,
-        queue_name: str,
-        lease: float,
-        count: int,
-        done: Sequence[Reservation],
-        *,
-        results: Sequence[bytes] = (),
-        ttl: float = 0.0,
-    ) -> tuple[list[bool], list[Reservation], int]:
-        """Ack ``done`` and lease up to ``count`` rows in one write transaction.
-
-        With ``results`` (one per task of ``done``) each ack keeps its outcome
-        and releases its dependents (:meth:`complete`), in the same transaction.
-        Returns the ack flags, the leases, and how many rows were claimed
-        (malformed ones, buried, included).
-        """
-        queue_name = self._names.check(queue_name)
-        now = self._clock()
-        acked: list[bool] = []
-        leased: list[Reservation] = []
-        with self._db.write() as conn:
-            for i, held in enumerate(done):
-                if results:
-                    acked.append(
-                        self._complete_in(
-                            conn, queue_name, held, results[i], expires_at=now + ttl, now=now
-                        )
-                    )
-                    continue
-                params = (queue_name, held.task_id, held.token, now)
-                acked.append(conn.execute(sql.ACK, params).rowcount > 0)
-            due = conn.execute(sql.DUE_MANY, (queue_name, now, count)) if count > 0 else ()
-            seqs = [r[0] for r in due]
-            if seqs:
-                prefix = self._token() + "-"
-                rows = conn.execute(sql.lease_many(len(seqs)), (now + lease, prefix, *seqs))
-                by_seq = {row[0]: row for row in rows.fetchall()}
-                self._local.last_claim = time.monotonic()
-                for seq in seqs:
-                    row = by_seq[seq]
-                    found = self._claimed(conn, row, row[5], now)
-                    if found is not None:
-                        leased.append(found)
-            if 0 < len(seqs) < count:  # the queue ran short: bury rows never due
-                conn.execute(sql.BURY_ODD_FIFO, (now, queue_name))
-        return acked, leased, len(seqs)
-
-    def reserve_many(
-        self,
-        queue_name: str,
-        lease: float,
-        count: int,
-        timeout: float = 0.0,
-        done: Sequence[Reservation] = (),
-        *,
-        results: Sequence[bytes] = (),
-        ttl: float = 0.0,
-    ) -> tuple[list[bool], list[Reservation]]:
-        """Ack ``done`` and lease up to ``count`` tasks in ONE write transaction.
-
-        When nothing is due the transaction still commits the acks, then the
-        call polls as :meth:`reserve` does (reads only) and leases with a
-        fresh transaction once something may be due. With ``results`` (one
-        per task of ``done``, kept ``ttl`` seconds) each ack is a
-        :meth:`complete`.
-        """
-        if results and len(results) != len(done):
-            raise ValueError(f"{len(done)} acks but {len(results)} results")
-        acked, leased, claimed = self._settle_and_lease(
-            queue_name, lease, count, done, results=results, ttl=ttl
-        )
-        for _ in range(_MAX_MALFORMED):  # a batch of only malformed rows: the next one
-            if leased or not claimed:
-                break
-            _, leased, claimed = self._settle_and_lease(queue_name, lease, count, ())
-        if leased or timeout <= 0 or count <= 0:
-            return acked, leased
-        deadline = time.monotonic() + timeout
-        while self._wait_for_due(queue_name, deadline):
-            _, leased, _ = self._settle_and_lease(queue_name, lease, count, ())
-            if leased:
-                break
-        return acked, leased
-
-    def renew_many(
-        self, queue_name: str, reservations: Sequence[Reservation], lease: float
-    ) -> list[bool]:
-        """Renew several held leases in one write transaction; one flag each."""
-        queue_name = self._names.check(queue_name)
-        now = self._clock()
-        with self._db.write() as conn:
-            return [
-                conn.execute(sql.RENEW, (now + lease, queue_name, r.task_id, r.token, now)).rowcount
-                > 0
-                for r in reservations
-            ]
-
-    def ack(self, queue_name: str, reservation: Reservation) -> bool:
-        """Delete a task whose lease is still held."""
-        return self._change(sql.ACK, self._held(queue_name, reservation))
-
-    def release(
-        self,
-        queue_name: str,
-        reservation: Reservation,
-        data: bytes | None = None,
-        delay_until: float | None = None,
-    ) -> bool:
-        """Make a held task waiting again, with new ``data`` if given."""
-        check_due(delay_until)
-        now = self._clock()
-        due = now if delay_until is None else delay_until
-        return self._change(sql.RELEASE, (due, data, *self._held(queue_name, reservation)))
-
-    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
-        """Keep a held task aside with ``reason``; only drop_all or push remove it."""
-        held = self._held(queue_name, reservation)
-        return self._change(sql.BURY, (safe_text(reason), held[3], *held))
-
-    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
-        """Move a held lease's deadline to ``lease`` seconds from now."""
-        held = self._held(queue_name, reservation)
-        return self._change(sql.RENEW, (held[3] + lease, *held))
-
     def stats(self, queue_name: str) -> QueueStats:
         """Counts by state; expired leases count as ready."""
         rows = self._db.all(sql.STATS, (self._clock(), self._names.check(queue_name)))
@@ -523,63 +279,6 @@ class Client(Results, Flow):
             counts[key] += count
         return QueueStats(**counts)
 
-    def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried tasks in the order they were buried (not by a clock that may jump)."""
-        return _buried(self._db.all(sql.BURIED, (self._names.check(queue_name),)))
-
-    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
-        """A slice of :meth:`buried`: one SELECT, LIMIT/OFFSET over the buried index."""
-        offset, limit = check_page(offset, limit)
-        params = (self._names.check(queue_name), limit, offset)
-        return _buried(self._db.all(sql.BURIED_PAGE, params)) if limit else []
-
     def queues(self) -> list[str]:
         """Names of the queues with any row (a :class:`~alligator.protocols.QueueLister`)."""
         return [name for (name,) in self._db.all(sql.QUEUES, ())]
-
-    # -- failed-task operations ------------------------------------------
-
-    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
-        """Make a buried task ready now (attempts from 0): one UPDATE, atomic."""
-        params = (self._clock(), data, self._names.check(queue_name), task_id)
-        try:
-            check_task_id(task_id)
-        except ValueError:
-            return None
-        return task_id if self._change(sql.REQUEUE, params) else None
-
-    def purge(self, queue_name: str, task_id: str | None = None) -> int:
-        """Delete one or every buried task in one DELETE (one transaction)."""
-        queue_name = self._names.check(queue_name)
-        params: tuple[object, ...]
-        if task_id is None:
-            statement, params = sql.PURGE_ALL, (queue_name,)
-        else:
-            try:
-                statement, params = sql.PURGE_ONE, (queue_name, check_task_id(task_id))
-            except ValueError:  # an id listed from bytes that are not UTF-8
-                raw = task_id.encode("utf-8", "surrogateescape")
-                statement, params = sql.PURGE_RAW, (queue_name, raw)
-        return self._db.count(statement, params)
-
-
-def _buried(rows: list[Any]) -> list[BuriedTask]:
-    return [
-        BuriedTask(
-            # An id written by other code may not be UTF-8: kept as
-            # escapes, which purge turns back into the same bytes.
-            bytes(task_id).decode("utf-8", "surrogateescape"),
-            bytes(data),
-            bytes(reason or b"").decode("utf-8", "replace"),
-            _seconds(buried_at),
-        )
-        for task_id, data, reason, buried_at in rows
-    ]
-
-
-def _seconds(value: object) -> float:
-    """A time stored by whoever wrote the row; 0.0 when it is not a number."""
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return 0.0

@@ -12,8 +12,10 @@ import psycopg
 import pytest
 
 from alligator import Gator
+from alligator.backends import _postgresql_schema as pg_schema
 from alligator.backends import _postgresql_sql as sql
-from alligator.backends._postgresql_driver import channel_of, parse_dsn, redacted
+from alligator.backends._postgresql_driver import parse_dsn, redacted
+from alligator.backends._postgresql_listen import channel_of
 from alligator.backends.postgresql_backend import Client, migrate
 from alligator.exceptions import BackendConnectionError, ConfigurationError, InvalidTaskError
 from alligator.records import PushItem
@@ -160,7 +162,7 @@ def test_processes_starting_together_create_the_schema_once(
         thread.join(30)
     # Then every one succeeded and the schema is at the current version
     assert errors == []
-    assert migrate(dsn, check=True) == (sql.SCHEMA_VERSION, sql.SCHEMA_VERSION)
+    assert migrate(dsn, check=True) == (pg_schema.SCHEMA_VERSION, pg_schema.SCHEMA_VERSION)
 
 
 def test_migrate_false_refuses_a_missing_schema(
@@ -169,7 +171,7 @@ def test_migrate_false_refuses_a_missing_schema(
     client = Client(f"{shared_postgres.dsn}?schema={schema}&migrate=false")
     with pytest.raises(ConfigurationError, match="alligator migrate"):
         client.len("q")
-    assert migrate(f"{shared_postgres.dsn}?schema={schema}") == (0, sql.SCHEMA_VERSION)
+    assert migrate(f"{shared_postgres.dsn}?schema={schema}") == (0, pg_schema.SCHEMA_VERSION)
     assert client.len("q") == 0
     client.close()
 
@@ -191,7 +193,7 @@ def test_migrate_cli(shared_postgres: PostgresCluster, schema: str) -> None:
     run = [sys.executable, "-m", "alligator", "migrate", dsn]
     assert subprocess.run([*run, "--check"], capture_output=True, check=False).returncode == 1
     done = subprocess.run(run, capture_output=True, text=True, check=True)
-    assert f"from version 0 to {sql.SCHEMA_VERSION}" in done.stdout
+    assert f"from version 0 to {pg_schema.SCHEMA_VERSION}" in done.stdout
     assert subprocess.run([*run, "--check"], capture_output=True, check=False).returncode == 0
 
 
