@@ -7,9 +7,8 @@ every later statement of the transaction sees what the previous holder of
 the lock committed, so the check and the write it guards are one atomic step
 across every process. Times are the server's (``statement_timestamp()``).
 
-Four small tables beside ``alligator_tasks`` in the client's schema, created
-on first use (``CREATE TABLE IF NOT EXISTS`` under an advisory lock), kept
-outside the versioned migrations because nothing else reads them:
+Four small tables beside ``alligator_tasks`` in the client's schema (schema
+version 4, :mod:`alligator.backends._postgresql_schema`):
 
 * ``alligator_unique`` (queue, key) -> the id of the task pushed with the key
   and whether it holds it while running. The key is held while a task of that
@@ -25,38 +24,23 @@ outside the versioned migrations because nothing else reads them:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from alligator.backends._checks import check_due, check_task_id
-from alligator.backends._postgresql_sql import NOW, quote_ident, tables
+from alligator.backends._postgresql_sql import NOW, tables
 from alligator.exceptions import TaskInProgressError
 from alligator.limits import CONCURRENCY_RETRY
 from alligator.records import LimitSlot, LimitUsage, PushItem, Reservation
 
 if TYPE_CHECKING:
-    import psycopg
-
     from alligator.backends._postgresql_driver import Row, Target
     from alligator.backends._postgresql_pool import Database
     from alligator.backends._postgresql_sql import Statements
 
 __all__ = ["Flow"]
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS {unique} (
-        queue text NOT NULL, ukey text NOT NULL, task_id text NOT NULL,
-        running boolean NOT NULL, PRIMARY KEY (queue, ukey))""",
-    """CREATE TABLE IF NOT EXISTS {slots} (
-        queue text NOT NULL, lkey text NOT NULL, task_id text NOT NULL, token text NOT NULL,
-        PRIMARY KEY (queue, lkey, task_id))""",
-    """CREATE TABLE IF NOT EXISTS {starts} (
-        queue text NOT NULL, lkey text NOT NULL, at float8 NOT NULL)""",
-    "CREATE INDEX IF NOT EXISTS alligator_limit_starts_at ON {starts} (queue, lkey, at)",
-    """CREATE TABLE IF NOT EXISTS {limits} (
-        queue text NOT NULL, lkey text NOT NULL, concurrency integer NOT NULL,
-        rate integer NOT NULL, period float8 NOT NULL, PRIMARY KEY (queue, lkey))""",
-)
 _LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%(what)s, 0))"
 _HOLDER = f"""SELECT u.task_id FROM {{unique}} AS u JOIN {{tasks}} AS t
     ON t.queue = u.queue AND t.task_id = u.task_id
@@ -95,11 +79,7 @@ class _Sql:
     """The statements above with this schema's table names filled in."""
 
     def __init__(self, schema: str) -> None:
-        names = dict(tables(schema))
-        for table in ("unique", "limit_slots", "limit_starts", "limits"):
-            names[table] = f"{quote_ident(schema)}.{quote_ident('alligator_' + table)}"
-        names["slots"], names["starts"] = names["limit_slots"], names["limit_starts"]
-        self.schema = [statement.format(**names) for statement in _SCHEMA]
+        names = tables(schema)
         self.holder = _HOLDER.format(**names)
         self.take_key = _TAKE_KEY.format(**names)
         self.leased = _LEASED.format(**names)
@@ -133,21 +113,15 @@ class Flow:
 
         def _changed(self, queue_name: str) -> None: ...
 
-    def _flow_sql(self, cursor: psycopg.Cursor[Row]) -> _Sql:
-        """The statements, the tables created on this client's first use (in its transaction)."""
-        found: _Sql | None = getattr(self, "_flow_statements", None)
-        if found is None:
-            found = _Sql(self.target.schema)
-            cursor.execute(_LOCK, {"what": f"alligator-flow-schema:{self.target.schema}"})
-            for statement in found.schema:
-                cursor.execute(statement)
-            self._flow_statements = found
-        return found
+    @functools.cached_property
+    def _flow(self) -> _Sql:
+        """The statements for this client's schema (its tables are schema version 4)."""
+        return _Sql(self.target.schema)
 
     def drop_flow_state(self, queue_name: str) -> None:
         """Forget the queue's unique keys and limit counters (``drop_all``)."""
         with self._db.cursor_transaction() as cursor:
-            for statement in self._flow_sql(cursor).drop:
+            for statement in self._flow.drop:
                 cursor.execute(statement, {"queue": queue_name})
 
     def push_unique(
@@ -165,7 +139,7 @@ class Flow:
         check_due(delay_until)
         params = {"queue": queue_name, "key": unique_key, "now": self._now()}
         with self._db.cursor_transaction() as cursor:
-            flow = self._flow_sql(cursor)
+            flow = self._flow
             cursor.execute(_LOCK, {"what": f"alligator-unique:{queue_name}\x1f{unique_key}"})
             cursor.execute(flow.holder, params)
             row = cursor.fetchone()
@@ -191,7 +165,7 @@ class Flow:
             "now": self._now(),
         }
         with self._db.cursor_transaction() as cursor:
-            flow = self._flow_sql(cursor)
+            flow = self._flow
             for key in sorted({limit.key for limit in limits}):
                 cursor.execute(_LOCK, {"what": f"alligator-limit:{queue_name}\x1f{key}"})
             cursor.execute(flow.leased, base)
@@ -229,7 +203,7 @@ class Flow:
     def limit_usage(self, queue_name: str) -> list[LimitUsage]:
         """Each limit key used on the queue, with its current use."""
         with self._db.cursor_transaction() as cursor:
-            flow = self._flow_sql(cursor)
+            flow = self._flow
             cursor.execute(flow.usage, {"queue": queue_name, "now": self._now()})
             rows = cursor.fetchall()
         return [

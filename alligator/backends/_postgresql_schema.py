@@ -13,7 +13,9 @@ first use) applies the missing ones. Version 2 adds the outcomes and
 dependencies (:mod:`alligator.backends._postgresql_results_sql`): the tables
 ``alligator_results`` and ``alligator_deps``, and a ``pending`` count on the
 task table, whose blocked rows (state 4) wait on their dependencies. Version
-3 adds ``alligator_marks`` (push-if-absent, for schedules).
+3 adds ``alligator_marks`` (push-if-absent, for schedules); version 4 the
+flow-control tables (unique keys and limits), which clients before it created
+on first use outside the versions.
 
 :func:`ensure_schema` applies them in one transaction under an advisory lock
 keyed by the schema, so processes starting together do not race and a failure
@@ -113,8 +115,26 @@ _V3: Final = (
     " noted by mark) is taken until expires (epoch seconds)'",
 )
 
+#: Version 4: the flow-control tables (:mod:`alligator.backends._postgresql_flow`):
+#: unique keys, concurrency slots, rate-limit starts, and the limits last given.
+#: ``IF NOT EXISTS``: before version 4, a client created them on first use.
+_V4: Final = (
+    """CREATE TABLE IF NOT EXISTS {unique} (
+        queue text NOT NULL, ukey text NOT NULL, task_id text NOT NULL,
+        running boolean NOT NULL, PRIMARY KEY (queue, ukey))""",
+    """CREATE TABLE IF NOT EXISTS {slots} (
+        queue text NOT NULL, lkey text NOT NULL, task_id text NOT NULL, token text NOT NULL,
+        PRIMARY KEY (queue, lkey, task_id))""",
+    """CREATE TABLE IF NOT EXISTS {starts} (
+        queue text NOT NULL, lkey text NOT NULL, at float8 NOT NULL)""",
+    'CREATE INDEX IF NOT EXISTS "alligator_limit_starts_at" ON {starts} (queue, lkey, at)',
+    """CREATE TABLE IF NOT EXISTS {limits} (
+        queue text NOT NULL, lkey text NOT NULL, concurrency integer NOT NULL,
+        rate integer NOT NULL, period float8 NOT NULL, PRIMARY KEY (queue, lkey))""",
+)
+
 #: Each version's statements, oldest first: version ``n`` is ``MIGRATIONS[n - 1]``.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3)
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2, _V3, _V4)
 
 #: The version this code reads and writes.
 SCHEMA_VERSION: Final = len(MIGRATIONS)

@@ -143,6 +143,10 @@ def tables(schema: str) -> dict[str, str]:
         "results": f"{quote_ident(schema)}.{quote_ident('alligator_results')}",
         "deps": f"{quote_ident(schema)}.{quote_ident('alligator_deps')}",
         "marks": f"{quote_ident(schema)}.{quote_ident('alligator_marks')}",
+        "unique": f"{quote_ident(schema)}.{quote_ident('alligator_unique')}",
+        "slots": f"{quote_ident(schema)}.{quote_ident('alligator_limit_slots')}",
+        "starts": f"{quote_ident(schema)}.{quote_ident('alligator_limit_starts')}",
+        "limits": f"{quote_ident(schema)}.{quote_ident('alligator_limits')}",
     }
 
 

@@ -188,6 +188,45 @@ def test_a_newer_schema_is_refused(client: Client) -> None:
         newcomer.len("q")
 
 
+def test_a_version_3_schema_with_flow_tables_made_on_first_use_upgrades_to_4(
+    shared_postgres: PostgresCluster, schema: str
+) -> None:
+    # Given a version-3 schema whose client created the flow tables on first
+    # use (what clients before version 4 did), holding a unique key
+    dsn = f"{shared_postgres.dsn}?schema={schema}"
+    target = parse_dsn(dsn)
+    with psycopg.connect(target.conninfo, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {sql.quote_ident(schema)}")
+        conn.execute(pg_schema.ddl(schema, pg_schema.CREATE_META))
+        for version in pg_schema.MIGRATIONS:
+            for statement in version:
+                conn.execute(pg_schema.ddl(schema, statement))
+        conn.execute(pg_schema.ddl(schema, pg_schema.WRITE_VERSION), {"version": "3"})
+    # When `alligator migrate` runs
+    assert migrate(dsn) == (3, pg_schema.SCHEMA_VERSION)
+    # Then the flow tables are whole and used, with no table made on first use
+    client = Client(dsn)
+    try:
+        assert client.push_unique("q", "a", b"x", unique_key="k") == ("a", True)
+        assert client.push_unique("q", "b", b"x", unique_key="k") == ("a", False)
+    finally:
+        client.close()
+
+
+def test_the_flow_tables_exist_once_the_schema_is_made(
+    shared_postgres: PostgresCluster, schema: str
+) -> None:
+    # Given a fresh schema, made by `alligator migrate` alone
+    dsn = f"{shared_postgres.dsn}?schema={schema}"
+    migrate(dsn)
+    # Then every flow table is there before any client used one (no race on first use)
+    names = sql.tables(schema)
+    with psycopg.connect(parse_dsn(dsn).conninfo, autocommit=True) as conn:
+        for table in ("unique", "slots", "starts", "limits"):
+            [(found,)] = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (names[table],))
+            assert found, table
+
+
 def test_migrate_cli(shared_postgres: PostgresCluster, schema: str) -> None:
     dsn = f"{shared_postgres.dsn}?schema={schema}"
     run = [sys.executable, "-m", "alligator", "migrate", dsn]
