@@ -211,7 +211,20 @@ class Client(Results, Flow, Leases, Failed, Within):
             TaskInProgressError: a worker holds the lease of a task with that
                 id (nothing is stored).
         """
-        self._push(queue_name, [PushItem(task_id, data, delay_until)], priority)
+        check_items([PushItem(task_id, data, delay_until)])
+        params = {
+            "queue": self._names.check(queue_name),
+            "task_id": task_id,
+            "data": data,
+            "due": delay_until,
+            "priority": check_priority(priority),
+            "now": self._now(),
+            "channel": self._channel(queue_name),
+        }
+        [(_, running, _)] = self._db.rows(self._sql.push_one, params)
+        if running is not None:
+            raise TaskInProgressError(str(running), queue_name)
+        self._changed(queue_name)
         return task_id
 
     def push_many(self, queue_name: str, items: Sequence[PushItem]) -> list[str]:
