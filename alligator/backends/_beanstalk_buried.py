@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from alligator.backends import _beanstalk_records as records
-from alligator.backends._beanstalk_driver import (
+from alligator.backends._beanstalk_names import (
     format_task_id,
     parse_task_id,
     validate_queue_name,

@@ -19,10 +19,12 @@ import greenstalk
 
 from alligator.backends import _beanstalk_records as records
 from alligator.backends._beanstalk_driver import (
-    HEADER,
     check_uint32,
     delay_seconds,
     delete_quietly,
+)
+from alligator.backends._beanstalk_names import (
+    HEADER,
     format_task_id,
     frame,
     unframe,

@@ -15,7 +15,7 @@ How Alligator's protocol maps onto beanstalkd:
   (``-b DIR``); with a binlog they continue and every job (reserved ones come
   back ready) survives. So that an id kept from before such a restart never
   reaches an unrelated new job, every body starts with a small header (see
-  :func:`~alligator.backends._beanstalk_driver.frame`) holding a random
+  :func:`~alligator.backends._beanstalk_names.frame`) holding a random
   check, which is the id's second part: ``get``, ``requeue`` and ``purge``
   compare it before they touch a job. A job put by other tools has no header:
   its id is the job id alone and its body is handed out as it is.
@@ -97,20 +97,22 @@ import greenstalk
 from alligator.backends import _beanstalk_records as records
 from alligator.backends._beanstalk_buried import BuriedTasks
 from alligator.backends._beanstalk_driver import (
-    BURIED_SUFFIX,
-    HEADER,
     Connection,
     delay_seconds,
     delete_quietly,
-    format_task_id,
-    frame,
     native_priority,
     parse_dsn,
+)
+from alligator.backends._beanstalk_leases import Leases
+from alligator.backends._beanstalk_names import (
+    BURIED_SUFFIX,
+    HEADER,
+    format_task_id,
+    frame,
     parse_task_id,
     unframe,
     validate_queue_name,
 )
-from alligator.backends._beanstalk_leases import Leases
 from alligator.backends._beanstalk_schedule import SCHEDULE_SUFFIX, BeanstalkLedger
 from alligator.records import PushItem, QueueStats
 
