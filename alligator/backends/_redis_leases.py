@@ -3,9 +3,11 @@
 Mixed into :class:`alligator.backends.redis_backend.Client`, so that module
 reads as the queue contract. Each call is one Lua script (``reserve.lua``,
 ``ack.lua``, ``release.lua``, ``bury.lua``, ``renew.lua``; the layout is in
-:mod:`alligator.backends._redis_scripts`) that checks the lease's token
-first, so a stale token changes nothing. A reserve that finds nothing due
-blocks on the queue's notify list (``BLPOP``), never polling.
+:mod:`alligator.backends._redis_scripts`). Whatever settles a lease (an ack,
+also those a prefetching reserve carries, a release, a burial, a renewal)
+checks its token first, so a stale token changes nothing. A reserve that
+finds nothing due blocks on the queue's notify list (``BLPOP``), never
+polling.
 """
 
 from __future__ import annotations
