@@ -3,37 +3,27 @@
 redis-py is typed, but its command results are loose unions (``bytes | str |
 None``, or untyped for scripts) and the client is not generic over
 ``decode_responses``. This module is the one place that talks to redis-py:
-it narrows every result it hands back with ``isinstance`` checks, and turns
-every driver exception into the :mod:`alligator.exceptions` family (with
-:func:`~alligator.exceptions.translated` and :data:`ERRORS`), so the backend
-above it is plain typed Python.
+every result it hands back is narrowed (:mod:`alligator.backends._redis_replies`),
+and every driver exception becomes one of the :mod:`alligator.exceptions`
+family (with :func:`~alligator.exceptions.translated` and :data:`ERRORS`,
+classified in :mod:`alligator.backends._redis_errors`), so the backend above
+it is plain typed Python.
 
-Script calls on a single server are packed here (the ``EVALSHA <sha>`` head
-and each key's encoding cached) and sent on a per-thread pooled connection,
-skipping redis-py's per-command packing, pool hand-offs and hooks, which cost
-more than the round trip. A Redis Cluster client routes every call through
-redis-py, which picks the node by key slot.
-
-A call that fails before its request reached the server whole (it could not
-connect, or could not write) is sent again, with redis-py's retries. A call
-whose reply is lost after the request was sent (a read timeout, a connection
-closed by the server) may or may not have run: only a script marked safe to
-re-send (running it twice gives the same answer) is sent again; any other
-raises :class:`~alligator.exceptions.OutcomeUnknownError`, never a blind
-second run that could, say, remove a task and hand its payload to nobody.
-Before such a call, a connection that sat idle is checked for a server
-that went away meanwhile (a restart), so that case is a plain reconnect.
+Script calls on a single server are sent by
+:class:`~alligator.backends._redis_pooled.PooledScripts` (packed by hand on a
+per-thread pooled connection, skipping redis-py's per-command work); a Redis
+Cluster client routes every call through redis-py, which picks the node by
+key slot. Either way, a call whose reply is lost after the request was sent
+is sent again only if its script is marked safe to re-send; any other raises
+:class:`~alligator.exceptions.OutcomeUnknownError`, never a blind second run
+that could, say, remove a task and hand its payload to nobody.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import threading
-import time
-import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -42,19 +32,34 @@ import redis
 import redis.exceptions as rexc
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.cluster import ClusterNode, RedisCluster
-from redis.connection import Connection as PooledConnection  # what get_connection returns
 from redis.retry import Retry
 
+from alligator.backends._redis_errors import (
+    CONNECTION_ERRORS,
+    ERRORS,
+    NOT_SENT,
+    outcome_unknown,
+)
+from alligator.backends._redis_pooled import PooledScripts
+from alligator.backends._redis_replies import (
+    Reply,
+    as_bytes,
+    as_float,
+    as_int,
+    as_list,
+    bulk_or_none,
+    narrow,
+)
 from alligator.exceptions import (
-    BackendConnectionError,
     BackendError,
     ConfigurationError,
-    Family,
-    OutcomeUnknownError,
     Translation,
     translated,
 )
 
+# Reply and its narrowing, ERRORS and the lost-reply rules live in their own
+# modules; the backend's other modules (_redis_steps, _redis_flow,
+# _redis_results, _redis_async) import them from here, the driver.
 __all__ = [
     "ERRORS",
     "SCHEMES",
@@ -65,6 +70,7 @@ __all__ = [
     "as_float",
     "as_int",
     "as_list",
+    "narrow",
     "parse_dsn",
     "redacted",
 ]
@@ -75,21 +81,6 @@ SCHEMES: Final = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 #: Query parameters consumed here rather than passed on to redis-py.
 _OWN_PARAMS: Final = ("namespace",)
 
-#: Driver errors meaning "the server cannot be reached right now".
-_CONNECTION_ERRORS: Final = (
-    rexc.ConnectionError,
-    rexc.TimeoutError,
-    rexc.ClusterDownError,
-    rexc.SlotNotCoveredError,
-    rexc.TryAgainError,
-)
-
-#: How redis-py's errors become ours: "cannot reach the server" first.
-ERRORS: Final[Mapping[type[Exception], Family]] = {
-    **dict.fromkeys(_CONNECTION_ERRORS, BackendConnectionError),
-    rexc.RedisError: BackendError,
-}
-
 #: One translation per action, built once: a script call is the hot path.
 _CONNECT: Final = translated(ERRORS, "redis: connect failed")
 _SCRIPT: Final = translated(ERRORS, "redis: script failed")
@@ -99,20 +90,11 @@ _CLOSE: Final = translated(ERRORS, "redis: close failed")
 _SET: Final = translated(ERRORS, "redis: set command failed")
 _RESULT: Final = translated(ERRORS, "redis: reading an outcome failed")
 
-#: Most encoded key names kept (a queue has 1,032 keys at most).
-_BULK_CACHE: Final = 50_000
-
-#: Seconds a thread's connection may sit unused before a call that must not
-#: be re-sent first checks that the server did not close it meanwhile.
-_IDLE_CHECK: Final = 1.0
-
-#: Words of redis-py's connection errors raised before a request was sent
-#: whole: connecting, or writing to the socket. Any other connection error
-#: may have come after the server received the request.
-_NOT_SENT: Final = ("connecting to", "writing to socket", "Timeout connecting")
-
-#: Script results are nested lists of these (RESP2 through Lua).
-Reply = bytes | int | None | list["Reply"]
+#: The driver's own names of what :mod:`alligator.backends._redis_errors`
+#: holds, which ``_redis_async`` imports from here.
+_CONNECTION_ERRORS: Final = CONNECTION_ERRORS
+_NOT_SENT: Final = NOT_SENT
+_unknown: Final = outcome_unknown
 
 
 @dataclass(frozen=True)
@@ -211,7 +193,6 @@ class Connection:
 
     def __init__(self, target: Target, *, retries: int = 3) -> None:
         retry = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.5), retries=retries)
-        self._retry = retry
         with _CONNECT, _bad_options(target.url):
             self._client: redis.Redis | RedisCluster
             if target.cluster:
@@ -229,16 +210,15 @@ class Connection:
             0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
         )
         self._heads: dict[str, bytes] = {}
-        self._bulks: dict[str, bytes] = {}
         # execute_command is unannotated in redis-py; this is its real shape.
         self._execute: Callable[..., object] = self._client.execute_command
         # Scripts on a single server skip redis-py's per-command packing and
-        # hooks (see :meth:`_call`); a cluster client routes by key itself.
-        # One connection per thread for scripts: a pool get/release per call
-        # costs as much as the round trip. close() disconnects them all.
-        self._local = threading.local()
-        self._pool: redis.ConnectionPool | None = (
-            None if isinstance(self._client, RedisCluster) else self._client.connection_pool
+        # hooks (see :mod:`alligator.backends._redis_pooled`); a cluster
+        # client routes by key itself. close() disconnects them all.
+        self._pooled: PooledScripts | None = (
+            None
+            if isinstance(self._client, RedisCluster)
+            else PooledScripts(self._client.connection_pool, retry, self._execute)
         )
 
     def run(
@@ -278,34 +258,10 @@ class Connection:
     def _call(
         self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
     ) -> object:
-        pool = self._pool
-        if pool is None:
+        pooled = self._pooled
+        if pooled is None:
             return self._cluster_call(head, keys, args, resend)
-        packed = self._pack(head, keys, args)
-        holder = self._holder(pool)
-        conn = holder.conn
-        now = time.monotonic()
-        if not resend and now - holder.used > _IDLE_CHECK:
-            _drop_if_closed(conn)
-        holder.used = now
-        # send/read disconnect the connection themselves on any failure; it
-        # reconnects on its next use.
-        send: Callable[[list[bytes]], None] = conn.send_packed_command
-        try:
-            send([packed])
-        except _CONNECTION_ERRORS:
-            # Nothing reached the server whole: sending again is safe.
-            if resend:
-                return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
-            drop: Callable[[], None] = conn.disconnect
-            self._retry.call_with_retry(lambda: send([packed]), lambda _: drop())
-        try:
-            return conn.read_response()
-        except _CONNECTION_ERRORS as exc:
-            if not resend:
-                raise _unknown(exc) from exc
-            # redis-py's own path retries with backoff and reconnects.
-            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+        return pooled.send(head, keys, args, resend)
 
     def _cluster_call(
         self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
@@ -331,46 +287,6 @@ class Connection:
                 raise
             raise _unknown(exc) from exc
 
-    def _holder(self, pool: redis.ConnectionPool) -> _Holder:
-        """This thread's own pooled connection, taken once (again after a fork).
-
-        It goes back to the pool when the thread ends (its thread-local holder
-        is collected), so short-lived threads do not pile up connections.
-        """
-        local = self._local
-        pid = os.getpid()
-        if getattr(local, "pid", None) != pid:
-            holder = _Holder(pool.get_connection())
-            weakref.finalize(holder, pool.release, holder.conn)
-            local.holder = holder
-            local.pid = pid
-        found: _Holder = local.holder
-        return found
-
-    def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
-        """The RESP array of one EVALSHA, with each key's encoding cached."""
-        bulks = self._bulks
-        if len(bulks) > _BULK_CACHE:
-            bulks.clear()
-        numkeys = str(len(keys)).encode()
-        parts = [
-            b"*%d\r\n" % (3 + len(keys) + len(args)),
-            head,
-            b"$%d\r\n%b\r\n" % (len(numkeys), numkeys),
-        ]
-        for key in keys:
-            bulk = bulks.get(key)
-            if bulk is None:
-                raw = key.encode()
-                bulk = bulks[key] = b"$%d\r\n%b\r\n" % (len(raw), raw)
-            parts.append(bulk)
-        for arg in args:
-            # Ids read back from the store may carry undecodable bytes as
-            # escapes (see Client.buried): they go back as those bytes.
-            raw = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else arg
-            parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
-        return b"".join(parts)
-
     def blpop(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""
         with _BLPOP:
@@ -381,7 +297,7 @@ class Connection:
         """``LINDEX key 0``: the first element of a list, ``None`` if there is none."""
         with _RESULT:
             reply: object = self._client.lindex(key, 0)
-        return _bulk_or_none(reply)
+        return bulk_or_none(reply)
 
     def rotate(self, key: str, timeout: float) -> bytes | None:
         """``BLMOVE key key RIGHT LEFT``: block up to ``timeout`` s for a list's element.
@@ -393,7 +309,7 @@ class Connection:
         blmove: Callable[..., object] = self._client.blmove
         with _RESULT:
             reply = blmove(key, key, max(timeout, 0.001), "RIGHT", "LEFT")
-        return _bulk_or_none(reply)
+        return bulk_or_none(reply)
 
     def add_member(self, key: str, member: str) -> None:
         """``SADD key member``."""
@@ -415,77 +331,3 @@ class Connection:
     def close(self) -> None:
         with _CLOSE:
             self._client.close()
-
-
-class _Holder:
-    """Owns one thread's connection; its finalizer returns it to the pool."""
-
-    __slots__ = ("__weakref__", "conn", "used")
-
-    def __init__(self, conn: PooledConnection) -> None:
-        self.conn = conn
-        self.used = time.monotonic()
-
-
-def _drop_if_closed(conn: PooledConnection) -> None:
-    """Disconnect a connection the server closed (or wrote to) while it sat idle.
-
-    An idle connection has nothing to read; if it does, the server went away
-    (or restarted) meanwhile, and the next send would only find out on the
-    read, too late to tell a lost request from a lost reply.
-    """
-    try:
-        stale = conn.can_read(timeout=0)
-    except (*_CONNECTION_ERRORS, OSError):
-        stale = True
-    if stale:
-        drop: Callable[[], None] = conn.disconnect
-        drop()
-
-
-def _bulk_or_none(reply: object) -> bytes | None:
-    if reply is None or isinstance(reply, bytes):
-        return reply
-    raise BackendError(f"redis: expected a bulk string reply, got {reply!r}")
-
-
-def _unknown(exc: Exception) -> OutcomeUnknownError:
-    return OutcomeUnknownError(
-        f"redis: the connection failed after the request was sent, so it may or may not "
-        f"have run (it is not sent again): {type(exc).__name__}: {exc}"
-    )
-
-
-def narrow(reply: object) -> Reply:
-    """Check a script reply has the RESP2 shape Lua produces."""
-    if reply is None or isinstance(reply, bytes | int):
-        return reply
-    if isinstance(reply, list):
-        return [narrow(item) for item in reply]
-    raise BackendError(f"redis: unexpected script reply type {type(reply).__name__}")
-
-
-def as_list(reply: Reply) -> list[Reply]:
-    if not isinstance(reply, list):
-        raise BackendError(f"redis: expected an array reply, got {reply!r}")
-    return reply
-
-
-def as_bytes(reply: Reply) -> bytes:
-    if not isinstance(reply, bytes):
-        raise BackendError(f"redis: expected a bulk string reply, got {reply!r}")
-    return reply
-
-
-def as_int(reply: Reply) -> int:
-    if isinstance(reply, int):
-        return reply
-    if isinstance(reply, bytes) and reply.lstrip(b"-").isdigit():
-        return int(reply)
-    raise BackendError(f"redis: expected an integer reply, got {reply!r}")
-
-
-def as_float(reply: Reply) -> float | None:
-    """A score returned as a string (Lua would truncate a number); ``None`` if empty."""
-    raw = as_bytes(reply)
-    return float(raw) if raw else None

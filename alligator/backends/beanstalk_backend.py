@@ -15,7 +15,7 @@ How Alligator's protocol maps onto beanstalkd:
   (``-b DIR``); with a binlog they continue and every job (reserved ones come
   back ready) survives. So that an id kept from before such a restart never
   reaches an unrelated new job, every body starts with a small header (see
-  :func:`~alligator.backends._beanstalk_driver.frame`) holding a random
+  :func:`~alligator.backends._beanstalk_names.frame`) holding a random
   check, which is the id's second part: ``get``, ``requeue`` and ``purge``
   compare it before they touch a job. A job put by other tools has no header:
   its id is the job id alone and its body is handed out as it is.
@@ -93,42 +93,46 @@ lost (beanstalkd already made those jobs ready again).
 from __future__ import annotations
 
 import logging
-import math
 import random
 import secrets
-import time
 from collections.abc import Sequence
 from typing import Final
 
 import greenstalk
 
 from alligator.backends import _beanstalk_records as records
+from alligator.backends._beanstalk_buried import BuriedTasks
 from alligator.backends._beanstalk_driver import (
-    BURIED_SUFFIX,
-    HEADER,
     Connection,
-    check_uint32,
     delay_seconds,
     delete_quietly,
-    format_task_id,
-    frame,
     native_priority,
     parse_dsn,
+)
+from alligator.backends._beanstalk_leases import Leases
+from alligator.backends._beanstalk_names import (
+    BURIED_SUFFIX,
+    HEADER,
+    format_task_id,
+    frame,
     parse_task_id,
     unframe,
     validate_queue_name,
 )
 from alligator.backends._beanstalk_schedule import SCHEDULE_SUFFIX, BeanstalkLedger
-from alligator.backends._checks import safe_text
-from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+from alligator.records import PushItem, QueueStats
 
 __all__ = ["Client", "validate_queue_name"]
 
 log = logging.getLogger("alligator.backends.beanstalk")
 
 
-class Client:
-    """A :class:`~alligator.protocols.ReliableClient` on one beanstalkd server."""
+class Client(Leases, BuriedTasks):
+    """A :class:`~alligator.protocols.ReliableClient` on one beanstalkd server.
+
+    Leases come from :class:`~alligator.backends._beanstalk_leases.Leases`,
+    buried tasks from :class:`~alligator.backends._beanstalk_buried.BuriedTasks`.
+    """
 
     #: The Gator calls this at construction so a bad tube name fails early.
     validate_queue_name = staticmethod(validate_queue_name)
@@ -276,109 +280,7 @@ class Client:
                             break
                         delete_quietly(client, job.id)
 
-    # -- the reliable extension --------------------------------------------
-
-    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
-        """Reserve the most urgent ready job, blocking up to ``timeout`` (whole seconds).
-
-        ``lease`` cannot change the job's TTR, which was fixed at put.
-        """
-        tube = validate_queue_name(queue_name)
-        wait = check_uint32("reserve timeout", math.ceil(max(0.0, timeout)))
-        with self._conn.session(wait=wait) as client:
-            self._conn.watch_only(client, tube)
-            sent = time.monotonic()
-            try:
-                job = client.reserve(wait)
-            except greenstalk.TimedOutError:
-                return None
-            except greenstalk.DeadlineSoonError:
-                # This connection holds a job whose TTR ends within a second;
-                # beanstalkd answers that instead of waiting.
-                return None
-            stats = client.stats_job(job)
-            held = self._holds.hold(tube, job, stats, sent)
-        if lease > stats["ttr"] and not self._warned_lease:
-            self._warned_lease = True
-            log.warning(
-                "worker lease %.1fs exceeds job %s's TTR of %ss, fixed when it was pushed; "
-                "beanstalkd will hand the task to another worker after %ss unless renewed: "
-                "raise the producers' ttr (beanstalk://...?ttr=) or lower the lease",
-                lease,
-                job.id,
-                stats["ttr"],
-                stats["ttr"],
-            )
-        check, data = unframe(job.body)
-        return Reservation(
-            task_id=format_task_id(job.id, check),
-            data=data,
-            token=held.token,
-            attempts=stats["reserves"],
-            lease=float(stats["ttr"]),
-        )
-
-    def ack(self, queue_name: str, reservation: Reservation) -> bool:
-        """Delete the job, only if this connection still holds it."""
-        with self._conn.session() as client:
-            held = self._holds.holding(queue_name, reservation)
-            if held is None or not self._holds.still_ours(client, held):
-                return False
-            client.delete(held.job)
-            return True
-
-    def release(
-        self,
-        queue_name: str,
-        reservation: Reservation,
-        data: bytes | None = None,
-        delay_until: float | None = None,
-    ) -> bool:
-        """Make the job ready again after the delay; a new body gives it a new id."""
-        delay = delay_seconds(delay_until)
-        with self._conn.session() as client:
-            if data is not None and data != reservation.data:
-                self._conn.check_size(data, HEADER)
-            held = self._holds.holding(queue_name, reservation)
-            if held is None:
-                return False
-            check, payload = unframe(held.job.body)
-            if data is None or data == payload:
-                try:  # NOT_FOUND unless this connection still holds the job
-                    client.release(held.job, priority=held.priority, delay=delay)
-                except greenstalk.NotFoundError:
-                    return False
-            else:
-                if not self._holds.still_ours(client, held):
-                    return False
-                body = data if check is None else frame(data, check)
-                self._conn.use(client, held.queue)
-                self._conn.put(client, body, held.priority, delay, held.ttr)
-                client.delete(held.job)
-            return True
-
-    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
-        """Record the reason in ``<queue>.buried``, then bury the job natively."""
-        with self._conn.session() as client:
-            held = self._holds.holding(queue_name, reservation, forget=False)
-            if held is None:
-                return False
-            record_id = records.put_record(
-                self._conn, client, held.queue, held.job.id, safe_text(reason)
-            )
-            self._holds.forget(held)
-            try:
-                client.bury(held.job, priority=held.priority)
-            except greenstalk.NotFoundError:
-                delete_quietly(client, record_id)
-                return False
-            return True
-
-    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
-        """``touch``: restart the job's TTR countdown (its TTR, not ``lease``)."""
-        with self._conn.session() as client:
-            held = self._holds.holding(queue_name, reservation, forget=False)
-            return held is not None and self._holds.touch(client, held)
+    # -- inspection -----------------------------------------------------------
 
     def stats(self, queue_name: str) -> QueueStats:
         """Counts from ``stats-tube``; a tube beanstalkd does not know counts 0."""
@@ -395,12 +297,6 @@ class Client:
             buried=stats["current-jobs-buried"],
         )
 
-    def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried jobs of the tube with their reasons, oldest burial first."""
-        tube = validate_queue_name(queue_name)
-        with self._conn.session() as client:
-            return records.list_buried(self._conn, client, tube)
-
     def queues(self) -> list[str]:
         """Tubes holding any job, from ``list-tubes`` (a :class:`~alligator.protocols.QueueLister`).
 
@@ -412,32 +308,6 @@ class Client:
         with self._conn.session() as client:
             tubes = [t for t in client.tubes() if not t.endswith((BURIED_SUFFIX, SCHEDULE_SUFFIX))]
         return sorted(tube for tube in tubes if self.stats(tube) != QueueStats())
-
-    # -- failed-task operations ------------------------------------------
-
-    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
-        """Kick a buried job back to ready (same id), or replace it when ``data`` is new.
-
-        ``kick-job`` keeps the id and beanstalkd's ``reserves`` count; a new
-        body is put first and the buried job deleted after (at-least-once),
-        under a new id. Its bury records are deleted last.
-        """
-        tube = validate_queue_name(queue_name)
-        found = parse_task_id(task_id)
-        if found is None:
-            return None
-        with self._conn.session() as client:
-            new_id = records.requeue(self._conn, client, tube, found, data)
-        return None if new_id is None else format_task_id(new_id, found[1])
-
-    def purge(self, queue_name: str, task_id: str | None = None) -> int:
-        """Delete one or every buried job of the tube, then their bury records."""
-        tube = validate_queue_name(queue_name)
-        found = None if task_id is None else parse_task_id(task_id)
-        with self._conn.session() as client:
-            if task_id is not None and found is None:
-                return 0
-            return records.purge(self._conn, client, tube, found)
 
     # -- schedules -------------------------------------------------------------
 

@@ -85,8 +85,8 @@ from alligator.backends._checks import (
     check_task_id,
     check_ttl,
 )
+from alligator.backends._postgresql_buried import BuriedTasks
 from alligator.backends._postgresql_driver import Target, parse_dsn
-from alligator.backends._postgresql_failed import Failed
 from alligator.backends._postgresql_flow import Flow
 from alligator.backends._postgresql_janitor import Janitor
 from alligator.backends._postgresql_leases import QUIET_RECHECK, Leases, Quiet
@@ -102,7 +102,7 @@ from alligator.records import PushItem, QueueStats
 __all__ = ["QUIET_RECHECK", "Client", "migrate"]
 
 
-class Client(Results, Flow, Leases, Failed, Within):
+class Client(Results, Flow, Leases, BuriedTasks, Within):
     """A :class:`~alligator.protocols.ResultPrefetchClient`, priority, failed-task and
     transactional client over one PostgreSQL database.
 
@@ -110,7 +110,7 @@ class Client(Results, Flow, Leases, Failed, Within):
     live in the same database, written in the settlement's transaction.
     The lease half of the contract, with its wake-ups
     (:mod:`~alligator.backends._postgresql_leases`), the failed-task
-    operations (:mod:`~alligator.backends._postgresql_failed`) and the
+    operations (:mod:`~alligator.backends._postgresql_buried`) and the
     transactional enqueue (:mod:`~alligator.backends._postgresql_within`)
     are mixed in from modules of their own.
 

@@ -64,172 +64,53 @@ task or lease deadline comes due, or its timeout ends.
 from __future__ import annotations
 
 import contextlib
-import itertools
-import secrets
-import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from alligator.backends import _redis_failed as failed
 from alligator.backends import _redis_scripts as lua
 from alligator.backends import _redis_steps as steps
 from alligator.backends._checks import (
-    QueueNames,
     check_due,
-    check_page,
     check_priority,
     check_task_id,
     check_ttl,
-    safe_text,
 )
-from alligator.backends._redis_driver import (
-    Connection,
-    Reply,
-    as_bytes,
-    as_float,
-    as_int,
-    as_list,
-    parse_dsn,
-)
+from alligator.backends._redis_buried import BuriedTasks
+from alligator.backends._redis_calls import DEFAULT_NAMESPACE
+from alligator.backends._redis_driver import as_bytes, as_float, as_int, as_list, parse_dsn
 from alligator.backends._redis_flow import Flow
-from alligator.backends._redis_results import Results, milliseconds
+from alligator.backends._redis_leases import Leases
+from alligator.backends._redis_results import Results
 from alligator.exceptions import (
     BackendConnectionError,
-    ConfigurationError,
     InvalidTaskError,
     OutcomeUnknownError,
 )
 from alligator.protocols import AsyncProducer
-from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
+from alligator.records import PushItem, QueueStats
 
 __all__ = ["DEFAULT_NAMESPACE", "Client"]
-
-#: Key prefix used when neither the DSN nor the constructor names one.
-DEFAULT_NAMESPACE = "alligator"
 
 #: Lease of the reserve inside :meth:`Client.pop` (and of the task ``get``
 #: takes by id), acked at once: if the ack never comes, the task is back then.
 _POP_LEASE = 60.0
 
-#: Longest single BLPOP, so a changed clock or a lost wake-up costs at most this.
-_MAX_BLOCK = 5.0
 
-
-class Client(Results, Flow):
+class Client(Leases, BuriedTasks, Results, Flow):
     """Every client protocol (up to ``FailedTasksClient`` and ``ResultPrefetchClient``) on Redis.
 
-    Outcomes and dependencies (:class:`~alligator.protocols.ResultClient`)
-    come from :class:`~alligator.backends._redis_results.Results`; unique
-    tasks and limits from :class:`~alligator.backends._redis_flow.Flow`.
+    The connection, the key layout and the script calls every part shares
+    are :class:`~alligator.backends._redis_calls.ScriptCalls`; leases (one
+    or a prefetched batch) come from
+    :class:`~alligator.backends._redis_leases.Leases`, buried tasks from
+    :class:`~alligator.backends._redis_buried.BuriedTasks`, outcomes and
+    dependencies (:class:`~alligator.protocols.ResultClient`) from
+    :class:`~alligator.backends._redis_results.Results`, unique tasks and
+    limits from :class:`~alligator.backends._redis_flow.Flow`.
 
     Thread-safe: each thread sends its script calls on its own pooled
     connection (returned when the thread ends; taken anew after a fork), and
     a blocked :meth:`reserve` waits on another pooled connection.
     """
-
-    def __init__(
-        self,
-        conn_string: str,
-        *,
-        clock: Callable[[], float] | None = None,
-        namespace: str | None = None,
-        retries: int = 3,
-    ) -> None:
-        """Connect lazily to the server the DSN names.
-
-        Args:
-            conn_string: A DSN as described in the module docstring.
-            clock: Epoch seconds, for tests: every due time and lease
-                deadline is then taken from it instead of the server's
-                ``TIME``. All clients of one queue must share a time base,
-                so leave it out in production.
-            namespace: Key prefix; overrides the DSN's ``namespace`` option.
-            retries: How often redis-py retries a command after a connection
-                error before :class:`BackendConnectionError` is raised.
-
-        Raises:
-            ConfigurationError: Malformed DSN or namespace.
-        """
-        target = parse_dsn(conn_string)
-        self.namespace = namespace or target.namespace or DEFAULT_NAMESPACE
-        if any(c in self.namespace for c in ":{}"):
-            raise ConfigurationError(
-                f"a Redis namespace may not contain ':', '{{' or '}}': {self.namespace!r}"
-            )
-        self.conn_string = conn_string
-        self._clock = clock
-        self._redis = Connection(target, retries=retries)
-        self._keys: dict[str, dict[str, str]] = {}
-        self._names = QueueNames()
-        self._declared: dict[tuple[str, str], list[str]] = {}
-        self._token_prefix = secrets.token_hex(8) + "."
-        self._counter = itertools.count(1)
-        #: The SET of queue names (see the module notes), and the names this client added.
-        self._queues_key = f"{{{self.namespace}}}:queues"
-        self._named: set[str] = set()
-
-    # -- keys ---------------------------------------------------------------
-
-    def keys(self, queue_name: str) -> tuple[str, ...]:
-        """The queue's fixed keys (``ready`` first); all share one hash tag (one slot)."""
-        return tuple(self._fixed(queue_name).values())
-
-    def _fixed(self, queue_name: str) -> dict[str, str]:
-        found = self._keys.get(queue_name)
-        if found is None:
-            self._names.check(queue_name)
-            tag = f"{{{self.namespace}:{queue_name}}}"
-            found = {suffix: f"{tag}:{suffix}" for suffix in lua.KEY_SUFFIXES}
-            self._keys[queue_name] = found
-        return found
-
-    def _script_keys(self, script: lua.Script, queue_name: str) -> list[str]:
-        found = self._declared.get((script.source, queue_name))
-        if found is None:
-            fixed = self._fixed(queue_name)
-            found = [fixed[name] for name in script.keys]
-            self._declared[(script.source, queue_name)] = found
-        return found
-
-    def _bucket(self, queue_name: str, task_id: str) -> str:
-        """The index bucket key of ``task_id``: CRC32 of the id, so every client agrees."""
-        n = zlib.crc32(task_id.encode("utf-8", "surrogateescape")) % lua.INDEX_BUCKETS
-        return f"{{{self.namespace}:{queue_name}}}:i:{n:x}"
-
-    def _run(
-        self,
-        script: lua.Script,
-        queue_name: str,
-        args: Sequence[bytes | str],
-        ids: Sequence[str] = (),
-    ) -> Reply:
-        return self._execute(self._step(script, queue_name, args, ids))
-
-    def _step(
-        self,
-        script: lua.Script,
-        queue_name: str,
-        args: Sequence[bytes | str],
-        ids: Sequence[str] = (),
-    ) -> steps.Call:
-        """The call of ``script`` on the queue's keys (and the index buckets of ``ids``)."""
-        keys = self._script_keys(script, queue_name)
-        if ids:
-            keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
-        return steps.Call(script, keys, args)
-
-    def _name(self, queue_name: str) -> None:
-        """Add the queue to the SET of queue names, the first time this client pushes to it."""
-        if queue_name not in self._named:
-            self._names.check(queue_name)
-            self._redis.add_member(self._queues_key, queue_name)
-            self._named.add(queue_name)
-
-    def _execute(self, call: steps.Call) -> Reply:
-        if call.script is None:
-            self._redis.add_member(call.keys[0], str(call.args[0]))
-            return None
-        return self._redis.run(call.script.source, call.keys, call.args, resend=call.script.resend)
 
     def asyncio(self) -> AsyncProducer:
         """The producer calls of this client over ``redis.asyncio`` (an :class:`AsyncGator`'s).
@@ -240,19 +121,6 @@ class Client(Results, Flow):
         from alligator.backends._redis_async import AsyncConnection, Producer
 
         return Producer(self, AsyncConnection(parse_dsn(self.conn_string)))
-
-    def _now(self) -> str:
-        """The injected clock's time, or ``""``: the script then reads the server's ``TIME``."""
-        if self._clock is None:
-            return ""
-        # repr() round-trips a float exactly; Redis parses it back bit for bit.
-        return repr(float(self._clock()))
-
-    def _token(self) -> str:
-        # A random per-client prefix plus a counter: unguessable by other
-        # clients and unique per lease, without a syscall per reserve. The
-        # script appends ".<n>" per task of a batch.
-        return f"{self._token_prefix}{next(self._counter)}"
 
     # -- the 1.0 contract ---------------------------------------------------
 
@@ -414,124 +282,6 @@ class Client(Results, Flow):
         data = self.get(queue_name, task_id)
         return None if data is None else (data, [])
 
-    # -- leases ---------------------------------------------------------------
-
-    def reserve(self, queue_name: str, lease: float, timeout: float = 0.0) -> Reservation | None:
-        """Lease the oldest due task, blocking up to ``timeout`` seconds.
-
-        Raises:
-            BackendConnectionError: The server is unreachable (a worker backs
-                off and calls again; its leases, if lost, simply expire).
-        """
-        _, found = self.reserve_many(queue_name, lease, 1, timeout)
-        return found[0] if found else None
-
-    def reserve_many(
-        self,
-        queue_name: str,
-        lease: float,
-        count: int,
-        timeout: float = 0.0,
-        done: Sequence[Reservation] = (),
-        *,
-        results: Sequence[bytes] = (),
-        ttl: float = 0.0,
-    ) -> tuple[list[bool], list[Reservation]]:
-        """Ack ``done`` and lease up to ``count`` due tasks in one script call.
-
-        Each task gets its own token and deadline. With ``results`` (one
-        outcome per task of ``done``, kept ``ttl`` seconds) each ack is a
-        :meth:`complete`: outcome kept, dependents released, in that same
-        call. When none is due the call blocks (``BLPOP`` on the notify list)
-        up to ``timeout`` seconds and tries again without the acks, which
-        were already applied.
-        """
-        give_up = time.monotonic() + timeout
-        keys = [self._bucket(queue_name, r.task_id) for r in done]
-        head: list[bytes | str] = [self._now(), repr(float(lease)), self._token(), str(count)]
-        args = [*head, ""]
-        if results:
-            if len(results) != len(done):
-                raise ConfigurationError("reserve_many needs one result per task of done")
-            keys += (self.result_key(queue_name, r.task_id) for r in done)
-            args[-1] = milliseconds(ttl)
-            for r, result in zip(done, results, strict=True):
-                args += (r.task_id, r.token, result)
-        else:
-            for r in done:
-                args += (r.task_id, r.token)
-        acks: list[bool] | None = None
-        while True:
-            reply = as_list(self._call(lua.RESERVE, queue_name, keys, args))
-            if acks is None:
-                acks = [as_int(flag) == 1 for flag in as_list(reply[0])]
-            tasks = as_list(reply[1])
-            if tasks:
-                return acks, [
-                    Reservation(
-                        # The script buries ids that are not UTF-8 before leasing.
-                        task_id=as_bytes(tasks[i]).decode(),
-                        data=as_bytes(tasks[i + 1]),
-                        token=as_bytes(tasks[i + 2]).decode(),
-                        attempts=as_int(tasks[i + 3]),
-                    )
-                    for i in range(0, len(tasks), 4)
-                ]
-            remaining = give_up - time.monotonic()
-            if count < 1 or remaining <= 0:
-                return acks, []
-            wait = min(remaining, _MAX_BLOCK, self._redis.longest_block)
-            now = as_float(reply[4]) or 0.0  # the script's clock: the server's, or ours
-            for next_due in (as_float(reply[2]), as_float(reply[3])):
-                if next_due is not None:
-                    wait = min(wait, max(next_due - now, 0.0))
-            if wait > 0:
-                self._redis.blpop(self._fixed(queue_name)["notify"], wait)
-            keys = []
-            args = [self._now(), repr(float(lease)), self._token(), str(count), ""]
-
-    def ack(self, queue_name: str, reservation: Reservation) -> bool:
-        """Delete a task that ran; ``False`` (nothing changed) if the lease was lost."""
-        args = (self._now(), reservation.task_id, reservation.token)
-        return as_int(self._run(lua.ACK, queue_name, args, (reservation.task_id,))) == 1
-
-    def release(
-        self,
-        queue_name: str,
-        reservation: Reservation,
-        data: bytes | None = None,
-        delay_until: float | None = None,
-    ) -> bool:
-        """Put a leased task back (new payload, delay) at the back of its due time."""
-        due = "" if delay_until is None else repr(float(delay_until))
-        flag = "0" if data is None else "1"
-        return self._held(lua.RELEASE, queue_name, reservation, flag, data or b"", due)
-
-    def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
-        """Keep a leased task aside with ``reason``; it is never reserved again."""
-        return self._held(lua.BURY, queue_name, reservation, safe_text(reason))
-
-    def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
-        """Move the lease deadline to ``lease`` seconds from now."""
-        return self.renew_many(queue_name, [reservation], lease)[0]
-
-    def renew_many(
-        self, queue_name: str, reservations: Sequence[Reservation], lease: float
-    ) -> list[bool]:
-        """Renew several leases in one script call; one flag per reservation."""
-        if not reservations:
-            return []
-        args: list[bytes | str] = [self._now(), repr(float(lease))]
-        for r in reservations:
-            args += (r.task_id, r.token)
-        return [as_int(flag) == 1 for flag in as_list(self._run(lua.RENEW, queue_name, args))]
-
-    def _held(
-        self, script: lua.Script, queue_name: str, reservation: Reservation, *args: bytes | str
-    ) -> bool:
-        head = (self._now(), reservation.task_id, reservation.token)
-        return as_int(self._run(script, queue_name, (*head, *args))) == 1
-
     # -- inspection -----------------------------------------------------------
 
     def stats(self, queue_name: str) -> QueueStats:
@@ -545,36 +295,6 @@ class Client(Results, Flow):
         """
         names = self._redis.members(self._queues_key)
         return sorted(name for name in names if self.stats(name) != QueueStats())
-
-    def buried(self, queue_name: str) -> list[BuriedTask]:
-        """Buried tasks with their reasons, oldest first."""
-        return failed.buried_tasks(self._run(lua.BURIED, queue_name, ()))
-
-    def buried_page(self, queue_name: str, offset: int, limit: int) -> list[BuriedTask]:
-        """A slice of :meth:`buried`: one script reading one rank range of the buried ZSET."""
-        offset, limit = check_page(offset, limit)
-        if not limit:
-            return []
-        ranks = failed.page_ranks(offset, limit)
-        return failed.buried_tasks(self._run(lua.BURIED, queue_name, ranks))
-
-    def requeue(self, queue_name: str, task_id: str, data: bytes | None = None) -> str | None:
-        """Make a buried task ready now (attempts from 0): one atomic script."""
-        flag = "0" if data is None else "1"
-        args = (self._now(), task_id, flag, data or b"")
-        reply = self._run(lua.REQUEUE, queue_name, args, (task_id,))
-        return task_id if as_int(reply) == 1 else None
-
-    def purge(self, queue_name: str, task_id: str | None = None) -> int:
-        """Delete one or every buried task; each task is deleted atomically.
-
-        Purging all lists the buried ids first, then deletes them in one call:
-        a task buried in between is kept.
-        """
-        ids = [b.task_id for b in self.buried(queue_name)] if task_id is None else [task_id]
-        if not ids:
-            return 0
-        return as_int(self._run(lua.PURGE, queue_name, ids, ids))
 
     def ping(self) -> bool:
         """Whether the server answers; raises :class:`BackendConnectionError` if not."""

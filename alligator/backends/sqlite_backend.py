@@ -60,8 +60,8 @@ from alligator.backends._checks import (
     check_task_id,
     check_ttl,
 )
+from alligator.backends._sqlite_buried import BuriedTasks
 from alligator.backends._sqlite_driver import Database, parse_dsn
-from alligator.backends._sqlite_failed import Failed
 from alligator.backends._sqlite_flow import Flow
 from alligator.backends._sqlite_leases import Leases
 from alligator.backends._sqlite_results import Results
@@ -77,7 +77,7 @@ DROP_CHUNK = 5000
 _DROP_PAUSE = 0.02
 
 
-class Client(Results, Flow, Leases, Failed):
+class Client(Results, Flow, Leases, BuriedTasks):
     """A :class:`~alligator.protocols.ResultPrefetchClient` over one SQLite file.
 
     Outcomes and dependencies (:mod:`alligator.backends._sqlite_results`)
@@ -85,7 +85,7 @@ class Client(Results, Flow, Leases, Failed):
     unique keys and limit counters (:mod:`alligator.backends._sqlite_flow`)
     in tables of their own. The lease half of the contract, with its waiting
     (:mod:`~alligator.backends._sqlite_leases`), and the failed-task
-    operations (:mod:`~alligator.backends._sqlite_failed`) are mixed in from
+    operations (:mod:`~alligator.backends._sqlite_buried`) are mixed in from
     modules of their own.
 
     Args:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from alligator import Gator, Worker
-from alligator.backends._beanstalk_driver import parse_job_id
+from alligator.backends._beanstalk_names import parse_job_id
 from tests import process_tasks as tasks
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import greenstalk
 import pytest
 
-from alligator.backends._beanstalk_driver import parse_job_id
+from alligator.backends._beanstalk_names import parse_job_id
 from alligator.backends.beanstalk_backend import Client
 from alligator.protocols import ReliableClient
 from alligator.records import QueueStats, Reservation

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from alligator.backends._beanstalk_driver import parse_job_id
+from alligator.backends._beanstalk_names import parse_job_id
 from alligator.backends.beanstalk_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError
 from alligator.records import QueueStats

@@ -26,7 +26,7 @@ import greenstalk
 import redis
 
 from alligator.backends import _locmem_driver
-from alligator.backends._beanstalk_driver import MAGIC
+from alligator.backends._beanstalk_names import MAGIC
 from alligator.backends._locmem_store import Task
 from alligator.backends.redis_backend import Client as RedisClient
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from alligator.backends._postgresql_pool import Database
     from alligator.backends._postgresql_sql import Statements
 
-__all__ = ["Failed"]
+__all__ = ["BuriedTasks"]
 
 
-class Failed:
+class BuriedTasks:
     """The :class:`~alligator.protocols.FailedTasksClient` methods of the PostgreSQL client."""
 
     if TYPE_CHECKING:  # provided by the client

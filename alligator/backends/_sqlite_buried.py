@@ -20,10 +20,10 @@ if TYPE_CHECKING:
     from alligator.backends._checks import QueueNames
     from alligator.backends._sqlite_driver import Database
 
-__all__ = ["Failed"]
+__all__ = ["BuriedTasks"]
 
 
-class Failed:
+class BuriedTasks:
     """The :class:`~alligator.protocols.FailedTasksClient` methods of the SQLite client."""
 
     if TYPE_CHECKING:  # provided by the client
