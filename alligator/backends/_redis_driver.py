@@ -8,8 +8,9 @@ every driver exception into the :mod:`alligator.exceptions` family (with
 :func:`~alligator.exceptions.translated` and :data:`ERRORS`), so the backend
 above it is plain typed Python.
 
-Script calls on a single server are packed here (the ``EVALSHA <sha>`` head
-and each key's encoding cached) and sent on a per-thread pooled connection,
+Script calls on a single server are packed by
+:mod:`~alligator.backends._redis_resp` (the ``EVALSHA <sha>`` head and each
+key's encoding cached) and sent on a per-thread pooled connection,
 skipping redis-py's per-command packing, pool hand-offs and hooks, which cost
 more than the round trip. A Redis Cluster client routes every call through
 redis-py, which picks the node by key slot.
@@ -27,7 +28,6 @@ that went away meanwhile (a restart), so that case is a plain reconnect.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import threading
@@ -45,6 +45,7 @@ from redis.cluster import ClusterNode, RedisCluster
 from redis.connection import Connection as PooledConnection  # what get_connection returns
 from redis.retry import Retry
 
+from alligator.backends._redis_resp import ScriptPacker, sha_of
 from alligator.exceptions import (
     BackendConnectionError,
     BackendError,
@@ -98,9 +99,6 @@ _PING: Final = translated(ERRORS, "redis: ping failed")
 _CLOSE: Final = translated(ERRORS, "redis: close failed")
 _SET: Final = translated(ERRORS, "redis: set command failed")
 _RESULT: Final = translated(ERRORS, "redis: reading an outcome failed")
-
-#: Most encoded key names kept (a queue has 1,032 keys at most).
-_BULK_CACHE: Final = 50_000
 
 #: Seconds a thread's connection may sit unused before a call that must not
 #: be re-sent first checks that the server did not close it meanwhile.
@@ -228,8 +226,7 @@ class Connection:
         self.longest_block = max(
             0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
         )
-        self._heads: dict[str, bytes] = {}
-        self._bulks: dict[str, bytes] = {}
+        self._packer = ScriptPacker()
         # execute_command is unannotated in redis-py; this is its real shape.
         self._execute: Callable[..., object] = self._client.execute_command
         # Scripts on a single server skip redis-py's per-command packing and
@@ -263,10 +260,7 @@ class Connection:
             OutcomeUnknownError: The reply was lost after the request was
                 sent, and ``resend`` is off.
         """
-        head = self._heads.get(source)
-        if head is None:
-            sha = hashlib.sha1(source.encode()).hexdigest().encode()
-            head = self._heads[source] = b"$7\r\nEVALSHA\r\n$40\r\n" + sha + b"\r\n"
+        head = self._packer.head(source)
         with _SCRIPT:
             try:
                 reply = self._call(head, keys, args, resend)
@@ -281,7 +275,7 @@ class Connection:
         pool = self._pool
         if pool is None:
             return self._cluster_call(head, keys, args, resend)
-        packed = self._pack(head, keys, args)
+        packed = self._packer.pack(head, keys, args)
         holder = self._holder(pool)
         conn = holder.conn
         now = time.monotonic()
@@ -296,7 +290,7 @@ class Connection:
         except _CONNECTION_ERRORS:
             # Nothing reached the server whole: sending again is safe.
             if resend:
-                return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+                return self._execute("EVALSHA", sha_of(head), len(keys), *keys, *args)
             drop: Callable[[], None] = conn.disconnect
             self._retry.call_with_retry(lambda: send([packed]), lambda _: drop())
         try:
@@ -305,12 +299,12 @@ class Connection:
             if not resend:
                 raise _unknown(exc) from exc
             # redis-py's own path retries with backoff and reconnects.
-            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+            return self._execute("EVALSHA", sha_of(head), len(keys), *keys, *args)
 
     def _cluster_call(
         self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
     ) -> object:
-        sha = head[-42:-2].decode()
+        sha = sha_of(head)
         if resend:
             return self._execute("EVALSHA", sha, len(keys), *keys, *args)
         # One node, no retries after a lost reply: naming the target node
@@ -346,30 +340,6 @@ class Connection:
             local.pid = pid
         found: _Holder = local.holder
         return found
-
-    def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
-        """The RESP array of one EVALSHA, with each key's encoding cached."""
-        bulks = self._bulks
-        if len(bulks) > _BULK_CACHE:
-            bulks.clear()
-        numkeys = str(len(keys)).encode()
-        parts = [
-            b"*%d\r\n" % (3 + len(keys) + len(args)),
-            head,
-            b"$%d\r\n%b\r\n" % (len(numkeys), numkeys),
-        ]
-        for key in keys:
-            bulk = bulks.get(key)
-            if bulk is None:
-                raw = key.encode()
-                bulk = bulks[key] = b"$%d\r\n%b\r\n" % (len(raw), raw)
-            parts.append(bulk)
-        for arg in args:
-            # Ids read back from the store may carry undecodable bytes as
-            # escapes (see Client.buried): they go back as those bytes.
-            raw = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else arg
-            parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
-        return b"".join(parts)
 
     def blpop(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""
