@@ -1,7 +1,7 @@
 """``make bench``: every measurement of issue 5 in one run, then the report.
 
     python -m benchmarks [--quick] [-n N] [--repeats R] [--skip peers,pool,priority,...]
-        [--scale-n N] [--scale-samples S]
+        [--only asyncio,...] [--scale-n N] [--scale-samples S]
 
 Starts one private redis-server and one beanstalkd on free loopback ports,
 installs the peers into their own venv (benchmarks/.venv-peers) on first use,
@@ -32,6 +32,7 @@ from alligator.prefetch import MAX_BATCH
 from benchmarks import (
     alligator_bench,
     asyncio_bench,
+    asyncio_peers,
     metrics_bench,
     peers_bench,
     postgres_bench,
@@ -48,6 +49,23 @@ from benchmarks.servers import beanstalkd, find_binary, redis_server
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+#: The parts of a run --skip and --only name. ``asyncio`` includes its peers
+#: (arq, SAQ, taskiq); ``peers`` is the blocking ones (RQ, Dramatiq, ...).
+SECTIONS = (
+    "alligator",
+    "wake",
+    "scale",
+    "priority",
+    "results",
+    "peers",
+    "raw",
+    "pool",
+    "postgres",
+    "bloat",
+    "metrics",
+    "asyncio",
+)
+
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -55,12 +73,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("-n", type=int, help="tasks per repeat (default 20,000; quick 1,000)")
     parser.add_argument("--repeats", type=int, help="repeats per figure (default 3; quick 1)")
     parser.add_argument("--batch-size", type=int, default=1000, help="tasks per batch/pipeline")
-    parser.add_argument(
-        "--skip",
-        default="",
-        help="comma-separated: alligator,wake,scale,priority,results,peers,raw,pool,postgres,"
-        "bloat,metrics,asyncio",
-    )
+    parser.add_argument("--skip", default="", help="comma-separated: " + ",".join(SECTIONS))
+    parser.add_argument("--only", default="", help="comma-separated: run only these sections")
     parser.add_argument(
         "--scale-n", type=int, help="ready tasks of the Redis scale run (default 1,000,000)"
     )
@@ -82,6 +96,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     args.scale_n = args.scale_n or (100_000 if args.quick else 1_000_000)
     args.result_samples = 100 if args.quick else 500  # wait() and dependent latency samples
     args.skip = {s for s in args.skip.split(",") if s}
+    only = {s for s in args.only.split(",") if s}
+    unknown = (args.skip | only) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s): {', '.join(sorted(unknown))}")
+    if only:
+        args.skip |= set(SECTIONS) - only
     return args
 
 
@@ -236,6 +256,9 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
             log("asyncio: concurrent drains (redis, sqlite), AsyncGator enqueue")
             client.flushdb()
             rows += asyncio_bench.measure_all(url, workdir, args.n, args.repeats, payload)
+            log("asyncio peers: arq, SAQ, taskiq")
+            found.update(asyncio_peers.peer_versions())
+            rows += asyncio_peers.measure_peers(url, args.n, args.repeats, client.flushdb)
         if "scale" not in args.skip:
             log(f"alligator redis at scale: {args.scale_n:,} ready tasks")
             rows += redis_scale.measure_scale(
@@ -306,7 +329,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     if args.rerender:
         return rerender(args.out)
-    if "peers" not in args.skip or "results" not in args.skip:
+    if {"peers", "results", "asyncio"} - args.skip:
         peers_bench.ensure_env()
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="alligator-bench-") as tmp:

@@ -12,6 +12,8 @@
   call per task (target >= 0.9 x).
 
 Every worker runs in this process (one process, as ``latergator`` would).
+arq, SAQ and taskiq run the same drains from the peers' venv
+(:mod:`benchmarks.asyncio_peers`), on the same Redis.
 """
 
 from __future__ import annotations
@@ -27,12 +29,34 @@ from alligator import AsyncGator, Gator, Worker
 from benchmarks import tasks
 from benchmarks.rows import Row, per_second, timed
 
-__all__ = ["SLEEP_TASKS", "measure_all"]
+__all__ = [
+    "CONCURRENCY",
+    "SLEEP_TASKS",
+    "enqueue_system",
+    "measure_all",
+    "noop_system",
+    "sleep_system",
+]
 
 #: Tasks of the sleep drain, each awaiting SLEEP seconds, with CONCURRENCY at once.
 SLEEP_TASKS = 1000
 SLEEP = 0.1
 CONCURRENCY = 200
+
+
+def sleep_system(label: str) -> str:
+    """The row name of a system's sleep drain (``label``: ``"alligator redis"``, ``"arq"``)."""
+    return f"{label} 1,000 x sleep(0.1)"
+
+
+def noop_system(label: str) -> str:
+    """The row name of a system's concurrent async no-op drain."""
+    return f"{label} async no-op"
+
+
+def enqueue_system(label: str) -> str:
+    """The row name of a system's asyncio enqueue, one awaited call per task."""
+    return "alligator redis AsyncGator" if label == "alligator redis" else f"{label} enqueue"
 
 
 def _filled(gator: Gator, n: int, func: Callable[..., object], *args: object) -> None:
@@ -51,11 +75,11 @@ def _drain(gator: Gator, n: int, concurrency: int | None) -> float:
 
 def measure_drains(label: str, fresh_dsn: Callable[[], str], n: int, repeats: int) -> list[Row]:
     """The sleep drain and the async vs sync no-op drains of one backend."""
-    sleep = Row(f"alligator {label} 1,000 x sleep(0.1)", "asyncio", "sleep_drain_s", n=SLEEP_TASKS)
+    sleep = Row(sleep_system(f"alligator {label}"), "asyncio", "sleep_drain_s", n=SLEEP_TASKS)
     sleep.note = f"concurrency={CONCURRENCY}"
     plain = Row(f"alligator {label} sync no-op", "asyncio", "drain", n=n)
     plain.note = "one task at a time, prefetching"
-    coro = Row(f"alligator {label} async no-op", "asyncio", "drain", n=n)
+    coro = Row(noop_system(f"alligator {label}"), "asyncio", "drain", n=n)
     coro.note = f"async def, concurrency={CONCURRENCY}"
     for _ in range(repeats):
         with Gator(fresh_dsn(), codec="msgpack") as gator:
@@ -70,7 +94,7 @@ def measure_drains(label: str, fresh_dsn: Callable[[], str], n: int, repeats: in
 
 def measure_enqueue(redis_url: str, n: int, repeats: int, payload: bytes) -> list[Row]:
     """AsyncGator's enqueue against raw redis.asyncio LPUSH, one awaited call per task."""
-    ours = Row("alligator redis AsyncGator", "asyncio", "enqueue", n=n)
+    ours = Row(enqueue_system("alligator redis"), "asyncio", "enqueue", n=n)
     ours.note = "await ag.task(aadd, 1, 2), msgpack"
     raw = Row("raw redis.asyncio LPUSH", "asyncio", "enqueue", n=n)
     raw.note = "await r.lpush(key, payload), one per task"

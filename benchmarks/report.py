@@ -1,12 +1,17 @@
-"""The markdown report: the table, the targets of issue 5, every figure's spread."""
+"""The markdown report: the table, the targets of issue 5, every figure's spread.
+
+The asyncio figures (issue 16) and their peers are judged and tabled by
+:mod:`benchmarks.asyncio_report`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
-from benchmarks import priority_bench
-from benchmarks.rows import METRICS, Row
+from benchmarks import asyncio_report, priority_bench
+from benchmarks.rows import METRICS, Row, Target
+from benchmarks.rows import index as _index
 
 __all__ = ["Target", "pg_targets", "render", "results_targets", "targets"]
 
@@ -26,23 +31,6 @@ PG_PEER = "procrastinate"
 PG_SYSTEMS = (PG_OURS, PG_PEER, PG_RAW)
 
 
-class Target:
-    """One of issue 5's targets, evaluated on this run's figures."""
-
-    def __init__(self, name: str, figure: str, met: bool | None) -> None:
-        self.name = name
-        self.figure = figure
-        self.met = met
-
-    @property
-    def verdict(self) -> str:
-        return "n/a" if self.met is None else ("met" if self.met else "NOT met")
-
-
-def _index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
-    return {(row.system, row.metric): row for row in rows}
-
-
 #: Per-call latencies of the Redis scale run (one sample per call).
 LATENCY_MS = ("get_ms", "cancel_ms", "replace_ms")
 #: The most a lookup by id may take at scale (issue 13).
@@ -54,7 +42,15 @@ def _fmt(value: float, metric: str) -> str:
         return f"{value:.3f}"
     if metric == "script_us":
         return f"{value:.1f}"
-    if metric in ("wake_p50", "wake_p99", "idle_cpu", "pg_growth_mb", "wait_ms", "dependent_ms"):
+    if metric in (
+        "wake_p50",
+        "wake_p99",
+        "idle_cpu",
+        "pg_growth_mb",
+        "wait_ms",
+        "dependent_ms",
+        "sleep_drain_s",
+    ):
         return f"{value:.2f}"
     return f"{value:,.0f}"
 
@@ -117,45 +113,6 @@ def targets(rows: Sequence[Row]) -> list[Target]:
                 "Redis memory per task (msgpack) <= smallest peer",
                 figure,
                 ours.median <= best.median,
-            )
-        )
-    return out
-
-
-def asyncio_targets(rows: Sequence[Row]) -> list[Target]:
-    """Issue 16's targets against this run's medians (none when asyncio was skipped)."""
-    index = _index(rows)
-    out: list[Target] = []
-    for backend in ("redis", "sqlite"):
-        sleep = index.get((f"alligator {backend} 1,000 x sleep(0.1)", "sleep_drain_s"))
-        if sleep is not None:
-            out.append(
-                Target(
-                    f"1,000 x sleep(0.1), concurrency 200, {backend}: <= 1.5 s",
-                    f"{sleep.median:.2f} s",
-                    sleep.median <= 1.5,
-                )
-            )
-        coro = index.get((f"alligator {backend} async no-op", "drain"))
-        plain = index.get((f"alligator {backend} sync no-op", "drain"))
-        if coro is not None and plain is not None:
-            ratio = coro.median / plain.median
-            out.append(
-                Target(
-                    f"async no-op drain >= 0.8 x sync no-op drain, {backend}",
-                    f"{ratio:.2f} x ({coro.median:,.0f} vs {plain.median:,.0f}/s)",
-                    ratio >= 0.8,
-                )
-            )
-    ours = index.get(("alligator redis AsyncGator", "enqueue"))
-    base = index.get(("raw redis.asyncio LPUSH", "enqueue"))
-    if ours is not None and base is not None:
-        ratio = ours.median / base.median
-        out.append(
-            Target(
-                "AsyncGator enqueue on Redis >= 0.9 x raw redis.asyncio LPUSH",
-                f"{ratio:.2f} x ({ours.median:,.0f} vs {base.median:,.0f}/s)",
-                ratio >= 0.9,
             )
         )
     return out
@@ -414,20 +371,6 @@ def _pool_table(pool: Sequence[dict[str, Any]]) -> list[str]:
     return lines
 
 
-def _asyncio_table(rows: Sequence[Row]) -> list[str]:
-    found = asyncio_targets(rows)
-    if not found:
-        return []
-    return [
-        "",
-        "## asyncio targets (issue 16)",
-        "",
-        "| target | this run | verdict |",
-        "|---|---|---|",
-        *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in found),
-    ]
-
-
 def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, Any]]) -> str:
     """The whole report as markdown."""
     versions = ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
@@ -457,7 +400,7 @@ def render(rows: Sequence[Row], meta: dict[str, Any], pool: Sequence[dict[str, A
         *(f"| {t.name} | {t.figure} | {t.verdict} |" for t in targets(rows)),
         *_pg_table(rows),
         *_results_table(rows),
-        *_asyncio_table(rows),
+        *asyncio_report.tables(rows),
         "",
         "## Every figure, with its spread over repeats",
         "",

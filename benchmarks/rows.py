@@ -1,14 +1,14 @@
-"""One measured figure with its repeats, and the helpers that time things."""
+"""One measured figure with its repeats, the helpers that time things, and a judged target."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-__all__ = ["METRICS", "Row", "per_second", "percentile", "timed"]
+__all__ = ["METRICS", "Row", "Target", "index", "per_second", "percentile", "timed"]
 
 #: metric key -> (column heading, higher is better)
 METRICS: Final[dict[str, tuple[str, bool]]] = {
@@ -106,3 +106,21 @@ def percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+class Target:
+    """A target of an issue, evaluated on this run's figures."""
+
+    def __init__(self, name: str, figure: str, met: bool | None) -> None:
+        self.name = name
+        self.figure = figure
+        self.met = met
+
+    @property
+    def verdict(self) -> str:
+        return "n/a" if self.met is None else ("met" if self.met else "NOT met")
+
+
+def index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
+    """Rows by (system, metric)."""
+    return {(row.system, row.metric): row for row in rows}

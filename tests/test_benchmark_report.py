@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks import report
+from benchmarks import asyncio_report, report
 from benchmarks.rows import Row
 
 OURS = report.OURS
@@ -88,3 +88,38 @@ def test_the_results_run_has_its_targets() -> None:
     assert "## Results and dependencies (issue 15)" in report._results_table(rows)
     # And a run without results rows has no such section
     assert report.results_targets(rows[-1:]) == []
+
+
+#: The run's description render() needs, for a report with no real run behind it.
+META: dict[str, object] = {"command": "test", "machine": "m", "date": "d", "n": 1, "repeats": 1}
+META["versions"] = {}
+
+
+def asyncio_rows(arq_sleep_s: float, arq_noop: float) -> list[Row]:
+    return [
+        Row("alligator redis 1,000 x sleep(0.1)", "asyncio", "sleep_drain_s", [0.6, 0.5, 0.7]),
+        Row("alligator redis async no-op", "asyncio", "drain", [5000.0]),
+        Row("alligator redis AsyncGator", "asyncio", "enqueue", [8000.0]),
+        Row("arq 1,000 x sleep(0.1)", "asyncio", "sleep_drain_s", [arq_sleep_s]),
+        Row("arq async no-op", "asyncio", "drain", [arq_noop]),
+        Row("arq enqueue", "asyncio", "enqueue", [2000.0]),
+    ]
+
+
+def test_each_asyncio_peer_is_judged_on_both_drains_and_tabled_beside_alligator() -> None:
+    # Given arq slower on the sleep drain and faster on the no-op drain
+    rows = asyncio_rows(arq_sleep_s=1.2, arq_noop=10_000.0)
+    found = {t.name: t for t in asyncio_report.peer_targets(rows)}
+    # Then Alligator is ahead on the one (by arq's time over its own) ...
+    sleep = found["Alligator ahead of arq: 1,000 x sleep(0.1) drain, Redis"]
+    assert (sleep.figure, sleep.verdict) == ("2.00 x (0.60 vs 1.20 s)", "met")
+    # ... and behind on the other, by how much and where it is said why
+    noop = found["Alligator ahead of arq: async no-op drain, Redis"]
+    assert noop.verdict == "NOT met"
+    assert noop.figure.startswith("0.50 x (5,000 vs 10,000/s); behind by 50%, why: ")
+    # And a peer not measured is left out rather than judged
+    assert not any("SAQ" in name for name in found)
+    # And the side-by-side table shows each figure with Alligator's lead
+    text = report.render(rows, META, [])
+    assert "| arq | 1.20 | 2.00 | 10,000 | 0.50 | 2,000 | 4.00 |" in text
+    assert "| alligator redis | 0.60 |  | 5,000 |  | 8,000 |  |" in text

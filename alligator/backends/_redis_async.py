@@ -12,7 +12,6 @@ otherwise). A call that failed before reaching the server is retried.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -27,15 +26,14 @@ from alligator.backends import _redis_steps as steps
 from alligator.backends._redis_driver import (
     _CLOSE,
     _CONNECT,
-    _CONNECTION_ERRORS,
-    _NOT_SENT,
     _SCRIPT,
     _SET,
     Reply,
     Target,
-    _unknown,
     narrow,
 )
+from alligator.backends._redis_errors import CONNECTION_ERRORS, NOT_SENT, outcome_unknown
+from alligator.backends._redis_resp import ScriptPacker, sha_of
 from alligator.records import PushItem, QueueStats
 
 if TYPE_CHECKING:
@@ -60,7 +58,7 @@ class AsyncConnection:
             else:
                 # No retries of its own: whether a call may be sent again is ours to say.
                 self._client = aioredis.Redis.from_url(target.url, retry=Retry(NoBackoff(), 0))
-        self._shas: dict[str, str] = {}
+        self._packer = ScriptPacker()
         self._execute: Callable[..., Any] = self._client.execute_command
         # A single server's calls skip redis-py's per-command work (as the
         # blocking driver does): a connection not in use is kept here and
@@ -77,51 +75,49 @@ class AsyncConnection:
             with _SET:
                 await self._execute("SADD", call.keys[0], call.args[0])
             return None
-        sha = self._shas.get(script.source)
-        if sha is None:
-            sha = self._shas[script.source] = hashlib.sha1(script.source.encode()).hexdigest()
-        command = ("EVALSHA", sha, len(call.keys), *call.keys, *call.args)
+        head = self._packer.head(script.source)
         with _SCRIPT:
             try:
-                reply = await self._send(command, script.resend)
+                reply = await self._send(head, call.keys, call.args, script.resend)
             except rexc.NoScriptError:
                 # On a cluster, loaded on every primary: any of them may own the keys.
                 await self._client.script_load(script.source)
-                reply = await self._send(command, script.resend)
+                reply = await self._send(head, call.keys, call.args, script.resend)
         return narrow(reply)
 
-    async def _send(self, command: Sequence[object], resend: bool) -> object:
+    async def _send(
+        self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
+    ) -> object:
         pool = self._pool
         if pool is not None:
-            return await self._send_direct(pool, command, resend)
+            return await self._send_direct(pool, self._packer.pack(head, keys, args), resend)
+        command = ("EVALSHA", sha_of(head), len(keys), *keys, *args)
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return await self._execute(*command)
-            except _CONNECTION_ERRORS as exc:
-                sent = not any(words in str(exc) for words in _NOT_SENT)
+            except CONNECTION_ERRORS as exc:
+                sent = not any(words in str(exc) for words in NOT_SENT)
                 if sent and not resend:
-                    raise _unknown(exc) from exc
+                    raise outcome_unknown(exc) from exc
                 if attempt == _ATTEMPTS:
                     raise
                 await asyncio.sleep(0.02 * 2**attempt)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send_direct(
-        self, pool: ConnectionPool, command: Sequence[Any], resend: bool
-    ) -> object:
+    async def _send_direct(self, pool: ConnectionPool, packed: bytes, resend: bool) -> object:
         for attempt in range(1, _ATTEMPTS + 1):
             idle = self._idle
             conn = idle.pop() if idle else await self._connect(pool)
             sent = False
             try:
-                await conn.send_packed_command(conn.pack_command(*command), check_health=False)
+                await conn.send_packed_command(packed, check_health=False)
                 sent = True
                 reply = await conn.read_response()
-            except _CONNECTION_ERRORS as exc:
+            except CONNECTION_ERRORS as exc:
                 await conn.disconnect()
                 await pool.release(conn)
                 if sent and not resend:
-                    raise _unknown(exc) from exc
+                    raise outcome_unknown(exc) from exc
                 if attempt == _ATTEMPTS:
                     raise
                 await asyncio.sleep(0.02 * 2**attempt)

@@ -21,7 +21,6 @@ that could, say, remove a task and hand its payload to nobody.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from alligator.backends._redis_replies import (
     bulk_or_none,
     narrow,
 )
+from alligator.backends._redis_resp import ScriptPacker, sha_of
 from alligator.exceptions import (
     BackendError,
     ConfigurationError,
@@ -89,12 +89,6 @@ _PING: Final = translated(ERRORS, "redis: ping failed")
 _CLOSE: Final = translated(ERRORS, "redis: close failed")
 _SET: Final = translated(ERRORS, "redis: set command failed")
 _RESULT: Final = translated(ERRORS, "redis: reading an outcome failed")
-
-#: The driver's own names of what :mod:`alligator.backends._redis_errors`
-#: holds, which ``_redis_async`` imports from here.
-_CONNECTION_ERRORS: Final = CONNECTION_ERRORS
-_NOT_SENT: Final = NOT_SENT
-_unknown: Final = outcome_unknown
 
 
 @dataclass(frozen=True)
@@ -209,7 +203,7 @@ class Connection:
         self.longest_block = max(
             0.01, min(target.socket_timeout - 0.5, target.socket_timeout * 0.8)
         )
-        self._heads: dict[str, bytes] = {}
+        self._packer = ScriptPacker()
         # execute_command is unannotated in redis-py; this is its real shape.
         self._execute: Callable[..., object] = self._client.execute_command
         # Scripts on a single server skip redis-py's per-command packing and
@@ -218,7 +212,7 @@ class Connection:
         self._pooled: PooledScripts | None = (
             None
             if isinstance(self._client, RedisCluster)
-            else PooledScripts(self._client.connection_pool, retry, self._execute)
+            else PooledScripts(self._client.connection_pool, retry, self._execute, self._packer)
         )
 
     def run(
@@ -243,10 +237,7 @@ class Connection:
             OutcomeUnknownError: The reply was lost after the request was
                 sent, and ``resend`` is off.
         """
-        head = self._heads.get(source)
-        if head is None:
-            sha = hashlib.sha1(source.encode()).hexdigest().encode()
-            head = self._heads[source] = b"$7\r\nEVALSHA\r\n$40\r\n" + sha + b"\r\n"
+        head = self._packer.head(source)
         with _SCRIPT:
             try:
                 reply = self._call(head, keys, args, resend)
@@ -266,7 +257,7 @@ class Connection:
     def _cluster_call(
         self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str], resend: bool
     ) -> object:
-        sha = head[-42:-2].decode()
+        sha = sha_of(head)
         if resend:
             return self._execute("EVALSHA", sha, len(keys), *keys, *args)
         # One node, no retries after a lost reply: naming the target node
@@ -282,10 +273,10 @@ class Connection:
             return self._execute("EVALSHA", sha, len(keys), *keys, *args)
         try:
             return self._execute("EVALSHA", sha, len(keys), *keys, *args, target_nodes=node)
-        except _CONNECTION_ERRORS as exc:
-            if any(words in str(exc) for words in _NOT_SENT):
+        except CONNECTION_ERRORS as exc:
+            if any(words in str(exc) for words in NOT_SENT):
                 raise
-            raise _unknown(exc) from exc
+            raise outcome_unknown(exc) from exc
 
     def blpop(self, key: str, timeout: float) -> bool:
         """Block up to ``timeout`` seconds for a wake-up token; ``True`` if one came."""

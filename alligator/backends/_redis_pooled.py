@@ -2,7 +2,8 @@
 
 A script call is the hot path: redis-py's per-command packing, pool
 hand-offs and hooks cost more than the round trip. So the ``EVALSHA`` is
-packed here (each key's encoding cached) and sent on a connection this
+packed by :mod:`alligator.backends._redis_resp` (each key's encoding cached)
+and sent on a connection this
 thread took from redis-py's pool once (again after a fork), which goes back
 to the pool when the thread ends. The script's SHA and its loading on a
 ``NOSCRIPT`` reply stay with :class:`alligator.backends._redis_driver.Connection`,
@@ -31,11 +32,9 @@ from redis.connection import Connection as PooledConnection  # what get_connecti
 from redis.retry import Retry
 
 from alligator.backends._redis_errors import CONNECTION_ERRORS, outcome_unknown
+from alligator.backends._redis_resp import ScriptPacker, sha_of
 
 __all__ = ["PooledScripts"]
-
-#: Most encoded key names kept (a queue has 1,032 keys at most).
-_BULK_CACHE: Final = 50_000
 
 #: Seconds a thread's connection may sit unused before a call that must not
 #: be re-sent first checks that the server did not close it meanwhile.
@@ -50,15 +49,20 @@ class PooledScripts:
         retry: Its retry policy, for a request that could not be written.
         execute: Its ``execute_command``: redis-py's own path, which
             retries with backoff and reconnects, for a call safe to re-send.
+        packer: The connection's packer (its heads and key encodings cached).
     """
 
     def __init__(
-        self, pool: redis.ConnectionPool, retry: Retry, execute: Callable[..., object]
+        self,
+        pool: redis.ConnectionPool,
+        retry: Retry,
+        execute: Callable[..., object],
+        packer: ScriptPacker,
     ) -> None:
         self._pool = pool
         self._retry = retry
         self._execute = execute
-        self._bulks: dict[str, bytes] = {}
+        self._packer = packer
         self._local = threading.local()
 
     def send(
@@ -70,7 +74,7 @@ class PooledScripts:
             OutcomeUnknownError: The reply was lost after the request was
                 sent, and ``resend`` is off.
         """
-        packed = self._pack(head, keys, args)
+        packed = self._packer.pack(head, keys, args)
         holder = self._holder()
         conn = holder.conn
         now = time.monotonic()
@@ -85,7 +89,7 @@ class PooledScripts:
         except CONNECTION_ERRORS:
             # Nothing reached the server whole: sending again is safe.
             if resend:
-                return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+                return self._execute("EVALSHA", sha_of(head), len(keys), *keys, *args)
             drop: Callable[[], None] = conn.disconnect
             self._retry.call_with_retry(lambda: send([packed]), lambda _: drop())
         try:
@@ -94,7 +98,7 @@ class PooledScripts:
             if not resend:
                 raise outcome_unknown(exc) from exc
             # redis-py's own path retries with backoff and reconnects.
-            return self._execute("EVALSHA", head[-42:-2].decode(), len(keys), *keys, *args)
+            return self._execute("EVALSHA", sha_of(head), len(keys), *keys, *args)
 
     def _holder(self) -> _Holder:
         """This thread's own pooled connection, taken once (again after a fork).
@@ -111,30 +115,6 @@ class PooledScripts:
             local.pid = pid
         found: _Holder = local.holder
         return found
-
-    def _pack(self, head: bytes, keys: Sequence[str], args: Sequence[bytes | str]) -> bytes:
-        """The RESP array of one EVALSHA, with each key's encoding cached."""
-        bulks = self._bulks
-        if len(bulks) > _BULK_CACHE:
-            bulks.clear()
-        numkeys = str(len(keys)).encode()
-        parts = [
-            b"*%d\r\n" % (3 + len(keys) + len(args)),
-            head,
-            b"$%d\r\n%b\r\n" % (len(numkeys), numkeys),
-        ]
-        for key in keys:
-            bulk = bulks.get(key)
-            if bulk is None:
-                raw = key.encode()
-                bulk = bulks[key] = b"$%d\r\n%b\r\n" % (len(raw), raw)
-            parts.append(bulk)
-        for arg in args:
-            # Ids read back from the store may carry undecodable bytes as
-            # escapes (see Client.buried): they go back as those bytes.
-            raw = arg.encode("utf-8", "surrogateescape") if isinstance(arg, str) else arg
-            parts.append(b"$%d\r\n%b\r\n" % (len(raw), raw))
-        return b"".join(parts)
 
 
 class _Holder:
