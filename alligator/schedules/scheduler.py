@@ -34,7 +34,8 @@ from alligator.schedules.ticks import tick_stamp
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
-    from alligator.schedules.schedule import Entry, Schedule
+    from alligator.schedules.entry import Entry
+    from alligator.schedules.schedule import Schedule
 
 __all__ = ["KEEP_ALIVE", "Fired", "Scheduler", "ledger_for"]
 
