@@ -3,23 +3,25 @@
 Built here, at enqueue, so that every check a worker would otherwise fail
 on later (the function and hooks importable by name, the arguments of
 types the codecs carry) fails in the producer instead, where the caller
-can still fix the call.
+can still fix the call. A hook travels as its ``"module:qualname"``
+reference, and is imported back from it here too.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from alligator import arguments
 from alligator.constants import ENVELOPE_VERSION
 from alligator.exceptions import InvalidTaskError
-from alligator.utils import callable_path, hook_path
+from alligator.utils import callable_path, hook_path, import_callable
 from alligator.wire import Envelope
 
 if TYPE_CHECKING:
     from alligator.tasks import Task
 
-__all__ = ["envelope_of"]
+__all__ = ["envelope_of", "import_hook"]
 
 
 def envelope_of(task: Task[Any]) -> Envelope:
@@ -62,3 +64,11 @@ def envelope_of(task: Task[Any]) -> Envelope:
     if task.trace is not None:
         envelope.trace = task.trace
     return envelope
+
+
+def import_hook(reference: str | None, allowed: Iterable[str] | None) -> Any:
+    """The hook a ``"module:qualname"`` reference names (the inverse of ``hook_path``)."""
+    if reference is None:
+        return None
+    module, _, name = reference.partition(":")
+    return import_callable(module, name, allowed)

@@ -133,7 +133,14 @@ class Gator(Building, Pushing, ConsumerSide, InProcess, Waiting):
         self.backoff = backoff or Backoff()
         self.max_payload = max_payload
         self.allowed_modules = check_allow_list(task_class, allowed_modules)
-        self.signer = signing.signer_for(signing_key, verify_keys, signature_max_age)
+        verify_keys = tuple(verify_keys)
+        if verify_keys and signing_key is None:
+            raise ConfigurationError("verify_keys needs a signing_key as well")
+        self.signer = signing.Signer(signing_key, verify_keys) if signing_key is not None else None
+        if signature_max_age is not None and (self.signer is None or not signature_max_age > 0):
+            raise ConfigurationError(
+                f"signature_max_age needs a signing_key and a value > 0, got {signature_max_age!r}"
+            )
         self.clock = clock
         self.backend: Client = self.build_backend(conn_string)
         self.broker, self.capabilities = as_reliable(self.backend)

@@ -60,7 +60,6 @@ __all__ = [
     "Signer",
     "is_signed",
     "key_id",
-    "signer_for",
     "unwrap",
 ]
 
@@ -221,27 +220,3 @@ def _bound(text: str) -> bytes:
     """``text`` length-prefixed, so ("ab", "c") and ("a", "bc") never sign alike."""
     raw = text.encode("utf-8", "surrogatepass")
     return len(raw).to_bytes(4, "big") + raw
-
-
-def signer_for(
-    signing_key: Key | None, verify_keys: Iterable[Key], max_age: float | None
-) -> Signer | None:
-    """The Signer of a Gator's settings, or ``None`` when it signs nothing.
-
-    The checks are here, not in the Gator, because each one guards against a
-    setting that would silently do nothing: keys to verify with no key to
-    sign, or a replay window on payloads that are never signed.
-
-    Raises:
-        ConfigurationError: ``verify_keys`` or ``max_age`` without a
-            ``signing_key``, or a ``max_age`` not above zero.
-    """
-    verify_keys = tuple(verify_keys)
-    if verify_keys and signing_key is None:
-        raise ConfigurationError("verify_keys needs a signing_key as well")
-    signer = Signer(signing_key, verify_keys) if signing_key is not None else None
-    if max_age is not None and (signer is None or not max_age > 0):
-        raise ConfigurationError(
-            f"signature_max_age needs a signing_key and a value > 0, got {max_age!r}"
-        )
-    return signer

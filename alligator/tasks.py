@@ -18,7 +18,7 @@ from alligator._task_steps import (
     refuse_inside_a_loop,
 )
 from alligator._task_times import DelayUntil, enqueue_time, normalize_delay
-from alligator._task_wire import envelope_of
+from alligator._task_wire import envelope_of, import_hook
 from alligator._typing import P, R
 from alligator.constants import Status
 from alligator.exceptions import (
@@ -29,7 +29,7 @@ from alligator.exceptions import (
 from alligator.priority import check_priority
 from alligator.protocols import Codec
 from alligator.unique import OnDuplicate, check_options
-from alligator.utils import import_callable, import_hook, new_task_id
+from alligator.utils import import_callable, new_task_id
 from alligator.wire import Envelope
 
 if TYPE_CHECKING:

@@ -318,11 +318,3 @@ def hook_path(hook: Callable[..., Any] | None) -> str | None:
         return None
     module, name = callable_path(hook)
     return f"{module}:{name}"
-
-
-def import_hook(reference: str | None, allowed: Iterable[str] | None) -> Any:
-    """The hook a ``"module:qualname"`` reference names (the inverse of :func:`hook_path`)."""
-    if reference is None:
-        return None
-    module, _, name = reference.partition(":")
-    return import_callable(module, name, allowed)

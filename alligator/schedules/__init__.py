@@ -15,8 +15,14 @@ the backend's atomic push-if-absent, so any number of them may run for
 high availability. See the "Periodic tasks" page of the documentation.
 """
 
-from alligator.schedules.entry import DEFAULT_CATCH_UP, Entry, Misfire
-from alligator.schedules.schedule import DEFAULT_GRACE, EntryOptions, Schedule
+from alligator.schedules.schedule import (
+    DEFAULT_CATCH_UP,
+    DEFAULT_GRACE,
+    Entry,
+    EntryOptions,
+    Misfire,
+    Schedule,
+)
 from alligator.schedules.scheduler import Fired, Scheduler
 from alligator.schedules.ticks import Cron, Every
 

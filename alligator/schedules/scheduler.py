@@ -34,8 +34,7 @@ from alligator.schedules.ticks import tick_stamp
 
 if TYPE_CHECKING:
     from alligator.gator import Gator
-    from alligator.schedules.entry import Entry
-    from alligator.schedules.schedule import Schedule
+    from alligator.schedules.schedule import Entry, Schedule
 
 __all__ = ["KEEP_ALIVE", "Fired", "Scheduler", "ledger_for"]
 
