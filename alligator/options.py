@@ -294,7 +294,7 @@ class Building:
         ``unique_running=True``. See :mod:`alligator.unique`.
         """
         return Options(
-            self._gator(),
+            cast("Gator", self),  # only the Gator mixes this in
             task_id=task_id,
             retries=retries,
             is_async=is_async,
@@ -314,7 +314,4 @@ class Building:
 
     def batch(self) -> Batch:
         """A context manager sending every task created in it in one round trip."""
-        return Batch(self._gator())
-
-    def _gator(self) -> Gator:
-        return cast("Gator", self)  # only the Gator mixes this in
+        return Batch(cast("Gator", self))

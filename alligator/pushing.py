@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from alligator._typing import R
 from alligator.capabilities import Capabilities
 from alligator.exceptions import ConfigurationError, InvalidTaskError
 from alligator.limits import check_countable
@@ -43,7 +44,7 @@ class Pushing:
         _unique_broker: UniqueClient | None
 
         def dependencies_of(self, task: Task[Any]) -> list[str]: ...
-        def run_eagerly(self, task: Task[Any]) -> Task[Any]: ...
+        def run_eagerly(self, task: Task[R]) -> Task[R]: ...
 
     def serialize(self, task: Task[Any]) -> bytes:
         """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
