@@ -1,4 +1,9 @@
-"""The built-in task: a callable, its arguments, options and typed hooks."""
+"""The built-in task: a callable, its arguments, options and typed hooks.
+
+The order of a run is here; what calls or awaits each step, a task's times
+and its wire form sit below it, in ``_task_steps``, ``_task_times`` and
+``_task_wire`` (public names re-exported).
+"""
 
 from __future__ import annotations
 
