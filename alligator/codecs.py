@@ -9,6 +9,12 @@ allow-list is consulted: a compressed payload carries exactly one compression
 layer (its content may not be compressed again), decompresses in steps to at
 most :data:`MAX_DECOMPRESSED` bytes in all, and must end where its compressed
 stream ends.
+
+This module holds the compression wrapper and the registry, which need each
+other (a compressed payload's content is looked up in the registry; the
+registry sees through a compressor to name the codec); the serializers it
+wraps are in :mod:`alligator._serializers`, the bounded decompression streams
+in :mod:`alligator._decompressors`. Every name stays importable from here.
 """
 
 from __future__ import annotations
@@ -17,13 +23,13 @@ import bz2
 import threading
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Final, Protocol
+from typing import Final
 
-import msgspec
-
-from alligator.exceptions import ConfigurationError, DecodeError, EncodeError, UnknownCodecError
+from alligator._decompressors import Bz2Stream, Decompressor, ZlibStream
+from alligator._serializers import JsonCodec, MsgpackCodec
+from alligator.exceptions import ConfigurationError, DecodeError, UnknownCodecError
 from alligator.protocols import Codec
-from alligator.wire import Envelope, check_version, wire_fields
+from alligator.wire import Envelope
 
 __all__ = [
     "BZ2_MIN_SIZE",
@@ -49,134 +55,6 @@ __all__ = [
 #: The most bytes decompression may produce for one payload (decompression
 #: bombs). With one compression layer allowed, this bounds the whole decode.
 MAX_DECOMPRESSED: Final = 64 * 1024 * 1024
-
-_ENCODE_ERRORS = (TypeError, ValueError, OverflowError, msgspec.EncodeError)
-
-
-class JsonCodec:
-    """Compact JSON; readable with any tool, the default."""
-
-    name = "json"
-
-    def __init__(self) -> None:
-        self._encoder = msgspec.json.Encoder()
-        self._decoder = msgspec.json.Decoder(Envelope)
-
-    def encode(self, envelope: Envelope) -> bytes:
-        try:
-            return self._encoder.encode(wire_fields(envelope))
-        except _ENCODE_ERRORS as exc:
-            raise EncodeError(f"json cannot encode the task's arguments: {exc}") from exc
-
-    def decode(self, data: bytes) -> Envelope:
-        try:
-            return check_version(self._decoder.decode(data), data)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(f"invalid json task payload: {exc}", data) from exc
-
-    def matches(self, data: bytes) -> bool:
-        return data[:1] == b"["
-
-
-class MsgpackCodec:
-    """MessagePack: smaller and faster than JSON, keeps bytes as bytes."""
-
-    name = "msgpack"
-
-    def __init__(self) -> None:
-        self._encoder = msgspec.msgpack.Encoder()
-        self._decoder = msgspec.msgpack.Decoder(Envelope)
-
-    def encode(self, envelope: Envelope) -> bytes:
-        try:
-            return self._encoder.encode(wire_fields(envelope))
-        except _ENCODE_ERRORS as exc:
-            raise EncodeError(f"msgpack cannot encode the task's arguments: {exc}") from exc
-
-    def decode(self, data: bytes) -> Envelope:
-        try:
-            return check_version(self._decoder.decode(data), data)
-        except msgspec.DecodeError as exc:
-            raise DecodeError(f"invalid msgpack task payload: {exc}", data) from exc
-
-    def matches(self, data: bytes) -> bool:
-        # An envelope is an array: fixarray (0x90-0x9f), array16 or array32.
-        return bool(data) and (0x90 <= data[0] <= 0x9F or data[0] in (0xDC, 0xDD))
-
-
-class Decompressor(Protocol):
-    """One compressed stream, decompressed a bounded step at a time.
-
-    A :class:`CompressedCodec` asks for the first 64 KiB (to see what the
-    stream holds), then for the rest up to one byte over its budget, so a
-    payload is refused before its output is produced, not after.
-    """
-
-    def read(self, max_length: int) -> bytes:
-        """Up to ``max_length`` (at least 1) more bytes of output; ``b""`` once the stream ended.
-
-        Raises:
-            ValueError: the data is corrupt, ends before its stream does, or
-                has bytes after the end of the stream (``OSError``,
-                ``EOFError`` and ``zlib.error`` are also taken as corrupt).
-        """
-        ...
-
-
-def _trailing(algorithm: str, unused: bytes) -> ValueError:
-    return ValueError(f"{len(unused):,} bytes follow the end of the {algorithm} stream")
-
-
-_TRUNCATED: Final = "the compressed stream ends before its end marker (truncated)"
-
-
-class _ZlibStream:
-    """``zlib.decompressobj`` fed one payload; input it has not used yet waits in ``_input``."""
-
-    __slots__ = ("_input", "_obj")
-
-    def __init__(self, data: bytes) -> None:
-        self._obj = zlib.decompressobj()
-        self._input = data
-
-    def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        while not obj.eof:
-            if not self._input:
-                raise ValueError(_TRUNCATED)
-            out = obj.decompress(self._input, max_length)
-            # Input left over because the output hit max_length; when the
-            # output is empty, all input was used and the loop ends.
-            self._input = obj.unconsumed_tail
-            if out:
-                return out
-        if obj.unused_data:
-            raise _trailing("zlib", obj.unused_data)
-        return b""
-
-
-class _Bz2Stream:
-    """``bz2.BZ2Decompressor`` fed one payload; it buffers unused input itself."""
-
-    __slots__ = ("_input", "_obj")
-
-    def __init__(self, data: bytes) -> None:
-        self._obj = bz2.BZ2Decompressor()
-        self._input = data
-
-    def read(self, max_length: int) -> bytes:
-        obj = self._obj
-        if not obj.eof:
-            out = obj.decompress(self._input, max_length)
-            self._input = b""
-            if out:
-                return out
-            if not obj.eof:  # all input used, no output, no end marker
-                raise ValueError(_TRUNCATED)
-        if obj.unused_data:
-            raise _trailing("bz2", obj.unused_data)
-        return b""
-
 
 #: Payloads shorter than this skip zlib: below ~150-250 B of envelope zlib's
 #: output is no smaller, or a few bytes smaller for ~4 us of CPU.
@@ -322,12 +200,12 @@ def bz2_codec(inner: Codec, *, min_size: int = BZ2_MIN_SIZE) -> CompressedCodec:
     ten times its CPU; bz2 earns its place on large text payloads and under a
     hard size limit (beanstalkd's 64 KiB jobs).
     """
-    return CompressedCodec(inner, "bz2", bz2.compress, _Bz2Stream, b"BZh", min_size=min_size)
+    return CompressedCodec(inner, "bz2", bz2.compress, Bz2Stream, b"BZh", min_size=min_size)
 
 
 def zlib_codec(inner: Codec, *, min_size: int = ZLIB_MIN_SIZE) -> CompressedCodec:
     """zlib around ``inner``: several times faster than bz2, a little larger on big payloads."""
-    return CompressedCodec(inner, "zlib", zlib.compress, _ZlibStream, b"\x78", min_size=min_size)
+    return CompressedCodec(inner, "zlib", zlib.compress, ZlibStream, b"\x78", min_size=min_size)
 
 
 class CodecRegistry:

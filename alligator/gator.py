@@ -1,10 +1,14 @@
 """The producer side: ``Gator`` builds tasks and hands them to a backend.
 
 A Gator is bound to one backend and one queue. It encodes tasks under its
-payload rules (codec, signing key, size limit, allow-list) and pushes them;
-``gator.consumer()`` gives the consumer side of the same settings to a
-Worker, and to the 1.0 methods that run a task here (``pop``, ``get``,
-``execute``: :mod:`alligator.inprocess`, mixed in).
+payload rules (codec, signing key, size limit, allow-list) and pushes them.
+This module holds its settings and its public enqueue methods; the rest is
+mixed in from modules that each hold one part: the push path
+(:mod:`alligator.pushing`), the ``options``/``batch`` builders
+(:mod:`alligator.options`), the consumer side of the same settings for a
+Worker (``gator.consumer()``, ``gator.failed``: :mod:`alligator.consuming`),
+the 1.0 methods that run a task here (``pop``, ``get``, ``execute``:
+:mod:`alligator.inprocess`) and waiting on outcomes (:mod:`alligator.waiting`).
 """
 
 from __future__ import annotations
@@ -12,11 +16,11 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine, Iterable
-from typing import TYPE_CHECKING, Any, Self, cast, overload
+from typing import Any, Self, overload
 
 from alligator import codecs, signing
 from alligator import results as outcomes
-from alligator._typing import RO, P, R
+from alligator._typing import P, R
 from alligator.backends import backend_class_for
 from alligator.capabilities import priority_view, unique_view
 from alligator.compat import as_reliable
@@ -27,22 +31,17 @@ from alligator.constants import (
     DEFAULT_MAX_PAYLOAD,
     DEFAULT_RESULT_TTL,
 )
-from alligator.consumer import Consumer
-from alligator.exceptions import ConfigurationError, InvalidTaskError
+from alligator.consuming import ConsumerSide
+from alligator.exceptions import ConfigurationError
 from alligator.inprocess import InProcess
-from alligator.limits import check_countable
-from alligator.options import Batch, Options
+from alligator.options import Building
 from alligator.payloads import Payloads, check_allow_list
-from alligator.protocols import Client, Codec, PriorityClient, QueueNameValidator, ResultClient
-from alligator.records import Outgoing, PushItem
+from alligator.protocols import Client, Codec
+from alligator.pushing import Pushing
 from alligator.retry import Backoff
-from alligator.tasks import DelayUntil, Task, enqueue_time
-from alligator.tracing import Tracing
-from alligator.unique import OnDuplicate, push_unique
+from alligator.tasks import Task
+from alligator.tracing import Tracing, tracing_for
 from alligator.waiting import Waiting
-
-if TYPE_CHECKING:
-    from alligator.failed import FailedTasks
 
 __all__ = ["DEFAULT_DSN", "Gator"]
 
@@ -52,7 +51,7 @@ log = logging.getLogger("alligator.gator")
 DEFAULT_DSN = "sqlite://alligator.db"
 
 
-class Gator(InProcess, Waiting):
+class Gator(Building, Pushing, ConsumerSide, InProcess, Waiting):
     """Enqueues tasks on one queue of one backend.
 
     Args:
@@ -158,7 +157,7 @@ class Gator(InProcess, Waiting):
         self._priority_broker = priority_view(self.broker, self.capabilities)
         self._unique_broker = unique_view(self.broker, self.capabilities)
         self.check_queue_name(queue_name)
-        self.tracing = _tracing(tracing)
+        self.tracing = tracing_for(tracing)
         self.timestamps = timestamps
         self.results = outcomes.connect(
             results, result_ttl, self.broker, self.capabilities, queue_name
@@ -185,61 +184,11 @@ class Gator(InProcess, Waiting):
         client: Client = backend_class(conn_string)
         return client
 
-    def check_queue_name(self, queue_name: str) -> None:
-        """Refuse a queue name the backend cannot hold (a ``ConfigurationError``)."""
-        if not isinstance(queue_name, str) or not queue_name:
-            raise ConfigurationError(f"queue_name must be a non-empty str, got {queue_name!r}")
-        try:
-            queue_name.encode()
-        except UnicodeEncodeError as exc:
-            raise ConfigurationError(
-                f"queue name {queue_name!r} is not valid text (lone surrogates cannot be stored)"
-            ) from exc
-        if self.capabilities.queue_names:
-            validator: QueueNameValidator = self.backend  # type: ignore[assignment]
-            validator.validate_queue_name(queue_name)
-
-    def consumer(
-        self,
-        queue_name: str | None = None,
-        *,
-        lease: float | None = None,
-        nap_time: float = 0.1,
-    ) -> Consumer:
-        """The consumer side of this Gator's settings, for its queue or another one.
-
-        Args:
-            queue_name: Another queue of the same backend (default: this
-                Gator's).
-            lease: Seconds a reserved task is held (default: the Gator's).
-            nap_time: Pause between polls of a backend that cannot wait.
-        """
-        if queue_name is None:
-            queue_name = self.queue_name
-        else:
-            self.check_queue_name(queue_name)
-        return Consumer(
-            self.broker,
-            queue_name,
-            capabilities=self.capabilities,
-            payloads=self.payloads,
-            backoff=self.backoff,
-            clock=self.clock,
-            lease=self.lease if lease is None else lease,
-            nap_time=nap_time,
-            max_deliveries=self.max_deliveries,
-            results=None if self.results is None else self.results.for_queue(queue_name),
-        )
-
     # -- producer API -------------------------------------------------------
 
     def len(self) -> int:
         """Tasks waiting in this queue (ready and delayed)."""
         return self.broker.len(self.queue_name)
-
-    def serialize(self, task: Task[Any]) -> bytes:
-        """Encode ``task`` with this Gator's codec, signed, enforcing ``max_payload``."""
-        return self.payloads.encode(task, self.queue_name)
 
     @overload
     def push(
@@ -264,89 +213,6 @@ class Gator(InProcess, Waiting):
         task.to_call(func, *args, **kwargs)
         return self.submit(task)
 
-    def submit(self, task: Task[Any]) -> Task[Any]:
-        """Enqueue (or run, if eager) a task whose call is set: :meth:`push` after ``to_call``.
-
-        A traced push is a ``send`` span around encoding and sending, so the
-        task carries the span's context.
-        """
-        if self.tracing is None or not task.is_async:
-            return self._push(task)
-        with self.tracing.send(task, self.queue_name):
-            return self._push(task)
-
-    def _push(self, task: Task[Any]) -> Task[Any]:
-        outgoing = self.outgoing(task)
-        if outgoing is None:
-            return self.run_eagerly(task)
-        if task.unique_key is not None or task.unique:
-            return push_unique(self._unique_broker, self.queue_name, task, outgoing.items[0].data)
-        [task.task_id] = self.send(outgoing)
-        return task
-
-    def outgoing(self, task: Task[Any]) -> Outgoing | None:
-        """What pushing ``task`` sends, checked and encoded; ``None`` for an eager task.
-
-        The part of :meth:`push` that does no I/O, shared with
-        :class:`~alligator.AsyncGator`, which sends the result its own way.
-        """
-        depends_on = self.dependencies_of(task)
-        if not task.is_async:
-            return None
-        check_countable(getattr(task, "func", None), self.capabilities.limits)
-        if (task.unique_key is not None or task.unique) and (
-            depends_on or task.priority is not None
-        ):
-            raise InvalidTaskError(
-                "unique tasks cannot take depends_on or priority yet: drop one of the options"
-            )
-        if task.priority is not None:
-            self.prioritized()  # refuses a backend that would ignore it
-        if self.timestamps:
-            task.enqueued_at = enqueue_time()
-        data = self.payloads.encode(task, self.queue_name)
-        task.results = self.results
-        return Outgoing(
-            [PushItem(task.task_id, data, task.delay_until, task.priority)],
-            [depends_on] if depends_on else None,
-            task.priority,
-        )
-
-    def send(self, outgoing: Outgoing) -> list[str]:
-        """Push what :meth:`outgoing` (or a batch) prepared; returns the stored ids."""
-        items = outgoing.items
-        if outgoing.depends_on is not None:
-            queue = cast(ResultClient, self.broker)  # checked by dependencies_of
-            return queue.push_after(self.queue_name, items, outgoing.depends_on)
-        if len(items) > 1:
-            return self.broker.push_many(self.queue_name, items)
-        [item] = items
-        priority = outgoing.priority if outgoing.priority is not None else item.priority
-        if priority is not None:
-            return [
-                self.prioritized().push(
-                    self.queue_name, item.task_id, item.data, item.delay_until, priority=priority
-                )
-            ]
-        return [self.broker.push(self.queue_name, item.task_id, item.data, item.delay_until)]
-
-    def prioritized(self) -> PriorityClient:
-        """The backend as a :class:`~alligator.protocols.PriorityClient`, for a prioritised push.
-
-        Raises:
-            ConfigurationError: The backend cannot order tasks by priority; a
-                ``priority=`` it would ignore is refused instead.
-        """
-        prioritized = self._priority_broker
-        if prioritized is None:
-            raise ConfigurationError(
-                f"the {type(self.backend).__module__}.{type(self.backend).__name__} backend "
-                "cannot order tasks by priority (its push takes no priority=): leave "
-                "priority unset, or use a backend that has it (locmem, sqlite, redis, "
-                "beanstalk, postgresql)"
-            )
-        return prioritized
-
     @overload
     def task(
         self, func: Callable[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs
@@ -363,57 +229,6 @@ class Gator(InProcess, Waiting):
         task: Task[Any] = self.task_class()
         return self.push(task, func, *args, **kwargs)
 
-    def options(
-        self,
-        *,
-        task_id: str | None = None,
-        retries: int = 0,
-        is_async: bool = True,
-        on_start: Callable[[Task[Any]], object] | None = None,
-        on_success: Callable[[Task[RO], RO], object] | None = None,
-        on_error: Callable[[Task[Any], Exception], object] | None = None,
-        depends_on: Iterable[str | Task[Any]] | None = None,
-        delay_until: DelayUntil | None = None,
-        delay_by: float | None = None,
-        priority: int | None = None,
-        timeout: float | None = None,
-        unique_key: str | None = None,
-        unique: bool = False,
-        unique_running: bool = False,
-        on_duplicate: OnDuplicate = "return",
-    ) -> Options[RO]:
-        """A context manager whose ``task(...)`` applies these options.
-
-        ``unique_key`` (or ``unique=True``, a key derived from the function
-        and its arguments) stores the task only if no queued task holds that
-        key; else nothing is stored and the task returned names the holder
-        (``on_duplicate="raise"``: :class:`~alligator.exceptions.DuplicateTaskError`).
-        The key is held while the task waits, and while it runs too with
-        ``unique_running=True``. See :mod:`alligator.unique`.
-        """
-        return Options(
-            self,
-            task_id=task_id,
-            retries=retries,
-            is_async=is_async,
-            on_start=on_start,
-            on_success=on_success,
-            on_error=on_error,
-            depends_on=depends_on,
-            delay_until=delay_until,
-            delay_by=delay_by,
-            priority=priority,
-            timeout=timeout,
-            unique_key=unique_key,
-            unique=unique,
-            unique_running=unique_running,
-            on_duplicate=on_duplicate,
-        )
-
-    def batch(self) -> Batch:
-        """A context manager sending every task created in it in one round trip."""
-        return Batch(self)
-
     def within(self, connection: object) -> Gator:
         """A producer whose tasks join ``connection``'s open transaction.
 
@@ -429,30 +244,6 @@ class Gator(InProcess, Waiting):
                 is of another driver, closed, or to another database.
             BackendError: ``connection``'s transaction has already failed.
         """
-        import copy
+        from alligator.transactional import within
 
-        from alligator.transactional import through
-
-        bound = copy.copy(self)
-        bound.broker = bound._priority_broker = through(self.broker, self.capabilities, connection)
-        bound._unique_broker = None  # a unique push is the backend's own transaction
-        return bound
-
-    @property
-    def failed(self) -> FailedTasks:
-        """Buried tasks of this queue: list, show, requeue, purge."""
-        from alligator.failed import FailedTasks
-
-        return FailedTasks(self.consumer())
-
-
-def _tracing(tracing: bool | Tracing) -> Tracing | None:
-    """The Gator's tracer: none, one on OpenTelemetry's global provider, or the one given."""
-    if tracing is False:
-        return None
-
-    if tracing is True:
-        return Tracing()
-    if not isinstance(tracing, Tracing):
-        raise ConfigurationError(f"tracing must be True, False or a Tracing, got {tracing!r}")
-    return tracing
+        return within(self, connection)

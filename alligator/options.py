@@ -1,10 +1,15 @@
-"""Per-call task options (``gator.options``) and batched enqueue (``gator.batch``)."""
+"""Per-call task options (``gator.options``) and batched enqueue (``gator.batch``).
+
+The two builders themselves (:class:`Building`) are mixed into the Gator,
+so that what each option means, how it is checked and how it reaches the
+task are read in this one module.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, overload
+from typing import TYPE_CHECKING, Any, Generic, Self, TypedDict, cast, overload
 
 from alligator._typing import RO, P, R, T, Unpinned
 from alligator.exceptions import InvalidTaskError
@@ -16,7 +21,7 @@ from alligator.unique import OnDuplicate
 if TYPE_CHECKING:
     from alligator.gator import Gator
 
-__all__ = ["Batch", "Options", "TaskOptions", "Unpinned"]
+__all__ = ["Batch", "Building", "Options", "TaskOptions", "Unpinned"]
 
 
 class TaskOptions(TypedDict, Generic[RO], total=False):
@@ -255,3 +260,58 @@ class Batch:
             task.task_id = task_id
         self.tasks, self._items, self._depends_on = [], [], []
         return ids
+
+
+class Building:
+    """``options()`` and ``batch()``: mixed into :class:`~alligator.Gator`."""
+
+    def options(
+        self,
+        *,
+        task_id: str | None = None,
+        retries: int = 0,
+        is_async: bool = True,
+        on_start: Callable[[Task[Any]], object] | None = None,
+        on_success: Callable[[Task[RO], RO], object] | None = None,
+        on_error: Callable[[Task[Any], Exception], object] | None = None,
+        depends_on: Iterable[str | Task[Any]] | None = None,
+        delay_until: DelayUntil | None = None,
+        delay_by: float | None = None,
+        priority: int | None = None,
+        timeout: float | None = None,
+        unique_key: str | None = None,
+        unique: bool = False,
+        unique_running: bool = False,
+        on_duplicate: OnDuplicate = "return",
+    ) -> Options[RO]:
+        """A context manager whose ``task(...)`` applies these options.
+
+        ``unique_key`` (or ``unique=True``, a key derived from the function
+        and its arguments) stores the task only if no queued task holds that
+        key; else nothing is stored and the task returned names the holder
+        (``on_duplicate="raise"``: :class:`~alligator.exceptions.DuplicateTaskError`).
+        The key is held while the task waits, and while it runs too with
+        ``unique_running=True``. See :mod:`alligator.unique`.
+        """
+        return Options(
+            cast("Gator", self),  # only the Gator mixes this in
+            task_id=task_id,
+            retries=retries,
+            is_async=is_async,
+            on_start=on_start,
+            on_success=on_success,
+            on_error=on_error,
+            depends_on=depends_on,
+            delay_until=delay_until,
+            delay_by=delay_by,
+            priority=priority,
+            timeout=timeout,
+            unique_key=unique_key,
+            unique=unique,
+            unique_running=unique_running,
+            on_duplicate=on_duplicate,
+        )
+
+    def batch(self) -> Batch:
+        """A context manager sending every task created in it in one round trip."""
+        return Batch(cast("Gator", self))

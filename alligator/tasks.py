@@ -1,31 +1,40 @@
-"""The built-in task: a callable, its arguments, options and typed hooks."""
+"""The built-in task: a callable, its arguments, options and typed hooks.
+
+The order of a run is here; what calls or awaits each step, a task's times
+and its wire form sit below it, in ``_task_steps``, ``_task_times`` and
+``_task_wire`` (public names re-exported).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import functools
-import inspect
 import logging
-import math
-import time
-from collections.abc import Awaitable, Callable, Coroutine, Generator, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Generic, Self, overload
 
 from alligator import arguments, codecs
+from alligator._task_steps import (
+    Call,
+    Made,
+    Steps,
+    awaited_step,
+    made,
+    refuse_inside_a_loop,
+)
+from alligator._task_times import DelayUntil, enqueue_time, normalize_delay
+from alligator._task_wire import envelope_of, import_hook
 from alligator._typing import P, R
-from alligator.constants import ENVELOPE_VERSION, Status
+from alligator.constants import Status
 from alligator.exceptions import (
     ConfigurationError,
     InvalidTaskError,
-    MultipleDelaysError,
     NoResultError,
-    TaskTimeoutError,
 )
 from alligator.priority import check_priority
 from alligator.protocols import Codec
 from alligator.unique import OnDuplicate, check_options
-from alligator.utils import callable_path, hook_path, import_callable, new_task_id
+from alligator.utils import import_callable, new_task_id
 from alligator.wire import Envelope
 
 if TYPE_CHECKING:
@@ -33,48 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("alligator.task")
 
-__all__ = ["Task", "enqueue_time", "normalize_delay"]
-
-DelayUntil = float | int | dt.datetime
-
-
-def normalize_delay(
-    delay_until: DelayUntil | None, delay_by: float | None, now: float | None = None
-) -> float | None:
-    """One epoch-seconds run-at time from the two mutually exclusive options.
-
-    Raises:
-        MultipleDelaysError: both were given.
-        InvalidTaskError: a negative or non-finite delay, or a naive datetime.
-    """
-    if delay_until is not None and delay_by is not None:
-        raise MultipleDelaysError("give delay_by or delay_until, not both")
-    if delay_by is not None:
-        if not math.isfinite(delay_by) or delay_by < 0:
-            raise InvalidTaskError(f"delay_by must be a finite number >= 0, got {delay_by!r}")
-        return (time.time() if now is None else now) + delay_by
-    if delay_until is None:
-        return None
-    if isinstance(delay_until, dt.datetime):
-        if delay_until.tzinfo is None:
-            raise InvalidTaskError(
-                "delay_until datetime must be timezone-aware (e.g. tzinfo=datetime.UTC)"
-            )
-        return delay_until.timestamp()
-    if isinstance(delay_until, bool) or not isinstance(delay_until, (int, float)):
-        raise InvalidTaskError(f"delay_until must be a timestamp or datetime, got {delay_until!r}")
-    if not math.isfinite(delay_until) or delay_until < 0:
-        raise InvalidTaskError(f"delay_until must be a finite timestamp >= 0, got {delay_until!r}")
-    return float(delay_until)
-
-
-def enqueue_time() -> float:
-    """Now, in epoch seconds to the millisecond: what a payload carries as its enqueue time.
-
-    Milliseconds are what a queue-wait histogram resolves, and the shorter
-    number costs fewer bytes per queued task.
-    """
-    return round(time.time(), 3)
+__all__ = ["DelayUntil", "Task", "enqueue_time", "normalize_delay"]
 
 
 class Task(Generic[R]):
@@ -211,38 +179,7 @@ class Task(Generic[R]):
 
     def to_envelope(self) -> Envelope:
         """The wire form; checks now that a worker will be able to import everything."""
-        if self.func is None:
-            raise InvalidTaskError("the task has no function: call to_call(func, ...) first")
-        module, name = callable_path(self.func)
-        arguments.check(self.func, self.func_args, self.func_kwargs)
-        on_start, on_success, on_error = self.on_start, self.on_success, self.on_error
-        # Positional, in field order: half the cost of keywords on the enqueue path.
-        envelope = Envelope(
-            ENVELOPE_VERSION,
-            self.task_id,
-            module,
-            name,
-            self.func_args,
-            self.func_kwargs,
-            self.retries,
-            self.attempts,
-            self.is_async,
-            None if on_start is None else hook_path(on_start),
-            None if on_success is None else hook_path(on_success),
-            None if on_error is None else hook_path(on_error),
-            self.delay_until,
-            self.depends_on,
-            self.priority,
-        )
-        if self.timeout is not None:
-            envelope.timeout = self.timeout
-        if self.deferrals:
-            envelope.options = {"deferrals": self.deferrals}
-        if self.enqueued_at is not None:
-            envelope.enqueued_at = self.enqueued_at
-        if self.trace is not None:
-            envelope.trace = self.trace
-        return envelope
+        return envelope_of(self)
 
     def serialize(self) -> bytes:
         """Encode with :attr:`codec` (JSON when unset)."""
@@ -273,9 +210,9 @@ class Task(Generic[R]):
         task.trace = envelope.trace
         deferrals = envelope.options.get("deferrals", 0) if envelope.options else 0
         task.deferrals = deferrals if type(deferrals) is int and deferrals > 0 else 0
-        task.on_start = _import_hook(envelope.on_start, allowed)
-        task.on_success = _import_hook(envelope.on_success, allowed)
-        task.on_error = _import_hook(envelope.on_error, allowed)
+        task.on_start = import_hook(envelope.on_start, allowed)
+        task.on_success = import_hook(envelope.on_success, allowed)
+        task.on_error = import_hook(envelope.on_error, allowed)
         func = import_callable(envelope.module, envelope.callable, allowed)
         task.func = func
         task.func_args, task.func_kwargs = arguments.restore(func, envelope.args, envelope.kwargs)
@@ -358,12 +295,12 @@ class Task(Generic[R]):
                 code that runs on an event loop.
         """
         if self.needs_loop():
-            _refuse_inside_a_loop(self)
+            refuse_inside_a_loop(self.task_id)
             return asyncio.run(self.run_async())
         steps = self._steps()
-        outcome: _Made = (None, None)
+        outcome: Made = (None, None)
         while (step := _next(steps, outcome)) is not None:
-            outcome = _made(step)
+            outcome = made(step)
         return self
 
     async def run_async(self, timeout: float | None = None) -> Self:
@@ -379,12 +316,12 @@ class Task(Generic[R]):
                 ("timed out after N s"), which ``on_error`` sees.
         """
         steps = self._steps()
-        outcome: _Made = (None, None)
+        outcome: Made = (None, None)
         while (step := _next(steps, outcome)) is not None:
-            outcome = await _awaited_step(step, timeout, self.task_id)
+            outcome = await awaited_step(step, timeout, self.task_id)
         return self
 
-    def _steps(self) -> _Steps:
+    def _steps(self) -> Steps:
         """The order of a run, written once for :meth:`run` and :meth:`run_async`.
 
         Each step is yielded as a call for the driver to make (and, in
@@ -396,7 +333,7 @@ class Task(Generic[R]):
         if self.on_start is not None:
             yield functools.partial(self.on_start, self)  # raising fails the try: no run
         try:
-            result = yield _Call(func, self.func_args, self.func_kwargs)
+            result = yield Call(func, self.func_args, self.func_kwargs)
         except Exception as err:
             self.to_failed()
             if self.on_error is not None:
@@ -407,7 +344,7 @@ class Task(Generic[R]):
         if self.on_success is not None:
             yield from self._hook("on_success", self.on_success, result)
 
-    def _hook(self, name: str, hook: Callable[[Task[R], Any], object], value: Any) -> _Steps:
+    def _hook(self, name: str, hook: Callable[[Task[R], Any], object], value: Any) -> Steps:
         """Call an after-the-fact hook; its failure is logged and kept, never the task's.
 
         The function has already run (or failed) when ``on_success`` or
@@ -429,78 +366,6 @@ class Task(Generic[R]):
             )
 
 
-class _Call:
-    """The step of a run that calls the task's function (the one a timeout bounds)."""
-
-    __slots__ = ("args", "func", "kwargs")
-
-    def __init__(self, func: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]):
-        self.func = func
-        self.args = args
-        self.kwargs = kwargs
-
-    def __call__(self) -> Any:
-        return self.func(*self.args, **self.kwargs)
-
-
-#: A step's value, or the exception it raised.
-_Made = tuple[Any, Exception | None]
-_Steps = Generator[Callable[[], Any], Any, None]
-
-
-def _next(steps: _Steps, outcome: _Made) -> Callable[[], Any] | None:
-    """Send the last step's outcome into the run; its next step, or ``None`` once it ended."""
-    value, error = outcome
-    try:
-        return steps.send(value) if error is None else steps.throw(error)
-    except StopIteration:
-        return None
-
-
-def _made(step: Callable[[], Any]) -> _Made:
-    try:
-        return step(), None
-    except Exception as exc:
-        return None, exc
-
-
-async def _awaited_step(step: Callable[[], Any], timeout: float | None, task_id: str) -> _Made:
-    try:
-        value = step()
-        if inspect.isawaitable(value):
-            limit = timeout if isinstance(step, _Call) else None
-            value = await _awaited(value, limit, task_id)
-    except Exception as exc:
-        return None, exc
-    return value, None
-
-
-async def _awaited(value: Awaitable[Any], timeout: float | None, task_id: str) -> Any:
-    """``await value``, cancelled after ``timeout`` seconds as a :class:`TaskTimeoutError`."""
-    if timeout is None:
-        return await value
-    try:
-        async with asyncio.timeout(timeout) as limit:
-            return await value
-    except TimeoutError as exc:
-        if not limit.expired():
-            raise  # the task's own TimeoutError, not its time limit
-        raise TaskTimeoutError(f"task {task_id} timed out after {timeout:g} s") from exc
-
-
-def _refuse_inside_a_loop(task: Task[Any]) -> None:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise InvalidTaskError(
-        f"task {task.task_id} has an 'async def' function or hook and is run from inside a "
-        "running event loop, which cannot run it to the end here: await task.run_async() "
-        "instead, or enqueue it with an AsyncGator (is_async=False tasks are then run "
-        "off the loop)"
-    )
-
-
 def _task_id_of(dependency: str | Task[Any]) -> str:
     if isinstance(dependency, str):
         if not dependency:
@@ -518,8 +383,14 @@ class _NoResult:
 _NO_RESULT: Final = _NoResult()
 
 
-def _import_hook(reference: str | None, allowed: Iterable[str] | None) -> Any:
-    if reference is None:
+def _next(steps: Steps, outcome: Made) -> Callable[[], Any] | None:
+    """Send the last step's outcome into the run; its next step, or ``None`` once it ended.
+
+    Here, not beside the other step helpers: resuming the run's generator
+    enters this module, and a helper below it must not call back up.
+    """
+    value, error = outcome
+    try:
+        return steps.send(value) if error is None else steps.throw(error)
+    except StopIteration:
         return None
-    module, _, name = reference.partition(":")
-    return import_callable(module, name, allowed)

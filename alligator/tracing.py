@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
     from alligator import tasks
 
-__all__ = ["SYSTEM", "Tracing", "error_type"]
+__all__ = ["SYSTEM", "Tracing", "error_type", "tracing_for"]
 
 #: ``messaging.system`` of every span.
 SYSTEM: Final = "alligator"
@@ -124,3 +124,18 @@ class Tracing(NullEvents):
             except BaseException as exc:
                 span.set_attribute("error.type", error_type(exc))
                 raise
+
+
+def tracing_for(setting: bool | Tracing) -> Tracing | None:
+    """A Gator's tracer from its ``tracing=``: none, one on the global provider, or the one given.
+
+    OpenTelemetry is imported only when tracing is on, so ``False`` must not
+    build anything.
+    """
+    if setting is False:
+        return None
+    if setting is True:
+        return Tracing()
+    if not isinstance(setting, Tracing):
+        raise ConfigurationError(f"tracing must be True, False or a Tracing, got {setting!r}")
+    return setting

@@ -14,6 +14,7 @@ Only a backend that is a :class:`~alligator.protocols.TransactionalClient`
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -22,9 +23,10 @@ from alligator.exceptions import ConfigurationError
 from alligator.records import BuriedTask, PushItem, QueueStats, Reservation
 
 if TYPE_CHECKING:
+    from alligator.gator import Gator
     from alligator.protocols import ReliableClient, TransactionalClient
 
-__all__ = ["ThroughConnection", "through"]
+__all__ = ["ThroughConnection", "through", "within"]
 
 
 class ThroughConnection:
@@ -117,3 +119,16 @@ def through(
         )
     transactional.check_connection(connection)
     return ThroughConnection(transactional, connection)
+
+
+def within(gator: Gator, connection: object) -> Gator:
+    """``gator``'s copy for :meth:`Gator.within <alligator.Gator.within>`.
+
+    A shallow copy, so that codec, signing, limits, results and the backend's
+    own connections stay shared with the parent; only the brokers its pushes
+    go through are swapped.
+    """
+    bound = copy.copy(gator)
+    bound.broker = bound._priority_broker = through(gator.broker, gator.capabilities, connection)
+    bound._unique_broker = None  # a unique push is the backend's own transaction
+    return bound
