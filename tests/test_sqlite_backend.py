@@ -88,9 +88,13 @@ def _drain(dsn: str, out: list[str]) -> None:
     client.close()
 
 
-def _drain_in_process(dsn: str, results: multiprocessing.Queue[list[str]]) -> None:
+def _drain_in_process(dsn: str, results: multiprocessing.Queue[list[str] | str]) -> None:
     seen: list[str] = []
-    _drain(dsn, seen)
+    try:
+        _drain(dsn, seen)
+    except BaseException as exc:  # the parent says why, instead of timing out on the queue
+        results.put(f"{type(exc).__name__}: {exc} (after {len(seen)} tasks)")
+        raise
     results.put(seen)
 
 
@@ -136,11 +140,13 @@ def test_four_threads_reserve_each_of_500_tasks_exactly_once(client: Client, dsn
 def test_two_processes_reserve_each_task_exactly_once(dsn: str) -> None:
     Client(dsn).push_many(Q, [PushItem(str(i), b"x") for i in range(500)])
     context = multiprocessing.get_context("spawn")
-    results: multiprocessing.Queue[list[str]] = context.Queue()
+    results: multiprocessing.Queue[list[str] | str] = context.Queue()
     workers = [context.Process(target=_drain_in_process, args=(dsn, results)) for _ in range(2)]
     for worker in workers:
         worker.start()
-    seen = results.get(timeout=60) + results.get(timeout=60)
+    got = [results.get(timeout=60) for _ in workers]
+    seen = [task_id for part in got if isinstance(part, list) for task_id in part]
+    assert [part for part in got if isinstance(part, str)] == []
     for worker in workers:
         worker.join(timeout=30)
         assert worker.exitcode == 0

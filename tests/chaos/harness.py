@@ -191,8 +191,14 @@ def run_chaos(
                     next_stop = now + stop_every * rng.uniform(0.5, 1.5)
                 pool.resume_due(now)
                 time.sleep(0.05)
-            # Tasks of killed workers come back after their lease and run again.
-            wait_until(lambda: _settled(gator), 30, 0.1, message=f"{backend} queue to empty")
+
+            # Tasks of killed workers come back after their lease and run again;
+            # a worker still frozen wakes when its pause is over, as in the run.
+            def settled() -> bool:
+                pool.resume_due(time.monotonic())
+                return _settled(gator)
+
+            wait_until(settled, 60, 0.1, message=f"{backend} queue to empty")
         finally:
             pool.stop()
         runs = Counter(tasks.read_ledger(ledger))
