@@ -22,6 +22,7 @@ from alligator.cli import main
 from alligator.exceptions import ConfigurationError, InvalidTaskError, NotImportableError
 from alligator.retry import Backoff
 from tests import flow_tasks, tasks
+from tests.servers import wait_until
 
 
 @pytest.fixture
@@ -168,9 +169,17 @@ def test_a_plain_task_past_its_timeout_in_a_thread_fails_at_once(gator: Gator) -
     with gator.options(timeout=0.2) as opts:
         stuck = opts.task(tasks.block_on_event, "stuck")
     after = gator.task(tasks.fetch_page, "after")
-    # When a concurrent worker runs it
+
+    # When a concurrent worker runs it (the thread is let go once the task is
+    # buried: the worker's stop waits for the threads it started)
+    def let_go_once_buried() -> None:
+        wait_until(lambda: gator.broker.stats("q").buried == 1, 30, 0.01, message="the burial")
+        tasks.GATES["stuck"].set()
+
+    releaser = threading.Thread(target=let_go_once_buried)
+    releaser.start()
     drain(gator, threads=2)
-    tasks.GATES["stuck"].set()
+    releaser.join(30)
     # Then it failed with its time limit, and the worker went on
     [buried] = gator.broker.buried("q")
     assert f"task {stuck.task_id} timed out after 0.2 s" in buried.reason
