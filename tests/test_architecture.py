@@ -24,6 +24,13 @@ from alligator import Gator, Worker
 from alligator.backends.locmem_backend import reset_stores
 from alligator.retry import Backoff
 from tests import tasks
+from tests.fixtures import (  # noqa: F401 (the servers any_dsn asks for)
+    any_dsn,
+    shared_beanstalkd,
+    shared_cluster,
+    shared_postgres,
+    shared_redis,
+)
 
 PACKAGE = Path(alligator.__file__).parent
 
@@ -153,6 +160,30 @@ def test_a_task_route_from_claim_to_settle_never_calls_back_up(
         assert (loop, "alligator._claims_thread") in trace.edges
     assert ("alligator.delivery", "alligator.consumer") in trace.edges
     assert ("alligator.consumer", "alligator.payloads") in trace.edges
+
+
+@pytest.mark.parametrize(
+    "any_dsn", ["sqlite", "redis", "redis-cluster", "postgresql", "beanstalk"], indirect=True
+)
+@pytest.mark.parametrize("prefetch", [False, True])
+def test_no_backend_calls_back_up_on_a_task_route(any_dsn: str, prefetch: bool) -> None:
+    # Given a success, a failure with a retry left and junk, on a server backend
+    with Gator(any_dsn, queue_name=f"arch{prefetch:d}", backoff=Backoff(base=0, jitter=0)) as made:
+        made.task(tasks.add, 1, 2)
+        with made.options(retries=1) as opts:
+            opts.task(tasks.fail, "once")
+        made.broker.push(made.queue_name, "junk", b"\x00junk")
+        worker = Worker(made, recycle_after=4, poll_timeout=0.05, prefetch=prefetch)
+        # When a worker claims, runs and settles them
+        with CallTrace() as trace:
+            worker.run_forever()
+        assert worker.deliveries == 4
+    # Then no call went from a module into one that imports it, backends included
+    graph = import_graph()
+    upward = sorted(
+        (caller, callee) for caller, callee in trace.edges if caller in closure(graph, callee)
+    )
+    assert upward == []
 
 
 def test_every_module_of_the_package_imports_on_its_own() -> None:

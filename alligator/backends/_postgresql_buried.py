@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from alligator.backends._checks import check_page
 from alligator.backends._postgresql_sql import BURIED_PAGE
+from alligator.backends._postgresql_state import ClientState
 from alligator.records import BuriedTask
 
 if TYPE_CHECKING:
@@ -21,17 +22,13 @@ if TYPE_CHECKING:
 __all__ = ["BuriedTasks"]
 
 
-class BuriedTasks:
+class BuriedTasks(ClientState):
     """The :class:`~alligator.protocols.FailedTasksClient` methods of the PostgreSQL client."""
 
     if TYPE_CHECKING:  # provided by the client
         _db: Database
         _sql: Statements
         _names: QueueNames
-
-        def _now(self) -> float | None: ...
-        def _channel(self, queue_name: str) -> str: ...
-        def _changed(self, queue_name: str) -> None: ...
 
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried."""

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from alligator.backends._checks import check_due, check_task_id
 from alligator.backends._postgresql_sql import NOW, tables
+from alligator.backends._postgresql_state import ClientState
 from alligator.exceptions import TaskInProgressError
 from alligator.limits import CONCURRENCY_RETRY
 from alligator.records import LimitSlot, LimitUsage, PushItem, Reservation
@@ -97,7 +98,7 @@ class _Sql:
         ]
 
 
-class Flow:
+class Flow(ClientState):
     """The :class:`~alligator.protocols.UniqueClient` and ``LimitClient`` methods."""
 
     if TYPE_CHECKING:  # provided by the client
@@ -105,13 +106,9 @@ class Flow:
         _db: Database
         _sql: Statements
 
-        def _now(self) -> float | None: ...
-
         def _many_params(
             self, queue_name: str, items: Sequence[PushItem], priority: int | None
         ) -> dict[str, Any]: ...
-
-        def _changed(self, queue_name: str) -> None: ...
 
     @functools.cached_property
     def _flow(self) -> _Sql:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Final, NamedTuple
 
 from alligator.backends._checks import safe_text
+from alligator.backends._postgresql_state import ClientState
 from alligator.records import Reservation
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ class Quiet(NamedTuple):
     since: float  # monotonic
 
 
-class Leases:
+class Leases(ClientState):
     """The :class:`~alligator.protocols.PrefetchClient` lease methods of the PostgreSQL client."""
 
     if TYPE_CHECKING:  # provided by the client
@@ -66,9 +67,6 @@ class Leases:
         _token_prefix: str
         _counter: Iterator[int]
 
-        def _now(self) -> float | None: ...
-        def _channel(self, queue_name: str) -> str: ...
-        def _changed(self, queue_name: str) -> None: ...
         def _complete_many(
             self,
             queue_name: str,

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from alligator.backends import _postgresql_results_sql as rsql
 from alligator.backends import _postgresql_sql as sql
+from alligator.backends._postgresql_state import ClientState
 from alligator.exceptions import TaskInProgressError, TaskNotFoundError
 from alligator.records import PushItem, Reservation, TaskState
 
@@ -42,16 +43,12 @@ _FIRST_PAUSE: Final = 0.001
 Run = Callable[[str, Mapping[str, Any]], list[tuple[Any, ...]]]
 
 
-class Results:
+class Results(ClientState):
     """The :class:`~alligator.protocols.ResultClient` methods of the PostgreSQL client."""
 
     if TYPE_CHECKING:  # provided by the client
         target: Target
         _db: Database
-
-        def _now(self) -> float | None: ...
-        def _channel(self, queue_name: str) -> str: ...
-        def _changed(self, queue_name: str) -> None: ...
 
     _results_sql: rsql.Statements | None = None
 

@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Callable, Sequence
 
 from alligator.backends import _redis_scripts as lua
-from alligator.backends import _redis_steps as steps
 from alligator.backends._checks import QueueNames
 from alligator.backends._redis_driver import Connection, Reply, parse_dsn
 from alligator.exceptions import ConfigurationError
@@ -112,12 +111,12 @@ class ScriptCalls:
         queue_name: str,
         args: Sequence[bytes | str],
         ids: Sequence[str] = (),
-    ) -> steps.Call:
+    ) -> lua.Call:
         """The call of ``script`` on the queue's keys (and the index buckets of ``ids``)."""
         keys = self._script_keys(script, queue_name)
         if ids:
             keys = keys + [self._bucket(queue_name, task_id) for task_id in ids]
-        return steps.Call(script, keys, args)
+        return lua.Call(script, keys, args)
 
     def _name(self, queue_name: str) -> None:
         """Add the queue to the SET of queue names, the first time this client pushes to it."""
@@ -126,7 +125,7 @@ class ScriptCalls:
             self._redis.add_member(self._queues_key, queue_name)
             self._named.add(queue_name)
 
-    def _execute(self, call: steps.Call) -> Reply:
+    def _execute(self, call: lua.Call) -> Reply:
         if call.script is None:
             self._redis.add_member(call.keys[0], str(call.args[0]))
             return None

@@ -123,6 +123,7 @@ from __future__ import annotations
 
 import graphlib
 import re
+from collections.abc import Sequence
 from importlib import resources
 from importlib.resources.abc import Traversable
 from typing import Final, NamedTuple
@@ -157,6 +158,7 @@ __all__ = [
     "TAKE",
     "UNIQUE_HOLDER",
     "WITHDRAW",
+    "Call",
     "Script",
     "load",
 ]
@@ -204,6 +206,19 @@ class Script(NamedTuple):
     keys: tuple[str, ...]
     files: tuple[str, ...]
     resend: bool = False
+
+
+class Call(NamedTuple):
+    """One call to the server: a script, or (``script`` ``None``) ``SADD keys[0] args[0]``.
+
+    Here, beside :class:`Script`, so the client's base builds calls without
+    importing the operations of :mod:`alligator.backends._redis_steps`, which
+    call into that base (a call goes down the import graph, never up).
+    """
+
+    script: Script | None
+    keys: Sequence[str]
+    args: Sequence[bytes | str]
 
 
 def _code(text: str) -> str:

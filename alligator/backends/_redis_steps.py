@@ -15,11 +15,12 @@ methods), and :func:`run_async` with
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Sequence
-from typing import TYPE_CHECKING, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from alligator.backends import _redis_scripts as lua
 from alligator.backends._checks import check_items
 from alligator.backends._redis_driver import Reply, as_bytes, as_int, as_list
+from alligator.backends._redis_scripts import Call
 from alligator.exceptions import TaskInProgressError
 from alligator.records import PushItem, QueueStats
 
@@ -29,14 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["Call", "Steps", "push_steps", "run", "run_async", "stats_steps"]
 
 T = TypeVar("T")
-
-
-class Call(NamedTuple):
-    """One call to the server: a script, or (``script`` ``None``) ``SADD keys[0] args[0]``."""
-
-    script: lua.Script | None
-    keys: Sequence[str]
-    args: Sequence[bytes | str]
 
 
 #: An operation: yields calls, is sent their replies, returns its answer.

@@ -31,8 +31,6 @@ class BuriedTasks:
         _clock: Callable[[], float]
         _names: QueueNames
 
-        def _change(self, statement: str, params: tuple[object, ...]) -> bool: ...
-
     def buried(self, queue_name: str) -> list[BuriedTask]:
         """Buried tasks in the order they were buried (not by a clock that may jump)."""
         return _buried(self._db.all(sql.BURIED, (self._names.check(queue_name),)))
@@ -50,7 +48,7 @@ class BuriedTasks:
             check_task_id(task_id)
         except ValueError:
             return None
-        return task_id if self._change(sql.REQUEUE, params) else None
+        return task_id if self._db.count(sql.REQUEUE, params) > 0 else None
 
     def purge(self, queue_name: str, task_id: str | None = None) -> int:
         """Delete one or every buried task in one DELETE (one transaction)."""

@@ -59,7 +59,6 @@ class Leases:
         _token_prefix: str
         _tokens: Iterator[int]
 
-        def _change(self, statement: str, params: tuple[object, ...]) -> bool: ...
         def _complete_in(
             self,
             conn: sqlite3.Connection,
@@ -275,7 +274,7 @@ class Leases:
 
     def ack(self, queue_name: str, reservation: Reservation) -> bool:
         """Delete a task whose lease is still held."""
-        return self._change(sql.ACK, self._held(queue_name, reservation))
+        return self._db.count(sql.ACK, self._held(queue_name, reservation)) > 0
 
     def release(
         self,
@@ -288,14 +287,14 @@ class Leases:
         check_due(delay_until)
         now = self._clock()
         due = now if delay_until is None else delay_until
-        return self._change(sql.RELEASE, (due, data, *self._held(queue_name, reservation)))
+        return self._db.count(sql.RELEASE, (due, data, *self._held(queue_name, reservation))) > 0
 
     def bury(self, queue_name: str, reservation: Reservation, reason: str) -> bool:
         """Keep a held task aside with ``reason``; only drop_all or push remove it."""
         held = self._held(queue_name, reservation)
-        return self._change(sql.BURY, (safe_text(reason), held[3], *held))
+        return self._db.count(sql.BURY, (safe_text(reason), held[3], *held)) > 0
 
     def renew(self, queue_name: str, reservation: Reservation, lease: float) -> bool:
         """Move a held lease's deadline to ``lease`` seconds from now."""
         held = self._held(queue_name, reservation)
-        return self._change(sql.RENEW, (held[3] + lease, *held))
+        return self._db.count(sql.RENEW, (held[3] + lease, *held)) > 0

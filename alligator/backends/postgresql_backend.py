@@ -90,7 +90,7 @@ from alligator.backends._postgresql_driver import Target, parse_dsn
 from alligator.backends._postgresql_flow import Flow
 from alligator.backends._postgresql_janitor import Janitor
 from alligator.backends._postgresql_leases import QUIET_RECHECK, Leases, Quiet
-from alligator.backends._postgresql_listen import Listener, channel_of
+from alligator.backends._postgresql_listen import Listener
 from alligator.backends._postgresql_pool import Database
 from alligator.backends._postgresql_results import Results
 from alligator.backends._postgresql_schema import migrate
@@ -155,20 +155,6 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
         return f"<postgresql Client schema={self.target.schema!r}>"
 
     # -- helpers -------------------------------------------------------------
-
-    def _now(self) -> float | None:
-        return None if self._clock is None else self._clock()
-
-    def _channel(self, queue_name: str) -> str:
-        channel = self._channels.get(queue_name)
-        if channel is None:
-            self._names.check(queue_name)
-            channel = self._channels[queue_name] = channel_of(self.target.schema, queue_name)
-        return channel
-
-    def _changed(self, queue_name: str) -> None:
-        """This client changed the queue: what it knew about it being empty is void."""
-        self._quiet.pop(queue_name, None)
 
     @property
     def vacuums_run(self) -> int:
