@@ -1,4 +1,9 @@
-"""Real worker processes on beanstalkd: TTR recovery after kill -9, touch while busy."""
+"""Real worker processes on beanstalkd: the cases of :mod:`tests.worker_cases`.
+
+Exactly-once draining by four processes, TTR recovery after kill -9, and
+``touch`` keeping a long task from a second worker (jobs get a 1 s TTR, so a
+lost worker is noticed fast).
+"""
 
 from __future__ import annotations
 
@@ -8,10 +13,13 @@ from pathlib import Path
 import pytest
 
 from alligator import Gator
-from tests import process_tasks as tasks
-from tests.beanstalk.conftest import QUEUE
 from tests.process_tasks import Workers
-from tests.servers import wait_until
+from tests.worker_cases import (  # noqa: F401 (collected here, for beanstalkd)
+    QUEUE,
+    test_four_workers_run_10000_tasks_exactly_once,
+    test_long_task_is_not_handed_to_a_second_worker,
+    test_worker_killed_mid_task_task_runs_again_after_the_lease,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -33,39 +41,3 @@ def gator(dsn: str) -> Iterator[Gator]:
         yield made
     finally:
         made.broker.close()
-
-
-def test_worker_killed_mid_task_job_runs_again_to_success(
-    gator: Gator, tmp_path: Path, workers: Workers
-) -> None:
-    # Given a task that hangs on its first run, pushed with a 1 s TTR
-    ledger = tmp_path / "ledger"
-    gator.task(tasks.hang_first_time, str(ledger))
-    first = workers.start(lease=1)
-    wait_until(lambda: tasks.lines(ledger) == ["start"], 20, message="first run")
-    # When its worker is killed with SIGKILL mid-task
-    first.kill()
-    first.wait(10)
-    # Then beanstalkd hands the job to another worker, where it succeeds
-    workers.start(lease=1)
-    wait_until(lambda: "done" in tasks.lines(ledger), 20, message="second run")
-    assert tasks.lines(ledger) == ["start", "start", "done"]
-    wait_until(lambda: gator.broker.stats(QUEUE).reserved == 0, message="ack")
-    assert gator.len() == 0
-    assert gator.broker.stats(QUEUE).buried == 0
-
-
-def test_long_task_with_touch_is_not_handed_to_a_second_worker(
-    gator: Gator, tmp_path: Path, workers: Workers
-) -> None:
-    # Given two workers and a task running three times its 1 s TTR
-    ledger = tmp_path / "ledger"
-    workers.start(lease=1)
-    workers.start(lease=1)
-    gator.task(tasks.take_a_while, str(ledger), 3.0)
-    # When it runs to the end
-    wait_until(lambda: "done" in tasks.lines(ledger), 30, message="task to finish")
-    wait_until(lambda: gator.broker.stats(QUEUE).reserved == 0, message="ack")
-    # Then it ran once, on one worker: the renewals kept it from the other
-    assert tasks.lines(ledger) == ["start", "done"]
-    assert gator.len() == 0
