@@ -198,15 +198,7 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
                 id (nothing is stored).
         """
         check_items([PushItem(task_id, data, delay_until)])
-        params = {
-            "queue": self._names.check(queue_name),
-            "task_id": task_id,
-            "data": data,
-            "due": delay_until,
-            "priority": check_priority(priority),
-            "now": self._now(),
-            "channel": self._channel(queue_name),
-        }
+        params = self._one_params(queue_name, task_id, data, delay_until, priority)
         [(_, running, _)] = self._db.rows(self._sql.push_one, params)
         if running is not None:
             raise TaskInProgressError(str(running), queue_name)
@@ -253,6 +245,25 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
             "channel": self._channel(queue_name),
         }
 
+    def _one_params(
+        self,
+        queue_name: str,
+        task_id: str,
+        data: bytes,
+        delay_until: float | None,
+        priority: int | None,
+    ) -> dict[str, Any]:
+        """The parameters of a statement that stores one task."""
+        return {
+            "queue": self._names.check(queue_name),
+            "task_id": task_id,
+            "data": data,
+            "due": delay_until,
+            "priority": check_priority(priority),
+            "now": self._now(),
+            "channel": self._channel(queue_name),
+        }
+
     # -- AbsentPushClient ----------------------------------------------------
 
     def push_absent(
@@ -274,16 +285,8 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
         check_task_id(task_id)
         check_due(delay_until)
         check_ttl(ttl)
-        params = {
-            "queue": self._names.check(queue_name),
-            "task_id": task_id,
-            "data": data,
-            "due": delay_until,
-            "priority": check_priority(priority),
-            "ttl": float(ttl),
-            "now": self._now(),
-            "channel": self._channel(queue_name),
-        }
+        params = self._one_params(queue_name, task_id, data, delay_until, priority)
+        params["ttl"] = float(ttl)
         [(written, _)] = self._db.rows(self._sql.push_absent, params)
         if written:
             self._changed(queue_name)
