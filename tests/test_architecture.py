@@ -166,7 +166,7 @@ def test_a_task_route_from_claim_to_settle_never_calls_back_up(
     "any_dsn", ["sqlite", "redis", "redis-cluster", "postgresql", "beanstalk"], indirect=True
 )
 @pytest.mark.parametrize("prefetch", [False, True])
-def test_no_backend_calls_back_up_on_a_task_route(any_dsn: str, prefetch: bool) -> None:
+def test_no_backend_calls_back_up_on_a_task_route(any_dsn: str, prefetch: bool) -> None:  # noqa: F811
     # Given a success, a failure with a retry left and junk, on a server backend
     with Gator(any_dsn, queue_name=f"arch{prefetch:d}", backoff=Backoff(base=0, jitter=0)) as made:
         made.task(tasks.add, 1, 2)
