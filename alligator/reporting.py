@@ -49,8 +49,9 @@ class Reporter:
     def __init__(self, events: WorkerEvents, metrics: TaskRecorder | None = None) -> None:
         self.events = events
         self._recorder = metrics
-        #: Each queue, task function and thread's series, looked up once.
-        self._series: dict[tuple[str, object, int], TaskSeries] = {}
+        #: Each queue's consumer, task function and thread's series, looked up once
+        #: (by consumer: ``Claim.queue`` is a property, a call per task).
+        self._series: dict[tuple[Consumer, object, int], TaskSeries] = {}
         #: Successes whose ack is deferred, by reservation, kept only when reported.
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
         #: Modules the worker could not import, each explained once.
@@ -76,7 +77,7 @@ class Reporter:
             return _Guarded(observer, self._started(claim, task, queue_wait(task)))
         wait = queue_wait(task)
         # Looked up inline (a call costs as much as the update): this runs once per task.
-        key = (claim.queue, getattr(task, "func", None), get_ident())
+        key = (claim.consumer, getattr(task, "func", None), get_ident())
         counted = (self._series.get(key) or self._new_series(key, task)).start(wait)
         if observer is None:
             return counted
@@ -95,15 +96,15 @@ class Reporter:
 
     def _finish(self, claim: Claim, outcome: Outcome, duration: float) -> None:
         task = outcome.task  # None for an undecodable payload
-        key = (claim.queue, getattr(task, "func", None), get_ident())
+        key = (claim.consumer, getattr(task, "func", None), get_ident())
         series = self._series.get(key) or self._new_series(key, task)
         series.finish(outcome.action, duration)
 
-    def _new_series(self, key: tuple[str, object, int], task: Task[Any] | None) -> TaskSeries:
+    def _new_series(self, key: tuple[Consumer, object, int], task: Task[Any] | None) -> TaskSeries:
         # Keyed by thread too: a series is written by one thread only.
         assert self._recorder is not None
         name = "?" if task is None else self._name(task)
-        series = self._series[key] = self._recorder.series(key[0], name)
+        series = self._series[key] = self._recorder.series(key[0].queue_name, name)
         return series
 
     def _name(self, task: Task[Any]) -> str:
@@ -123,7 +124,7 @@ class Reporter:
         if self._recorder is not None:
             # _finish() inline: every success of a prefetching backend comes this way.
             task = outcome.task
-            key = (claim.queue, getattr(task, "func", None), get_ident())
+            key = (claim.consumer, getattr(task, "func", None), get_ident())
             (self._series.get(key) or self._new_series(key, task)).finish(outcome.action, duration)
         if self.listening():
             self._unreported[id(claim.reservation)] = (claim, outcome, duration)
