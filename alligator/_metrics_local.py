@@ -1,17 +1,23 @@
-"""The per-task series of one worker process, kept in plain Python and rendered on scrape.
+"""The per-task series of one worker process, kept in plain Python and summed on scrape.
 
 prometheus_client's metric objects spend about a microsecond per ``inc``
 and a few per histogram ``observe`` (a lock, a linear bucket scan, checks),
 seven updates per task: up to a third of what a fast backend spends on the
-whole task. Here one lock is taken per event, a bucket is found by bisection,
-and the families are built only when Prometheus scrapes. A pool's children
-cannot share memory with their parent, so they record through
-prometheus_client's multiprocess files instead (:mod:`alligator.metrics`).
+whole task. Here each thread that records gets series of its own (shards),
+which it alone updates, so an update is a few plain additions under no lock;
+a bucket is found by bisection, and the shards of one queue and task are
+summed into Prometheus families only when Prometheus scrapes. A scrape
+reads the shards while they are written: each number it reads is whole,
+and a histogram's sum may differ from its counts by the one observation
+being made.
+A pool's children cannot share memory with their parent, so they record
+through prometheus_client's multiprocess files instead (:mod:`alligator.metrics`).
 """
 
 from __future__ import annotations
 
 import bisect
+import collections
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -41,80 +47,82 @@ class _Histogram:
         self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
         self.total = 0.0
 
-    def observe(self, value: float) -> None:
-        # ``le``: a value equal to a bound falls in that bound's bucket.
-        self.counts[bisect.bisect_left(self.bounds, value)] += 1
-        self.total += value
-
-    def buckets(self) -> list[tuple[str, float]]:
-        cumulative, found = 0, list[tuple[str, float]]()
-        for bound, count in zip((*self.bounds, float("inf")), self.counts, strict=True):
-            cumulative += count
-            found.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-        return found
-
-
-class _Counts:
-    """One outcome's counter, updated under the series' lock."""
-
-    __slots__ = ("lock", "value")
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.lock = lock
-        self.value = 0
-
-    def inc(self) -> None:
-        with self.lock:
-            self.value += 1
-
-
-class _Timings:
-    """A histogram updated under the series' lock."""
-
-    __slots__ = ("histogram", "lock")
-
-    def __init__(self, lock: threading.Lock, bounds: Sequence[float]) -> None:
-        self.lock = lock
-        self.histogram = _Histogram(bounds)
-
-    def observe(self, value: float) -> None:
-        with self.lock:
-            self.histogram.observe(value)
-
-
-class _InProgress(_Counts):
-    """The tasks of a series running now: a context entered for each run."""
-
-    __slots__ = ()
-
-    def __enter__(self) -> None:
-        self.inc()
-
-    def __exit__(self, *exc_info: object) -> None:
-        with self.lock:
-            self.value -= 1
-
 
 class LocalSeries:
-    """The counters, histograms and gauge of one queue and task."""
+    """One thread's shard of the counters, histograms and gauge of a queue and task.
 
-    __slots__ = ("duration", "outcomes", "queue_wait", "running")
+    A :class:`~alligator.protocols.TaskSeries`: only the thread it was made
+    for calls :meth:`start` and :meth:`finish` (see :meth:`LocalTasks.new`).
+    It is also the context each of its runs is in progress inside, which a
+    concurrent worker enters in a pool thread: the runs inside are kept in a
+    deque, whose appends and pops are atomic, not in a number.
+    """
+
+    __slots__ = ("duration", "inside", "outcomes", "queue_wait")
 
     def __init__(
-        self,
-        lock: threading.Lock,
-        outcomes: Sequence[str],
-        duration: Sequence[float],
-        wait: Sequence[float],
+        self, outcomes: Sequence[str], duration: Sequence[float], wait: Sequence[float]
     ) -> None:
-        self.outcomes = {action: _Counts(lock) for action in outcomes}
-        self.duration = _Timings(lock, duration)
-        self.queue_wait = _Timings(lock, wait)
-        self.running = _InProgress(lock)
+        self.outcomes = dict.fromkeys(outcomes, 0)
+        self.duration = _Histogram(duration)
+        self.queue_wait = _Histogram(wait)
+        self.inside = collections.deque[None]()
+
+    def start(self, queue_wait: float | None) -> LocalSeries:
+        if queue_wait is not None:
+            histogram = self.queue_wait
+            # ``le``: a value equal to a bound falls in that bound's bucket.
+            histogram.counts[bisect.bisect_left(histogram.bounds, queue_wait)] += 1
+            histogram.total += queue_wait
+        return self
+
+    def __enter__(self) -> None:
+        self.inside.append(None)
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.inside.pop()
+
+    def finish(self, action: str, duration: float) -> None:
+        self.outcomes[action] += 1
+        histogram = self.duration
+        histogram.counts[bisect.bisect_left(histogram.bounds, duration)] += 1
+        histogram.total += duration
+
+
+class _Sum:
+    """The shards of one queue and task added up, for one scrape."""
+
+    def __init__(self, first: LocalSeries) -> None:
+        self.outcomes = dict(first.outcomes)
+        self.duration = list(first.duration.counts), first.duration.total
+        self.queue_wait = list(first.queue_wait.counts), first.queue_wait.total
+        self.running = len(first.inside)
+
+    def add(self, shard: LocalSeries) -> None:
+        for action, count in list(shard.outcomes.items()):
+            self.outcomes[action] += count
+        self.duration = _added(self.duration, shard.duration)
+        self.queue_wait = _added(self.queue_wait, shard.queue_wait)
+        self.running += len(shard.inside)
+
+
+def _added(into: tuple[list[int], float], histogram: _Histogram) -> tuple[list[int], float]:
+    counts, total = into
+    return [a + b for a, b in zip(counts, list(histogram.counts), strict=True)], (
+        total + histogram.total
+    )
+
+
+def _buckets(bounds: Sequence[float], counts: list[int]) -> list[tuple[str, float]]:
+    cumulative, found = 0, list[tuple[str, float]]()
+    for bound, count in zip((*bounds, float("inf")), counts, strict=True):
+        cumulative += count
+        found.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+    return found
 
 
 class LocalTasks:
-    """Every series of the process, and the collector that renders them.
+    """Every shard of the process, and the collector that sums and renders them.
 
     Args:
         outcomes: The worker's action (``ack``...) to the ``outcome`` label.
@@ -128,13 +136,15 @@ class LocalTasks:
         self.labels = outcomes
         self.duration_bounds = duration
         self.wait_bounds = wait
-        self.lock = threading.Lock()
-        self.series: dict[tuple[str, str], LocalSeries] = {}
+        self._lock = threading.Lock()
+        self._shards: list[tuple[str, str, LocalSeries]] = []
 
     def new(self, queue: str, task: str) -> LocalSeries:
-        series = LocalSeries(self.lock, list(self.labels), self.duration_bounds, self.wait_bounds)
-        with self.lock:
-            return self.series.setdefault((queue, task), series)
+        """A new shard of ``task`` from ``queue``, to be written by the calling thread only."""
+        shard = LocalSeries(list(self.labels), self.duration_bounds, self.wait_bounds)
+        with self._lock:
+            self._shards.append((queue, task, shard))
+        return shard
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import (
@@ -154,12 +164,22 @@ class LocalTasks:
         running = GaugeMetricFamily(
             "alligator_tasks_in_progress", HELP["alligator_tasks_in_progress"], labels=labels
         )
-        with self.lock:
-            for (queue, task), series in self.series.items():
-                for action, counts in series.outcomes.items():
-                    tasks.add_metric([queue, task, self.labels[action]], counts.value)
-                for family, timings in ((duration, series.duration), (wait, series.queue_wait)):
-                    histogram = timings.histogram
-                    family.add_metric([queue, task], histogram.buckets(), histogram.total)
-                running.add_metric([queue, task], series.running.value)
+        sums: dict[tuple[str, str], _Sum] = {}
+        with self._lock:
+            shards = list(self._shards)
+        for queue, task, shard in shards:
+            found = sums.get((queue, task))
+            if found is None:
+                sums[queue, task] = _Sum(shard)
+            else:
+                found.add(shard)
+        for (queue, task), summed in sums.items():
+            for action, count in summed.outcomes.items():
+                tasks.add_metric([queue, task, self.labels[action]], count)
+            for family, bounds, (counts, total) in (
+                (duration, self.duration_bounds, summed.duration),
+                (wait, self.wait_bounds, summed.queue_wait),
+            ):
+                family.add_metric([queue, task], _buckets(bounds, counts), total)
+            running.add_metric([queue, task], summed.running)
         yield from (tasks, duration, wait, running)

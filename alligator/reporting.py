@@ -15,6 +15,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from threading import get_ident
 from types import TracebackType
 from typing import Any, Final
 
@@ -25,7 +26,7 @@ from alligator.dsn import display_dsn
 from alligator.events import NullEvents, TaskDone, TaskStarted, WorkerStarted, WorkerStopped
 from alligator.exceptions import AlligatorError, BackendError, UnknownModuleError
 from alligator.gator import Gator
-from alligator.protocols import Task, TaskRunObserver, WorkerEvents
+from alligator.protocols import Task, TaskRecorder, TaskRunObserver, TaskSeries, WorkerEvents
 
 __all__ = ["Reporter", "queue_wait", "task_name"]
 
@@ -40,10 +41,17 @@ class Reporter:
 
     Args:
         events: Receives the typed events (:mod:`alligator.events`).
+        metrics: Records each task into its series directly, building no
+            event (a worker's ``metrics=``): a few calls per task where the
+            events path cost a no-op task a third of its speed.
     """
 
-    def __init__(self, events: WorkerEvents) -> None:
+    def __init__(self, events: WorkerEvents, metrics: TaskRecorder | None = None) -> None:
         self.events = events
+        self._recorder = metrics
+        #: Each queue's consumer, task function and thread's series, looked up once
+        #: (by consumer: ``Claim.queue`` is a property, a call per task).
+        self._series: dict[tuple[Consumer, object, int], TaskSeries] = {}
         #: Successes whose ack is deferred, by reservation, kept only when reported.
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
         #: Modules the worker could not import, each explained once.
@@ -61,20 +69,43 @@ class Reporter:
     # -- per task --------------------------------------------------------------
 
     def running(self, claim: Claim, task: Task[Any]) -> contextlib.AbstractContextManager[object]:
-        """The context a task runs in: the observer's (see :class:`TaskRunObserver`), if any."""
-        observer = self._observer
+        """The context a task runs in: its series' and the observer's (:class:`TaskRunObserver`)."""
+        observer, recorder = self._observer, self._recorder
+        if recorder is None:
+            if observer is None:
+                return _NOTHING
+            return _Guarded(observer, self._started(claim, task, queue_wait(task)))
+        wait = queue_wait(task)
+        # Looked up inline (a call costs as much as the update): this runs once per task.
+        key = (claim.consumer, getattr(task, "func", None), get_ident())
+        counted = (self._series.get(key) or self._new_series(key, task)).start(wait)
         if observer is None:
-            return _NOTHING
+            return counted
+        return _Both(counted, _Guarded(observer, self._started(claim, task, wait)))
+
+    def _started(self, claim: Claim, task: Task[Any], wait: float | None) -> TaskStarted:
         # Positional, in field order: this runs once per task.
-        event = TaskStarted(
+        return TaskStarted(
             task.task_id,
             claim.queue,
             self._name(task),
             claim.reservation.attempts,
-            queue_wait(task),
+            wait,
             getattr(task, "trace", None),
         )
-        return _Guarded(observer, event)
+
+    def _finish(self, claim: Claim, outcome: Outcome, duration: float) -> None:
+        task = outcome.task  # None for an undecodable payload
+        key = (claim.consumer, getattr(task, "func", None), get_ident())
+        series = self._series.get(key) or self._new_series(key, task)
+        series.finish(outcome.action, duration)
+
+    def _new_series(self, key: tuple[Consumer, object, int], task: Task[Any] | None) -> TaskSeries:
+        # Keyed by thread too: a series is written by one thread only.
+        assert self._recorder is not None
+        name = "?" if task is None else self._name(task)
+        series = self._series[key] = self._recorder.series(key[0].queue_name, name)
+        return series
 
     def _name(self, task: Task[Any]) -> str:
         func = getattr(task, "func", None)
@@ -84,7 +115,17 @@ class Reporter:
         return name
 
     def deferred(self, claim: Claim, outcome: Outcome, duration: float) -> None:
-        """A success whose ack rides on a later claim: reported once that ack is known."""
+        """A success whose ack rides on a later claim: recorded now, reported once the ack is known.
+
+        Metrics take no notice of the ack (a lost lease still counts a
+        success), so the series is updated at once and the task shows up
+        without waiting for the next claim.
+        """
+        if self._recorder is not None:
+            # _finish() inline: every success of a prefetching backend comes this way.
+            task = outcome.task
+            key = (claim.consumer, getattr(task, "func", None), get_ident())
+            (self._series.get(key) or self._new_series(key, task)).finish(outcome.action, duration)
         if self.listening():
             self._unreported[id(claim.reservation)] = (claim, outcome, duration)
 
@@ -96,10 +137,15 @@ class Reporter:
             found = self._unreported.pop(id(reservation), None)
             if found is not None:
                 claim, outcome, duration = found
-                self.done(claim, outcome._replace(settled=acked), duration)
+                self._tell(claim, outcome._replace(settled=acked), duration)
 
     def done(self, claim: Claim, outcome: Outcome, duration: float) -> None:
-        """One task settled: a DEBUG line with structured fields, and a TaskDone event."""
+        """One task settled: recorded, a DEBUG line with structured fields, and a TaskDone event."""
+        if self._recorder is not None:
+            self._finish(claim, outcome, duration)
+        self._tell(claim, outcome, duration)
+
+    def _tell(self, claim: Claim, outcome: Outcome, duration: float) -> None:
         if not self.listening():
             return
         task = outcome.task
@@ -252,11 +298,47 @@ def queue_wait(task: Task[Any], now: float | None = None) -> float | None:
     ``None`` when its payload carries no enqueue time (written by an older
     producer, or a task class without one).
     """
-    enqueued: float | None = getattr(task, "enqueued_at", None)  # alligator.Task's
-    if enqueued is None:
+    due: float | None = getattr(task, "enqueued_at", None)  # alligator.Task's
+    if due is None:
         return None
-    due = max(enqueued, task.delay_until or 0.0)
-    return max(0.0, (time.time() if now is None else now) - due)
+    delay_until = task.delay_until
+    if delay_until is not None and delay_until > due:
+        due = delay_until
+    waited = (time.time() if now is None else now) - due
+    return waited if waited > 0.0 else 0.0  # once per task: no max() calls
+
+
+class _Both:
+    """A task's series and its observer's context, entered in that order and left in reverse."""
+
+    __slots__ = ("_first", "_second")
+
+    def __init__(
+        self,
+        first: contextlib.AbstractContextManager[object],
+        second: contextlib.AbstractContextManager[object],
+    ) -> None:
+        self._first = first
+        self._second = second
+
+    def __enter__(self) -> None:
+        self._first.__enter__()
+        try:
+            self._second.__enter__()
+        except BaseException:
+            self._first.__exit__(None, None, None)
+            raise
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            self._second.__exit__(exc_type, exc, traceback)
+        finally:
+            self._first.__exit__(exc_type, exc, traceback)
 
 
 class _Guarded:

@@ -84,7 +84,8 @@ class Worker(Delivery):
             :mod:`alligator._limits` for threads and C code.
         beacon: Where a pool child records the task it runs (set by the CLI).
         metrics: Prometheus metrics of this worker (see :mod:`alligator.metrics`),
-            heard besides ``events``; its ``/metrics`` endpoint is served
+            recorded straight into their series (no event is built for
+            them), besides ``events``; its ``/metrics`` endpoint is served
             while the loop runs. A Gator with ``tracing`` on is heard too:
             each task runs in a ``process`` span (:mod:`alligator.tracing`),
             one at a time or, with ``concurrency``, many at once.
@@ -162,7 +163,8 @@ class Worker(Delivery):
         self.nap_time = nap_time
         self.poll_timeout = poll_timeout
         self.metrics = metrics
-        listeners = [e for e in (events, metrics, gator.tracing) if e is not None]
+        # Metrics record straight from the reporter, not as one more events listener.
+        listeners = [e for e in (events, gator.tracing) if e is not None]
         self.events: WorkerEvents = (
             NullEvents()
             if not listeners
@@ -183,7 +185,7 @@ class Worker(Delivery):
             and type(self).claim is Worker.claim
         )
         self._strategy: OneByOne | Prefetching = self._one_by_one()
-        self._reporter = Reporter(self.events)
+        self._reporter = Reporter(self.events, metrics)
 
     # -- 1.0 hooks -------------------------------------------------------------
 

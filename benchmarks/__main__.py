@@ -269,6 +269,11 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                 lambda: script_stats(client),
             )
         rows += measure_features(args, client, rserver.port, url)
+        if "metrics" not in args.skip:
+            log("alligator drain with Prometheus metrics on and off (sqlite, locmem, redis)")
+            rows += metrics_bench.measure_metrics(
+                workdir, args.n, args.repeats, flushed_dsn(client, rserver.port)
+            )
         if "peers" not in args.skip:
             found.update(peers_bench.peer_versions())
             for peer in peers_bench.PEERS:
@@ -283,9 +288,6 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
                     memory=lambda: queued_bytes(client),
                 )
         client.close()
-    if "metrics" not in args.skip:
-        log("alligator drain with Prometheus metrics on and off")
-        rows += metrics_bench.measure_metrics(workdir, args.n, args.repeats)
     if "postgres" not in args.skip:
         log("postgresql: raw psycopg, alligator, procrastinate, bloat")
         pg_rows, pg_found = postgres_bench.measure_all(

@@ -158,6 +158,106 @@ def test_the_queue_wait_counts_from_the_enqueue_time_the_payload_carries() -> No
     assert (event.task, event.queue, event.attempt) == ("tests.tasks:add", "q", 1)
 
 
+def _counts(metrics: Metrics, task: str) -> dict[str, float]:
+    from prometheus_client import generate_latest
+
+    body, labels = generate_latest(metrics.registry).decode(), {"queue": "q", "task": task}
+    found = {
+        outcome: sample(body, "alligator_tasks_total", **labels, outcome=outcome)
+        for outcome in ("success", "retry", "buried")
+    }
+    for name in ("duration", "queue_wait"):
+        found[name] = sample(body, f"alligator_task_{name}_seconds_count", **labels)
+    found["in_progress"] = sample(body, "alligator_tasks_in_progress", **labels)
+    return found
+
+
+def test_metrics_given_to_the_worker_count_as_metrics_heard_as_events() -> None:
+    # Given two queues of the same tasks: two that succeed and one that fails for good
+    observed: list[TaskStarted] = []
+
+    class Spy:
+        def on_worker_start(self, event: object) -> None: ...
+        def on_task_done(self, event: object) -> None: ...
+        def on_worker_stop(self, event: object) -> None: ...
+
+        @contextlib.contextmanager
+        def running(self, event: TaskStarted) -> Iterator[None]:
+            observed.append(event)
+            yield
+
+    recorded, heard = Metrics(None), Metrics(None)
+    for name in ("direct", "heard"):
+        with Gator(f"locmem://{name}", queue_name="q", timestamps=True) as gator:
+            gator.task(tasks.add, 1, 2)
+            gator.task(tasks.add, 3, 4)
+            with gator.options(retries=0) as opts:
+                opts.task(tasks.fail, "boom")
+            # When one worker records into Metrics directly (beside an observer)
+            # and another hears them as its events
+            direct = name == "direct"
+            worker = Worker(
+                gator,
+                events=Spy() if direct else heard,
+                metrics=recorded if direct else None,
+                recycle_after=3,
+                poll_timeout=0.1,
+            )
+            worker.run_forever()
+            assert worker.deliveries == 3
+    # Then both count the same, and the observer still saw every run
+    for task, expected in (
+        ("tests.tasks:add", {"success": 2, "duration": 2, "queue_wait": 2}),
+        ("tests.tasks:fail", {"buried": 1, "duration": 1, "queue_wait": 1}),
+    ):
+        want = {"success": 0, "retry": 0, "buried": 0, "in_progress": 0, **expected}
+        assert _counts(recorded, task) == _counts(heard, task) == want
+    assert len(observed) == 3
+
+
+def test_the_series_of_several_threads_are_summed_when_scraped() -> None:
+    # Given a Metrics recorded into by four threads, one of them inside a run
+    metrics = Metrics(None)
+    inside, leave = threading.Event(), threading.Event()
+
+    def record(holds: bool) -> None:
+        series = metrics.series("q", "t")  # each thread its own series
+        for _ in range(250):
+            with series.start(0.5):
+                pass
+            series.finish("ack", 0.002)
+        if holds:
+            with series.start(None):
+                inside.set()
+                leave.wait(timeout=30)
+            series.finish("retry", 1.0)
+
+    threads = [threading.Thread(target=record, args=(i == 0,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        assert inside.wait(timeout=30)
+        wait_until(lambda: _counts(metrics, "t")["success"] == 1000, message="every thread")
+        # When Prometheus scrapes while one task runs
+        running = _counts(metrics, "t")
+    finally:
+        leave.set()
+        for thread in threads:
+            thread.join(timeout=30)
+    # Then the threads' counts are added up, the run in progress too
+    assert running == {
+        "success": 1000,
+        "retry": 0,
+        "buried": 0,
+        "duration": 1000,
+        "queue_wait": 1000,
+        "in_progress": 1,
+    }
+    # And once it ended it is counted as settled and no longer in progress
+    after = _counts(metrics, "t")
+    assert (after["retry"], after["duration"], after["in_progress"]) == (1, 1001, 0)
+
+
 def _as_declared(field: msgspec.structs.FieldInfo) -> tuple[Any, ...]:
     if field.required:
         return (field.name, field.type)

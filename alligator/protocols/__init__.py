@@ -30,7 +30,16 @@ from alligator.protocols._optional import (
 )
 from alligator.protocols._results import ResultClient, ResultPrefetchClient, ResultStore
 from alligator.protocols._schedules import AbsentPushClient, ScheduleLedger, ScheduleLedgerClient
-from alligator.protocols._tasks import Codec, Task, TaskClass, TaskRunObserver, Worker, WorkerEvents
+from alligator.protocols._tasks import (
+    Codec,
+    Task,
+    TaskClass,
+    TaskRecorder,
+    TaskRunObserver,
+    TaskSeries,
+    Worker,
+    WorkerEvents,
+)
 
 __all__ = [
     "AbsentPushClient",
@@ -55,7 +64,9 @@ __all__ = [
     "ScheduleLedgerClient",
     "Task",
     "TaskClass",
+    "TaskRecorder",
     "TaskRunObserver",
+    "TaskSeries",
     "TransactionalClient",
     "UniqueClient",
     "Worker",

@@ -165,6 +165,8 @@ from alligator.tracing import Tracing  # noqa: E402
 
 metrics_events: protocols.WorkerEvents = Metrics(None)
 metrics_observer: protocols.TaskRunObserver = Metrics(None)
+metrics_recorder: protocols.TaskRecorder = Metrics(None)
+metrics_series: protocols.TaskSeries = metrics_recorder.series("q", "module:task")
 tracing_events: protocols.WorkerEvents = Tracing()
 tracing_observer: protocols.TaskRunObserver = Tracing()
 fanout_events: protocols.WorkerEvents = Fanout(Metrics(None), Tracing())
