@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from typing import TYPE_CHECKING
 
 from alligator.backends._postgresql_driver import ERRORS, connect
@@ -30,9 +29,12 @@ class Janitor:
     so a busy queue leaves dead rows faster than autovacuum (which visits
     each database once a minute) clears them, and the table and its indexes
     grow to hold a minute of traffic; an index never shrinks again. So every
-    client counts the rows it leased or deleted and, past ``every`` of them
-    (at most once a second), vacuums the table on a connection of its own in
-    a daemon thread: the space is reused while it is still small.
+    client counts the rows it leased or deleted and, past ``every`` of them,
+    vacuums the table on a connection of its own in a daemon thread (one at
+    a time: past ``every`` again while one runs, the next starts when it
+    ends): the space is reused while it is still small. Counting rows, not
+    seconds, bounds the dead rows between two VACUUMs however fast the queue
+    runs.
     ``SKIP_LOCKED`` makes a VACUUM already running elsewhere a no-op, and one
     that fails (no privilege) is logged once and not tried again.
     """
@@ -42,7 +44,6 @@ class Janitor:
         self._statement = f"VACUUM (SKIP_LOCKED) {table}"
         self._every = every
         self._count = 0
-        self._last = 0.0
         self._running = threading.Lock()
         self._failed = False
         #: VACUUMs completed, for tests.
@@ -53,12 +54,11 @@ class Janitor:
         if self._every <= 0 or self._failed:
             return
         self._count += rows
-        if self._count < self._every or time.monotonic() - self._last < 1.0:
+        if self._count < self._every:
             return
         if not self._running.acquire(blocking=False):
             return
         self._count = 0
-        self._last = time.monotonic()
         threading.Thread(target=self._vacuum, name="alligator-pg-vacuum", daemon=True).start()
 
     def _vacuum(self) -> None:
