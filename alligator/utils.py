@@ -171,6 +171,15 @@ def _refuse_dunder_module(module_name: str) -> None:
         )
 
 
+#: Callables already resolved and checked, by (module, attribute path, allow-list):
+#: every payload of a task names the same few, and the checks and the import
+#: give the same answer each time (``__main__``, whose acceptance depends on
+#: :func:`main_allowed`, is never kept). Bounded: names from junk payloads
+#: fail the checks and are never kept either.
+_RESOLVED: dict[tuple[str, str, tuple[str, ...] | None], Callable[..., Any]] = {}
+_RESOLVED_MAX: Final = 4096
+
+
 def import_callable(
     module_name: str, attr_name: str, allowed_modules: Iterable[str] | None = None
 ) -> Callable[..., Any]:
@@ -192,6 +201,11 @@ def import_callable(
         UnknownCallableError: a malformed, missing or non-callable attribute.
         DisallowedModuleError: a dunder module, or outside ``allowed_modules``.
     """
+    allowed = None if allowed_modules is None else tuple(allowed_modules)
+    key = (module_name, attr_name, allowed)
+    cacheable = type(module_name) is str and type(attr_name) is str and module_name != "__main__"
+    if cacheable and (found := _RESOLVED.get(key)) is not None:
+        return found
     if not _dotted(module_name):
         raise UnknownModuleError(f"{module_name!r} is not a valid module name")
     _refuse_dunder_module(module_name)
@@ -201,7 +215,6 @@ def import_callable(
         raise UnknownCallableError(
             f"{module_name}:{attr_name} goes through a dunder attribute; refused"
         )
-    allowed = None if allowed_modules is None else tuple(allowed_modules)
     if allowed is not None and not module_allowed(module_name, allowed):
         raise DisallowedModuleError(f"module {module_name!r} is not in allowed_modules")
     obj = import_attr(module_name, attr_name)
@@ -214,6 +227,8 @@ def import_callable(
                 f"{module_name}:{attr_name} is defined in {home!r}, which is not in "
                 "allowed_modules (a name imported into an allowed module is not allowed)"
             )
+    if cacheable and len(_RESOLVED) < _RESOLVED_MAX:
+        _RESOLVED[key] = obj
     return obj  # type: ignore[no-any-return]
 
 

@@ -267,6 +267,19 @@ def test_import_callable_checks_names_before_importing() -> None:
     assert FORBIDDEN not in sys.modules
 
 
+def test_a_callable_resolved_once_is_still_checked_against_each_allow_list() -> None:
+    # Given a task function resolved (and kept) with no allow-list and with its own module
+    assert import_callable("tests.tasks", "add") is tasks.add
+    assert import_callable("tests.tasks", "add", ["tests.tasks"]) is tasks.add
+    # Then an allow-list that leaves its module out still refuses it
+    with pytest.raises(DisallowedModuleError):
+        import_callable("tests.tasks", "add", ["tests.seed"])
+    # And a name that failed its checks is refused again, not remembered as found
+    for _ in range(2):
+        with pytest.raises(UnknownCallableError):
+            import_callable("tests.tasks", "no_such_task")
+
+
 def test_allow_list_with_a_task_class_that_bypasses_it_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="cannot be enforced"):
         Gator("locmem://", task_class=SkinnyTask, allowed_modules=["tests"])
