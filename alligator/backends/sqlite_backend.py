@@ -123,11 +123,6 @@ class Client(Results, Flow, Leases, BuriedTasks):
         """Close every connection this client opened; later calls reopen lazily."""
         self._db.close()
 
-    # -- helpers -----------------------------------------------------------
-
-    def _change(self, statement: str, params: tuple[object, ...]) -> bool:
-        return self._db.count(statement, params) > 0
-
     # -- Client (1.0) ------------------------------------------------------
 
     def len(self, queue_name: str) -> int:
@@ -174,7 +169,7 @@ class Client(Results, Flow, Leases, BuriedTasks):
         now = self._clock()
         due = now if delay_until is None else delay_until
         queue = self._names.check(queue_name)
-        if not self._change(sql.PUSH, (queue, task_id, data, due, now, rank)):
+        if not self._db.count(sql.PUSH, (queue, task_id, data, due, now, rank)):
             raise TaskInProgressError(task_id, queue_name)
         return task_id
 
