@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from typing import Final, NamedTuple
 
-from alligator.backends._postgresql_sql import NOW
+from alligator.backends._postgresql_sql import EXISTING, NOW
 
 __all__ = ["BLOCKED", "Statements", "statements"]
 
@@ -56,9 +56,16 @@ _FETCH = f"""
 SELECT data FROM {{results}}
 WHERE queue = %(queue)s AND task_id = %(task_id)s AND expires_at > {NOW} AND data IS NOT NULL"""
 
+# The lookups by a list of ids probe an index once per id, each in a
+# LATERAL subquery the planner cannot flatten (a lock, or OFFSET 0): written
+# as ``task_id = ANY(ids)``, a plan made while a table was near empty walked
+# the queue's whole index range and compared every row with every id (see
+# EXISTING in _postgresql_sql).
 _OUTCOMES = f"""
-SELECT task_id, ok FROM {{results}}
-WHERE queue = %(queue)s AND task_id = ANY(%(ids)s::text[]) AND expires_at > {NOW}"""
+SELECT r.task_id, r.ok FROM unnest(%(ids)s::text[]) AS k(task_id), LATERAL (
+    SELECT x.task_id, x.ok FROM {{results}} AS x
+    WHERE x.queue = %(queue)s AND x.task_id = k.task_id AND x.expires_at > {NOW}
+    OFFSET 0) AS r"""
 
 _STATE = f"""
 SELECT state, run_at <= {NOW}, attempts FROM {{tasks}}
@@ -138,10 +145,15 @@ SELECT task_id FROM buried"""
 
 # push_after's first step: lock the dependencies that are rows of the queue.
 _LOCK_PARENTS = """
-SELECT task_id, state FROM {tasks}
-WHERE queue = %(queue)s AND task_id = ANY(%(ids)s::text[]) FOR SHARE"""
+SELECT r.task_id, r.state FROM unnest(%(ids)s::text[]) AS k(task_id), LATERAL (
+    SELECT x.task_id, x.state FROM {tasks} AS x
+    WHERE x.queue = %(queue)s AND x.task_id = k.task_id FOR SHARE) AS r"""
 
-_UNLINK = "DELETE FROM {deps} WHERE queue = %(queue)s AND child = ANY(%(ids)s::text[])"
+_UNLINK = """
+DELETE FROM {deps} WHERE ctid = ANY(ARRAY(
+    SELECT e.ctid FROM unnest(%(ids)s::text[]) AS k(child), LATERAL (
+        SELECT x.ctid FROM {deps} AS x
+        WHERE x.queue = %(queue)s AND x.child = k.child OFFSET 0) AS e))"""
 
 # Stores the planned rows (ready or delayed, blocked with their count, or
 # buried with a reason) and their edges; nothing if one id is running.
@@ -150,9 +162,7 @@ WITH items AS (
     SELECT * FROM unnest(%(ids)s::text[], %(datas)s::bytea[], %(dues)s::float8[],
                          %(states)s::smallint[], %(pendings)s::integer[], %(reasons)s::text[])
         WITH ORDINALITY AS i(task_id, data, due, state, pending, reason, n)),
-existing AS (
-    SELECT r.task_id, r.state = 1 AND r.run_at > {NOW} AS running FROM {{tasks}} AS r
-    WHERE r.queue = %(queue)s AND r.task_id = ANY(%(ids)s::text[]) FOR UPDATE),
+{EXISTING},
 written AS (
     INSERT INTO {{tasks}} AS t (queue, task_id, data, run_at, state, pending, reason, buried_at)
     SELECT %(queue)s, task_id, data, coalesce(due, {NOW}),
