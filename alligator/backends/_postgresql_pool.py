@@ -13,14 +13,14 @@ import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import psycopg
 
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends._postgresql_driver import ERRORS, Row, Target, connect
 from alligator.backends._postgresql_schema import ensure_schema
-from alligator.exceptions import translated
+from alligator.exceptions import BackendError, translated
 
 __all__ = ["MAX_IDLE", "Database"]
 
@@ -64,6 +64,21 @@ class _Session:
         self.epoch = epoch
         #: Whether a statement ran on it: only then can it have gone stale.
         self.used = False
+
+
+_T = TypeVar("_T")
+
+
+def _all_rows(cursor: psycopg.Cursor[Row]) -> list[Row]:
+    return cursor.fetchall()
+
+
+def _row_count(cursor: psycopg.Cursor[Row]) -> int:
+    return cursor.rowcount
+
+
+def _stored(cursor: psycopg.Cursor[Row]) -> bool:
+    return True
 
 
 #: Idle connections kept for reuse; more are closed when given back.
@@ -157,11 +172,18 @@ class Database:
 
     # -- statements ----------------------------------------------------------
 
-    @contextlib.contextmanager
-    def _cursor(
-        self, statement: str, params: Mapping[str, Any], durable: bool
-    ) -> Iterator[psycopg.Cursor[Row]]:
-        """Run one statement on a pooled connection; the block reads its result."""
+    def _execute(
+        self,
+        statement: str,
+        params: Mapping[str, Any],
+        durable: bool,
+        read: Callable[[psycopg.Cursor[Row]], _T],
+    ) -> _T:
+        """Run one statement on a pooled connection and ``read`` its cursor.
+
+        A plain call rather than a context manager: every enqueue and claim
+        comes through here, and a generator-based one cost ~3 us of each.
+        """
         with _STATEMENT:
             session = self._take(durable)
             try:
@@ -175,7 +197,7 @@ class Database:
                     session = self._take(durable)
                     session.used = True
                     self._run(session, statement, params, durable)
-                yield session.cursor
+                return read(session.cursor)
             except psycopg.OperationalError:
                 session.conn.close()
                 raise
@@ -199,13 +221,25 @@ class Database:
         ``durable=False``: its commit does not wait for the WAL flush (see
         :data:`_LEASE_MODE`).
         """
-        with self._cursor(statement, params, durable) as cursor:
-            return cursor.fetchall()
+        return self._execute(statement, params, durable, _all_rows)
+
+    def inserted(self, statement: str, params: Mapping[str, Any]) -> bool:
+        """Whether one INSERT stored its row: ``False`` when a unique index refused it.
+
+        The refusal is an answer here, not a failure: the caller goes on to
+        a statement that replaces the row. Anything else raises as
+        :meth:`rows` does.
+        """
+        try:
+            return self._execute(statement, params, True, _stored)
+        except BackendError as error:
+            if isinstance(error.__cause__, psycopg.errors.UniqueViolation):
+                return False
+            raise
 
     def count(self, statement: str, params: Mapping[str, Any], *, durable: bool = True) -> int:
         """How many rows one writing statement changed."""
-        with self._cursor(statement, params, durable) as cursor:
-            return cursor.rowcount
+        return self._execute(statement, params, durable, _row_count)
 
     @contextlib.contextmanager
     def transaction(

@@ -191,7 +191,10 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
         *,
         priority: int | None = None,
     ) -> str:
-        """Store (or replace) a task and wake the queue's waiting workers, in one statement.
+        """Store (or replace) a task and wake the queue's waiting workers.
+
+        One statement for an id the queue does not hold; replacing one takes
+        a second (the server logs the first one's unique violation).
 
         Raises:
             TaskInProgressError: a worker holds the lease of a task with that
@@ -199,9 +202,12 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
         """
         check_items([PushItem(task_id, data, delay_until)])
         params = self._one_params(queue_name, task_id, data, delay_until, priority)
-        [(_, running, _)] = self._db.rows(self._sql.push_one, params)
-        if running is not None:
-            raise TaskInProgressError(str(running), queue_name)
+        # A fresh id (every one a Gator makes) takes one plain INSERT; only an
+        # id the queue holds costs a second statement, which replaces it.
+        if not self._db.inserted(self._sql.push_fresh, params):
+            [(_, running, _)] = self._db.rows(self._sql.push_one, params)
+            if running is not None:
+                raise TaskInProgressError(str(running), queue_name)
         self._changed(queue_name)
         return task_id
 
