@@ -38,6 +38,7 @@ from tests.servers import (
     ServerProcess,
     free_port,
     port_open,
+    redis_ready,
     require_binary,
     wait_until,
 )
@@ -128,7 +129,7 @@ def redis_server(workdir: Path, *extra: str, name: str = "redis", port: int = 0)
     binary = require_binary("redis-server")
     port = port or free_port()
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir), *extra]
-    return ServerProcess(argv, port, workdir, name)
+    return ServerProcess(argv, port, workdir, name, ready=redis_ready)
 
 
 def beanstalkd_server(workdir: Path, *, binlog: bool = True) -> ServerProcess:

@@ -64,14 +64,37 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) == 0
 
 
-class ServerProcess:
-    """One server process on a loopback port, restartable for crash tests."""
+def redis_ready(port: int) -> bool:
+    """Whether a Redis server answers PING with PONG: it also opens its port
+    while it loads its AOF or RDB file, answering every command with LOADING."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
 
-    def __init__(self, argv: Sequence[str], port: int, workdir: Path, name: str) -> None:
+
+class ServerProcess:
+    """One server process on a loopback port, restartable for crash tests.
+
+    ``ready(port)`` says when a started server can serve (default: its port
+    accepts connections).
+    """
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        port: int,
+        workdir: Path,
+        name: str,
+        ready: Callable[[int], bool] = port_open,
+    ) -> None:
         self.argv = list(argv)
         self.port = port
         self.workdir = workdir
         self.name = name
+        self.ready = ready
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = workdir / f"{name}-{port}.log"
 
@@ -85,7 +108,8 @@ class ServerProcess:
                 stdin=subprocess.DEVNULL,
             )
         try:
-            wait_until(lambda: port_open(self.port), timeout, message=f"{self.name} on {self.port}")
+            message = f"{self.name} on {self.port}"
+            wait_until(lambda: self.ready(self.port), timeout, message=message)
         except TimeoutError:
             self.stop()
             detail = self.log_path.read_text(errors="replace")[-2000:]

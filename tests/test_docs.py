@@ -38,7 +38,7 @@ from sybil.evaluators.python import PythonEvaluator
 from sybil.parsers.rest import DocTestParser, PythonCodeBlockParser, SkipParser
 
 from alligator import Gator
-from tests.servers import ServerProcess, free_port, require_binary
+from tests.servers import ServerProcess, free_port, redis_ready, require_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
@@ -68,7 +68,9 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     workdir = tmp_path_factory.mktemp("docs-redis")
     port = free_port()
     argv = [binary, "--port", str(port), "--bind", "127.0.0.1", "--dir", str(workdir)]
-    server = ServerProcess([*argv, "--save", "", "--appendonly", "no"], port, workdir, "redis")
+    server = ServerProcess(
+        [*argv, "--save", "", "--appendonly", "no"], port, workdir, "redis", ready=redis_ready
+    )
     server.start()
     yield f"redis://127.0.0.1:{port}/0"
     server.stop()
