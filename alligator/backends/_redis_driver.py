@@ -320,5 +320,19 @@ class Connection:
             return bool(self._client.ping())
 
     def close(self) -> None:
+        """Close every connection now, the cluster nodes' too.
+
+        redis-py's cluster ``close()`` leaves each node's pool open (a node
+        client built from a URL does not own its pool), so its sockets closed
+        only when collected: inside a reference cycle, after the connection
+        that would have closed them, with a ResourceWarning.
+        """
         with _CLOSE:
-            self._client.close()
+            client = self._client
+            if isinstance(client, RedisCluster):
+                # get_nodes is unannotated in redis-py; this is its real shape.
+                nodes: Callable[[], list[ClusterNode]] = client.get_nodes
+                for node in nodes():
+                    if node.redis_connection is not None:
+                        node.redis_connection.connection_pool.disconnect()
+            client.close()

@@ -14,7 +14,7 @@ from alligator.backends._redis_driver import parse_dsn
 from alligator.backends.redis_backend import Client
 from alligator.exceptions import BackendConnectionError, BackendError, ConfigurationError
 from alligator.records import PushItem, QueueStats
-from tests.fixtures import redis_server
+from tests.fixtures import cluster_dsn, redis_server
 from tests.servers import ServerProcess
 
 Q = "q"
@@ -168,3 +168,25 @@ def test_threads_that_end_give_their_connection_back(tmp_path: Path) -> None:
         client.close()
     finally:
         server.stop()
+
+
+def test_closing_a_cluster_client_closes_every_nodes_sockets(
+    cluster_nodes: list[ServerProcess],
+) -> None:
+    # Given a cluster client that talked to every node
+    client = Client(cluster_dsn(cluster_nodes), namespace="closing")
+    for i in range(30):
+        client.push(f"q{i}", "t", b"x")  # queues hash to the three nodes
+    cluster = client._redis._client
+    assert isinstance(cluster, redis.RedisCluster)
+    nodes = cluster.get_nodes()  # type: ignore[no-untyped-call]
+    pools = [node.redis_connection.connection_pool for node in nodes]
+    opened = [c for pool in pools for c in pool._available_connections]
+    assert len(opened) >= 3
+    for i in range(30):
+        client.drop_all(f"q{i}")
+    # When it is closed
+    client.close()
+    # Then no node's connection keeps a socket (redis-py's cluster close()
+    # alone left them to the garbage collector, which warned)
+    assert [c for c in opened if c._sock is not None] == []
