@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final, TypeVar
 
 import psycopg
@@ -65,6 +65,9 @@ class _Session:
         #: Whether a statement ran on it: only then can it have gone stale.
         self.used = False
 
+
+#: A statement's parameters: by name, or (the hottest statements) by position.
+Params = Mapping[str, Any] | Sequence[Any]
 
 _T = TypeVar("_T")
 
@@ -175,7 +178,7 @@ class Database:
     def _execute(
         self,
         statement: str,
-        params: Mapping[str, Any],
+        params: Params,
         durable: bool,
         read: Callable[[psycopg.Cursor[Row]], _T],
     ) -> _T:
@@ -204,9 +207,7 @@ class Database:
             finally:
                 self._give(session)
 
-    def _run(
-        self, session: _Session, statement: str, params: Mapping[str, Any], durable: bool
-    ) -> None:
+    def _run(self, session: _Session, statement: str, params: Params, durable: bool) -> None:
         if session.durable != durable:
             # Lease traffic does not wait for the WAL flush (see LEASE_MODE);
             # enqueues go back to the server's own setting. Once per switch.
@@ -223,7 +224,7 @@ class Database:
         """
         return self._execute(statement, params, durable, _all_rows)
 
-    def inserted(self, statement: str, params: Mapping[str, Any]) -> bool:
+    def inserted(self, statement: str, params: Params) -> bool:
         """Whether one INSERT stored its row: ``False`` when a unique index refused it.
 
         The refusal is an answer here, not a failure: the caller goes on to

@@ -209,17 +209,20 @@ SELECT (SELECT count(*) FROM written),
        (SELECT %(task_id)s::text FROM existing WHERE running),
        pg_notify(%(channel)s, '') IS NULL"""
 
-# ``push`` of an id the queue does not hold, which is every id a Gator
-# makes: a plain INSERT, and the unique index refuses an id already there
-# (the client then runs _PUSH_ONE, which replaces it). ON CONFLICT's
-# speculative insertion (a probe of the unique index before the insert and
-# one more WAL record after it) cost 8-10% of an enqueue's round trip here,
-# commit included.
-_PUSH_FRESH = f"""
-INSERT INTO {{tasks}} (queue, task_id, data, priority, run_at, state)
-VALUES (%(queue)s, %(task_id)s, %(data)s::bytea, %(priority)s::integer, {_DUE},
-        CASE WHEN {_DUE} <= {NOW} THEN 0 ELSE 3 END)
-RETURNING pg_notify(%(channel)s, '') IS NULL"""
+# ``push`` of an id the queue does not hold, due now: every task a Gator
+# makes without a delay. A plain INSERT, and the unique index refuses an id
+# already there (the client then runs _PUSH_ONE, which replaces it). ON
+# CONFLICT's speculative insertion (a probe of the unique index before the
+# insert and one more WAL record after it) cost 8-10% of an enqueue's round
+# trip here, commit included. Positional parameters, each bound once: named
+# ones cost the client a dict and a reordering per call, and the due-time
+# arithmetic a delay needs is left to _PUSH_ONE. Parameters: queue, task id,
+# data, priority, the injected clock (NULL: the server's), channel.
+_PUSH_FRESH = """
+INSERT INTO {tasks} (queue, task_id, data, priority, run_at, state)
+VALUES (%s, %s, %s::bytea, %s::integer,
+        coalesce(%s::float8, extract(epoch FROM statement_timestamp())::float8), 0)
+RETURNING pg_notify(%s, '') IS NULL"""
 
 # Acks of ``done`` (locked in id order, so it never deadlocks with a renewal),
 # then the lease of the first ``count`` due rows, in ONE statement. Rows come

@@ -193,18 +193,32 @@ class Client(Results, Flow, Leases, BuriedTasks, Within):
     ) -> str:
         """Store (or replace) a task and wake the queue's waiting workers.
 
-        One statement for an id the queue does not hold; replacing one takes
-        a second (the server logs the first one's unique violation).
+        One statement: a plain INSERT for a task due now under an id the
+        queue does not hold, the replacing one for a delayed task. Replacing
+        a held id without a delay takes both (the server logs the INSERT's
+        unique violation).
 
         Raises:
             TaskInProgressError: a worker holds the lease of a task with that
                 id (nothing is stored).
         """
         check_items([PushItem(task_id, data, delay_until)])
-        params = self._one_params(queue_name, task_id, data, delay_until, priority)
-        # A fresh id (every one a Gator makes) takes one plain INSERT; only an
-        # id the queue holds costs a second statement, which replaces it.
-        if not self._db.inserted(self._sql.push_fresh, params):
+        # A fresh id due now (every task a Gator makes without a delay) takes
+        # one plain INSERT; an id the queue holds, or a delay, takes the
+        # statement that replaces and schedules.
+        stored = delay_until is None and self._db.inserted(
+            self._sql.push_fresh,
+            (
+                self._names.check(queue_name),
+                task_id,
+                data,
+                check_priority(priority),
+                self._now(),
+                self._channel(queue_name),
+            ),
+        )
+        if not stored:
+            params = self._one_params(queue_name, task_id, data, delay_until, priority)
             [(_, running, _)] = self._db.rows(self._sql.push_one, params)
             if running is not None:
                 raise TaskInProgressError(str(running), queue_name)
