@@ -218,6 +218,13 @@ class _FileSeries:
             self.queue_wait.observe(queue_wait)
         return self
 
+    def begin(self, queue_wait: float | None) -> None:
+        self.start(queue_wait)
+        self.in_progress.inc()
+
+    def end(self) -> None:
+        self.in_progress.dec()
+
     def __enter__(self) -> None:
         self.in_progress.inc()
 
