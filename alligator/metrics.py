@@ -149,7 +149,7 @@ class Metrics(NullEvents):
     # -- TaskRecorder, and WorkerEvents and TaskRunObserver -------------------
 
     def series(self, queue: str, task: str) -> LocalSeries | _FileSeries:
-        """A series of ``task`` from ``queue`` for the calling thread (a :class:`TaskRecorder`)."""
+        """A series of ``task`` from ``queue`` for the calling worker (a :class:`TaskRecorder`)."""
         return self._store.new(queue, task)
 
     def on_task_done(self, event: TaskDone) -> None:
