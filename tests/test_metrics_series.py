@@ -35,10 +35,10 @@ def _prometheus(name: str, buckets: tuple[float, ...], values: list[float]) -> d
     return _samples(registry, name)
 
 
-def _samples(registry: object, name: str) -> dict[str, float]:
+def _samples(registry: CollectorRegistry, name: str) -> dict[str, float]:
     """The histogram's buckets (by ``le``), count and sum, as scraped."""
     found = {}
-    for family in registry.collect():  # type: ignore[attr-defined]
+    for family in registry.collect():
         for sample_ in family.samples:
             if sample_.name.startswith(name) and not sample_.name.endswith("_created"):
                 found[sample_.name + sample_.labels.get("le", "")] = sample_.value
@@ -73,12 +73,10 @@ def test_the_series_buckets_every_value_as_prometheus_client_does(how: str) -> N
         ours, theirs = _samples(registry, name), _prometheus(name, buckets, values)
         sums = ours.pop(f"{name}_sum"), theirs.pop(f"{name}_sum")
         assert ours == theirs
+        assert ours[f"{name}_count"] == len(values) and ours[f"{name}_bucket0.001"] > 0
         assert sums[0] == pytest.approx(sums[1], rel=1e-9)
-    assert sample_value(registry, "alligator_tasks_in_progress") == 0
-
-
-def sample_value(registry: CollectorRegistry, name: str) -> float | None:
-    return registry.get_sample_value(name, {"queue": "q", "task": "t"})
+    labels = {"queue": "q", "task": "t"}
+    assert registry.get_sample_value("alligator_tasks_in_progress", labels) == 0
 
 
 def test_tasks_of_two_functions_and_two_queues_each_count_under_their_own_labels() -> None:
