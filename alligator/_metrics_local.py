@@ -16,9 +16,9 @@ through prometheus_client's multiprocess files instead (:mod:`alligator.metrics`
 
 from __future__ import annotations
 
-import bisect
 import collections
 import threading
+from bisect import bisect_left as _bisect
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
@@ -39,42 +39,75 @@ HELP = {
 }
 
 
-class _Histogram:
-    __slots__ = ("bounds", "counts", "total")
-
-    def __init__(self, bounds: Sequence[float]) -> None:
-        self.bounds = bounds
-        self.counts = [0] * (len(bounds) + 1)  # the last one is +Inf
-        self.total = 0.0
-
-
 class LocalSeries:
-    """One thread's shard of the counters, histograms and gauge of a queue and task.
+    """One worker's shard of the counters, histograms and gauge of a queue and task.
 
-    A :class:`~alligator.protocols.TaskSeries`: only the thread it was made
-    for calls :meth:`start` and :meth:`finish` (see :meth:`LocalTasks.new`).
-    It is also the context each of its runs is in progress inside, which a
-    concurrent worker enters in a pool thread: the runs inside are kept in a
-    deque, whose appends and pops are atomic, not in a number.
+    A :class:`~alligator.protocols.TaskSeries`: only the thread of the
+    worker it was made for calls :meth:`start`, :meth:`begin`, :meth:`end`
+    and :meth:`finish`. The context :meth:`start` returns is the one each
+    of its runs is in progress inside, which a concurrent worker enters in
+    a pool thread: the runs inside are kept in a deque, whose appends and
+    pops are atomic; :meth:`begin` and :meth:`end` count in a number that
+    only the owning thread writes.
+
+    Every count is a slot of its own (an attribute load less than a
+    histogram object per update), ``ack`` is counted apart from the rarer
+    outcomes (no dict update), and a value within the first bucket (a
+    millisecond: most tasks' durations) skips the bisection: these run once
+    per task, where each step costs about as much as the update itself.
     """
 
-    __slots__ = ("duration", "inside", "outcomes", "queue_wait")
+    __slots__ = (
+        "acks",
+        "duration_bounds",
+        "duration_first",
+        "duration_sum",
+        "durations",
+        "inside",
+        "outcomes",
+        "running",
+        "wait_bounds",
+        "wait_first",
+        "wait_sum",
+        "waits",
+    )
 
     def __init__(
         self, outcomes: Sequence[str], duration: Sequence[float], wait: Sequence[float]
     ) -> None:
-        self.outcomes = dict.fromkeys(outcomes, 0)
-        self.duration = _Histogram(duration)
-        self.queue_wait = _Histogram(wait)
+        self.acks = 0
+        self.outcomes = dict.fromkeys((o for o in outcomes if o != "ack"), 0)
+        self.duration_bounds, self.duration_first = duration, duration[0]
+        self.durations = [0] * (len(duration) + 1)  # the last one is +Inf
+        self.duration_sum = 0.0
+        self.wait_bounds, self.wait_first = wait, wait[0]
+        self.waits = [0] * (len(wait) + 1)
+        self.wait_sum = 0.0
         self.inside = collections.deque[None]()
+        self.running = 0
 
     def start(self, queue_wait: float | None) -> LocalSeries:
         if queue_wait is not None:
-            histogram = self.queue_wait
-            # ``le``: a value equal to a bound falls in that bound's bucket.
-            histogram.counts[bisect.bisect_left(histogram.bounds, queue_wait)] += 1
-            histogram.total += queue_wait
+            self._waited(queue_wait)
         return self
+
+    def begin(self, queue_wait: float | None) -> None:
+        if queue_wait is not None:  # _waited() inline: once per task
+            self.waits[
+                0 if queue_wait <= self.wait_first else _bisect(self.wait_bounds, queue_wait)
+            ] += 1
+            self.wait_sum += queue_wait
+        self.running += 1
+
+    def _waited(self, queue_wait: float) -> None:
+        # ``le``: a value equal to a bound falls in that bound's bucket.
+        self.waits[
+            0 if queue_wait <= self.wait_first else _bisect(self.wait_bounds, queue_wait)
+        ] += 1
+        self.wait_sum += queue_wait
+
+    def end(self) -> None:
+        self.running -= 1
 
     def __enter__(self) -> None:
         self.inside.append(None)
@@ -83,34 +116,41 @@ class LocalSeries:
         self.inside.pop()
 
     def finish(self, action: str, duration: float) -> None:
-        self.outcomes[action] += 1
-        histogram = self.duration
-        histogram.counts[bisect.bisect_left(histogram.bounds, duration)] += 1
-        histogram.total += duration
+        if action == "ack":
+            self.acks += 1
+        else:
+            self.outcomes[action] += 1
+        self.durations[
+            0 if duration <= self.duration_first else _bisect(self.duration_bounds, duration)
+        ] += 1
+        self.duration_sum += duration
+
+    def settled(self) -> dict[str, int]:
+        """The counts by action (read by a scrape, from any thread)."""
+        return {"ack": self.acks, **self.outcomes}
 
 
 class _Sum:
     """The shards of one queue and task added up, for one scrape."""
 
     def __init__(self, first: LocalSeries) -> None:
-        self.outcomes = dict(first.outcomes)
-        self.duration = list(first.duration.counts), first.duration.total
-        self.queue_wait = list(first.queue_wait.counts), first.queue_wait.total
-        self.running = len(first.inside)
+        self.outcomes = first.settled()
+        self.duration = list(first.durations), first.duration_sum
+        self.queue_wait = list(first.waits), first.wait_sum
+        self.running = first.running + len(first.inside)
 
     def add(self, shard: LocalSeries) -> None:
-        for action, count in list(shard.outcomes.items()):
+        for action, count in shard.settled().items():
             self.outcomes[action] += count
-        self.duration = _added(self.duration, shard.duration)
-        self.queue_wait = _added(self.queue_wait, shard.queue_wait)
-        self.running += len(shard.inside)
+        self.duration = _added(self.duration, shard.durations, shard.duration_sum)
+        self.queue_wait = _added(self.queue_wait, shard.waits, shard.wait_sum)
+        self.running += shard.running + len(shard.inside)
 
 
-def _added(into: tuple[list[int], float], histogram: _Histogram) -> tuple[list[int], float]:
-    counts, total = into
-    return [a + b for a, b in zip(counts, list(histogram.counts), strict=True)], (
-        total + histogram.total
-    )
+def _added(
+    into: tuple[list[int], float], counts: list[int], total: float
+) -> tuple[list[int], float]:
+    return [a + b for a, b in zip(into[0], list(counts), strict=True)], into[1] + total
 
 
 def _buckets(bounds: Sequence[float], counts: list[int]) -> list[tuple[str, float]]:

@@ -149,7 +149,7 @@ class Metrics(NullEvents):
     # -- TaskRecorder, and WorkerEvents and TaskRunObserver -------------------
 
     def series(self, queue: str, task: str) -> LocalSeries | _FileSeries:
-        """A series of ``task`` from ``queue`` for the calling thread (a :class:`TaskRecorder`)."""
+        """A series of ``task`` from ``queue`` for the calling worker (a :class:`TaskRecorder`)."""
         return self._store.new(queue, task)
 
     def on_task_done(self, event: TaskDone) -> None:
@@ -217,6 +217,13 @@ class _FileSeries:
         if queue_wait is not None:
             self.queue_wait.observe(queue_wait)
         return self
+
+    def begin(self, queue_wait: float | None) -> None:
+        self.start(queue_wait)
+        self.in_progress.inc()
+
+    def end(self) -> None:
+        self.in_progress.dec()
 
     def __enter__(self) -> None:
         self.in_progress.inc()

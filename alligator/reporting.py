@@ -14,8 +14,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Sequence
-from threading import get_ident
+from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any, Final
 
@@ -49,9 +48,16 @@ class Reporter:
     def __init__(self, events: WorkerEvents, metrics: TaskRecorder | None = None) -> None:
         self.events = events
         self._recorder = metrics
-        #: Each queue's consumer, task function and thread's series, looked up once
-        #: (by consumer: ``Claim.queue`` is a property, a call per task).
-        self._series: dict[tuple[Consumer, object, int], TaskSeries] = {}
+        #: Each queue's consumer and task function's series, looked up once (a
+        #: reporter is its worker's, whose loop runs in one thread: no thread in the key).
+        self._series: dict[tuple[Consumer, object], TaskSeries] = {}
+        #: The last series found, and by what: a drain of one function checks two identities.
+        self._last_consumer: Consumer | None = None
+        self._last_func: object = None
+        self._last_series: TaskSeries | None = None
+        #: The claim :meth:`begin` last counted, and its series: settled with no lookup.
+        self._begun: Claim | None = None
+        self._begun_series: TaskSeries | None = None
         #: Successes whose ack is deferred, by reservation, kept only when reported.
         self._unreported: dict[int, tuple[Claim, Outcome, float]] = {}
         #: Modules the worker could not import, each explained once.
@@ -68,20 +74,52 @@ class Reporter:
 
     # -- per task --------------------------------------------------------------
 
+    def begin(self, claim: Claim, task: Task[Any]) -> TaskSeries | None:
+        """A task starts running in this thread now: its queue wait counted, and in progress.
+
+        A one-at-a-time worker's plain calls (this, and ``end()`` on the series
+        returned, ``None`` without metrics) where :meth:`running`'s context costs two more.
+        """
+        if self._recorder is None:
+            return None
+        # _series_of()'s first lines and queue_wait() inline, the attributes
+        # of alligator.Task read without getattr() calls: this runs once per task.
+        run: Any = task
+        try:
+            func, wait = run.func, run.enqueued_at
+        except AttributeError:  # a task class of its own
+            func, wait = getattr(run, "func", None), getattr(run, "enqueued_at", None)
+        series, consumer = self._last_series, claim.consumer
+        if series is None or func is not self._last_func or consumer is not self._last_consumer:
+            series = self._series_of(consumer, task)
+        if wait is not None:
+            until = run.delay_until
+            wait = time.time() - (until if until is not None and until > wait else wait)
+            wait = wait if wait > 0.0 else 0.0
+        series.begin(wait)
+        self._begun, self._begun_series = claim, series
+        return series
+
+    def observed(self, claim: Claim, task: Task[Any]) -> contextlib.AbstractContextManager[object]:
+        """The observer's context a task runs in (a :class:`TaskRunObserver`: a span), if any."""
+        observer = self._observer
+        if observer is None:
+            return _NOTHING
+        return _Guarded(observer, self._started(claim, task, queue_wait(task)))
+
     def running(self, claim: Claim, task: Task[Any]) -> contextlib.AbstractContextManager[object]:
-        """The context a task runs in: its series' and the observer's (:class:`TaskRunObserver`)."""
-        observer, recorder = self._observer, self._recorder
-        if recorder is None:
-            if observer is None:
-                return _NOTHING
-            return _Guarded(observer, self._started(claim, task, queue_wait(task)))
+        """The context a task runs in: its series' and the observer's (:class:`TaskRunObserver`).
+
+        Built where a concurrent worker claims the task, entered where it runs.
+        """
+        if self._recorder is None:
+            return self.observed(claim, task)
         wait = queue_wait(task)
-        # Looked up inline (a call costs as much as the update): this runs once per task.
-        key = (claim.consumer, getattr(task, "func", None), get_ident())
-        counted = (self._series.get(key) or self._new_series(key, task)).start(wait)
+        counted = self._series_of(claim.consumer, task).start(wait)
+        observer = self._observer
         if observer is None:
             return counted
-        return _Both(counted, _Guarded(observer, self._started(claim, task, wait)))
+        return _both(counted, _Guarded(observer, self._started(claim, task, wait)))
 
     def _started(self, claim: Claim, task: Task[Any], wait: float | None) -> TaskStarted:
         # Positional, in field order: this runs once per task.
@@ -94,18 +132,24 @@ class Reporter:
             getattr(task, "trace", None),
         )
 
-    def _finish(self, claim: Claim, outcome: Outcome, duration: float) -> None:
-        task = outcome.task  # None for an undecodable payload
-        key = (claim.consumer, getattr(task, "func", None), get_ident())
-        series = self._series.get(key) or self._new_series(key, task)
-        series.finish(outcome.action, duration)
-
-    def _new_series(self, key: tuple[Consumer, object, int], task: Task[Any] | None) -> TaskSeries:
-        # Keyed by thread too: a series is written by one thread only.
-        assert self._recorder is not None
-        name = "?" if task is None else self._name(task)
-        series = self._series[key] = self._recorder.series(key[0].queue_name, name)
+    def _series_of(self, consumer: Consumer, task: Task[Any] | None) -> TaskSeries:
+        func = getattr(task, "func", None)  # None for an undecodable payload
+        series = self._last_series
+        if series is not None and func is self._last_func and consumer is self._last_consumer:
+            return series
+        series = self._series.get((consumer, func))
+        if series is None:
+            assert self._recorder is not None
+            name = "?" if task is None else self._name(task)
+            series = self._series[consumer, func] = self._recorder.series(consumer.queue_name, name)
+        self._last_consumer, self._last_func, self._last_series = consumer, func, series
         return series
+
+    def _finish(self, claim: Claim, outcome: Outcome, duration: float) -> None:
+        series = self._begun_series  # the series begin() counted the claim in, else looked up
+        if claim is not self._begun or series is None:
+            series = self._series_of(claim.consumer, outcome.task)
+        series.finish(outcome.action, duration)
 
     def _name(self, task: Task[Any]) -> str:
         func = getattr(task, "func", None)
@@ -123,9 +167,10 @@ class Reporter:
         """
         if self._recorder is not None:
             # _finish() inline: every success of a prefetching backend comes this way.
-            task = outcome.task
-            key = (claim.consumer, getattr(task, "func", None), get_ident())
-            (self._series.get(key) or self._new_series(key, task)).finish(outcome.action, duration)
+            series = self._begun_series
+            if claim is not self._begun or series is None:
+                series = self._series_of(claim.consumer, outcome.task)
+            series.finish(outcome.action, duration)
         if self.listening():
             self._unreported[id(claim.reservation)] = (claim, outcome, duration)
 
@@ -308,37 +353,14 @@ def queue_wait(task: Task[Any], now: float | None = None) -> float | None:
     return waited if waited > 0.0 else 0.0  # once per task: no max() calls
 
 
-class _Both:
+@contextlib.contextmanager
+def _both(
+    first: contextlib.AbstractContextManager[object],
+    second: contextlib.AbstractContextManager[object],
+) -> Iterator[None]:
     """A task's series and its observer's context, entered in that order and left in reverse."""
-
-    __slots__ = ("_first", "_second")
-
-    def __init__(
-        self,
-        first: contextlib.AbstractContextManager[object],
-        second: contextlib.AbstractContextManager[object],
-    ) -> None:
-        self._first = first
-        self._second = second
-
-    def __enter__(self) -> None:
-        self._first.__enter__()
-        try:
-            self._second.__enter__()
-        except BaseException:
-            self._first.__exit__(None, None, None)
-            raise
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        try:
-            self._second.__exit__(exc_type, exc, traceback)
-        finally:
-            self._first.__exit__(exc_type, exc, traceback)
+    with first, second:
+        yield
 
 
 class _Guarded:

@@ -244,11 +244,17 @@ class Worker(Delivery):
             if deferred is not None:
                 self._strategy.settle(claim, deferred)
                 return deferred
+            # Metrics count the run by plain calls around it; only an observer
+            # (a tracing span) wraps it in a context.
+            reporter = self._reporter
+            series = reporter.begin(claim, task)
             try:
-                with self._reporter.running(claim, task):
+                with reporter.observed(claim, task):
                     result, error = self._run(task), None
             except BaseException as exc:
                 result, error = None, exc
+            if series is not None:
+                series.end()
             outcome = self.conclude(claim, task, result, error)
         # A task under limits holds its slots until its ack: never let it wait for a claim.
         limited = outcome.task is not None and bool(limits_of(getattr(outcome.task, "func", None)))
