@@ -146,6 +146,7 @@ __all__ = [
     "PURGE",
     "PUSH",
     "PUSH_ABSENT",
+    "PUSH_ONE",
     "PUSH_REPLACE",
     "PUSH_UNIQUE",
     "RELEASE",
@@ -302,6 +303,7 @@ def load(folder: Traversable) -> dict[str, Script]:
 SCRIPTS: Final = load(resources.files(__package__ or "alligator.backends") / "redis_lua")
 
 PUSH: Final = SCRIPTS["push"]
+PUSH_ONE: Final = SCRIPTS["push_one"]
 PUSH_REPLACE: Final = SCRIPTS["push_replace"]
 RESERVE: Final = SCRIPTS["reserve"]
 ACK: Final = SCRIPTS["ack"]
