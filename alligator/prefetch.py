@@ -205,9 +205,21 @@ class Prefetcher:
     # -- stopping ----------------------------------------------------------
 
     def flush(self) -> list[Settlement]:
-        """Ack every finished task now (one call per task: a stop is rare)."""
+        """Ack every finished task now, in one call leasing nothing.
+
+        A concurrent worker stopping at ``max_tasks`` has up to a batch of
+        them (200 acks one by one cost about 1% of a 20,000-task drain).
+        Should that call fail, each task is acked on its own.
+        """
         done, self._done = self._done, []
         records, self._records = self._records, []
+        if done:
+            try:
+                flags, _ = self._reserve_many(0, done, records)
+            except AlligatorError as exc:
+                log.warning("could not ack %d task(s) at once (%s): one by one", len(done), exc)
+            else:
+                return _settlements(done, flags)
         settled = []
         for i, reservation in enumerate(done):
             try:
