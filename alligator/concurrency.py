@@ -45,7 +45,7 @@ import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from alligator._claims_thread import ClaimsThread, Exchange, Finished, as_exception
 from alligator._loop_lag import LagWatch
@@ -64,6 +64,14 @@ __all__ = ["LagWatch", "serve"]
 log = logging.getLogger("alligator.worker")
 
 
+class _Running(NamedTuple):
+    """A task running on the loop or in a thread: what it settles, and its lag-watch name."""
+
+    claim: Claim
+    task: Task[Any]
+    started: float
+
+
 def serve(worker: Worker) -> None:
     """Run ``worker``'s loop concurrently until it is asked to stop (see the module notes)."""
     _Loop(worker).run()
@@ -80,8 +88,8 @@ class _Loop:
         assert worker.concurrency is not None
         self.worker = worker
         self.concurrency = worker.concurrency
-        #: Running tasks, by their claim.
-        self.active: dict[asyncio.Future[Any], Claim] = {}
+        #: Running tasks, by their runner (named for the lag watch only when it reports).
+        self.active: dict[asyncio.Future[Any], _Running] = {}
         #: Those of them that run a plain function in a thread (never cancelled).
         self.plain: set[asyncio.Future[Any]] = set()
         #: Coroutine tasks cancelled at the end of the grace period.
@@ -131,7 +139,7 @@ class _Loop:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self.worker._waker = self.wake
-        watch = LagWatch(self._loop, self.worker.lag_warning, self.worker.ident())
+        watch = LagWatch(self._loop, self.worker.lag_warning, self.worker.ident(), self._name)
         watch.start()
         try:
             await self._serve()
@@ -225,17 +233,25 @@ class _Loop:
         # Built here, on the loop (its queue wait is now); entered where the task runs.
         observed = worker._reporter.running(claim, task)
         if isinstance(task, BuiltinTask) and task.is_coroutine:
-            runner = asyncio.create_task(awaited(task, limit, observed), name=runner_name(task))
+            runner = asyncio.create_task(awaited(task, limit, observed))
         else:
             ran = in_thread(self._threads, task, limit, observed, worker.ident())
             runner = asyncio.create_task(ran)
             self.plain.add(runner)
-        self.active[runner] = claim
-        runner.add_done_callback(lambda f: self._done(f, task, started))
+        self.active[runner] = _Running(claim, task, started)
+        runner.add_done_callback(self._done)
 
-    def _done(self, runner: asyncio.Future[Any], task: Task[Any], started: float) -> None:
-        claim = self.active.pop(runner)
-        self.plain.discard(runner)
+    def _name(self, runner: asyncio.Future[Any]) -> str | None:
+        """How the lag watch names a running coroutine task (from its thread: one dict read)."""
+        running = self.active.get(runner)
+        if running is None or not isinstance(running.task, BuiltinTask):
+            return None
+        return runner_name(running.task)
+
+    def _done(self, runner: asyncio.Future[Any]) -> None:
+        claim, task, started = self.active.pop(runner)
+        if self.plain:
+            self.plain.discard(runner)
         if runner in self.cancelled or runner.cancelled():
             self.cancelled.discard(runner)
             self.given_back.append(claim)
