@@ -11,6 +11,8 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 __all__ = ["LagWatch"]
 
@@ -22,11 +24,19 @@ class LagWatch:
 
     The loop stamps the time every quarter of ``threshold``; a daemon thread
     reads the stamp at the same pace. A stall is reported once, with the
-    task running on the loop at that moment (named ``<task id> <function>``).
+    task running on the loop at that moment (named ``<task id> <function>`` by
+    ``name``, asked only then: the tasks are not named one by one as they start).
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, threshold: float, ident: str) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        threshold: float,
+        ident: str,
+        name: Callable[[asyncio.Task[Any]], str | None] | None = None,
+    ) -> None:
         self.loop = loop
+        self.name = name
         self.threshold = threshold
         self.ident = ident
         self.beat = time.monotonic()
@@ -61,9 +71,8 @@ class LagWatch:
             reported = beat
             self.stalls += 1
             culprit = asyncio.current_task(self.loop)
-            name = (
-                "no task (the loop's own code)" if culprit is None else f"task {culprit.get_name()}"
-            )
+            called = None if culprit is None else self._called(culprit)
+            name = "no task (the loop's own code)" if called is None else f"task {called}"
             log.warning(
                 "%s: the event loop has been blocked for %.2fs by %s; a coroutine task that "
                 "blocks (time.sleep, a synchronous client, long CPU work) stalls every other "
@@ -72,5 +81,9 @@ class LagWatch:
                 self.ident,
                 lag,
                 name,
-                extra={"lag": lag, "task": None if culprit is None else culprit.get_name()},
+                extra={"lag": lag, "task": called},
             )
+
+    def _called(self, culprit: asyncio.Task[Any]) -> str:
+        named = None if self.name is None else self.name(culprit)
+        return culprit.get_name() if named is None else named

@@ -16,14 +16,20 @@ on a socket and the claim strategy is only ever used from one thread. The
 loop hands it the tasks that finished since the last call together with the
 number of free slots, and gets back the next claims in one hop: with a
 prefetching backend (locmem, SQLite, Redis, PostgreSQL) that is one
-``reserve_many`` round trip, which also acks the successes. While tasks
+``reserve_many`` round trip, which also acks the successes. While tasks take
+under 30 ms on average, as many tasks again as there are slots are claimed
+ahead and wait on the loop, each starting as a slot frees: the next round
+trip (mostly the backend's own time) then overlaps the tasks that run,
+instead of following them. Slow tasks are never claimed ahead, so they are
+not hoarded from other workers. While tasks
 run and nothing is due, the queue is looked at again every ``nap_time``;
 when nothing runs, the claims thread blocks on the backend for up to
 ``poll_timeout``. Each running task's lease is renewed by the worker's
 heartbeat thread, along with the others.
 
 Stopping (SIGINT/SIGTERM, :meth:`~alligator.Worker.interrupt`,
-``max_tasks``): no more claims; running coroutines get ``grace`` seconds to
+``max_tasks``): no more claims; tasks claimed ahead are released unstarted,
+due at once; running coroutines get ``grace`` seconds to
 finish and be settled; the rest are cancelled and released, due at once, so
 another worker runs them (nothing acked that did not finish). A second
 signal ends the grace period at once. Plain-function tasks already running
@@ -41,11 +47,12 @@ has not turned for ``lag_warning`` seconds and logs which task is running
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from alligator._claims_thread import ClaimsThread, Exchange, Finished, as_exception
 from alligator._loop_lag import LagWatch
@@ -64,6 +71,20 @@ __all__ = ["LagWatch", "serve"]
 log = logging.getLogger("alligator.worker")
 
 
+#: Tasks quicker than this on average (seconds) are claimed a batch ahead.
+_AHEAD_PACE = 0.03
+#: Weight of the newest run time in :attr:`_Loop.pace`.
+_PACE_WEIGHT = 0.1
+
+
+class _Running(NamedTuple):
+    """A task running on the loop or in a thread: what it settles, and its lag-watch name."""
+
+    claim: Claim
+    task: Task[Any]
+    started: float
+
+
 def serve(worker: Worker) -> None:
     """Run ``worker``'s loop concurrently until it is asked to stop (see the module notes)."""
     _Loop(worker).run()
@@ -80,8 +101,13 @@ class _Loop:
         assert worker.concurrency is not None
         self.worker = worker
         self.concurrency = worker.concurrency
-        #: Running tasks, by their claim.
-        self.active: dict[asyncio.Future[Any], Claim] = {}
+        #: Running tasks, by their runner (named for the lag watch only when it reports).
+        self.active: dict[asyncio.Future[Any], _Running] = {}
+        #: Claimed ahead while every slot is busy: each starts as a slot frees.
+        self.queued: collections.deque[Claim] = collections.deque()
+        #: Moving average of the tasks' run times (seconds): only quick tasks
+        #: are claimed ahead, so slow ones are never hoarded from other workers.
+        self.pace = _AHEAD_PACE
         #: Those of them that run a plain function in a thread (never cancelled).
         self.plain: set[asyncio.Future[Any]] = set()
         #: Coroutine tasks cancelled at the end of the grace period.
@@ -131,7 +157,7 @@ class _Loop:
         self._loop = asyncio.get_running_loop()
         self._changed = asyncio.Event()
         self.worker._waker = self.wake
-        watch = LagWatch(self._loop, self.worker.lag_warning, self.worker.ident())
+        watch = LagWatch(self._loop, self.worker.lag_warning, self.worker.ident(), self._name)
         watch.start()
         try:
             await self._serve()
@@ -153,7 +179,7 @@ class _Loop:
             if room == 0 and not self.finished:
                 await self._changes(None)
                 continue
-            busy = bool(self.active or self.finished)
+            busy = bool(self.active or self.finished or self.queued)
             exchange = await self._exchange(room, 0.0 if busy else worker.poll_timeout)
             if exchange.error is not None:
                 errors += 1
@@ -161,18 +187,28 @@ class _Loop:
             elif exchange.claims:
                 errors = 0
             for claim in exchange.claims:
-                self._start(claim)
+                if len(self.active) < self.concurrency:
+                    self._start(claim)
+                else:
+                    self.queued.append(claim)
             if not exchange.claims and self.active and not self.finished:
                 await self._changes(worker.nap_time)
 
     def _room(self) -> int:
-        """How many more tasks may start now: free slots, within ``max_tasks``/``recycle_after``."""
-        free = self.concurrency - len(self.active)
+        """How many more tasks to claim: free slots, within ``max_tasks``/``recycle_after``.
+
+        While tasks are quick (under :data:`_AHEAD_PACE` on average), as many
+        again are claimed ahead and wait in :attr:`queued`: the next batch's
+        round trip then runs while this one's tasks do, instead of after.
+        """
+        ahead = self.concurrency if self.pace < _AHEAD_PACE else 0
+        held = len(self.active) + len(self.queued)
+        free = self.concurrency + ahead - held
         left = self.worker._may_start()
         if left < 0:
             return 0
         if left > 0:
-            free = min(free, left - len(self.active) - len(self.finished))
+            free = min(free, left - held - len(self.finished))
         return max(free, 0)
 
     async def _changes(self, timeout: float | None) -> None:
@@ -225,29 +261,43 @@ class _Loop:
         # Built here, on the loop (its queue wait is now); entered where the task runs.
         observed = worker._reporter.running(claim, task)
         if isinstance(task, BuiltinTask) and task.is_coroutine:
-            runner = asyncio.create_task(awaited(task, limit, observed), name=runner_name(task))
+            runner = asyncio.create_task(awaited(task, limit, observed))
         else:
             ran = in_thread(self._threads, task, limit, observed, worker.ident())
             runner = asyncio.create_task(ran)
             self.plain.add(runner)
-        self.active[runner] = claim
-        runner.add_done_callback(lambda f: self._done(f, task, started))
+        self.active[runner] = _Running(claim, task, started)
+        runner.add_done_callback(self._done)
 
-    def _done(self, runner: asyncio.Future[Any], task: Task[Any], started: float) -> None:
-        claim = self.active.pop(runner)
-        self.plain.discard(runner)
+    def _name(self, runner: asyncio.Future[Any]) -> str | None:
+        """How the lag watch names a running coroutine task (from its thread: one dict read)."""
+        running = self.active.get(runner)
+        if running is None or not isinstance(running.task, BuiltinTask):
+            return None
+        return runner_name(running.task)
+
+    def _done(self, runner: asyncio.Future[Any]) -> None:
+        claim, task, started = self.active.pop(runner)
+        if self.plain:
+            self.plain.discard(runner)
         if runner in self.cancelled or runner.cancelled():
             self.cancelled.discard(runner)
             self.given_back.append(claim)
         else:
             result, error = runner.result()
             self.finished.append(Finished(claim, task, result, error, started))
+            self.pace += _PACE_WEIGHT * (time.perf_counter() - started - self.pace)
+        if self.queued and self.worker.keep_running:
+            self._start(self.queued.popleft())
         changed = self._changed
         if changed is not None:
             changed.set()
 
     async def _drain(self) -> None:
         """Let running tasks finish within the grace period; cancel and release the rest."""
+        # Claimed ahead, never started: released for another worker now.
+        self.given_back += self.queued
+        self.queued.clear()
         deadline = time.monotonic() + self.worker.grace
         while self.active and not self.hurry:
             left = deadline - time.monotonic()

@@ -29,7 +29,7 @@ from alligator.protocols import PrefetchClient, ResultPrefetchClient
 from alligator.records import Reservation
 from alligator.results import Results
 
-__all__ = ["MAX_BATCH", "WINDOW", "Prefetcher"]
+__all__ = ["GREEDY_BATCH", "MAX_BATCH", "WINDOW", "Prefetcher"]
 
 log = logging.getLogger("alligator.worker")
 
@@ -37,6 +37,9 @@ log = logging.getLogger("alligator.worker")
 WINDOW = 0.03
 #: The most tasks leased in one call.
 MAX_BATCH = 64
+#: The most tasks a concurrent worker leases in one call: its free slots are
+#: filled at once, up to this many (one round trip for 200 slots, not four).
+GREEDY_BATCH = 256
 #: Weight of the newest run time in the moving average.
 _ALPHA = 0.2
 #: Share of a lease that may pass since it was granted or renewed before a
@@ -143,7 +146,7 @@ class Prefetcher:
         """How many tasks to lease next: ~``window`` seconds of work, at most ``limit``."""
         average = self._average
         if self.greedy:
-            size = self.max_batch
+            size = max(self.max_batch, GREEDY_BATCH)
         elif average is None:
             size = 1  # nothing measured yet: the first task may be slow
         else:
@@ -202,9 +205,21 @@ class Prefetcher:
     # -- stopping ----------------------------------------------------------
 
     def flush(self) -> list[Settlement]:
-        """Ack every finished task now (one call per task: a stop is rare)."""
+        """Ack every finished task now, in one call leasing nothing.
+
+        A concurrent worker stopping at ``max_tasks`` has up to a batch of
+        them (200 acks one by one cost about 1% of a 20,000-task drain).
+        Should that call fail, each task is acked on its own.
+        """
         done, self._done = self._done, []
         records, self._records = self._records, []
+        if done:
+            try:
+                flags, _ = self._reserve_many(0, done, records)
+            except AlligatorError as exc:
+                log.warning("could not ack %d task(s) at once (%s): one by one", len(done), exc)
+            else:
+                return _settlements(done, flags)
         settled = []
         for i, reservation in enumerate(done):
             try:

@@ -311,3 +311,38 @@ def test_a_concurrent_worker_keeps_a_tasks_concurrency_limit(gator: Gator) -> No
     assert worker.run_forever() == 0
     # Then all ran, never two at once
     assert (tasks.CALLS["alone"], tasks.CALLS["alone-peak"]) == (6, 1)
+
+
+def test_quick_tasks_claimed_ahead_are_released_at_a_stop(
+    gator: Gator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 60 quick coroutine tasks, and a backend whose batch sizes are recorded
+    with gator.batch() as batch:
+        for _ in range(60):
+            batch.task(tasks.anoop)
+    broker: Any = gator.broker
+    asked: list[int] = []
+    reserve_many = broker.reserve_many
+
+    def recording(queue_name: str, lease: float, count: int, *args: Any, **kwargs: Any) -> Any:
+        asked.append(count)
+        return reserve_many(queue_name, lease, count, *args, **kwargs)
+
+    monkeypatch.setattr(broker, "reserve_many", recording)
+
+    class StopAfterFour(Worker):
+        def result(self, result: Any) -> None:
+            if self.tasks_complete >= 4:
+                self.interrupt()
+
+    # When a worker with 4 slots runs them and is stopped after 4 (its first batch)
+    worker = StopAfterFour(gator, concurrency=4, poll_timeout=0.05)
+    assert worker.run_forever() == 0
+    # Then once the tasks proved quick, it claimed a batch ahead of its free slots
+    assert max(asked) > 4
+    # And at the stop, what it had claimed but not started went back: nothing
+    # is held, nothing buried, and every task either ran (once) or waits again
+    stats = gator.broker.stats("q")
+    assert (stats.reserved, stats.buried) == (0, 0)
+    assert stats.ready + worker.tasks_complete == 60
+    assert worker.tasks_complete >= 4

@@ -266,3 +266,37 @@ def test_a_lease_lost_before_its_deferred_ack_is_reported(
     assert [(e.action, e.settled) for e in recorder.done] == [("ack", False), ("ack", True)]
     assert "lost before its ack" in caplog.text
     assert gator.broker.stats("q") == QueueStats(ready=1)
+
+
+@prefetching
+def test_a_stopping_worker_acks_its_finished_tasks_in_one_call(
+    gator: Gator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 5 tasks, and a backend whose acks and batch calls are recorded
+    with gator.batch() as batch:
+        for i in range(5):
+            batch.task(tasks.add, i, 0)
+    broker: Any = gator.broker
+    acks: list[str] = []
+    batches: list[tuple[int, int]] = []
+    ack, reserve_many = broker.ack, broker.reserve_many
+
+    def one_ack(queue_name: str, reservation: Reservation) -> bool:
+        acks.append(reservation.task_id)
+        return bool(ack(queue_name, reservation))
+
+    def batch_call(queue_name: str, lease: float, count: int, *args: Any, **kwargs: Any) -> Any:
+        done: Sequence[Reservation] = args[1] if len(args) > 1 else kwargs.get("done", ())
+        batches.append((count, len(done)))
+        return reserve_many(queue_name, lease, count, *args, **kwargs)
+
+    monkeypatch.setattr(broker, "ack", one_ack)
+    monkeypatch.setattr(broker, "reserve_many", batch_call)
+    # When a concurrent worker runs all 5 in one batch and stops at max_tasks
+    worker = Worker(gator, max_tasks=5, concurrency=5, poll_timeout=0.05)
+    worker.run_forever()
+    # Then the 5 acks went in one last call that leased nothing, none on its own
+    assert worker.tasks_complete == 5
+    assert batches[-1] == (0, 5)
+    assert acks == []
+    assert gator.broker.stats("q") == QueueStats()

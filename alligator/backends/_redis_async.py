@@ -67,6 +67,8 @@ class AsyncConnection:
             None if isinstance(self._client, RedisCluster) else self._client.connection_pool
         )
         self._idle: list[AbstractConnection] = []
+        #: The bound on one direct call, send and reply together (see _send_direct).
+        self._timeout = target.socket_timeout
 
     async def call(self, call: steps.Call) -> Reply:
         """Make one call of an operation (see :mod:`alligator.backends._redis_steps`)."""
@@ -110,21 +112,25 @@ class AsyncConnection:
             conn = idle.pop() if idle else await self._connect(pool)
             sent = False
             try:
-                await conn.send_packed_command(packed, check_health=False)
-                sent = True
-                reply = await conn.read_response()
-            except CONNECTION_ERRORS as exc:
-                await conn.disconnect()
-                await pool.release(conn)
+                # One timer bounds the call, instead of redis-py's per-call
+                # socket timeouts (its write timeout is a wait_for: a task per
+                # call). A call past it is a lost reply, as redis-py's would be.
+                async with asyncio.timeout(self._timeout):
+                    await conn.send_packed_command(packed, check_health=False)
+                    sent = True
+                    reply = await conn.read_response()
+            except (*CONNECTION_ERRORS, TimeoutError) as exc:
+                await self._discard(pool, conn)
                 if sent and not resend:
                     raise outcome_unknown(exc) from exc
                 if attempt == _ATTEMPTS:
-                    raise
+                    if isinstance(exc, rexc.RedisError):
+                        raise
+                    raise rexc.TimeoutError(f"no reply in {self._timeout}s") from exc
                 await asyncio.sleep(0.02 * 2**attempt)
                 continue
             except BaseException:
-                await conn.disconnect()  # a reply may be left unread: never reuse it
-                await pool.release(conn)
+                await self._discard(pool, conn)  # a reply may be left unread: never reuse it
                 raise
             idle.append(conn)
             if isinstance(reply, rexc.ResponseError):
@@ -132,16 +138,26 @@ class AsyncConnection:
             return reply
         raise AssertionError("unreachable")  # pragma: no cover
 
+    async def _discard(self, pool: ConnectionPool, conn: AbstractConnection) -> None:
+        """Close a connection whose call failed and give it back, with its own timeouts again."""
+        conn.socket_timeout = self._timeout
+        await conn.disconnect()
+        await pool.release(conn)
+
     async def _connect(self, pool: ConnectionPool) -> AbstractConnection:
         # get_connection is unannotated in redis-py; this is its real shape.
         get: Callable[[], Awaitable[AbstractConnection]] = pool.get_connection
-        return await get()
+        conn = await get()
+        # Kept for direct calls, bounded by _send_direct's own timer while here.
+        conn.socket_timeout = None
+        return conn
 
     async def aclose(self) -> None:
         pool, idle, self._idle = self._pool, self._idle, []
         with _CLOSE:
             if pool is not None:
                 for conn in idle:
+                    conn.socket_timeout = self._timeout
                     await pool.release(conn)
             await self._client.aclose()
 

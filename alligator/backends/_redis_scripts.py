@@ -61,6 +61,10 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   delayed, leased or buried, or ready in ``prio`` (the prefix finds a
   delayed or prioritised task's member; it is twelve zeros for a leased or
   buried one).
+* While a call settles or leases more than 64 tasks, ``data`` and ``meta``
+  hold a marker field (byte 255, never a task id) that makes Redis keep them
+  as hash tables, not flat lists scanned on every write, and the call deletes
+  it before it ends (``lib/roomy.lua``).
 * ``<tag>:leased`` ZSET id -> lease deadline; ``<tag>:buried`` ZSET id ->
   sequence number at burial (listing order must not depend on the clock).
 * ``<tag>:meta`` HASH of per-task extras, by field prefix: ``t:<id>`` the
@@ -146,6 +150,7 @@ __all__ = [
     "PURGE",
     "PUSH",
     "PUSH_ABSENT",
+    "PUSH_ONE",
     "PUSH_REPLACE",
     "PUSH_UNIQUE",
     "RELEASE",
@@ -302,6 +307,7 @@ def load(folder: Traversable) -> dict[str, Script]:
 SCRIPTS: Final = load(resources.files(__package__ or "alligator.backends") / "redis_lua")
 
 PUSH: Final = SCRIPTS["push"]
+PUSH_ONE: Final = SCRIPTS["push_one"]
 PUSH_REPLACE: Final = SCRIPTS["push_replace"]
 RESERVE: Final = SCRIPTS["reserve"]
 ACK: Final = SCRIPTS["ack"]

@@ -78,13 +78,19 @@ def push_steps(client: Client, queue_name: str, items: Sequence[PushItem]) -> St
         yield Call(None, [client._queues_key], [queue_name])
         client._named.add(queue_name)
     ids = [item.task_id for item in items]
-    args: list[bytes | str] = [client._now()]
+    now = client._now()
+    args: list[bytes | str] = [now]
     for item in items:
         due = "" if item.delay_until is None else repr(float(item.delay_until))
         # Checked by check_items; 0 (the default) is sent as none: it goes to ready.
         rank = str(item.priority) if item.priority else ""
         args += (item.task_id, item.data, due, rank)
-    if as_int((yield client._step(lua.PUSH, queue_name, args, ids))) < 0:
+    if len(items) == 1 and args[3] == args[4] == "":
+        # One task due now of priority 0, the common enqueue: the lean script.
+        pushed = yield client._step(lua.PUSH_ONE, queue_name, (now, *args[1:3]), ids)
+    else:
+        pushed = yield client._step(lua.PUSH, queue_name, args, ids)
+    if as_int(pushed) < 0:
         reply = yield client._step(lua.PUSH_REPLACE, queue_name, args, ids)
         if isinstance(reply, list):
             raise TaskInProgressError(as_bytes(reply[1]).decode(), queue_name)

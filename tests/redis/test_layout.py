@@ -187,3 +187,29 @@ def test_reserve_many_after_script_flush_reloads(
     assert client.renew_many(Q, nxt, 30) == [True]
     assert client.ack(Q, nxt[0])
     client.close()
+
+
+def test_many_leases_in_flight_are_kept_in_hash_tables_without_a_trace(
+    single_server: ServerProcess, namespace: str
+) -> None:
+    # Given 400 ready tasks with small payloads (each would fit a flat list)
+    client = Client(f"redis://127.0.0.1:{single_server.port}", namespace=namespace)
+    client.push_many(Q, [PushItem(f"t{i}", b"x") for i in range(400)])
+    tag = f"{{{namespace}:{Q}}}"
+    with redis.Redis(port=single_server.port) as raw:
+        # When a concurrent worker's batches lease 200 and then ack them with the next 200
+        _, first = client.reserve_many(Q, 30, 200)
+        _, second = client.reserve_many(Q, 30, 200, 0.0, first)
+        # Then the hashes of the leased tasks are hash tables, not lists scanned on each write
+        assert raw.object("encoding", f"{tag}:meta") == b"hashtable"
+        assert raw.object("encoding", f"{tag}:data") == b"hashtable"
+        # And they hold nothing but the 200 leased tasks (two extras each, and the payloads)
+        assert raw.hlen(f"{tag}:meta") == 400
+        assert raw.hlen(f"{tag}:data") == 200
+        assert not raw.hexists(f"{tag}:meta", b"\xff")
+        # And once all are acked, neither hash is left behind
+        flags, _ = client.reserve_many(Q, 30, 0, 0.0, second)
+        assert flags == [True] * 200
+        assert raw.exists(f"{tag}:meta", f"{tag}:data") == 0
+        assert client.stats(Q) == QueueStats()
+    client.close()

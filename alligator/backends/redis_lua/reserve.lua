@@ -29,6 +29,9 @@ local ms = ARGV[5]
 local stride = 2
 if ms ~= '' then stride = 3 end
 local acks = (#ARGV - 5) / stride
+-- Many tasks in flight: settle and lease them in hash tables (see roomy).
+local wide = acks + tonumber(ARGV[4]) > 64
+if wide then roomy(true) end
 -- Only a queue with dependents waiting has edges to look through.
 local graph = stride == 3 and redis.call('EXISTS', edges) == 1
 for i = 1, acks do
@@ -132,6 +135,7 @@ if count > 0 then
   if ranks then ranked('(0', '+inf') end
   more = budget <= 0 and taken < count
 end
+if wide then roomy(false) end
 if #out > 0 or count < 1 then return {flags, out} end
 local d = redis.call('ZRANGE', delayed, 0, 0, 'WITHSCORES')
 local l = redis.call('ZRANGE', leased, 0, 0, 'WITHSCORES')
