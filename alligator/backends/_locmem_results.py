@@ -241,7 +241,8 @@ class Results:
         """Per item: the dependencies still pending, or the first that failed."""
         book = book_of(self._store)
         blocked = book.blocked.get(queue_name, {})
-        earlier: set[str] = set()
+        # An earlier item of the call: whether it is buried at once.
+        earlier: dict[str, bool] = {}
         plans: list[tuple[set[str], str | None]] = []
         for item, parents in zip(items, depends_on, strict=True):
             pending: set[str] = set()
@@ -249,7 +250,9 @@ class Results:
             for parent in parents:
                 task = queue.tasks.get(parent)
                 outcome = book.outcome(queue_name, parent, now)
-                if parent in earlier or parent in blocked or (task and task.state != BURIED):
+                if earlier.get(parent) is True:
+                    failed = failed or parent
+                elif parent in earlier or parent in blocked or (task and task.state != BURIED):
                     pending.add(parent)
                 elif (task is not None and task.state == BURIED) or (
                     outcome is not None and outcome.ok is False
@@ -261,7 +264,7 @@ class Results:
                         f"{queue_name!r} does not hold and has no outcome of (never pushed, "
                         "or its outcome expired)"
                     )
-            earlier.add(item.task_id)
+            earlier[item.task_id] = failed is not None
             plans.append((pending, failed))
         return plans
 

@@ -271,13 +271,16 @@ def _plan(
         key: [] for key in ("ids", "datas", "dues", "states", "pendings", "reasons")
     }
     planned.update(parents=[], children=[])
-    earlier: set[str] = set()
+    # An earlier item of the call: whether it is buried at once.
+    earlier: dict[str, bool] = {}
     for item, parents in zip(items, depends_on, strict=True):
         pending: list[str] = []
         failed: str | None = None
         for parent in dict.fromkeys(parents):
             state = states.get(parent)
-            if parent in earlier or (state is not None and state != 2):
+            if earlier.get(parent) is True:
+                failed = failed or parent
+            elif parent in earlier or (state is not None and state != 2):
                 pending.append(parent)
             elif state == 2 or outcomes.get(parent, True) is False:
                 failed = failed or parent
@@ -286,7 +289,7 @@ def _plan(
                     f"task {item.task_id} depends on {parent!r}, which queue {queue_name!r} "
                     "does not hold and has no outcome of (never pushed, or its outcome expired)"
                 )
-        earlier.add(item.task_id)
+        earlier[item.task_id] = failed is not None
         if failed is not None:
             state, reason, pending = 2, f"dependency {failed} failed", []
         else:

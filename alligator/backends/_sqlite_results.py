@@ -162,7 +162,9 @@ class Results:
                 pending, failed = self._plan(
                     conn, queue, task_id, parents, earlier=earlier, now=now
                 )
-                earlier.add(task_id)
+                if failed is None:
+                    # One buried at once is found buried below: it fails its dependents.
+                    earlier.add(task_id)
                 due = now if delay_until is None else delay_until
                 conn.execute(rsql.UNLINK_CHILD, (queue, task_id))
                 row: tuple[object, ...]

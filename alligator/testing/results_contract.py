@@ -200,6 +200,26 @@ class ResultsContract:
         # And a stale reservation fails nothing
         assert results.fail(queue, held, "x", result=b"x", ttl=LONG, dependents_reason="x") is None
 
+    def test_an_item_buried_at_once_buries_its_dependents_in_the_same_batch(
+        self, client: ReliableClient, queue: str
+    ) -> None:
+        results = self.results(client)
+        # Given a parent that failed for good
+        client.push(queue, "parent", b"p")
+        held = self.lease_one(client, queue, "parent")
+        results.fail(queue, held, "boom", result=b"failed", ttl=LONG, dependents_reason="x")
+        # When one batch holds its dependent and that dependent's own dependent
+        items = [PushItem("child", b"c"), PushItem("grandchild", b"g")]
+        results.push_after(queue, items, [["parent"], ["child"]])
+        # Then both are buried at once: none waits on a task that will never run
+        reasons = {b.task_id: b.reason for b in client.buried(queue)}
+        assert reasons == {
+            "parent": "boom",
+            "child": "dependency parent failed",
+            "grandchild": "dependency child failed",
+        }
+        assert results.task_state(queue, "grandchild") == TaskState("buried")
+
     def test_cancel_removes_a_waiting_task_and_buries_its_dependents(
         self, client: ReliableClient, queue: str
     ) -> None:

@@ -81,20 +81,24 @@ class ResultBook:
         tasks = self.model.tasks(queue)
         blocked = self.blocked.get(queue, {})
         plans: list[tuple[set[str], str | None]] = []
-        earlier: set[str] = set()
+        # An earlier item of the call: whether it is buried at once (a failed
+        # dependency of its own), which fails its dependents here too.
+        earlier: dict[str, bool] = {}
         for item, parents in zip(batch, depends_on, strict=True):
             pending: set[str] = set()
             failed: str | None = None
             for parent in dict.fromkeys(parents):
                 task = tasks.get(parent)
                 outcome = self.outcomes.get((queue, parent))
-                if parent in earlier or parent in blocked or (task and not task.buried):
+                if earlier.get(parent) is True:
+                    failed = failed or parent
+                elif parent in earlier or parent in blocked or (task and not task.buried):
                     pending.add(parent)
                 elif task is not None or (outcome is not None and outcome[1] is False):
                     failed = failed or parent
                 elif outcome is None:
                     return None
-            earlier.add(item.task_id)
+            earlier[item.task_id] = failed is not None
             plans.append((pending, failed))
         return plans
 
