@@ -92,11 +92,8 @@ class LocalSeries:
         return self
 
     def begin(self, queue_wait: float | None) -> None:
-        if queue_wait is not None:  # _waited() inline: once per task
-            self.waits[
-                0 if queue_wait <= self.wait_first else _bisect(self.wait_bounds, queue_wait)
-            ] += 1
-            self.wait_sum += queue_wait
+        if queue_wait is not None:
+            self._waited(queue_wait)
         self.running += 1
 
     def _waited(self, queue_wait: float) -> None:

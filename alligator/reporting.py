@@ -166,11 +166,7 @@ class Reporter:
         without waiting for the next claim.
         """
         if self._recorder is not None:
-            # _finish() inline: every success of a prefetching backend comes this way.
-            series = self._begun_series
-            if claim is not self._begun or series is None:
-                series = self._series_of(claim.consumer, outcome.task)
-            series.finish(outcome.action, duration)
+            self._finish(claim, outcome, duration)
         if self.listening():
             self._unreported[id(claim.reservation)] = (claim, outcome, duration)
 
