@@ -104,6 +104,12 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   UTF-8, which never holds those two bytes). A parent's success releases
   the dependents left with no pending dependency; a failure or a cancel
   buries them, transitively.
+* ``<tag>:doomed`` ZSET id -> expiry (the failed parent's ``result_ttl``
+  on): the dependents a failure or a cancel buried whose outcomes the
+  caller has not stored yet. A dependency on one of them fails (as its
+  outcome will say) even after ``drop_all`` or a purge removed its burial;
+  storing its outcome removes the entry, ``drop_all`` keeps it (outcomes
+  stay), and each failure deletes the expired ones.
 * ``<tag>:r:<id>`` LIST of one element, the outcome of a task (results on):
   a flag byte (``S`` succeeded, ``F`` failed or canceled, ``U`` written
   apart from a settlement) then the core's record; it expires by ``PEXPIRE``
@@ -184,6 +190,7 @@ KEY_SUFFIXES: Final = (
     "unique",
     "limits",
     "marks",
+    "doomed",
 )
 
 #: How many index buckets a queue's ids are spread over. Part of the layout:

@@ -130,8 +130,12 @@ class Client(Leases, BuriedTasks, Results, Flow):
         return stats.ready + stats.delayed
 
     def drop_all(self, queue_name: str) -> None:
-        """Delete every key of the queue (its marks and index buckets too), in one ``DEL``."""
-        fixed = self.keys(queue_name)
+        """Delete every key of the queue (its marks and index buckets too), in one ``DEL``.
+
+        Outcomes stay, as on every backend, and so does ``doomed``: the
+        dependents a failure buried whose outcomes are still to be stored.
+        """
+        fixed = [key for name, key in self._fixed(queue_name).items() if name != "doomed"]
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
         limits = [

@@ -220,6 +220,30 @@ class ResultsContract:
         }
         assert results.task_state(queue, "grandchild") == TaskState("buried")
 
+    def test_a_dependent_buried_by_a_failure_stays_failed_after_drop_all(
+        self, client: ReliableClient, queue: str
+    ) -> None:
+        results = self.results(client)
+        # Given a dependent buried by its parent's failure, its outcome not stored yet
+        client.push(queue, "parent", b"p")
+        results.push_after(queue, [PushItem("child", b"c")], [["parent"]])
+        held = self.lease_one(client, queue, "parent")
+        assert results.fail(queue, held, "boom", result=b"x", ttl=LONG, dependents_reason="x") == [
+            "child"
+        ]
+        # When the queue is dropped (outcomes stay) before the caller stores it
+        client.drop_all(queue)
+        # Then a task pushed after the dependent is buried at once, not refused
+        # as depending on a task never heard of
+        results.push_after(queue, [PushItem("late", b"l")], [["child"]])
+        assert results.task_state(queue, "late") == TaskState("buried")
+        assert results.fetch_result(queue, "child") is None
+        # And the outcome stored later still says it failed
+        results.store_result(queue, "child", b"dependency failed", LONG)
+        results.push_after(queue, [PushItem("later", b"l")], [["child"]])
+        assert results.task_state(queue, "later") == TaskState("buried")
+        assert results.fetch_result(queue, "child") == b"dependency failed"
+
     def test_cancel_removes_a_waiting_task_and_buries_its_dependents(
         self, client: ReliableClient, queue: str
     ) -> None:

@@ -15,6 +15,7 @@ import threading
 import pytest
 import redis
 
+from alligator.backends._redis_scripts import KEY_SUFFIXES
 from alligator.backends.redis_backend import Client
 from alligator.exceptions import ConfigurationError
 from alligator.records import PushItem, TaskState
@@ -106,7 +107,7 @@ def test_a_settled_diamond_leaves_no_dependency_keys(client: Client, dsn: str) -
     # Then d is ready once, and nothing of the graph is left
     assert client.stats(Q).ready == 1
     complete(client, "d")
-    fixed = dict(zip(("blocked", "edges"), client.keys(Q)[-2:], strict=True))
+    fixed = dict(zip(KEY_SUFFIXES, client.keys(Q), strict=True))
     conn = raw(dsn)
     try:
         assert conn.exists(fixed["blocked"]) == 0 and conn.exists(fixed["edges"]) == 0

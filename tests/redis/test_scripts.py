@@ -172,8 +172,8 @@ def test_helpers_come_after_the_helpers_they_call(tmp_path: Path) -> None:
     assert script.files == ("prelude.lua", "lib/c.lua", "lib/b.lua", "lib/a.lua", "op.lua")
     assert script.source.startswith(
         "local ready, delayed, data, leased, meta, buried, seq, notify, prio, blocked, edges,"
-        " unique, limits, marks"
-        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil, nil, nil, nil\n"
+        " unique, limits, marks, doomed"
+        " = KEYS[1], nil, nil, nil, KEYS[2], nil, nil, nil, nil, nil, nil, nil, nil, nil, nil\n"
         "local NK = 2\nlocal X = 1\n"
     )
 

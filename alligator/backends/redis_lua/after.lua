@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, seq, notify, leased, meta, buried, prio, blocked, edges
+-- keys: ready, delayed, data, seq, notify, leased, meta, buried, prio, blocked, edges, doomed
 --
 -- ResultClient.push_after: store tasks, each blocked until every task it
 -- depends on succeeded; all or nothing. KEYS: the fixed keys above, one
@@ -11,7 +11,8 @@
 -- nor with a stored outcome) or {'busy', id} (its lease runs).
 --
 -- A dependency is pending while the queue holds it (not buried) or it is
--- an earlier task of the call; failed when buried or its outcome says so;
+-- an earlier task of the call; failed when buried, when its outcome says
+-- so, or (no outcome stored yet) when a failure buried it (see doom);
 -- done when its outcome says it succeeded. A task with a failed dependency
 -- is buried at once; one with pending ones waits in `blocked`, with one
 -- pair of `edges` per dependency (see detach); any other is stored as by
@@ -34,6 +35,9 @@ for j = 1, m do
     if o then
       s = 'done'
       if string.sub(o, 1, 1) == 'F' then s = 'failed' end
+    else
+      local expires = redis.call('ZSCORE', doomed, p)
+      if expires and tonumber(expires) > tonumber(now) then s = 'failed' end
     end
   end
   names[j], standing[p] = p, s

@@ -1,4 +1,4 @@
--- keys: data, seq, leased, meta, buried, blocked, edges
+-- keys: data, seq, leased, meta, buried, blocked, edges, doomed
 --
 -- ResultClient.fail: bury a task that failed for good, keep its outcome and
 -- bury its dependents, in one step. KEYS: the fixed keys above, then the
@@ -12,4 +12,4 @@ redis.call('ZREM', leased, id)
 redis.call('HDEL', meta, 't:' .. id)
 inter(id, ARGV[4], now)
 keep(KEYS[NK + 1], 'F', ARGV[5], ARGV[6])
-return doom(id, ARGV[7], now)
+return doom(id, ARGV[7], now, ARGV[6])

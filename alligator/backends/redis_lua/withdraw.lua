@@ -1,4 +1,4 @@
--- keys: ready, delayed, data, leased, meta, buried, seq, prio, blocked, edges
+-- keys: ready, delayed, data, leased, meta, buried, seq, prio, blocked, edges, doomed
 --
 -- ResultClient.cancel: remove a waiting task (ready, by priority, delayed, blocked, or
 -- leased with an expired lease), keep its canceled outcome and bury its
@@ -44,4 +44,4 @@ end
 redis.call('HDEL', index, id)
 redis.call('HDEL', meta, 't:' .. id, 'a:' .. id, 's:' .. id, 'p:' .. id)
 keep(KEYS[NK + 2], 'F', ARGV[3], ARGV[4])
-return {payload, doom(id, ARGV[5], now)}
+return {payload, doom(id, ARGV[5], now, ARGV[4])}

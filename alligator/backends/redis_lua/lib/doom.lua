@@ -1,7 +1,12 @@
 -- Buries every task waiting on `parent` (which failed or was canceled),
 -- directly or through others, with `reason`: they never run. Returns their
--- ids, for the caller to store their outcomes.
-local function doom(parent, reason, now)
+-- ids, for the caller to store their outcomes. Until it does, `doomed`
+-- (scored by expiry, `ms` milliseconds on, as the parent's outcome) says
+-- they failed: a dependency on one pushed after `drop_all` or a purge
+-- removed its burial is buried at once, as it would be with the outcome.
+local function doom(parent, reason, now, ms)
+  redis.call('ZREMRANGEBYSCORE', doomed, '-inf', now)
+  local expires = tonumber(now) + tonumber(ms) / 1000
   local out, todo = {}, {parent}
   while #todo > 0 do
     local p = table.remove(todo)
@@ -17,6 +22,7 @@ local function doom(parent, reason, now)
         local _, payload = split(v)
         redis.call('HSET', data, kid, PAD .. payload)
         inter(kid, reason, now)
+        redis.call('ZADD', doomed, expires, kid)
         out[#out + 1] = kid
         todo[#todo + 1] = kid
       end
