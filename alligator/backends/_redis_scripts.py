@@ -109,7 +109,7 @@ Layout of one queue (``<tag>`` is ``{<namespace>:<queue>}``):
   caller has not stored yet. A dependency on one of them fails (as its
   outcome will say) even after ``drop_all`` or a purge removed its burial;
   storing its outcome removes the entry, ``drop_all`` keeps it (outcomes
-  stay), and each failure deletes the expired ones.
+  stay), and each failure that buries dependents deletes the expired ones.
 * ``<tag>:r:<id>`` LIST of one element, the outcome of a task (results on):
   a flag byte (``S`` succeeded, ``F`` failed or canceled, ``U`` written
   apart from a settlement) then the core's record; it expires by ``PEXPIRE``

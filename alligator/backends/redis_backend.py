@@ -135,7 +135,7 @@ class Client(Leases, BuriedTasks, Results, Flow):
         Outcomes stay, as on every backend, and so does ``doomed``: the
         dependents a failure buried whose outcomes are still to be stored.
         """
-        fixed = [key for name, key in self._fixed(queue_name).items() if name != "doomed"]
+        fixed = self._script_keys(lua.DROP, queue_name)  # the keys drop.lua declares
         tag = f"{{{self.namespace}:{queue_name}}}"
         buckets = [f"{tag}:i:{n:x}" for n in range(lua.INDEX_BUCKETS)]
         limits = [

@@ -5,7 +5,6 @@
 -- they failed: a dependency on one pushed after `drop_all` or a purge
 -- removed its burial is buried at once, as it would be with the outcome.
 local function doom(parent, reason, now, ms)
-  redis.call('ZREMRANGEBYSCORE', doomed, '-inf', now)
   local expires = tonumber(now) + tonumber(ms) / 1000
   local out, todo = {}, {parent}
   while #todo > 0 do
@@ -22,6 +21,8 @@ local function doom(parent, reason, now, ms)
         local _, payload = split(v)
         redis.call('HSET', data, kid, PAD .. payload)
         inter(kid, reason, now)
+        -- Expired entries go when new ones come: a failure with no dependents costs nothing more.
+        if #out == 0 then redis.call('ZREMRANGEBYSCORE', doomed, '-inf', now) end
         redis.call('ZADD', doomed, expires, kid)
         out[#out + 1] = kid
         todo[#todo + 1] = kid
