@@ -22,6 +22,7 @@ from redis.asyncio.connection import AbstractConnection, ConnectionPool
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+from alligator._deadlines import Deadlines
 from alligator.backends import _redis_steps as steps
 from alligator.backends._redis_driver import (
     _CLOSE,
@@ -69,6 +70,7 @@ class AsyncConnection:
         self._idle: list[AbstractConnection] = []
         #: The bound on one direct call, send and reply together (see _send_direct).
         self._timeout = target.socket_timeout
+        self._deadlines = Deadlines(target.socket_timeout)
 
     async def call(self, call: steps.Call) -> Reply:
         """Make one call of an operation (see :mod:`alligator.backends._redis_steps`)."""
@@ -112,10 +114,11 @@ class AsyncConnection:
             conn = idle.pop() if idle else await self._connect(pool)
             sent = False
             try:
-                # One timer bounds the call, instead of redis-py's per-call
-                # socket timeouts (its write timeout is a wait_for: a task per
-                # call). A call past it is a lost reply, as redis-py's would be.
-                async with asyncio.timeout(self._timeout):
+                # One timer bounds every call out (Deadlines), instead of
+                # redis-py's per-call socket timeouts (its write timeout is a
+                # wait_for: a task per call) or a timer per call. A call past
+                # it is a lost reply, as redis-py's would be.
+                with self._deadlines.bound(conn):
                     await conn.send_packed_command(packed, check_health=False)
                     sent = True
                     reply = await conn.read_response()
