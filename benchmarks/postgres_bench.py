@@ -37,7 +37,7 @@ import functools
 import os
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +47,11 @@ from alligator import Gator
 from alligator.backends import _postgresql_sql as sql
 from alligator.backends.postgresql_backend import Client
 from alligator.records import PushItem, Reservation
+from alligator.utils import new_task_id
 from benchmarks import alligator_bench, peers_bench, tasks
 from benchmarks.alligator_bench import ROOT, Backend, run_result_process
+from benchmarks.report import PG_BARE as BARE
+from benchmarks.report import PG_QUIET as QUIET
 from benchmarks.rows import Row, per_second, timed
 from tests.postgresql.cluster import PostgresCluster, find_pg_bin
 
@@ -130,39 +133,67 @@ def measure_enqueue(dsn: str, n: int, repeats: int, payload: bytes) -> list[Row]
     disk is doing; alternating small chunks (and which leg goes first)
     lets the drift hit both alike,
     where two phases a minute apart measured ratios from 0.54 to 0.86 for
-    the same code.
+    the same code. Two more legs send the backend's own INSERT through
+    psycopg with no Alligator code around it, with and without its
+    ``pg_notify``: the floor of any enqueue into this schema, and what the
+    wake-up costs.
     """
-    note = f"one per round trip, in chunks of {_CHUNK} alternating with the other"
-    insert = Row(RAW, "raw", "enqueue", n=n, note=f"INSERT, autocommit, prepared; {note}")
-    ours = Row(OURS, "alligator", "enqueue", n=n, note=f"gator.task(add, 1, 2); {note}")
-    add = tasks.add
+    note = f"one per round trip, in chunks of {_CHUNK} alternating with the others"
+    rows = [
+        Row(RAW, "raw", "enqueue", n=n, note=f"INSERT, autocommit, prepared; {note}"),
+        Row(OURS, "alligator", "enqueue", n=n, note=f"gator.task(add, 1, 2); {note}"),
+        Row(BARE, "raw", "enqueue", n=n, note=f"the backend's INSERT via psycopg; {note}"),
+        Row(QUIET, "raw", "enqueue", n=n, note=f"the same without pg_notify; {note}"),
+    ]
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(_RAW_TABLE)
-        cursor = conn.cursor()
         for _ in range(repeats):
             conn.execute("TRUNCATE raw_jobs")
             with Gator(f"{dsn}?schema=e{uuid.uuid4().hex[:10]}", codec="msgpack") as gator:
-                gator.task(add, 1, 2)  # the schema, a connection and the statements ready
-
-                def raw(count: int) -> None:
-                    for _ in range(count):
-                        cursor.execute(_RAW_INSERT, ("bench", payload), prepare=True)
-
-                def alligator(count: int) -> None:
-                    for _ in range(count):
-                        gator.task(add, 1, 2)
-
-                spent = {raw: 0.0, alligator: 0.0}
-                legs = list(spent)
+                legs = _enqueue_legs(conn.cursor(), gator, payload)
+                spent = [0.0] * len(legs)
                 for chunk, start in enumerate(range(0, n, _CHUNK)):
                     count = min(_CHUNK, n - start)
-                    # Each leg goes first in every other chunk: which one
-                    # runs first after a switch is not measured alike.
-                    for leg in legs if chunk % 2 == 0 else legs[::-1]:
-                        spent[leg] += timed(functools.partial(leg, count))
-            insert.values.append(per_second(n, spent[raw]))
-            ours.values.append(per_second(n, spent[alligator]))
-    return [insert, ours]
+                    # Each chunk starts with the next leg: which one runs
+                    # first after a switch is not measured alike.
+                    for turn in range(len(legs)):
+                        which = (chunk + turn) % len(legs)
+                        spent[which] += timed(functools.partial(legs[which], count))
+            for row, seconds in zip(rows, spent, strict=True):
+                row.values.append(per_second(n, seconds))
+    return rows
+
+
+def _enqueue_legs(
+    cursor: psycopg.Cursor[Any], gator: Gator, payload: bytes
+) -> list[Callable[[int], None]]:
+    """The legs of :func:`measure_enqueue`, in its rows' order, each making ``count`` enqueues."""
+    gator.task(tasks.add, 1, 2)  # the schema, a connection and the statements ready
+    backend = gator.backend
+    assert isinstance(backend, Client)
+    queue = gator.queue_name
+    channel = backend._channel(queue)
+    fresh = backend._sql.push_fresh
+    silent, returning, _ = fresh.rpartition("RETURNING")
+    assert returning, "push_fresh has no RETURNING clause to drop"
+
+    def raw(count: int) -> None:
+        for _ in range(count):
+            cursor.execute(_RAW_INSERT, ("bench", payload), prepare=True)
+
+    def alligator(count: int) -> None:
+        for _ in range(count):
+            gator.task(tasks.add, 1, 2)
+
+    def statement(count: int) -> None:
+        for _ in range(count):
+            cursor.execute(fresh, (queue, new_task_id(), payload, 0, None, channel), prepare=True)
+
+    def unnotified(count: int) -> None:
+        for _ in range(count):
+            cursor.execute(silent, (queue, new_task_id(), payload, 0, None), prepare=True)
+
+    return [raw, alligator, statement, unnotified]
 
 
 # -- Alligator ----------------------------------------------------------------------

@@ -28,7 +28,10 @@ OURS = "alligator redis msgpack"
 PG_RAW = "raw psycopg"
 PG_OURS = "alligator postgresql msgpack"
 PG_PEER = "procrastinate"
-PG_SYSTEMS = (PG_OURS, PG_PEER, PG_RAW)
+#: The backend's own INSERT sent through psycopg, with and without its pg_notify.
+PG_BARE = "raw psycopg, alligator's INSERT"
+PG_QUIET = "raw psycopg, alligator's INSERT without NOTIFY"
+PG_SYSTEMS = (PG_OURS, PG_PEER, PG_RAW, PG_BARE, PG_QUIET)
 
 
 #: Per-call latencies of the Redis scale run (one sample per call).
@@ -322,7 +325,10 @@ def _pg_table(rows: Sequence[Row]) -> list[str]:
         "One private PostgreSQL (default durability: fsync and synchronous_commit on) for "
         "raw psycopg, Alligator and procrastinate. Ratios are to raw psycopg on the same "
         "server: one prepared single-row INSERT, and one prepared DELETE ... WHERE id = "
-        "(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING, per round trip.",
+        "(SELECT ... FOR UPDATE SKIP LOCKED LIMIT 1) RETURNING, per round trip. The last two "
+        "rows send the backend's own INSERT (a task due now under a fresh id) through psycopg "
+        "with no Alligator code around it, with and without the pg_notify that wakes idle "
+        "workers: the floor of any enqueue into this schema.",
         "",
         "| " + " | ".join(head) + " |",
         "|" + "---|" * len(head),
