@@ -6,7 +6,8 @@
   5 waves of 0.1 s).
 * ``drain`` of a no-op: the same ``add(1, 2)`` as a coroutine (``aadd``) by
   a concurrent worker (``concurrency=200``), against the plain function by a
-  one-at-a-time worker, on the same backend (target: async >= 0.8 x sync).
+  one-at-a-time worker, on the same backend (target: async >= 0.8 x sync);
+  each repeat times them sync, async, async, sync.
 * ``enqueue``: ``await ag.task(aadd, 1, 2)`` one call per task on Redis,
   against raw ``redis.asyncio`` ``LPUSH`` of the same payload, one awaited
   call per task (target >= 0.9 x), and the same LPUSH sent as a one-line
@@ -88,13 +89,17 @@ def measure_drains(label: str, fresh_dsn: Callable[[], str], n: int, repeats: in
     coro = Row(noop_system(f"alligator {label}"), "asyncio", "drain", n=n)
     coro.note = f"async def, concurrency={CONCURRENCY}"
     drains = [(plain, tasks.add, None), (coro, tasks.aadd, CONCURRENCY)]
-    for repeat in range(repeats):
+    for _ in range(repeats):
         with Gator(fresh_dsn(), codec="msgpack") as gator:
             _filled(gator, SLEEP_TASKS, tasks.asleep, SLEEP)
             sleep.values.append(_drain(gator, SLEEP_TASKS, CONCURRENCY))
-            # Sync first in one repeat, async first in the next: the second
-            # drain runs on a larger database file and a warmer process.
-            for row, func, concurrency in drains[:: 1 if repeat % 2 == 0 else -1]:
+            # Sync, async, async, sync: each drain is timed first and last
+            # once per repeat. A drain can run faster second, on a database
+            # file already grown (SQLite's sync drain: 11.8-12.8k/s first,
+            # 15.8-16.1k/s second, in one run), and the machine's speed
+            # drifts over seconds; one pair a repeat, its order swapped each
+            # time, measured 0.74-1.09 for the same code over three repeats.
+            for row, func, concurrency in drains + drains[::-1]:
                 _filled(gator, n, func, 1, 2)
                 row.values.append(per_second(n, _drain(gator, n, concurrency)))
     return [sleep, plain, coro]
