@@ -235,18 +235,26 @@ def measure_all(args: argparse.Namespace, workdir: Path) -> tuple[list[Row], dic
         client = redis.Redis.from_url(url)
         found = versions(client)
         payload = sample_payload()
-        if "raw" not in args.skip:
-            log("raw redis-py and redis-benchmark")
-            rows += raw.measure_raw(
-                url, args.n, args.repeats, args.batch_size, payload, drain_batch=MAX_BATCH
+        found_backends = backends(rserver.port, bserver.port, workdir, client)
+        # Redis msgpack's enqueues are timed beside raw LPUSH, in turns (measure_enqueues).
+        beside = found_backends[0] if "raw" not in args.skip else None
+        assert beside is None or beside.label == "redis msgpack", beside
+        if beside is not None:
+            log("raw redis-py and redis-benchmark; alligator redis msgpack enqueue beside LPUSH")
+            rows += raw.measure_raw(url, args.n, args.repeats, payload, drain_batch=MAX_BATCH)
+            rows += raw.measure_enqueues(
+                url, beside, args.n, args.repeats, batch_size=args.batch_size, payload=payload
             )
             rows += raw.measure_redis_benchmark(
                 rserver.port, args.n * 5, args.repeats, len(payload)
             )
-        for backend in backends(rserver.port, bserver.port, workdir, client):
+        for backend in found_backends:
             if "alligator" not in args.skip:
                 log(f"alligator {backend.label}")
-                rows += alligator_bench.measure(backend, args.n, args.repeats, args.batch_size)
+                measured = alligator_bench.measure(backend, args.n, args.repeats, args.batch_size)
+                if backend is beside:
+                    measured = [row for row in measured if row.metric not in ("enqueue", "batch")]
+                rows += measured
             if "wake" not in args.skip and backend.codec == "msgpack":
                 log(f"alligator {backend.label} wake-up")
                 rows += alligator_bench.measure_wake(
