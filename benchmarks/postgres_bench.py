@@ -33,7 +33,6 @@ for its WAL flush, for the baselines, Alligator and procrastinate alike.
 from __future__ import annotations
 
 import contextlib
-import functools
 import os
 import time
 import uuid
@@ -52,7 +51,7 @@ from benchmarks import alligator_bench, peers_bench, tasks
 from benchmarks.alligator_bench import ROOT, Backend, run_result_process
 from benchmarks.report import PG_BARE as BARE
 from benchmarks.report import PG_QUIET as QUIET
-from benchmarks.rows import Row, per_second, timed
+from benchmarks.rows import Row, alternate, per_second, timed
 from tests.postgresql.cluster import PostgresCluster, find_pg_bin
 
 __all__ = ["BLOAT_TASKS", "measure_all", "server"]
@@ -150,15 +149,7 @@ def measure_enqueue(dsn: str, n: int, repeats: int, payload: bytes) -> list[Row]
         for _ in range(repeats):
             conn.execute("TRUNCATE raw_jobs")
             with Gator(f"{dsn}?schema=e{uuid.uuid4().hex[:10]}", codec="msgpack") as gator:
-                legs = _enqueue_legs(conn.cursor(), gator, payload)
-                spent = [0.0] * len(legs)
-                for chunk, start in enumerate(range(0, n, _CHUNK)):
-                    count = min(_CHUNK, n - start)
-                    # Each chunk starts with the next leg: which one runs
-                    # first after a switch is not measured alike.
-                    for turn in range(len(legs)):
-                        which = (chunk + turn) % len(legs)
-                        spent[which] += timed(functools.partial(legs[which], count))
+                spent = alternate(_enqueue_legs(conn.cursor(), gator, payload), n, _CHUNK)
             for row, seconds in zip(rows, spent, strict=True):
                 row.values.append(per_second(n, seconds))
     return rows

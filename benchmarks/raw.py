@@ -6,17 +6,15 @@ server in the same run, with a payload the size of an Alligator task.
 
 from __future__ import annotations
 
-import functools
 import re
 import subprocess
-from collections.abc import Callable
 
 import redis
 
 from alligator import Gator
 from benchmarks import tasks
 from benchmarks.alligator_bench import Backend
-from benchmarks.rows import Row, per_second, timed
+from benchmarks.rows import Row, alternate, per_second, timed
 from benchmarks.servers import find_binary
 
 __all__ = ["measure_enqueues", "measure_raw", "measure_redis_benchmark"]
@@ -114,8 +112,8 @@ def measure_enqueues(
                         for _ in range(count):
                             each.task(add, 1, 2)
 
-                singles = _alternate([lpush, enqueue], n, CHUNK)
-                batches = _alternate([lpush_pipelined, batch], n, batch_size)
+                singles = alternate([lpush, enqueue], n, CHUNK)
+                batches = alternate([lpush_pipelined, batch], n, batch_size)
                 gator.broker.drop_all(gator.queue_name)
             for row, seconds in zip(rows, singles + batches, strict=True):
                 row.values.append(per_second(n, seconds))
@@ -123,17 +121,6 @@ def measure_enqueues(
         client.delete(KEY)
         client.close()
     return rows
-
-
-def _alternate(legs: list[Callable[[int], None]], n: int, chunk: int) -> list[float]:
-    """Seconds each leg took for ``n`` items, run in turns of ``chunk``, the first leg rotating."""
-    spent = [0.0] * len(legs)
-    for turn, start in enumerate(range(0, n, chunk)):
-        count = min(chunk, n - start)
-        for step in range(len(legs)):
-            which = (turn + step) % len(legs)
-            spent[which] += timed(functools.partial(legs[which], count))
-    return spent
 
 
 def measure_redis_benchmark(port: int, n: int, repeats: int, size: int) -> list[Row]:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Final
 
-__all__ = ["METRICS", "Row", "Target", "index", "per_second", "percentile", "timed"]
+__all__ = ["METRICS", "Row", "Target", "alternate", "index", "per_second", "percentile", "timed"]
 
 #: metric key -> (column heading, higher is better)
 METRICS: Final[dict[str, tuple[str, bool]]] = {
@@ -124,3 +125,20 @@ class Target:
 def index(rows: Iterable[Row]) -> dict[tuple[str, str], Row]:
     """Rows by (system, metric)."""
     return {(row.system, row.metric): row for row in rows}
+
+
+def alternate(legs: Sequence[Callable[[int], object]], n: int, chunk: int) -> list[float]:
+    """Seconds each leg took for ``n`` items, the legs taking turns of ``chunk`` items.
+
+    Each turn starts with the next leg, so none always runs first after a
+    switch: a round trip's time drifts by half within seconds on a shared
+    virtual machine, and phases minutes apart measured the same code at
+    0.76 and 0.90 x its baseline.
+    """
+    spent = [0.0] * len(legs)
+    for turn, start in enumerate(range(0, n, chunk)):
+        count = min(chunk, n - start)
+        for step in range(len(legs)):
+            which = (turn + step) % len(legs)
+            spent[which] += timed(functools.partial(legs[which], count))
+    return spent
