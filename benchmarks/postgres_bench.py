@@ -50,15 +50,15 @@ from alligator.utils import new_task_id
 from benchmarks import alligator_bench, peers_bench, tasks
 from benchmarks.alligator_bench import ROOT, Backend, run_result_process
 from benchmarks.report import PG_BARE as BARE
+from benchmarks.report import PG_OURS as OURS
+from benchmarks.report import PG_PEER as PEER
 from benchmarks.report import PG_QUIET as QUIET
+from benchmarks.report import PG_RAW as RAW
 from benchmarks.rows import Row, alternate, per_second, timed
 from tests.postgresql.cluster import PostgresCluster, find_pg_bin
 
 __all__ = ["BLOAT_TASKS", "measure_all", "server"]
 
-RAW = "raw psycopg"
-OURS = "alligator postgresql msgpack"
-PEER = "procrastinate"
 #: Tasks enqueued and drained before the table's size is read.
 BLOAT_TASKS = 1_000_000
 #: Tasks per repeat of the one-by-one figures: every commit waits for an fsync
